@@ -1,0 +1,36 @@
+"""Who is making a change: the name every audit entry and deployment carries."""
+
+import getpass
+import os
+import subprocess
+
+
+def current_actor() -> str:
+    """TRIMTAB_USER wins (CI sets it to the pipeline identity), then git's
+    user.email (what the team already uses to sign commits), then the OS user."""
+    explicit = os.environ.get("TRIMTAB_USER", "").strip()
+    if explicit:
+        return explicit
+    try:
+        out = subprocess.run(
+            ["git", "config", "user.email"], capture_output=True, text=True, timeout=5
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return getpass.getuser()
+    except Exception:  # getuser raises several types when no user can be found
+        return "unknown"
+
+
+def ci_run_url() -> str | None:
+    """The CI run that made a change, so a promotion links back to its pipeline."""
+    env = os.environ
+    if env.get("TRIMTAB_CI_URL"):
+        return env["TRIMTAB_CI_URL"]
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return env.get("CI_JOB_URL") or env.get("BUILD_URL") or None

@@ -1,0 +1,50 @@
+"""The `trimtab` command: a thin shell over trimtab.workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trimtab.cli import audit, database, demo, environments, inventory, releases
+from trimtab.cli.output import _options
+
+app = typer.Typer(
+    name="trimtab",
+    help="Right-sized MLOps for a handful of AI systems. Start with: trimtab init",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    project: Path = typer.Option(
+        None, "--project", "-p", envvar="TRIMTAB_PROJECT",
+        help="Project file or its directory (default: trimtab.yaml in cwd or a parent).",
+    ),
+) -> None:
+    _options["project"] = project
+
+
+app.command()(inventory.init)
+app.command()(inventory.validate)
+app.command()(inventory.sync)
+app.command()(inventory.systems)
+app.command()(releases.release)
+app.command()(releases.releases)
+app.command()(releases.show)
+app.command()(releases.diff)
+app.command()(releases.artefact)
+app.command()(environments.promote)
+app.command()(environments.rollback)
+app.command()(environments.status)
+app.command()(environments.history)
+app.add_typer(audit.app, name="audit")
+app.add_typer(database.app, name="db")
+app.command()(demo.demo)
+
+
+def main() -> None:
+    app()

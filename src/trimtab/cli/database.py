@@ -1,0 +1,45 @@
+"""Schema management for the store."""
+
+from __future__ import annotations
+
+import typer
+
+from trimtab.cli.output import console, handles_errors, workspace
+from trimtab.store import Store
+from trimtab.store.engine import HEAD_REVISION, current_revision, upgrade
+
+app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+
+
+def _open_unmigrated() -> Store:
+    return Store(workspace().database_url, migrate=False)
+
+
+@app.command("upgrade")
+@handles_errors
+def upgrade_cmd() -> None:
+    """Migrate the store to this trimtab's schema (also done on first use).
+
+    Example:
+
+        TRIMTAB_DATABASE_URL=postgresql://trimtab@db:5432/trimtab trimtab db upgrade
+    """
+    store = _open_unmigrated()
+    before = current_revision(store)
+    upgrade(store)
+    after = current_revision(store)
+    console.print(f"{store!r}: {before or 'empty'} → {after}" if before != after
+                  else f"{store!r}: already at {after}")
+
+
+@app.command("current")
+@handles_errors
+def current_cmd() -> None:
+    """Print the store's schema revision and the one this trimtab expects.
+
+    Example:
+
+        trimtab db current
+    """
+    store = _open_unmigrated()
+    console.print(f"{store!r}: at {current_revision(store) or 'empty'}, code expects {HEAD_REVISION}")

@@ -1,0 +1,104 @@
+"""Commands about the project file and the systems it declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from trimtab.cli.output import console, handles_errors, print_json, workspace
+from trimtab.project import PROJECT_FILE, find_project_file, load_project
+from trimtab.scaffold import init_project
+
+
+@handles_errors
+def init(
+    directory: Path = typer.Argument(Path("."), help="Where to create the project."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing example files."),
+) -> None:
+    """Create an example trimtab.yaml and prompt files that run fully offline.
+
+    Example:
+
+        trimtab init my-ai-systems
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in init_project(directory, force=force):
+        console.print(f"created {path}")
+    console.print("next: [bold]trimtab validate[/] then [bold]trimtab release complaint-router[/]")
+
+
+@handles_errors
+def validate(
+    file: Path = typer.Argument(None, help="Project file (default: found from the cwd)."),
+) -> None:
+    """Check trimtab.yaml and report every problem at once, with line and fix.
+
+    Exit code 0 when valid, 2 when not: put it in CI before any release.
+
+    Example:
+
+        trimtab validate trimtab.yaml
+    """
+    path = file or find_project_file() or Path(PROJECT_FILE)
+    project = load_project(path)
+    count = len(project.spec.systems)
+    console.print(
+        f"[green]ok[/] {path}: {count} system{'s' if count != 1 else ''}, "
+        f"environments {' → '.join(project.environments)}"
+    )
+
+
+@handles_errors
+def sync(
+    systems: list[str] = typer.Argument(None, help="Systems to sync (default: all)."),
+) -> None:
+    """Register or update systems in the store from trimtab.yaml (audited).
+
+    Example:
+
+        trimtab sync complaint-router
+    """
+    for system, outcome in workspace().sync(systems or None):
+        console.print(f"{system.name}: {outcome}")
+
+
+@handles_errors
+def systems(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the inventory: every system declared or registered, its owner, risk and target.
+
+    Example:
+
+        trimtab systems --json
+    """
+    ws = workspace()
+    stored = {s.name: s for s in ws.systems()}
+    declared = ws.project.spec.systems if ws.project_file else {}
+    rows = []
+    for name in sorted(stored.keys() | declared.keys()):
+        if name in declared:
+            info = declared[name].declared()
+        else:
+            info = {k: getattr(stored[name], k) for k in (
+                "kind", "description", "owner", "tier", "risk", "customer_facing", "target_stage")}
+        if name not in stored:
+            state = "declared, not registered"
+        elif name not in declared:
+            state = "registered, no longer declared"
+        elif any(getattr(stored[name], k) != v for k, v in info.items()):
+            state = "changed in file, run trimtab sync"
+        else:
+            state = "registered"
+        rows.append({"name": name, **info, "state": state})
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(title="AI systems")
+    for column in ("system", "kind", "tier", "risk", "target", "owner", "state"):
+        table.add_column(column)
+    for row in rows:
+        risk = row["risk"] + (", customer-facing" if row["customer_facing"] else "")
+        table.add_row(row["name"], row["kind"], str(row["tier"]), risk,
+                      f"stage {row['target_stage']}", row["owner"], row["state"])
+    console.print(table)

@@ -1,0 +1,93 @@
+"""`trimtab init`: a working example project that runs fully offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trimtab.errors import TrimtabError
+
+PROJECT_YAML = """\
+# trimtab.yaml: your AI systems as code. Keep this file in Git.
+# Reference: docs/project-file.md
+version: 1
+project: {project}
+
+# Promotion order, lowest first. The last one is production.
+environments: [dev, staging, production]
+
+# Endpoints the runtime calls. `simulated` is built in and needs no network;
+# real providers name the environment variable that holds their key, e.g.:
+#   openai:
+#     kind: openai
+#     base_url: https://api.openai.com/v1
+#     api_key_env: OPENAI_API_KEY
+providers: {{}}
+
+systems:
+  complaint-router:
+    description: Routes customer quality complaints to the team that owns the defect.
+    owner: quality-team@example.com
+    tier: 1              # 1 API-first, 2 managed inference, 3 self-hosted
+    risk: limited        # minimal | limited | high (EU AI Act)
+    customer_facing: false
+    # target_stage: 3    # derived from risk when absent: 3, or 4 if high-risk/customer-facing
+    release:
+      provider: simulated
+      model: sim-router-1
+      params:
+        temperature: 0
+        max_tokens: 200
+        response_format: json
+      prompts:
+        system: prompts/complaint-router.system.md
+        user: prompts/complaint-router.user.md
+      fallbacks:
+        - provider: simulated
+          model: sim-router-small
+"""
+
+SYSTEM_PROMPT = """\
+You route customer quality complaints for a manufacturer.
+Answer with JSON: {"team": one of "packaging", "electrical", "mechanical", "other",
+"severity": one of "low", "medium", "high", "reason": one short sentence}.
+"""
+
+USER_PROMPT = """\
+Complaint from {{customer}} about product {{product}}:
+
+{{text}}
+"""
+
+GITIGNORE = ".trimtab/\n"
+
+
+def init_project(directory: Path, *, force: bool = False) -> list[Path]:
+    """Write the example files; refuse to overwrite an existing project unless forced."""
+    target = directory / "trimtab.yaml"
+    if target.exists() and not force:
+        raise TrimtabError(
+            f"{target} already exists; not overwriting it. "
+            "Fix: run in an empty directory, or pass --force to replace the example files."
+        )
+    files = {
+        target: PROJECT_YAML.format(project=_project_name(directory)),
+        directory / "prompts" / "complaint-router.system.md": SYSTEM_PROMPT,
+        directory / "prompts" / "complaint-router.user.md": USER_PROMPT,
+    }
+    written = []
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        written.append(path)
+    ignore = directory / ".gitignore"
+    existing = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    if ".trimtab/" not in existing.splitlines():
+        ignore.write_text(existing + ("" if existing.endswith("\n") or not existing else "\n")
+                          + GITIGNORE, encoding="utf-8")
+        written.append(ignore)
+    return written
+
+
+def _project_name(directory: Path) -> str:
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in directory.resolve().name.lower())
+    return name.strip("-") or "my-ai-systems"

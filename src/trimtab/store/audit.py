@@ -1,0 +1,190 @@
+"""The tamper-evident audit chain.
+
+Each entry's hash covers its own canonical content plus the previous entry's
+hash, so changing, deleting, inserting or reordering any entry breaks every
+hash after it. Entries are appended only inside ``Store.write()``, in the same
+transaction as the change they describe.
+
+A hash chain proves integrity against edits, not against someone who rewrites
+the whole chain with database admin rights: publish the head hash that
+``trimtab audit verify`` prints (CI log, Git tag) to anchor it outside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from trimtab.canonical import canonical_json, sha256_hex
+from trimtab.store.schema import audit, audit_head, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    time: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    system: str | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        import json
+
+        return {
+            "seq": self.seq,
+            "time": self.time.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "system": self.system,
+            "payload": json.loads(self.payload),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def entry_hash(
+    *,
+    seq: int,
+    time: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    system: str | None,
+    payload: str,
+    prev_hash: str,
+) -> str:
+    body = {
+        "seq": seq,
+        "time": time.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "system": system,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    return sha256_hex(canonical_json(body))
+
+
+def append(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    system: str | None,
+    payload: dict[str, Any],
+) -> AuditEntry:
+    if not conn.info.get("trimtab_write"):
+        raise RuntimeError("audit.append must run inside Store.write()")
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+    fields = dict(
+        seq=head.seq + 1,
+        time=utcnow(),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        system=system,
+        payload=canonical_json(payload),
+        prev_hash=head.hash,
+    )
+    fields["hash"] = entry_hash(**fields)
+    conn.execute(insert(audit).values(**fields))
+    conn.execute(
+        update(audit_head)
+        .where(audit_head.c.id == 1)
+        .values(seq=fields["seq"], hash=fields["hash"])
+    )
+    return AuditEntry(**fields)
+
+
+def entries(
+    conn: Connection,
+    *,
+    system: str | None = None,
+    since: datetime | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    query = select(audit).order_by(audit.c.seq)
+    if system is not None:
+        query = query.where(audit.c.system == system)
+    if since is not None:
+        query = query.where(audit.c.time >= since)
+    if action is not None:
+        query = query.where(audit.c.action == action)
+    if limit is not None:
+        # The newest N, still shown oldest first.
+        query = query.order_by(None).order_by(audit.c.seq.desc()).limit(limit)
+        return sorted((AuditEntry(**r._mapping) for r in conn.execute(query)), key=lambda e: e.seq)
+    return [AuditEntry(**r._mapping) for r in conn.execute(query)]
+
+
+def _stream(conn: Connection) -> Iterator[AuditEntry]:
+    result = conn.execution_options(yield_per=1000).execute(select(audit).order_by(audit.c.seq))
+    for row in result:
+        yield AuditEntry(**row._mapping)
+
+
+def verify(conn: Connection) -> ChainReport:
+    """Walk the chain from seq 1; name the first entry that does not hold."""
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    for entry in _stream(conn):
+        if entry.seq != expected_seq:
+            bad = min(entry.seq, expected_seq)
+            what = "missing (deleted?)" if entry.seq > expected_seq else "out of order"
+            return ChainReport(False, count, prev_hash, bad, f"entry {expected_seq} is {what}")
+        if entry.prev_hash != prev_hash:
+            return ChainReport(
+                False, count, prev_hash, entry.seq,
+                f"entry {entry.seq} does not link to entry {entry.seq - 1} "
+                "(inserted, deleted or reordered entries)",
+            )
+        fields = {k: getattr(entry, k) for k in (
+            "seq", "time", "actor", "action", "object_type", "object_id", "system",
+            "payload", "prev_hash",
+        )}
+        if entry_hash(**fields) != entry.hash:
+            return ChainReport(
+                False, count, prev_hash, entry.seq,
+                f"entry {entry.seq} was modified after it was written (hash mismatch)",
+            )
+        prev_hash = entry.hash
+        expected_seq += 1
+        count += 1
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+    if head.seq != count or head.hash != prev_hash:
+        return ChainReport(
+            False, count, prev_hash, count + 1 if head.seq > count else head.seq,
+            f"the chain ends at entry {count} but its head records entry {head.seq} "
+            "(entries deleted from the end, or appended outside trimtab)",
+        )
+    return ChainReport(True, count, prev_hash)

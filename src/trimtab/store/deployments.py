@@ -1,0 +1,179 @@
+"""Which release is active where. History is append-only: a rollback is a new row.
+
+Each row points at the row a plain rollback returns to (``parent_id``), so
+promotions push onto a stack and rollbacks pop it: r1 → r2 → r3, rollback
+gives r2, rollback again gives r1, never a ping-pong between r2 and r3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select
+
+from trimtab.errors import TrimtabError
+from trimtab.store import audit
+from trimtab.store.releases import Release
+from trimtab.store.schema import deployments, systems, utcnow
+from trimtab.store.systems import System
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    system: str
+    env: str
+    release_id: str
+    action: str
+    parent_id: int | None
+    reason: str
+    actor: str
+    ci_url: str | None
+    created_at: datetime
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+def _select():
+    return select(
+        deployments.c.id,
+        systems.c.name.label("system"),
+        deployments.c.env,
+        deployments.c.release_id,
+        deployments.c.action,
+        deployments.c.parent_id,
+        deployments.c.reason,
+        deployments.c.actor,
+        deployments.c.ci_url,
+        deployments.c.created_at,
+    ).join(systems, systems.c.id == deployments.c.system_id)
+
+
+def active(conn: Connection, system_id: int, env: str) -> Deployment | None:
+    row = conn.execute(
+        _select()
+        .where(deployments.c.system_id == system_id, deployments.c.env == env)
+        .order_by(deployments.c.id.desc())
+        .limit(1)
+    ).first()
+    return Deployment(**row._mapping) if row else None
+
+
+def history(conn: Connection, system_id: int, env: str | None = None) -> list[Deployment]:
+    query = _select().where(deployments.c.system_id == system_id)
+    if env is not None:
+        query = query.where(deployments.c.env == env)
+    return [Deployment(**r._mapping) for r in conn.execute(query.order_by(deployments.c.id))]
+
+
+def current_all(conn: Connection) -> list[Deployment]:
+    """The active deployment of every (system, env) pair."""
+    latest = (
+        select(func.max(deployments.c.id).label("id"))
+        .group_by(deployments.c.system_id, deployments.c.env)
+        .subquery()
+    )
+    query = _select().where(deployments.c.id.in_(select(latest.c.id)))
+    return [
+        Deployment(**r._mapping)
+        for r in conn.execute(query.order_by(systems.c.name, deployments.c.env))
+    ]
+
+
+def _insert(conn: Connection, system: System, **values) -> Deployment:
+    new_id = conn.execute(
+        insert(deployments).values(system_id=system.id, created_at=utcnow(), **values)
+    ).inserted_primary_key[0]
+    return Deployment(**conn.execute(_select().where(deployments.c.id == new_id)).one()._mapping)
+
+
+def promote(
+    conn: Connection,
+    *,
+    system: System,
+    release: Release,
+    env: str,
+    reason: str,
+    actor: str,
+    ci_url: str | None = None,
+) -> Deployment | None:
+    """Make ``release`` active in ``env``; None when it already is (nothing written)."""
+    if release.system != system.name:
+        raise TrimtabError(
+            f"release {release.short_id} belongs to system {release.system!r}, not "
+            f"{system.name!r}. Fix: promote it as `trimtab promote {release.system} "
+            f"{release.short_id} --env {env}`, or pick a release of {system.name!r} "
+            f"from `trimtab releases {system.name}`."
+        )
+    current = active(conn, system.id, env)
+    if current is not None and current.release_id == release.id:
+        return None
+    deployment = _insert(
+        conn, system, env=env, release_id=release.id, action="promote",
+        parent_id=current.id if current else None, reason=reason, actor=actor, ci_url=ci_url,
+    )
+    audit.append(
+        conn, actor=actor, action="deployment.promote", object_type="deployment",
+        object_id=str(deployment.id), system=system.name,
+        payload={
+            "env": env, "release": release.id, "reason": reason, "ci_url": ci_url,
+            "previous_release": current.release_id if current else None,
+        },
+    )
+    return deployment
+
+
+def rollback(
+    conn: Connection,
+    *,
+    system: System,
+    env: str,
+    to: Release | None,
+    reason: str,
+    actor: str,
+    ci_url: str | None = None,
+) -> Deployment:
+    current = active(conn, system.id, env)
+    if current is None:
+        raise TrimtabError(
+            f"nothing to roll back: system {system.name!r} has never been promoted to "
+            f"{env!r}. Fix: promote a release first (`trimtab promote {system.name} "
+            f"RELEASE --env {env}`)."
+        )
+    if to is None:
+        if current.parent_id is None:
+            raise TrimtabError(
+                f"no earlier release to roll back to: {current.release_id[:12]} is the first "
+                f"release {system.name!r} ran in {env!r}. Fix: name one with "
+                f"`trimtab rollback {system.name} --env {env} --to RELEASE`."
+            )
+        parent = conn.execute(_select().where(deployments.c.id == current.parent_id)).one()
+        target_id, parent_id = parent.release_id, parent.parent_id
+    else:
+        if to.system != system.name:
+            raise TrimtabError(
+                f"release {to.short_id} belongs to system {to.system!r}, not {system.name!r}. "
+                f"Fix: pick one from `trimtab releases {system.name}`."
+            )
+        if to.id == current.release_id:
+            raise TrimtabError(
+                f"release {to.short_id} is already active in {env!r}; nothing to roll back."
+            )
+        target_id, parent_id = to.id, current.id
+    deployment = _insert(
+        conn, system, env=env, release_id=target_id, action="rollback",
+        parent_id=parent_id, reason=reason, actor=actor, ci_url=ci_url,
+    )
+    audit.append(
+        conn, actor=actor, action="deployment.rollback", object_type="deployment",
+        object_id=str(deployment.id), system=system.name,
+        payload={
+            "env": env, "release": target_id, "reason": reason, "ci_url": ci_url,
+            "previous_release": current.release_id,
+        },
+    )
+    return deployment

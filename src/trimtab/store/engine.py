@@ -1,0 +1,218 @@
+"""Opening a store: engine set-up per backend, transactions, and migrations.
+
+SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout,
+and BEGIN IMMEDIATE for writes, so two writers queue instead of failing
+half-way. PostgreSQL writers serialise on the audit head row instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from trimtab.errors import SchemaTooNewError, TrimtabError
+from trimtab.store.schema import audit_head
+
+# The newest migration this code knows. A test keeps it equal to Alembic's head,
+# so the common path (schema current) never has to import Alembic.
+HEAD_REVISION = "0001"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and use psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Store:
+    """A connection pool to one trimtab database. Cheap to share, one per process."""
+
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = normalise_url(url)
+        self.engine = _make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        if migrate:
+            ensure_schema(self)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that holds the change lock from its first statement.
+
+        Every state change takes it, so each sees the latest committed state
+        and appends to the audit chain without a fork.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(trimtab_begin="IMMEDIATE")
+            conn.info["trimtab_write"] = True
+            try:
+                with conn.begin():
+                    conn.execute(
+                        select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
+                    )
+                    yield conn
+            finally:
+                conn.info.pop("trimtab_write", None)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise TrimtabError(
+                f"SQLite store {url!r} must be a file path (sqlite:///path/to/trimtab.db): "
+                "an in-memory database would vanish between commands."
+            )
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            mode = conn.get_execution_options().get("trimtab_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise TrimtabError(
+                "TRIMTAB_DATABASE_URL points at PostgreSQL but psycopg is not installed. "
+                "Fix: pip install 'trimtab[postgres]'"
+            ) from None
+        return create_engine(url, pool_pre_ping=True)
+    raise TrimtabError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or "
+        "postgresql://user@host:5432/dbname"
+    )
+
+
+def current_revision(store: Store) -> str | None:
+    """The Alembic revision the database is at; None for an empty database."""
+    try:
+        with store.engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except OperationalError as exc:
+        raise TrimtabError(
+            f"cannot reach the store at {store!r}: {exc.orig}. "
+            "Fix: check TRIMTAB_DATABASE_URL and that the database server is running."
+        ) from None
+
+
+def ensure_schema(store: Store) -> None:
+    """Migrate to head on first use; refuse a schema newer than this code."""
+    if current_revision(store) == HEAD_REVISION:
+        return
+    with _migration_lock(store):
+        revision = current_revision(store)
+        if revision == HEAD_REVISION:
+            return
+        _check_known(revision)
+        upgrade(store)
+
+
+def upgrade(store: Store, target: str = "head") -> None:
+    from alembic import command
+
+    _check_known(current_revision(store))
+    config = _alembic_config()
+    with store.engine.connect() as conn:
+        with conn.begin():
+            config.attributes["connection"] = conn
+            command.upgrade(config, target)
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is not None and revision not in known_revisions():
+        from trimtab import __version__
+
+        raise SchemaTooNewError(
+            f"the database schema is at revision {revision!r}, which trimtab {__version__} "
+            "does not know: a newer trimtab migrated it. Refusing to touch it. "
+            "Fix: upgrade trimtab (pip install -U trimtab) on this machine."
+        )
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@contextlib.contextmanager
+def _migration_lock(store: Store) -> Iterator[None]:
+    """Only one process migrates; the others wait, then find the schema current."""
+    if store.dialect == "sqlite":
+        lock_path = store.engine.url.database + ".migrate.lock"
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    with store.engine.connect() as conn:
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(7263527)"))
+            conn.commit()
+            yield
+        finally:
+            with contextlib.suppress(ProgrammingError, OperationalError):
+                conn.execute(text("SELECT pg_advisory_unlock(7263527)"))
+                conn.commit()
+
+
+def default_sqlite_url(project_dir: Path) -> str:
+    return f"sqlite:///{(project_dir / '.trimtab' / 'trimtab.db').resolve()}"
+
+
+def database_url_from_env() -> str | None:
+    return os.environ.get("TRIMTAB_DATABASE_URL") or None

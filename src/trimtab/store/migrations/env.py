@@ -1,0 +1,14 @@
+"""Alembic runs inside trimtab's own connection; there is no alembic.ini."""
+
+from alembic import context
+
+from trimtab.store.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

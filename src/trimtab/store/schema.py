@@ -1,0 +1,138 @@
+"""The tables. One schema for SQLite and PostgreSQL; Alembic migrations build it.
+
+Keys are chosen so the scale-out path stays open: releases are keyed by their
+content hash (idempotent inserts), deployments and audit entries are append-only
+and time-ordered.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out, on both backends.
+
+    SQLite has no timezone type, so values are stored as naive UTC there and
+    made aware again on the way out; audit hashes depend on this round trip
+    being exact to the microsecond.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+systems = Table(
+    "systems",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner", String(320), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("risk", String(20), nullable=False),
+    Column("customer_facing", Boolean, nullable=False),
+    Column("target_stage", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    # sha256 of the canonical spec: same content, same id, stored once.
+    Column("id", String(64), primary_key=True),
+    Column("system_id", Integer, ForeignKey("systems.id"), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Index(None, "system_id", "created_at"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system_id", Integer, ForeignKey("systems.id"), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("release_id", String(64), ForeignKey("releases.id"), nullable=False),
+    Column("action", String(20), nullable=False),  # promote | rollback
+    # The deployment a plain rollback returns to; None at the bottom of the stack.
+    Column("parent_id", Integer, ForeignKey("deployments.id"), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("ci_url", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "system_id", "env", "id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("object_type", String(50), nullable=False),
+    Column("object_id", String(200), nullable=False),
+    Column("system", String(200), nullable=True),
+    # Canonical JSON text, hashed exactly as stored (a JSON column would re-order keys).
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "system", "seq"),
+    Index(None, "time"),
+)
+
+# One row: the newest seq and hash. Writers lock it to serialise the chain, and
+# verify compares it with the last entry, so a truncated tail is caught too.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

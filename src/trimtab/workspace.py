@@ -1,0 +1,215 @@
+"""A workspace is a project file plus the store and artefact store it uses.
+
+``trimtab.connect()`` returns one; the CLI and (later) the web app are thin
+shells over its methods, so every front end does the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from trimtab import releases as release_specs
+from trimtab.actor import ci_run_url, current_actor
+from trimtab.artefacts import ArtefactStore
+from trimtab.diffs import SpecDiff, diff_specs
+from trimtab.errors import TrimtabError
+from trimtab.gitinfo import git_state
+from trimtab.project import Project, find_project_file, load_project
+from trimtab.store import Store
+from trimtab.store import audit as audit_store
+from trimtab.store import deployments as deployment_store
+from trimtab.store import releases as release_store
+from trimtab.store import systems as system_store
+from trimtab.store.audit import AuditEntry, ChainReport
+from trimtab.store.deployments import Deployment
+from trimtab.store.engine import database_url_from_env, default_sqlite_url
+from trimtab.store.releases import Release
+from trimtab.store.systems import System
+
+
+class Workspace:
+    def __init__(self, project_file: Path | None, database_url: str | None = None):
+        self.project_file = project_file
+        self._database_url = database_url
+
+    # --- where things live --------------------------------------------------
+
+    @cached_property
+    def project(self) -> Project:
+        if self.project_file is None:
+            raise TrimtabError(
+                "no trimtab.yaml found in this directory or its parents. "
+                "Fix: run `trimtab init`, cd into your project, or set TRIMTAB_PROJECT."
+            )
+        return load_project(self.project_file)
+
+    @property
+    def root(self) -> Path | None:
+        return self.project_file.parent if self.project_file else None
+
+    @cached_property
+    def database_url(self) -> str:
+        url = self._database_url or database_url_from_env()
+        if url:
+            return url
+        if self.root is None:
+            raise TrimtabError(
+                "no store to open: there is no trimtab.yaml here and TRIMTAB_DATABASE_URL "
+                "is not set. Fix: cd into your project or export TRIMTAB_DATABASE_URL."
+            )
+        return default_sqlite_url(self.root)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+    @cached_property
+    def artefacts(self) -> ArtefactStore:
+        url = os.environ.get("TRIMTAB_ARTEFACT_STORE") or self.project.spec.artefact_store
+        if url is None:
+            url = str(self.project.root / ".trimtab" / "artefacts")
+        elif "://" not in url and not os.path.isabs(url):
+            url = str(self.project.root / url)
+        return ArtefactStore(url)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.dispose()
+
+    # --- systems ------------------------------------------------------------
+
+    def sync(self, names: list[str] | None = None) -> list[tuple[System, str]]:
+        """Register or update systems from the project file (all when names is None)."""
+        declared = self.project.spec.systems
+        for name in names or []:
+            self.project.system(name)
+        actor = current_actor()
+        with self.store.write() as conn:
+            return [
+                system_store.register(conn, name, declared[name].declared(), actor=actor)
+                for name in (names or list(declared))
+            ]
+
+    def systems(self) -> list[System]:
+        with self.store.read() as conn:
+            return system_store.list_all(conn)
+
+    # --- releases -----------------------------------------------------------
+
+    def release(self, system: str, note: str = "") -> tuple[Release, bool]:
+        """Snapshot ``system`` as declared now. Returns (release, created)."""
+        spec = release_specs.resolve_spec(self.project, system, self.artefacts)
+        rid, text = release_specs.release_id(spec)
+        git = git_state(self.project.root)
+        actor = current_actor()
+        with self.store.write() as conn:
+            stored, _ = system_store.register(
+                conn, system, self.project.system(system).declared(), actor=actor
+            )
+            return release_store.create(
+                conn, system_id=stored.id, system_name=system, release_id=rid,
+                spec_json=text, note=note, actor=actor,
+                git_commit=git.commit if git else None, git_dirty=git.dirty if git else None,
+            )
+
+    def releases(self, system: str) -> list[Release]:
+        with self.store.read() as conn:
+            return release_store.for_system(conn, system_store.get(conn, system).id)
+
+    def get_release(self, ref: str, system: str | None = None) -> Release:
+        with self.store.read() as conn:
+            return release_store.resolve(conn, ref, system=system)
+
+    def diff(self, old_ref: str, new_ref: str) -> tuple[Release, Release, SpecDiff]:
+        old, new = self.get_release(old_ref), self.get_release(new_ref)
+        return old, new, diff_specs(old.spec, new.spec, old_label=old.short_id, new_label=new.short_id)
+
+    def fetch_artefact(self, ref: str, name: str, destination: Path) -> Path:
+        release = self.get_release(ref)
+        artefacts = release.spec.get("artefacts", {})
+        if name not in artefacts:
+            raise TrimtabError(
+                f"release {release.short_id} has no artefact {name!r}; it has: "
+                f"{', '.join(artefacts) or 'none'}."
+            )
+        return self.artefacts.get(artefacts[name]["sha256"], destination)
+
+    # --- environments -------------------------------------------------------
+
+    def promote(self, system: str, ref: str, env: str, reason: str = "") -> Deployment | None:
+        """Make a release active in ``env``; None when it already was."""
+        self.project.check_env(env)
+        with self.store.write() as conn:
+            stored = system_store.get(conn, system)
+            release = release_store.resolve(conn, ref)
+            return deployment_store.promote(
+                conn, system=stored, release=release, env=env, reason=reason,
+                actor=current_actor(), ci_url=ci_run_url(),
+            )
+
+    def rollback(
+        self, system: str, env: str, to: str | None = None, reason: str = ""
+    ) -> Deployment:
+        self.project.check_env(env)
+        with self.store.write() as conn:
+            stored = system_store.get(conn, system)
+            target = release_store.resolve(conn, to) if to else None
+            return deployment_store.rollback(
+                conn, system=stored, env=env, to=target, reason=reason,
+                actor=current_actor(), ci_url=ci_run_url(),
+            )
+
+    def status(self) -> list[Deployment]:
+        with self.store.read() as conn:
+            return deployment_store.current_all(conn)
+
+    def history(self, system: str, env: str | None = None) -> list[Deployment]:
+        with self.store.read() as conn:
+            return deployment_store.history(conn, system_store.get(conn, system).id, env)
+
+    def active_release(self, system: str, env: str) -> Release | None:
+        with self.store.read() as conn:
+            found = system_store.find(conn, system)
+            current = deployment_store.active(conn, found.id, env) if found else None
+            return release_store.resolve(conn, current.release_id) if current else None
+
+    # --- audit --------------------------------------------------------------
+
+    def audit_log(
+        self,
+        *,
+        system: str | None = None,
+        since: datetime | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        with self.store.read() as conn:
+            return audit_store.entries(conn, system=system, since=since, action=action, limit=limit)
+
+    def verify_audit(self) -> ChainReport:
+        with self.store.read() as conn:
+            return audit_store.verify(conn)
+
+
+def connect(project: str | Path | None = None, *, database_url: str | None = None) -> Workspace:
+    """Find the project (argument, TRIMTAB_PROJECT, or cwd and parents) and its store."""
+    if project is not None:
+        path = Path(project)
+        project_file = path / "trimtab.yaml" if path.is_dir() else path
+    else:
+        project_file = find_project_file()
+    return Workspace(project_file, database_url)
+
+
+_default: Workspace | None = None
+
+
+def active_release(system: str, env: str) -> Release | None:
+    """The release active in ``env``, from the project found from the working directory."""
+    global _default
+    if _default is None:
+        _default = connect()
+    return _default.active_release(system, env)
