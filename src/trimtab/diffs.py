@@ -42,7 +42,9 @@ def diff_specs(old: dict, new: dict, *, old_label: str = "a", new_label: str = "
         before = old_prompts.get(name)
         after = new_prompts.get(name)
         if before is not None and after is not None and before["path"] != after["path"]:
-            result.changes.append(Change(f"prompts.{name}.path", "changed", before["path"], after["path"]))
+            result.changes.append(
+                Change(f"prompts.{name}.path", "changed", before["path"], after["path"])
+            )
         before_text = before["content"] if before else ""
         after_text = after["content"] if after else ""
         if before_text != after_text or (before is None) != (after is None):

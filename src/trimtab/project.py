@@ -130,7 +130,9 @@ class Project:
     def provider(self, name: str) -> dict[str, Any]:
         if name in self.spec.providers:
             return {"name": name, **self.spec.providers[name].model_dump()}
-        return {"name": name, "kind": BUILTIN_PROVIDERS[name], "base_url": None, "api_key_env": None}
+        return {
+            "name": name, "kind": BUILTIN_PROVIDERS[name], "base_url": None, "api_key_env": None,
+        }
 
 
 def find_project_file(start: Path | None = None) -> Path | None:
@@ -196,7 +198,10 @@ def _describe(err: dict[str, Any], located: yamlsource.Located) -> str:
         )
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"{located.where(loc)}: {field}: {given!r} is not allowed. Fix: use one of {expected}."
+        return (
+            f"{located.where(loc)}: {field}: {given!r} is not allowed. "
+            f"Fix: use one of {expected}."
+        )
     return f"{located.where(loc)}: {field}: {err['msg'].lower()}, got {given!r}. Fix: {_fix(kind)}"
 
 
@@ -241,7 +246,11 @@ def _unwrap_optional(annotation: Any) -> Any:
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """Typos (difflib) and abbreviations ('prod' for 'production') both get a hint."""
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        close = [c for c in choices if c.startswith(word)][:1]
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
@@ -296,7 +305,8 @@ def _check_semantics(spec: ProjectFile, located: yamlsource.Located, root: Path)
         for ref_loc, ref in refs:
             if ref is not None and ref not in providers:
                 problem(ref_loc, f"unknown provider {ref!r}.{_suggest(ref, providers)} Fix: "
-                        f"declare it under `providers:` or use one of: {', '.join(sorted(providers))}.")
+                        "declare it under `providers:` or use one of: "
+                        f"{', '.join(sorted(providers))}.")
         for section in ("prompts", "artefacts"):
             for key, rel in getattr(release, section).items():
                 file_loc = rloc + (section, key)

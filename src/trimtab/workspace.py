@@ -34,17 +34,27 @@ class Workspace:
     def __init__(self, project_file: Path | None, database_url: str | None = None):
         self.project_file = project_file
         self._database_url = database_url
+        self._project: tuple[tuple[int, int] | None, Project] | None = None
 
     # --- where things live --------------------------------------------------
 
-    @cached_property
+    @property
     def project(self) -> Project:
+        """The project file as it is now: reloaded when it changed on disk, so a
+        long-lived workspace never releases a stale declaration."""
         if self.project_file is None:
             raise TrimtabError(
                 "no trimtab.yaml found in this directory or its parents. "
                 "Fix: run `trimtab init`, cd into your project, or set TRIMTAB_PROJECT."
             )
-        return load_project(self.project_file)
+        try:
+            stat = self.project_file.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if self._project is None or self._project[0] != stamp:
+            self._project = (stamp, load_project(self.project_file))
+        return self._project[1]
 
     @property
     def root(self) -> Path | None:
@@ -125,7 +135,8 @@ class Workspace:
 
     def diff(self, old_ref: str, new_ref: str) -> tuple[Release, Release, SpecDiff]:
         old, new = self.get_release(old_ref), self.get_release(new_ref)
-        return old, new, diff_specs(old.spec, new.spec, old_label=old.short_id, new_label=new.short_id)
+        changes = diff_specs(old.spec, new.spec, old_label=old.short_id, new_label=new.short_id)
+        return old, new, changes
 
     def fetch_artefact(self, ref: str, name: str, destination: Path) -> Path:
         release = self.get_release(ref)
@@ -199,6 +210,11 @@ def connect(project: str | Path | None = None, *, database_url: str | None = Non
     if project is not None:
         path = Path(project)
         project_file = path / "trimtab.yaml" if path.is_dir() else path
+        if not project_file.is_file():
+            raise TrimtabError(
+                f"{project_file}: no such project file. "
+                "Fix: run `trimtab init` there, or point at the directory holding trimtab.yaml."
+            )
     else:
         project_file = find_project_file()
     return Workspace(project_file, database_url)

@@ -42,4 +42,5 @@ def current_cmd() -> None:
         trimtab db current
     """
     store = _open_unmigrated()
-    console.print(f"{store!r}: at {current_revision(store) or 'empty'}, code expects {HEAD_REVISION}")
+    at = current_revision(store) or "empty"
+    console.print(f"{store!r}: at {at}, code expects {HEAD_REVISION}")

@@ -34,7 +34,7 @@ def handles_errors(fn):
         try:
             return fn(*args, **kwargs)
         except TrimtabError as exc:
-            err_console.print(Text("error: ", style="bold red") + Text(str(exc)))
+            err_console.print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

@@ -118,7 +118,9 @@ def diff(
         console.print(line)
     for name, lines in changes.prompts.items():
         console.print(f"\nprompt [bold]{name}[/]")
-        console.print(Syntax("\n".join(lines), "diff", theme="ansi_dark", background_color="default"))
+        console.print(
+            Syntax("\n".join(lines), "diff", theme="ansi_dark", background_color="default")
+        )
 
 
 @handles_errors

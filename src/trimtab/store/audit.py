@@ -64,6 +64,12 @@ class ChainReport:
     problem: str | None = None
 
 
+def _head(conn: Connection):
+    return conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+    ).one()
+
+
 def entry_hash(
     *,
     seq: int,
@@ -102,7 +108,7 @@ def append(
 ) -> AuditEntry:
     if not conn.info.get("trimtab_write"):
         raise RuntimeError("audit.append must run inside Store.write()")
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+    head = _head(conn)
     fields = dict(
         seq=head.seq + 1,
         time=utcnow(),
@@ -180,10 +186,10 @@ def verify(conn: Connection) -> ChainReport:
         prev_hash = entry.hash
         expected_seq += 1
         count += 1
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+    head = _head(conn)
     if head.seq != count or head.hash != prev_hash:
         return ChainReport(
-            False, count, prev_hash, count + 1 if head.seq > count else head.seq,
+            False, count, prev_hash, min(count, head.seq) + 1,
             f"the chain ends at entry {count} but its head records entry {head.seq} "
             "(entries deleted from the end, or appended outside trimtab)",
         )

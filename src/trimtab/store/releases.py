@@ -93,7 +93,8 @@ def create(
         object_id=release_id, system=system_name,
         payload={"note": note, "git_commit": git_commit, "git_dirty": git_dirty},
     )
-    return Release(**conn.execute(_select().where(releases.c.id == release_id)).one()._mapping), True
+    row = conn.execute(_select().where(releases.c.id == release_id)).one()
+    return Release(**row._mapping), True
 
 
 def resolve(conn: Connection, ref: str, *, system: str | None = None) -> Release:

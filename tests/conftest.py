@@ -1,0 +1,101 @@
+"""Shared fixtures. Every store-backed test runs on SQLite and on PostgreSQL.
+
+PostgreSQL runs when TRIMTAB_TEST_DATABASE_URL is set (CI sets it); each test
+gets its own schema, dropped afterwards. Set but unreachable is a failure,
+not a skip: CI must never go green having tested only SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
+
+import trimtab
+from trimtab.cli import app
+
+PG_ENV = "TRIMTAB_TEST_DATABASE_URL"
+
+
+def _pg_base() -> str:
+    url = os.environ[PG_ENV]
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    """Tests never see the developer's own project, store or identity."""
+    for name in ("TRIMTAB_DATABASE_URL", "TRIMTAB_PROJECT", "TRIMTAB_ARTEFACT_STORE",
+                 "TRIMTAB_CI_URL", "GITHUB_RUN_ID", "CI_JOB_URL", "BUILD_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRIMTAB_USER", "alice@example.com")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'trimtab.db'}"
+        return
+    if not os.environ.get(PG_ENV):
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(_pg_base(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        pytest.fail(f"{PG_ENV} is set but PostgreSQL is unreachable: {exc.orig}")
+    separator = "&" if "?" in _pg_base() else "?"
+    yield f"{_pg_base()}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def project_dir(tmp_path) -> Path:
+    """The example project `trimtab init` writes."""
+    directory = tmp_path / "project"
+    result = CliRunner().invoke(app, ["init", str(directory)])
+    assert result.exit_code == 0, result.output
+    return directory
+
+
+@pytest.fixture
+def ws(project_dir, database_url):
+    workspace = trimtab.connect(project_dir, database_url=database_url)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def cli(project_dir, database_url, monkeypatch):
+    """Run `trimtab ...` in-process against the test project and store."""
+    monkeypatch.setenv("TRIMTAB_DATABASE_URL", database_url)
+    monkeypatch.setenv("TRIMTAB_PROJECT", str(project_dir))
+    runner = CliRunner()
+
+    def run(*args: str, expect: int | None = 0):
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, (args, result.exit_code, result.output)
+        return result
+
+    return run
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Change a project file in place, failing loudly if the text is not there."""
+    content = path.read_text()
+    assert old in content, f"{old!r} not in {path}"
+    path.write_text(content.replace(old, new, 1))

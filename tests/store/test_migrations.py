@@ -1,0 +1,87 @@
+"""The schema: Alembic builds it on both backends, and it matches the models."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+import trimtab
+from trimtab.store.engine import HEAD_REVISION, alembic_head, current_revision
+from trimtab.store.schema import metadata
+
+
+def test_head_constant_matches_the_migration_scripts():
+    assert HEAD_REVISION == alembic_head()
+
+
+def test_empty_database_migrates_to_head_and_matches_the_models(database_url):
+    store = trimtab.Store(database_url, migrate=False)
+    assert current_revision(store) is None
+    store = trimtab.Store(database_url)
+    assert current_revision(store) == HEAD_REVISION
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    store.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    store = trimtab.Store(f"sqlite:///{tmp_path / 'x.db'}")
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_schema_newer_than_the_code_is_refused(database_url):
+    store = trimtab.Store(database_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(trimtab.SchemaTooNewError, match="newer trimtab migrated it"):
+        trimtab.Store(database_url)
+    with store.engine.connect() as conn:  # and nothing was touched
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == \
+            "9999_future"
+        assert inspect(conn).has_table("audit")
+    store.dispose()
+
+
+def test_cli_refuses_a_newer_schema_with_exit_2(cli, database_url):
+    cli("db", "upgrade")
+    store = trimtab.Store(database_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    store.dispose()
+    result = cli("status", expect=2)
+    assert "9999_future" in result.output and "pip install -U trimtab" in result.output
+
+
+def test_db_commands(cli):
+    assert "empty → 0001" in cli("db", "upgrade").stdout
+    assert "already at 0001" in cli("db", "upgrade").stdout
+    assert "at 0001, code expects 0001" in cli("db", "current").stdout
+
+
+def test_unreachable_postgres_is_a_clear_error():
+    with pytest.raises(trimtab.TrimtabError, match="cannot reach the store") as info:
+        trimtab.Store("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value)
+
+
+def test_unsupported_and_in_memory_urls_are_refused():
+    with pytest.raises(trimtab.TrimtabError, match="unsupported database URL"):
+        trimtab.Store("mysql://root@localhost/x")
+    with pytest.raises(trimtab.TrimtabError, match="must be a file path"):
+        trimtab.Store("sqlite://")
+
+
+def test_default_store_lives_beside_the_project_file(project_dir):
+    ws = trimtab.connect(project_dir)
+    ws.release("complaint-router")
+    assert (project_dir / ".trimtab" / "trimtab.db").is_file()
+
+
+def test_no_project_and_no_url_is_a_clear_error(tmp_path):
+    with pytest.raises(trimtab.TrimtabError, match="TRIMTAB_DATABASE_URL"):
+        trimtab.connect().status()
+    with pytest.raises(trimtab.TrimtabError, match="no such project file"):
+        trimtab.connect(tmp_path / "nothing-here.yaml")
