@@ -98,7 +98,9 @@ def history(
         print_json([d.to_dict() for d in rows])
         return
     table = Table(title=f"deployment history of {system}")
-    for column in ("#", "env", "release", "how", "when", "by", "reason"):
+    for column in ("#", "env", "release"):
+        table.add_column(column, no_wrap=True)
+    for column in ("how", "when", "by", "reason"):
         table.add_column(column)
     for d in rows:
         table.add_row(str(d.id), d.env, d.release_id[:12], d.action, when(d.created_at),

@@ -95,7 +95,8 @@ def systems(json_output: bool = typer.Option(False, "--json", help="Print JSON."
         print_json(rows)
         return
     table = Table(title="AI systems")
-    for column in ("system", "kind", "tier", "risk", "target", "owner", "state"):
+    table.add_column("system", no_wrap=True)
+    for column in ("kind", "tier", "risk", "target", "owner", "state"):
         table.add_column(column)
     for row in rows:
         risk = row["risk"] + (", customer-facing" if row["customer_facing"] else "")

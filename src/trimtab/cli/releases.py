@@ -64,7 +64,8 @@ def releases(
         print_json([{**r.to_dict(), "active_in": active.get(r.id, [])} for r in found])
         return
     table = Table(title=f"releases of {system}")
-    for column in ("release", "created", "author", "git", "active in", "note"):
+    table.add_column("release", no_wrap=True)
+    for column in ("created", "author", "git", "active in", "note"):
         table.add_column(column)
     for r in found:
         git = (r.git_commit or "")[:8] + (" (dirty)" if r.git_dirty else "")
