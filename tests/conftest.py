@@ -46,6 +46,16 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store' / 'trimtab.db'}"
         return
+    yield from _postgres_schema()
+
+
+@pytest.fixture
+def postgres_url():
+    """For tests about PostgreSQL itself (e.g. the network path to it)."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema():
     if not os.environ.get(PG_ENV):
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it)")
     schema = f"t_{uuid.uuid4().hex[:16]}"

@@ -10,24 +10,38 @@ import os
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from trimtab import releases as release_specs
+from trimtab.active import ActiveReleases
 from trimtab.actor import ci_run_url, current_actor
 from trimtab.artefacts import ArtefactStore
 from trimtab.diffs import SpecDiff, diff_specs
 from trimtab.errors import TrimtabError
 from trimtab.gitinfo import git_state
 from trimtab.project import Project, find_project_file, load_project
+from trimtab.recorder import Recorder
+from trimtab.records import CallRecord
 from trimtab.store import Store
 from trimtab.store import audit as audit_store
+from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.audit import AuditEntry, ChainReport
+from trimtab.store.calls import Call
 from trimtab.store.deployments import Deployment
 from trimtab.store.engine import database_url_from_env, default_sqlite_url
 from trimtab.store.releases import Release
 from trimtab.store.systems import System
+
+
+# What record() accepts beyond its named arguments: usage, cost, timing.
+RECORD_FIELDS = {
+    "provider", "http_status", "ttft_ms", "input_tokens", "output_tokens",
+    "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "cost_micro_usd",
+    "price_version", "error_kind", "id", "time",
+}
 
 
 class Workspace:
@@ -85,9 +99,38 @@ class Workspace:
             url = str(self.project.root / url)
         return ArtefactStore(url)
 
+    @cached_property
+    def spool_dir(self) -> Path:
+        explicit = os.environ.get("TRIMTAB_SPOOL_DIR")
+        if explicit:
+            return Path(explicit)
+        if self.root is not None:
+            return self.root / ".trimtab" / "spool"
+        return Path.home() / ".cache" / "trimtab" / "spool"
+
+    @cached_property
+    def recorder(self) -> Recorder:
+        return Recorder(self.store, self.spool_dir)
+
+    @cached_property
+    def active(self) -> ActiveReleases:
+        return ActiveReleases(self.store)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every recorded call is in the store (scripts call this last)."""
+        return self.recorder.flush(timeout) if "recorder" in self.__dict__ else True
+
     def close(self) -> None:
+        if "recorder" in self.__dict__:
+            self.recorder.close()
         if "store" in self.__dict__:
             self.store.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     # --- systems ------------------------------------------------------------
 
@@ -182,10 +225,67 @@ class Workspace:
             return deployment_store.history(conn, system_store.get(conn, system).id, env)
 
     def active_release(self, system: str, env: str) -> Release | None:
+        """Read through to the store: always the latest (the runtime uses ``active``)."""
         with self.store.read() as conn:
             found = system_store.find(conn, system)
             current = deployment_store.active(conn, found.id, env) if found else None
             return release_store.resolve(conn, current.release_id) if current else None
+
+    # --- calls ----------------------------------------------------------------
+
+    def record(
+        self,
+        system: str,
+        inputs: Any,
+        output: Any,
+        latency_ms: float,
+        *,
+        env: str | None = None,
+        status: str = "ok",
+        error: str | None = None,
+        model: str | None = None,
+        user: str | None = None,
+        tags: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> str:
+        """Record a call or prediction made elsewhere (a scikit-learn model, an
+        endpoint trimtab does not proxy). Returns the call id; never blocks on
+        the database."""
+        if env is None:
+            env = self.project.production if self.project_file else "production"
+        unknown = set(fields) - RECORD_FIELDS
+        if unknown:
+            raise TrimtabError(
+                f"record(): unknown field(s) {', '.join(sorted(unknown))}. "
+                f"Allowed: {', '.join(sorted(RECORD_FIELDS))}."
+            )
+        if status not in ("ok", "error"):
+            raise TrimtabError(f"record(): status must be 'ok' or 'error', not {status!r}.")
+        release = self.active.get(system, env)
+        record = CallRecord(
+            system=system, env=env, latency_ms=float(latency_ms), status=status, error=error,
+            release_id=release.id if release else None, source="record", model=model,
+            user_id=user, tags=tags, request=inputs, response=output, **fields,
+        )
+        return self.recorder.record(record)
+
+    def calls(
+        self,
+        *,
+        system: str | None = None,
+        env: str | None = None,
+        since: datetime | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[Call]:
+        with self.store.read() as conn:
+            return call_store.query(
+                conn, system=system, env=env, since=since, status=status, limit=limit
+            )
+
+    def call(self, ref: str) -> Call:
+        with self.store.read() as conn:
+            return call_store.get(conn, ref)
 
     # --- audit --------------------------------------------------------------
 

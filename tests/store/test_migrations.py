@@ -56,9 +56,10 @@ def test_cli_refuses_a_newer_schema_with_exit_2(cli, database_url):
 
 
 def test_db_commands(cli):
-    assert "empty → 0001" in cli("db", "upgrade").stdout
-    assert "already at 0001" in cli("db", "upgrade").stdout
-    assert "at 0001, code expects 0001" in cli("db", "current").stdout
+    assert f"empty → {HEAD_REVISION}" in cli("db", "upgrade").stdout
+    assert f"already at {HEAD_REVISION}" in cli("db", "upgrade").stdout
+    expected = f"at {HEAD_REVISION}, code expects {HEAD_REVISION}"
+    assert expected in cli("db", "current").stdout
 
 
 def test_unreachable_postgres_is_a_clear_error():

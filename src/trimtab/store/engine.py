@@ -22,7 +22,7 @@ from trimtab.store.schema import audit_head
 
 # The newest migration this code knows. A test keeps it equal to Alembic's head,
 # so the common path (schema current) never has to import Alembic.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -71,6 +71,15 @@ class Store:
                     yield conn
             finally:
                 conn.info.pop("trimtab_write", None)
+
+    @contextlib.contextmanager
+    def ingest(self) -> Iterator[Connection]:
+        """A write transaction for bulk data (calls, rollups): not audited, so it
+        does not take the change lock and never queues behind a promotion."""
+        with self.engine.connect() as conn:
+            conn.execution_options(trimtab_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -135,4 +136,45 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# One row per AI call or prediction. The id is time-ordered and made by the
+# caller, so a replayed record is ignored instead of duplicated, and inserts
+# never contend on a sequence.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("release_id", String(64), nullable=True),
+    Column("source", String(20), nullable=False),  # sdk | gateway | record | instrument
+    Column("route", String(20), nullable=False),  # primary | canary | shadow
+    Column("provider", String(100), nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("status", String(20), nullable=False),  # ok | error
+    Column("error_kind", String(40), nullable=True),
+    Column("http_status", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("ttft_ms", Float, nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("cached_input_tokens", Integer, nullable=True),
+    Column("cache_write_tokens", Integer, nullable=True),
+    Column("reasoning_tokens", Integer, nullable=True),
+    Column("cost_micro_usd", BigInteger, nullable=True),
+    Column("price_version", String(60), nullable=True),
+    Column("attempt_count", Integer, nullable=False),
+    Column("fallback_used", Boolean, nullable=False),
+    Column("user_id", String(200), nullable=True),
+    Column("api_key_id", String(40), nullable=True),
+    Column("tags", Text, nullable=True),  # JSON object
+    Column("attempts", Text, nullable=True),  # JSON list
+    Column("logging_mode", String(20), nullable=False),
+    Column("request", Text, nullable=True),  # after redaction; None in metadata mode
+    Column("response", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "system", "time"),
+    Index(None, "time"),
 )

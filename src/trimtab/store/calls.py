@@ -1,0 +1,117 @@
+"""The call log. Inserts are idempotent: a replayed spool never duplicates a row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from trimtab.errors import TrimtabError
+from trimtab.store.schema import calls
+
+COLUMNS = tuple(c.name for c in calls.columns)
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    time: datetime
+    system: str
+    env: str
+    release_id: str | None
+    source: str
+    route: str
+    provider: str | None
+    model: str | None
+    status: str
+    error_kind: str | None
+    http_status: int | None
+    latency_ms: float
+    ttft_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+    cost_micro_usd: int | None
+    price_version: str | None
+    attempt_count: int
+    fallback_used: bool
+    user_id: str | None
+    api_key_id: str | None
+    tags: str | None
+    attempts: str | None
+    logging_mode: str
+    request: str | None
+    response: str | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        import json
+
+        data = dict(self.__dict__)
+        data["time"] = self.time.isoformat()
+        for name in ("tags", "attempts"):
+            data[name] = json.loads(data[name]) if data[name] else None
+        return data
+
+
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert rows, skipping ids already stored; returns the ids actually inserted."""
+    if not rows:
+        return set()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(calls).on_conflict_do_nothing(index_elements=["id"]).returning(calls.c.id)
+    )
+    values = [{name: row.get(name) for name in COLUMNS} for row in rows]
+    return set(conn.execute(statement, values).scalars().all())
+
+
+def query(
+    conn: Connection,
+    *,
+    system: str | None = None,
+    env: str | None = None,
+    since: datetime | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[Call]:
+    statement = select(calls).order_by(calls.c.time.desc(), calls.c.id.desc()).limit(limit)
+    if system is not None:
+        statement = statement.where(calls.c.system == system)
+    if env is not None:
+        statement = statement.where(calls.c.env == env)
+    if since is not None:
+        statement = statement.where(calls.c.time >= since)
+    if status is not None:
+        statement = statement.where(calls.c.status == status)
+    return [Call(**r._mapping) for r in conn.execute(statement)]
+
+
+def get(conn: Connection, ref: str) -> Call:
+    ref = ref.strip().lower()
+    rows = conn.execute(
+        select(calls).where(calls.c.id.startswith(ref, autoescape=True)).limit(2)
+    ).all()
+    if not rows:
+        raise TrimtabError(f"no call has an id starting with {ref!r}. Fix: `trimtab calls`.")
+    if len(rows) > 1:
+        raise TrimtabError(f"call prefix {ref!r} is ambiguous. Fix: give more characters.")
+    return Call(**rows[0]._mapping)
+
+
+def count(conn: Connection, system: str | None = None) -> int:
+    statement = select(func.count()).select_from(calls)
+    if system is not None:
+        statement = statement.where(calls.c.system == system)
+    return conn.execute(statement).scalar_one()
+
+
+def prune(conn: Connection, system: str, before: datetime) -> int:
+    """Delete a system's calls older than ``before``; returns how many went."""
+    result = conn.execute(delete(calls).where(calls.c.system == system, calls.c.time < before))
+    return result.rowcount
