@@ -29,6 +29,7 @@ from pathlib import Path
 from trimtab.records import CallRecord, new_call_id, row_from_line
 from trimtab.store import Store
 from trimtab.store import calls as call_store
+from trimtab.store import rollups as rollup_store
 
 log = logging.getLogger("trimtab.recorder")
 
@@ -81,7 +82,6 @@ class Recorder:
         batch_size: int = 2000,
         interval: float = 0.05,
         segment_bytes: int = SEGMENT_BYTES,
-        on_insert=None,
     ):
         self.store = store
         self.spool_dir = Path(spool_dir)
@@ -89,7 +89,8 @@ class Recorder:
         self.batch_size = batch_size
         self.interval = interval
         self.segment_bytes = segment_bytes
-        self.on_insert = on_insert
+        # Rollup rows are per writer, so replicas never update each other's rows.
+        self.writer_id = os.urandom(8).hex()
         self.spooled = self.written = self.duplicates = self.dropped = 0
         self.failures = self.corrupt = 0
         self._lock = threading.Lock()
@@ -208,8 +209,10 @@ class Recorder:
                 self.corrupt += 1
         with self.store.ingest() as conn:
             inserted = call_store.insert_many(conn, rows)
-            if self.on_insert is not None and inserted:
-                self.on_insert(conn, [r for r in rows if r["id"] in inserted])
+            if inserted:
+                # A replay can repeat an id inside one batch: count each row once.
+                fresh = {r["id"]: r for r in reversed(rows) if r["id"] in inserted}
+                rollup_store.apply(conn, list(fresh.values()), self.writer_id)
         self.written += len(inserted)
         self.duplicates += len(rows) - len(inserted)
         segment.offset += consumed

@@ -7,7 +7,7 @@ shells over its methods, so every front end does the same thing.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from trimtab.artefacts import ArtefactStore
 from trimtab.diffs import SpecDiff, diff_specs
 from trimtab.errors import TrimtabError
 from trimtab.gitinfo import git_state
+from trimtab.metrics import MetricRow
+from trimtab.metrics import compute as compute_metrics
 from trimtab.project import Project, find_project_file, load_project
 from trimtab.recorder import Recorder
 from trimtab.records import CallRecord
@@ -34,7 +36,6 @@ from trimtab.store.deployments import Deployment
 from trimtab.store.engine import database_url_from_env, default_sqlite_url
 from trimtab.store.releases import Release
 from trimtab.store.systems import System
-
 
 # What record() accepts beyond its named arguments: usage, cost, timing.
 RECORD_FIELDS = {
@@ -282,6 +283,20 @@ class Workspace:
             return call_store.query(
                 conn, system=system, env=env, since=since, status=status, limit=limit
             )
+
+    def metrics(
+        self,
+        *,
+        window: timedelta = timedelta(hours=24),
+        by: tuple[str, ...] | list[str] = (),
+        system: str | None = None,
+        env: str | None = None,
+        tag: str | None = None,
+        end: datetime | None = None,
+    ) -> list[MetricRow]:
+        """Calls, errors, p50/p95/p99, tokens and cost over a window, grouped."""
+        return compute_metrics(self.store, window=window, by=tuple(by), system=system, env=env,
+                               tag=tag, end=end)
 
     def call(self, ref: str) -> Call:
         with self.store.read() as conn:

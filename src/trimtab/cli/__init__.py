@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from trimtab.cli import audit, database, demo, environments, inventory, releases
+from trimtab.cli import (
+    audit,
+    calls,
+    database,
+    demo,
+    environments,
+    inventory,
+    metrics,
+    releases,
+)
 from trimtab.cli.output import _options
 
 app = typer.Typer(
@@ -41,6 +50,8 @@ app.command()(environments.promote)
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)
+app.command()(metrics.metrics)
+app.add_typer(calls.app, name="calls")
 app.add_typer(audit.app, name="audit")
 app.add_typer(database.app, name="db")
 app.command()(demo.demo)

@@ -62,15 +62,23 @@ def when(moment: datetime) -> str:
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 
 
+def parse_span(value: str, option: str = "--window") -> timedelta:
+    """'30m', '24h', '7d', '2w'."""
+    match = _RELATIVE.match(value.strip())
+    if not match:
+        raise TrimtabError(
+            f"{option} {value!r}: not a span. Fix: use a number and a unit, like 30m, 24h, 7d, 2w."
+        )
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+
+
 def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     """'24h', '7d', '30m', '2w', or an ISO date/time (UTC when no zone is given)."""
     if value is None:
         return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        span = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]
-        return datetime.now(UTC) - timedelta(**{span: amount})
+    if _RELATIVE.match(value.strip()):
+        return datetime.now(UTC) - parse_span(value, option)
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -177,4 +178,35 @@ calls = Table(
     Column("error", Text, nullable=True),
     Index(None, "system", "time"),
     Index(None, "time"),
+)
+
+# Pre-aggregated calls, so dashboards and alerts never scan the raw log.
+# Resolutions m/h/d (minute, hour, day). Rows with an empty dimension hold the
+# (system, env, release, model, outcome) grain; rows with dimension "user" or
+# "tag:<key>" attribute cost per user or tag value at h/d resolution. Each
+# recorder process writes its own rows (``writer``), so replicas never contend.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("resolution", String(1), nullable=False),
+    Column("bucket", UTCDateTime, nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("release_id", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("dimension", String(100), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("writer", String(32), nullable=False),
+    Column("calls", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cost_micro_usd", BigInteger, nullable=False),
+    Column("cost_unknown", BigInteger, nullable=False),
+    Column("sketch", Text, nullable=False),
+    PrimaryKeyConstraint(
+        "resolution", "bucket", "system", "env", "release_id", "model", "outcome",
+        "dimension", "value", "writer",
+    ),
+    Index(None, "resolution", "dimension", "bucket"),
 )

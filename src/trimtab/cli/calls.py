@@ -1,0 +1,77 @@
+"""The call log in the terminal: recent calls, and one call in full."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from trimtab.cli.output import console, handles_errors, parse_since, print_json, workspace
+
+app = typer.Typer(invoke_without_command=True)
+
+
+def _usd(micro: int | None) -> str:
+    return "?" if micro is None else f"${micro / 1_000_000:.6f}"
+
+
+@app.callback()
+@handles_errors
+def calls(
+    ctx: typer.Context,
+    system: str = typer.Option(None, "--system", "-s", help="Only this system."),
+    env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
+    since: str = typer.Option(None, "--since", help="24h, 7d, or an ISO time."),
+    errors: bool = typer.Option(False, "--errors", help="Only failed calls."),
+    limit: int = typer.Option(50, "--limit", "-n", help="At most this many, newest first."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List recorded calls, newest first: latency, tokens, cost, status.
+
+    Example:
+
+        trimtab calls --system complaint-router --env production --since 1h
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    found = workspace().calls(
+        system=system, env=env, since=parse_since(since),
+        status="error" if errors else None, limit=limit,
+    )
+    if json_output:
+        print_json([c.to_dict() for c in found])
+        return
+    table = Table(title="calls")
+    table.add_column("call", no_wrap=True)
+    for column in ("time (UTC)", "system", "env", "model", "status", "ms", "tokens", "cost"):
+        table.add_column(column)
+    for c in found:
+        status = c.status if c.status == "ok" else f"[red]{c.error_kind or c.status}[/]"
+        if c.fallback_used:
+            status += " (fallback)"
+        tokens = f"{c.input_tokens or 0}→{c.output_tokens or 0}"
+        table.add_row(c.id[:16], f"{c.time:%m-%d %H:%M:%S}", c.system, c.env, c.model or "",
+                      status, f"{c.latency_ms:.0f}", tokens, _usd(c.cost_micro_usd))
+    console.print(table)
+
+
+@app.command("show")
+@handles_errors
+def show(
+    call_id: str = typer.Argument(..., metavar="CALL", help="Call id or unique prefix."),
+) -> None:
+    """Show one call in full: prompt, response, attempts, usage and cost.
+
+    Example:
+
+        trimtab calls show 0623f1a2b3c4
+    """
+    found = workspace().call(call_id).to_dict()
+    for name in ("request", "response"):
+        if found[name]:
+            try:
+                found[name] = json.loads(found[name])
+            except ValueError:
+                pass
+    print_json(found)

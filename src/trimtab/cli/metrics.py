@@ -1,0 +1,58 @@
+"""`trimtab metrics`: latency, errors, tokens and cost, from rollups."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from trimtab.cli.output import console, handles_errors, parse_span, print_json, workspace
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+@handles_errors
+def metrics(
+    system: str = typer.Argument(None, help="Only this system (default: all)."),
+    window: str = typer.Option("24h", "--window", "-w", help="How far back: 30m, 24h, 7d."),
+    by: list[str] = typer.Option(
+        None, "--by", "-b",
+        help="Group by system, env, release, model, outcome, user or tag (repeatable).",
+    ),
+    tag: str = typer.Option(None, "--tag", help="The tag key, with --by tag."),
+    env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show calls, error rate, p50/p95/p99 latency, tokens and cost over a window.
+
+    Example:
+
+        trimtab metrics complaint-router --window 7d --by model --by env
+    """
+    groups = tuple(by or ()) or (() if system else ("system",))
+    rows = workspace().metrics(
+        window=parse_span(window), by=groups, system=system, env=env, tag=tag
+    )
+    if json_output:
+        print_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        console.print(f"no calls in the last {window}")
+        return
+    table = Table(title=f"last {window}" + (f" · {system}" if system else ""))
+    for name in groups:
+        table.add_column(name if name != "tag" else f"tag {tag}", no_wrap=True)
+    for name in ("calls", "errors", "p50 ms", "p95 ms", "p99 ms", "tokens in/out", "cost $",
+                 "$/call"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        per_call = r.cost_per_call_usd
+        cost = f"{r.cost_usd:.4f}" + ("+?" if r.cost_unknown_calls else "")
+        table.add_row(
+            *(r.group[g][:12] if g == "release" else r.group[g] for g in groups),
+            f"{r.calls:,}", f"{r.error_rate:.1%}", _ms(r.p50_ms), _ms(r.p95_ms),
+            _ms(r.p99_ms), f"{r.input_tokens:,}/{r.output_tokens:,}", cost,
+            "-" if per_call is None else f"{per_call:.6f}",
+        )
+    console.print(table)

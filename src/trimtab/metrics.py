@@ -1,0 +1,97 @@
+"""Operational metrics over a window: calls, errors, latency percentiles, tokens, cost.
+
+Read from rollups, never from the raw call log, so a 30-day query costs the
+same at ten thousand calls as at ten million.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from trimtab.errors import TrimtabError
+from trimtab.store import Store
+from trimtab.store import rollups as rollup_store
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    group: dict[str, str]
+    calls: int
+    errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    cost_unknown_calls: int
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0
+
+    @property
+    def cost_per_call_usd(self) -> Decimal | None:
+        priced = self.calls - self.cost_unknown_calls
+        return (self.cost_usd / priced).quantize(Decimal("0.000001")) if priced else None
+
+    def to_dict(self) -> dict[str, Any]:
+        per_call = self.cost_per_call_usd
+        return {
+            **self.group, "calls": self.calls, "errors": self.errors,
+            "error_rate": round(self.error_rate, 6), "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms, "p99_ms": self.p99_ms, "mean_ms": self.mean_ms,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost_usd": str(self.cost_usd), "cost_per_call_usd": None if per_call is None
+            else str(per_call), "cost_unknown_calls": self.cost_unknown_calls,
+        }
+
+
+def compute(
+    store: Store,
+    *,
+    window: timedelta,
+    by: tuple[str, ...] = (),
+    system: str | None = None,
+    env: str | None = None,
+    tag: str | None = None,
+    end: datetime | None = None,
+) -> list[MetricRow]:
+    unknown = [b for b in by if b not in rollup_store.GROUPABLE]
+    if unknown:
+        raise TrimtabError(
+            f"cannot group by {', '.join(unknown)}. "
+            f"Fix: use one of {', '.join(rollup_store.GROUPABLE)}."
+        )
+    if "user" in by and "tag" in by:
+        raise TrimtabError("group by user or by tag, not both in one query.")
+    if "tag" in by and not tag:
+        raise TrimtabError("--by tag needs the tag key. Fix: add --tag KEY (e.g. --tag team).")
+    if window <= timedelta(0):
+        raise TrimtabError("the window must be positive (e.g. 24h, 7d).")
+    end = end or datetime.now(UTC)
+    with store.read() as conn:
+        groups = rollup_store.summarize(
+            conn, end - window, end, by=by, tag=tag, system=system, env=env
+        )
+    return [_row(group, totals) for group, totals in groups]
+
+
+def _row(group: dict[str, str], totals: rollup_store.Totals) -> MetricRow:
+    sketch = totals.sketch
+
+    def q(p: float) -> float | None:
+        value = sketch.quantile(p)
+        return None if value is None else round(value, 3)
+
+    return MetricRow(
+        group=group, calls=totals.calls, errors=totals.errors, p50_ms=q(0.5), p95_ms=q(0.95),
+        p99_ms=q(0.99), mean_ms=None if sketch.mean is None else round(sketch.mean, 3),
+        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
+        cost_usd=Decimal(totals.cost_micro_usd) / Decimal(1_000_000),
+        cost_unknown_calls=totals.cost_unknown,
+    )

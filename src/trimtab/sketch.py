@@ -1,0 +1,80 @@
+"""A mergeable latency sketch with a guaranteed relative error (DDSketch-style).
+
+Values fall into logarithmic buckets of ratio gamma = (1 + a) / (1 - a); any
+quantile read back lies within ``a`` (1%) of the true value. Two sketches merge
+by adding bucket counts, so per-minute rollups sum into any window without
+keeping raw latencies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+
+ACCURACY = 0.01
+GAMMA = (1 + ACCURACY) / (1 - ACCURACY)
+_LOG_GAMMA = math.log(GAMMA)
+MIN_VALUE = 1e-3  # ms; anything faster is reported as this
+
+
+class LatencySketch:
+    __slots__ = ("buckets", "count", "total", "max")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+
+    def add(self, value_ms: float, count: int = 1) -> None:
+        index = math.ceil(math.log(max(value_ms, MIN_VALUE)) / _LOG_GAMMA)
+        self.buckets[index] = self.buckets.get(index, 0) + count
+        self.count += count
+        self.total += value_ms * count
+        self.max = max(self.max, value_ms)
+
+    def merge(self, other: LatencySketch) -> LatencySketch:
+        for index, n in other.buckets.items():
+            self.buckets[index] = self.buckets.get(index, 0) + n
+        self.count += other.count
+        self.total += other.total
+        self.max = max(self.max, other.max)
+        return self
+
+    def quantile(self, q: float) -> float | None:
+        if self.count == 0:
+            return None
+        rank = q * (self.count - 1)
+        seen = 0
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            if seen > rank:
+                return min(2 * GAMMA**index / (GAMMA + 1), self.max)
+        return self.max
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"b": {str(k): v for k, v in sorted(self.buckets.items())}, "n": self.count,
+             "s": round(self.total, 6), "m": self.max},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LatencySketch:
+        data = json.loads(text)
+        sketch = cls()
+        sketch.buckets = {int(k): v for k, v in data["b"].items()}
+        sketch.count, sketch.total, sketch.max = data["n"], data["s"], data["m"]
+        return sketch
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> LatencySketch:
+        sketch = cls()
+        for value in values:
+            sketch.add(value)
+        return sketch
