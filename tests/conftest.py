@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 import trimtab
-from trimtab.cli import app
+from trimtab.cli import app, output
 
 PG_ENV = "TRIMTAB_TEST_DATABASE_URL"
 
@@ -93,6 +93,7 @@ def cli(project_dir, database_url, monkeypatch):
     """Run `trimtab ...` in-process against the test project and store."""
     monkeypatch.setenv("TRIMTAB_DATABASE_URL", database_url)
     monkeypatch.setenv("TRIMTAB_PROJECT", str(project_dir))
+    monkeypatch.setattr(output.console, "width", 160)  # a wide terminal: no truncated cells
     runner = CliRunner()
 
     def run(*args: str, expect: int | None = 0):

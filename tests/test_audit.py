@@ -36,6 +36,22 @@ def raw(database_url, *statements):
     engine.dispose()
 
 
+def tamper(database_url, *statements):
+    """An attacker with admin rights: drop the append-only triggers, then edit."""
+    if database_url.startswith("sqlite"):
+        drops = [f"DROP TRIGGER trg_audit_no_{op}" for op in ("update", "delete")]
+    else:
+        drops = ["ALTER TABLE audit DISABLE TRIGGER USER"]
+    raw(database_url, *drops, *statements)
+
+
+def test_audit_rows_cannot_be_edited_without_dropping_triggers(history, database_url):
+    for statement in ("UPDATE audit SET actor = 'mallory'", "DELETE FROM audit WHERE seq = 2"):
+        with pytest.raises(Exception, match="append-only"):
+            raw(database_url, statement)
+    assert history.verify_audit().ok
+
+
 def test_every_change_is_audited_in_order(history):
     entries = history.audit_log()
     assert [e.action for e in entries] == [
@@ -68,7 +84,7 @@ def test_untouched_chain_verifies(history):
 
 
 @pytest.mark.parametrize(
-    ("tamper", "first_bad"),
+    ("edits", "first_bad"),
     [
         pytest.param(["UPDATE audit SET actor = 'mallory@example.com' WHERE seq = 3"], 3,
                      id="modified"),
@@ -91,8 +107,8 @@ def test_untouched_chain_verifies(history):
                       "WHERE seq = 6"], 7, id="appended-outside"),
     ],
 )
-def test_tampering_is_detected_at_the_first_bad_entry(history, database_url, tamper, first_bad):
-    raw(database_url, *tamper)
+def test_tampering_is_detected_at_the_first_bad_entry(history, database_url, edits, first_bad):
+    tamper(database_url, *edits)
     report = history.verify_audit()
     assert not report.ok
     assert report.first_bad_seq == first_bad, report.problem
@@ -101,7 +117,7 @@ def test_tampering_is_detected_at_the_first_bad_entry(history, database_url, tam
 def test_verify_cli_exit_codes(cli, database_url):
     cli("release", SYSTEM)
     assert "ok 2 entries verify" in cli("audit", "verify").stdout
-    raw(database_url, "UPDATE audit SET actor = 'mallory' WHERE seq = 2")
+    tamper(database_url, "UPDATE audit SET actor = 'mallory' WHERE seq = 2")
     result = cli("audit", "verify", expect=1)
     assert "BROKEN at entry 2" in result.stdout and "modified" in result.stdout
     data = json.loads(cli("audit", "verify", "--json", expect=1).stdout)

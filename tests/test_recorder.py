@@ -167,3 +167,22 @@ def test_a_30_second_postgres_outage_blocks_no_caller_and_loses_nothing(postgres
     assert slowest < 0.5, f"record() blocked for {slowest:.3f}s during the outage"
     recorder.close()
     proxy.close()
+
+
+def test_calls_and_call_cli(cli, project_dir):
+    ws = trimtab.connect(project_dir)
+    ok = ws.record("complaint-router", {"text": "seal leaks"}, {"team": "packaging"}, 12.0,
+                   model="sim-router-1", input_tokens=40, output_tokens=8, cost_micro_usd=90)
+    failed = ws.record("complaint-router", {"text": "?"}, None, 30.0, status="error",
+                       error="upstream 500", error_kind="server")
+    assert ws.flush()
+    ws.close()
+    listed = json.loads(cli("calls", "--json").stdout)
+    assert [c["id"] for c in listed] == [failed, ok]
+    errors = json.loads(cli("calls", "--errors", "--json").stdout)
+    assert [c["id"] for c in errors] == [failed]
+    table = cli("calls", "--system", "complaint-router").stdout
+    assert ok[:16] in table and "server" in table and "40→8" in table
+    shown = json.loads(cli("call", ok[:18]).stdout)
+    assert shown["request"] == {"text": "seal leaks"} and shown["cost_micro_usd"] == 90
+    assert "no call has an id" in cli("call", "ffffffffffff", expect=2).output

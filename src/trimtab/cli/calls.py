@@ -1,4 +1,4 @@
-"""The call log in the terminal: recent calls, and one call in full."""
+"""The call log in the terminal: `trimtab calls` lists, `trimtab call ID` shows one."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ from rich.table import Table
 
 from trimtab.cli.output import console, handles_errors, parse_since, print_json, workspace
 
-app = typer.Typer(invoke_without_command=True)
-
 
 def _usd(micro: int | None) -> str:
     return "?" if micro is None else f"${micro / 1_000_000:.6f}"
 
 
-@app.callback()
 @handles_errors
 def calls(
-    ctx: typer.Context,
     system: str = typer.Option(None, "--system", "-s", help="Only this system."),
     env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
     since: str = typer.Option(None, "--since", help="24h, 7d, or an ISO time."),
@@ -33,8 +29,6 @@ def calls(
 
         trimtab calls --system complaint-router --env production --since 1h
     """
-    if ctx.invoked_subcommand is not None:
-        return
     found = workspace().calls(
         system=system, env=env, since=parse_since(since),
         status="error" if errors else None, limit=limit,
@@ -50,22 +44,22 @@ def calls(
         status = c.status if c.status == "ok" else f"[red]{c.error_kind or c.status}[/]"
         if c.fallback_used:
             status += " (fallback)"
-        tokens = f"{c.input_tokens or 0}→{c.output_tokens or 0}"
+        tokens = "?" if c.input_tokens is None and c.output_tokens is None else \
+            f"{c.input_tokens or 0}→{c.output_tokens or 0}"
         table.add_row(c.id[:16], f"{c.time:%m-%d %H:%M:%S}", c.system, c.env, c.model or "",
                       status, f"{c.latency_ms:.0f}", tokens, _usd(c.cost_micro_usd))
     console.print(table)
 
 
-@app.command("show")
 @handles_errors
-def show(
+def call(
     call_id: str = typer.Argument(..., metavar="CALL", help="Call id or unique prefix."),
 ) -> None:
     """Show one call in full: prompt, response, attempts, usage and cost.
 
     Example:
 
-        trimtab calls show 0623f1a2b3c4
+        trimtab call 0623f1a2b3c4
     """
     found = workspace().call(call_id).to_dict()
     for name in ("request", "response"):

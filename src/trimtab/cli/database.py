@@ -15,6 +15,10 @@ def _open_unmigrated() -> Store:
     return Store(workspace().database_url, migrate=False)
 
 
+def _where(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=True)
+
+
 @app.command("upgrade")
 @handles_errors
 def upgrade_cmd() -> None:
@@ -28,8 +32,8 @@ def upgrade_cmd() -> None:
     before = current_revision(store)
     upgrade(store)
     after = current_revision(store)
-    console.print(f"{store!r}: {before or 'empty'} → {after}" if before != after
-                  else f"{store!r}: already at {after}")
+    console.print(f"{_where(store)}: {before or 'empty'} → {after}" if before != after
+                  else f"{_where(store)}: already at {after}")
 
 
 @app.command("current")
@@ -43,4 +47,4 @@ def current_cmd() -> None:
     """
     store = _open_unmigrated()
     at = current_revision(store) or "empty"
-    console.print(f"{store!r}: at {at}, code expects {HEAD_REVISION}")
+    console.print(f"{_where(store)}: at {at}, code expects {HEAD_REVISION}")

@@ -14,7 +14,9 @@ from trimtab.workspace import connect
 
 @handles_errors
 def demo(
-    directory: Path = typer.Argument(Path("trimtab-demo"), help="Where to build the demo."),
+    directory: Path = typer.Argument(
+        Path("trimtab-demo"), metavar="DIRECTORY", help="Where to build the demo."
+    ),
 ) -> None:
     """Build an example workspace, release it, promote it dev → staging → production.
 
@@ -29,8 +31,8 @@ def demo(
         init_project(directory)
         console.print(f"created example project in {directory}/")
     ws = connect(directory)
-    made, _ = ws.release("complaint-router", note="demo release")
-    console.print(f"released complaint-router {made.short_id}")
+    made, created = ws.release("complaint-router", note="demo release")
+    console.print(f"{'released' if created else 'unchanged:'} complaint-router {made.short_id}")
     for env in ws.project.environments:
         ws.promote("complaint-router", made.id, env, reason="demo")
     console.print(f"promoted through {' → '.join(ws.project.environments)}\n")

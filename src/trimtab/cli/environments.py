@@ -11,7 +11,7 @@ from trimtab.workspace import Workspace
 
 @handles_errors
 def promote(
-    system: str = typer.Argument(..., help="System name."),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
     release_ref: str = typer.Argument(..., metavar="RELEASE", help="Release id or prefix."),
     env: str = typer.Option(..., "--env", "-e", help="Target environment."),
     reason: str = typer.Option("", "--reason", "-r", help="Why; kept in the audit trail."),
@@ -31,7 +31,7 @@ def promote(
 
 @handles_errors
 def rollback(
-    system: str = typer.Argument(..., help="System name."),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
     env: str = typer.Option(..., "--env", "-e", help="Environment to roll back."),
     to: str = typer.Option(None, "--to", help="Release to return to (default: the previous one)."),
     reason: str = typer.Option("", "--reason", "-r", help="Why; kept in the audit trail."),
@@ -83,7 +83,7 @@ def print_status(ws: Workspace) -> None:
 
 @handles_errors
 def history(
-    system: str = typer.Argument(..., help="System name."),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
     env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -8,13 +8,15 @@ import typer
 from rich.table import Table
 
 from trimtab.cli.output import console, handles_errors, print_json, workspace
-from trimtab.project import PROJECT_FILE, find_project_file, load_project
+from trimtab.project import PROJECT_FILE, load_project
 from trimtab.scaffold import init_project
 
 
 @handles_errors
 def init(
-    directory: Path = typer.Argument(Path("."), help="Where to create the project."),
+    directory: Path = typer.Argument(
+        Path("."), metavar="DIRECTORY", help="Where to create the project."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing example files."),
 ) -> None:
     """Create an example trimtab.yaml and prompt files that run fully offline.
@@ -31,7 +33,9 @@ def init(
 
 @handles_errors
 def validate(
-    file: Path = typer.Argument(None, help="Project file (default: found from the cwd)."),
+    file: Path = typer.Argument(
+        None, metavar="FILE", help="Project file (default: found from the cwd)."
+    ),
 ) -> None:
     """Check trimtab.yaml and report every problem at once, with line and fix.
 
@@ -41,7 +45,7 @@ def validate(
 
         trimtab validate trimtab.yaml
     """
-    path = file or find_project_file() or Path(PROJECT_FILE)
+    path = file or workspace().project_file or Path(PROJECT_FILE)
     project = load_project(path)
     count = len(project.spec.systems)
     console.print(
@@ -52,7 +56,9 @@ def validate(
 
 @handles_errors
 def sync(
-    systems: list[str] = typer.Argument(None, help="Systems to sync (default: all)."),
+    systems: list[str] = typer.Argument(
+        None, metavar="SYSTEM...", help="Systems to sync (default: all)."
+    ),
 ) -> None:
     """Register or update systems in the store from trimtab.yaml (audited).
 
@@ -80,8 +86,18 @@ def systems(json_output: bool = typer.Option(False, "--json", help="Print JSON."
         if name in declared:
             info = declared[name].declared()
         else:
-            info = {k: getattr(stored[name], k) for k in (
-                "kind", "description", "owner", "tier", "risk", "customer_facing", "target_stage")}
+            info = {
+                k: getattr(stored[name], k)
+                for k in (
+                    "kind",
+                    "description",
+                    "owner",
+                    "tier",
+                    "risk",
+                    "customer_facing",
+                    "target_stage",
+                )
+            }
         if name not in stored:
             state = "declared, not registered"
         elif name not in declared:
@@ -100,6 +116,13 @@ def systems(json_output: bool = typer.Option(False, "--json", help="Print JSON."
         table.add_column(column)
     for row in rows:
         risk = row["risk"] + (", customer-facing" if row["customer_facing"] else "")
-        table.add_row(row["name"], row["kind"], str(row["tier"]), risk,
-                      f"stage {row['target_stage']}", row["owner"], row["state"])
+        table.add_row(
+            row["name"],
+            row["kind"],
+            str(row["tier"]),
+            risk,
+            f"stage {row['target_stage']}",
+            row["owner"],
+            row["state"],
+        )
     console.print(table)

@@ -14,7 +14,7 @@ def _ms(value: float | None) -> str:
 
 @handles_errors
 def metrics(
-    system: str = typer.Argument(None, help="Only this system (default: all)."),
+    system: str = typer.Argument(None, metavar="SYSTEM", help="Only this system (default: all)."),
     window: str = typer.Option("24h", "--window", "-w", help="How far back: 30m, 24h, 7d."),
     by: list[str] = typer.Option(
         None, "--by", "-b",

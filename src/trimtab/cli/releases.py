@@ -15,7 +15,7 @@ from trimtab.cli.output import console, handles_errors, print_json, when, worksp
 
 @handles_errors
 def release(
-    system: str = typer.Argument(..., help="System name from trimtab.yaml."),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name from trimtab.yaml."),
     message: str = typer.Option("", "--message", "-m", help="Why this release exists."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -45,7 +45,7 @@ def release(
 
 @handles_errors
 def releases(
-    system: str = typer.Argument(..., help="System name."),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List a system's releases, newest first, with where each is active.
@@ -57,7 +57,9 @@ def releases(
     ws = workspace()
     found = ws.releases(system)
     active: dict[str, list[str]] = {}
-    for deployment in ws.status():
+    order = ws.project.environments if ws.project_file else []
+    current = sorted(ws.status(), key=lambda d: order.index(d.env) if d.env in order else 99)
+    for deployment in current:
         if deployment.system == system:
             active.setdefault(deployment.release_id, []).append(deployment.env)
     if json_output:
@@ -69,8 +71,9 @@ def releases(
         table.add_column(column)
     for r in found:
         git = (r.git_commit or "")[:8] + (" (dirty)" if r.git_dirty else "")
-        table.add_row(r.short_id, when(r.created_at), r.author, git,
-                      ", ".join(active.get(r.id, [])), r.note)
+        table.add_row(
+            r.short_id, when(r.created_at), r.author, git, ", ".join(active.get(r.id, [])), r.note
+        )
     console.print(table)
 
 
@@ -89,8 +92,8 @@ def show(
 
 @handles_errors
 def diff(
-    old: str = typer.Argument(..., help="Older release id or prefix."),
-    new: str = typer.Argument(..., help="Newer release id or prefix."),
+    old: str = typer.Argument(..., metavar="OLD", help="Older release id or prefix."),
+    new: str = typer.Argument(..., metavar="NEW", help="Newer release id or prefix."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show what changed between two releases: prompts line by line, params as keys.
@@ -127,7 +130,9 @@ def diff(
 @handles_errors
 def artefact(
     release_ref: str = typer.Argument(..., metavar="RELEASE", help="Release id or prefix."),
-    name: str = typer.Argument(..., help="Artefact name as declared in the release."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="Artefact name as declared in the release."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the file."),
 ) -> None:
     """Fetch a release's artefact from the artefact store, verifying its sha256.

@@ -14,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 GENESIS = "0" * 64
-APPEND_ONLY = ("releases", "deployments")
+APPEND_ONLY = ("releases", "deployments", "audit")
 
 
 def upgrade() -> None:
@@ -102,8 +102,10 @@ def upgrade() -> None:
     )
     op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
 
-    # Releases are immutable and deployment history is append-only: the database
-    # itself refuses an UPDATE or DELETE, whatever client issues it.
+    # Releases are immutable; deployment history and the audit trail are
+    # append-only: the database itself refuses an UPDATE or DELETE, whatever
+    # client issues it. (Someone with DDL rights can drop a trigger; the audit
+    # hash chain is what catches that.)
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute(
