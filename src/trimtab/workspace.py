@@ -194,12 +194,35 @@ class Workspace:
 
     # --- environments -------------------------------------------------------
 
-    def promote(self, system: str, ref: str, env: str, reason: str = "") -> Deployment | None:
-        """Make a release active in ``env``; None when it already was."""
+    def promote(
+        self,
+        system: str,
+        ref: str,
+        env: str,
+        reason: str = "",
+        *,
+        canary: int | None = None,
+        shadow: int | None = None,
+    ) -> Deployment | None:
+        """Make a release active in ``env``; None when it already was.
+
+        With ``canary=N`` the release answers N% of calls beside the stable one;
+        with ``shadow=N`` it gets a copy of N% of calls, recorded, never returned.
+        A later plain promote graduates it; a rollback aborts it.
+        """
         self.project.check_env(env)
+        if canary is not None and shadow is not None:
+            raise TrimtabError("choose --canary or --shadow, not both.")
         with self.store.write() as conn:
             stored = system_store.get(conn, system)
             release = release_store.resolve(conn, ref)
+            if canary is not None or shadow is not None:
+                return deployment_store.start_candidate(
+                    conn, system=stored, release=release, env=env,
+                    mode="canary" if canary is not None else "shadow",
+                    percent=canary if canary is not None else shadow, reason=reason,
+                    actor=current_actor(), ci_url=ci_run_url(),
+                )
             return deployment_store.promote(
                 conn, system=stored, release=release, env=env, reason=reason,
                 actor=current_actor(), ci_url=ci_run_url(),
@@ -218,8 +241,14 @@ class Workspace:
             )
 
     def status(self) -> list[Deployment]:
+        """The stable deployment of every (system, env)."""
         with self.store.read() as conn:
             return deployment_store.current_all(conn)
+
+    def candidates(self) -> list[Deployment]:
+        """Canaries and shadows running beside a stable release."""
+        with self.store.read() as conn:
+            return deployment_store.candidates_all(conn)
 
     def history(self, system: str, env: str | None = None) -> list[Deployment]:
         with self.store.read() as conn:

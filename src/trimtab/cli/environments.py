@@ -15,16 +15,35 @@ def promote(
     release_ref: str = typer.Argument(..., metavar="RELEASE", help="Release id or prefix."),
     env: str = typer.Option(..., "--env", "-e", help="Target environment."),
     reason: str = typer.Option("", "--reason", "-r", help="Why; kept in the audit trail."),
+    canary: int = typer.Option(
+        None, "--canary", metavar="PERCENT",
+        help="Answer this share of calls with the release, sticky per user.",
+    ),
+    shadow: int = typer.Option(
+        None, "--shadow", metavar="PERCENT",
+        help="Also call the release on this share of calls; record, never return.",
+    ),
 ) -> None:
     """Make a release active in an environment (audited, append-only history).
+
+    With --canary or --shadow the release runs beside the stable one; a later
+    plain promote graduates it, a rollback aborts it.
 
     Example:
 
         trimtab promote complaint-router 3f2a9c41b7d0 --env production --reason "evals green"
+        trimtab promote complaint-router 8b1e22c0aa94 --env production --canary 10
     """
-    deployment = workspace().promote(system, release_ref, env, reason=reason)
+    deployment = workspace().promote(
+        system, release_ref, env, reason=reason, canary=canary, shadow=shadow
+    )
     if deployment is None:
         console.print(f"{system}: {release_ref} is already active in {env}; nothing changed")
+    elif deployment.action in ("canary", "shadow"):
+        console.print(
+            f"{system}: {deployment.release_id[:12]} runs as a {deployment.action} on "
+            f"{deployment.percent}% of [bold]{env}[/] calls"
+        )
     else:
         console.print(f"{system}: {deployment.release_id[:12]} is now active in [bold]{env}[/]")
 
@@ -39,6 +58,7 @@ def rollback(
     """Return an environment to its previous release, or to a named one.
 
     Repeated rollbacks walk further back (r3 → r2 → r1), they do not ping-pong.
+    While a canary or shadow runs, rollback stops it and keeps the stable release.
 
     Example:
 
@@ -58,23 +78,31 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print JSON.")
     """
     ws = workspace()
     if json_output:
-        print_json([d.to_dict() for d in ws.status()])
+        candidates = {(c.system, c.env): c for c in ws.candidates()}
+        print_json([
+            {**d.to_dict(), "candidate": candidates[(d.system, d.env)].to_dict()
+             if (d.system, d.env) in candidates else None}
+            for d in ws.status()
+        ])
         return
     print_status(ws)
 
 
 def print_status(ws: Workspace) -> None:
     current = ws.status()
+    candidates = {(c.system, c.env): c for c in ws.candidates()}
     order = {env: i for i, env in enumerate(ws.project.environments)} if ws.project_file else {}
     current.sort(key=lambda d: (d.system, order.get(d.env, len(order)), d.env))
     table = Table(title="what is running where")
     for column in ("system", "env", "release"):
         table.add_column(column, no_wrap=True)
-    for column in ("since", "by", "how", "reason"):
+    for column in ("since", "by", "how", "reason", "beside it"):
         table.add_column(column)
     for d in current:
+        c = candidates.get((d.system, d.env))
+        beside = f"{c.action} {c.release_id[:12]} {c.percent}%" if c else ""
         table.add_row(d.system, d.env, d.release_id[:12], when(d.created_at), d.actor,
-                      d.action, d.reason)
+                      d.action, d.reason, beside)
     if not current:
         console.print("nothing is deployed yet: `trimtab release SYSTEM`, then `trimtab promote`")
         return

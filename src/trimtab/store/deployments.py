@@ -3,6 +3,9 @@
 Each row points at the row a plain rollback returns to (``parent_id``), so
 promotions push onto a stack and rollbacks pop it: r1 → r2 → r3, rollback
 gives r2, rollback again gives r1, never a ping-pong between r2 and r3.
+
+A canary or shadow row puts a candidate beside the stable release without
+replacing it. The next promote (graduation) or rollback (abort) ends it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Deployment:
     env: str
     release_id: str
     action: str
+    percent: int | None
     parent_id: int | None
     reason: str
     actor: str
@@ -45,6 +49,7 @@ def _select():
         deployments.c.env,
         deployments.c.release_id,
         deployments.c.action,
+        deployments.c.percent,
         deployments.c.parent_id,
         deployments.c.reason,
         deployments.c.actor,
@@ -53,14 +58,31 @@ def _select():
     ).join(systems, systems.c.id == deployments.c.system_id)
 
 
+STABLE = ("promote", "rollback")
+SPLITS = ("canary", "shadow")
+
+
 def active(conn: Connection, system_id: int, env: str) -> Deployment | None:
+    """The stable deployment: the latest promote or rollback."""
+    row = conn.execute(
+        _select()
+        .where(deployments.c.system_id == system_id, deployments.c.env == env,
+               deployments.c.action.in_(STABLE))
+        .order_by(deployments.c.id.desc())
+        .limit(1)
+    ).first()
+    return Deployment(**row._mapping) if row else None
+
+
+def candidate(conn: Connection, system_id: int, env: str) -> Deployment | None:
+    """The canary or shadow running beside the stable release, if any."""
     row = conn.execute(
         _select()
         .where(deployments.c.system_id == system_id, deployments.c.env == env)
         .order_by(deployments.c.id.desc())
         .limit(1)
     ).first()
-    return Deployment(**row._mapping) if row else None
+    return Deployment(**row._mapping) if row and row.action in SPLITS else None
 
 
 def history(conn: Connection, system_id: int, env: str | None = None) -> list[Deployment]:
@@ -70,10 +92,11 @@ def history(conn: Connection, system_id: int, env: str | None = None) -> list[De
     return [Deployment(**r._mapping) for r in conn.execute(query.order_by(deployments.c.id))]
 
 
-def current_all(conn: Connection) -> list[Deployment]:
-    """The active deployment of every (system, env) pair."""
+def current_all(conn: Connection, actions: tuple[str, ...] = STABLE) -> list[Deployment]:
+    """The latest deployment among ``actions`` of every (system, env) pair."""
     latest = (
         select(func.max(deployments.c.id).label("id"))
+        .where(deployments.c.action.in_(actions))
         .group_by(deployments.c.system_id, deployments.c.env)
         .subquery()
     )
@@ -82,6 +105,12 @@ def current_all(conn: Connection) -> list[Deployment]:
         Deployment(**r._mapping)
         for r in conn.execute(query.order_by(systems.c.name, deployments.c.env))
     ]
+
+
+def candidates_all(conn: Connection) -> list[Deployment]:
+    """Every canary or shadow still running (no promote or rollback after it)."""
+    stable = {(d.system, d.env): d.id for d in current_all(conn)}
+    return [d for d in current_all(conn, SPLITS) if d.id > stable.get((d.system, d.env), 0)]
 
 
 def _insert(conn: Connection, system: System, **values) -> Deployment:
@@ -144,7 +173,11 @@ def rollback(
             f"{env!r}. Fix: promote a release first (`trimtab promote {system.name} "
             f"RELEASE --env {env}`)."
         )
-    if to is None:
+    split = candidate(conn, system.id, env) if to is None else None
+    if split is not None:
+        # Abort the canary/shadow: the stable release stays, the candidate stops.
+        target_id, parent_id = current.release_id, current.parent_id
+    elif to is None:
         if current.parent_id is None:
             raise TrimtabError(
                 f"no earlier release to roll back to: {current.release_id[:12]} is the first "
@@ -174,6 +207,58 @@ def rollback(
         payload={
             "env": env, "release": target_id, "reason": reason, "ci_url": ci_url,
             "previous_release": current.release_id,
+            "aborted_candidate": split.release_id if split else None,
+        },
+    )
+    return deployment
+
+
+def start_candidate(
+    conn: Connection,
+    *,
+    system: System,
+    release: Release,
+    env: str,
+    mode: str,
+    percent: int,
+    reason: str,
+    actor: str,
+    ci_url: str | None = None,
+) -> Deployment:
+    """Run ``release`` beside the stable one: a canary answers ``percent``% of
+    calls (sticky per user); a shadow gets a copy of ``percent``% of calls and
+    its answers are recorded, never returned."""
+    if release.system != system.name:
+        raise TrimtabError(
+            f"release {release.short_id} belongs to system {release.system!r}, not "
+            f"{system.name!r}. Fix: pick one from `trimtab releases {system.name}`."
+        )
+    limit = 99 if mode == "canary" else 100
+    if not 1 <= percent <= limit:
+        raise TrimtabError(
+            f"--{mode} {percent}: the share must be 1-{limit}%. "
+            + ("Fix: to send all traffic, promote the release." if mode == "canary" else "")
+        )
+    current = active(conn, system.id, env)
+    if current is None:
+        raise TrimtabError(
+            f"a {mode} needs a stable release to run beside: {system.name!r} has none in "
+            f"{env!r}. Fix: promote a release to {env} first."
+        )
+    if current.release_id == release.id:
+        raise TrimtabError(
+            f"release {release.short_id} is already the stable release in {env!r}."
+        )
+    deployment = _insert(
+        conn, system, env=env, release_id=release.id, action=mode, percent=percent,
+        parent_id=current.id, reason=reason, actor=actor, ci_url=ci_url,
+    )
+    audit.append(
+        conn, actor=actor, action=f"deployment.{mode}", object_type="deployment",
+        object_id=str(deployment.id), system=system.name,
+        payload={
+            "env": env, "release": release.id, "percent": percent, "reason": reason,
+            "ci_url": ci_url, "stable_release": current.release_id,
         },
     )
     return deployment

@@ -101,7 +101,10 @@ deployments = Table(
     Column("system_id", Integer, ForeignKey("systems.id"), nullable=False),
     Column("env", String(100), nullable=False),
     Column("release_id", String(64), ForeignKey("releases.id"), nullable=False),
-    Column("action", String(20), nullable=False),  # promote | rollback
+    # promote | rollback set the stable release; canary | shadow add a candidate
+    # beside it (percent of traffic) until the next promote or rollback.
+    Column("action", String(20), nullable=False),
+    Column("percent", Integer, nullable=True),
     # The deployment a plain rollback returns to; None at the bottom of the stack.
     Column("parent_id", Integer, ForeignKey("deployments.id"), nullable=True),
     Column("reason", Text, nullable=False),

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("env", sa.String(100), nullable=False),
         sa.Column("release_id", sa.String(64), nullable=False),
         sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("percent", sa.Integer, nullable=True),
         sa.Column("parent_id", sa.Integer, nullable=True),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("actor", sa.String(320), nullable=False),
