@@ -28,12 +28,14 @@ from trimtab.store import Store
 from trimtab.store import audit as audit_store
 from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
+from trimtab.store import keys as key_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.audit import AuditEntry, ChainReport
 from trimtab.store.calls import Call
 from trimtab.store.deployments import Deployment
 from trimtab.store.engine import database_url_from_env, default_sqlite_url
+from trimtab.store.keys import ApiKey
 from trimtab.store.releases import Release
 from trimtab.store.systems import System
 
@@ -330,6 +332,38 @@ class Workspace:
     def call(self, ref: str) -> Call:
         with self.store.read() as conn:
             return call_store.get(conn, ref)
+
+    # --- gateway keys -------------------------------------------------------
+
+    def create_key(
+        self,
+        name: str,
+        *,
+        env: str,
+        systems: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A virtual key for one application; the returned text is shown once."""
+        self.project.check_env(env)
+        for system in systems or []:
+            self.project.system(system)
+        with self.store.write() as conn:
+            return key_store.create(
+                conn, name=name, default_env=env, systems=systems or None, tags=tags or {},
+                actor=current_actor(),
+            )
+
+    def keys(self) -> list[ApiKey]:
+        with self.store.read() as conn:
+            return key_store.list_all(conn)
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        with self.store.write() as conn:
+            return key_store.revoke(conn, key_id, actor=current_actor())
+
+    def authenticate(self, presented: str) -> ApiKey | None:
+        with self.store.read() as conn:
+            return key_store.authenticate(conn, presented)
 
     # --- audit --------------------------------------------------------------
 

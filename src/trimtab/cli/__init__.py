@@ -13,6 +13,7 @@ from trimtab.cli import (
     demo,
     environments,
     inventory,
+    keys,
     metrics,
     releases,
 )
@@ -53,6 +54,7 @@ app.command()(environments.history)
 app.command()(metrics.metrics)
 app.command()(calls.calls)
 app.command()(calls.call)
+app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(database.app, name="db")
 app.command()(demo.demo)

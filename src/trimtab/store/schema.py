@@ -213,3 +213,19 @@ rollups = Table(
     ),
     Index(None, "resolution", "dimension", "bucket"),
 )
+
+# Virtual keys for the gateway: one per application, hashed at rest. The key
+# carries the env a call runs in by default and the attribution its calls get.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("default_env", String(100), nullable=False),
+    Column("systems", Text, nullable=True),  # JSON list; NULL = every system
+    Column("tags", Text, nullable=True),  # JSON object
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)

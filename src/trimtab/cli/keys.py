@@ -1,0 +1,78 @@
+"""Virtual API keys for the gateway."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from trimtab.cli.output import console, handles_errors, print_json, when, workspace
+from trimtab.errors import TrimtabError
+
+app = typer.Typer(help="Create, list and revoke the gateway's virtual API keys.",
+                  no_args_is_help=True)
+
+
+def _tags(values: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise TrimtabError(f"--tag {value!r}: expected KEY=VALUE, e.g. --tag team=quality.")
+        tags[key] = val
+    return tags
+
+
+@app.command("create")
+@handles_errors
+def create(
+    name: str = typer.Argument(..., metavar="NAME", help="The application the key is for."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment its calls run in by default."),
+    system: list[str] = typer.Option(None, "--system", "-s", help="Allow only these systems."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="Attribution, KEY=VALUE."),
+) -> None:
+    """Create a key for one application. The key is printed once; only its hash is kept.
+
+    Example:
+
+        trimtab keys create crm-backend --env production --tag team=support
+    """
+    key, text = workspace().create_key(name, env=env, systems=system or None, tags=_tags(tag))
+    console.print(f"created key {key.id} for {name} (default env {env}); it is shown only once:")
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("list")
+@handles_errors
+def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List keys: name, default env, allowed systems, tags, and whether revoked.
+
+    Example:
+
+        trimtab keys list
+    """
+    keys = workspace().keys()
+    if json_output:
+        print_json([k.to_dict() for k in keys])
+        return
+    table = Table(title="gateway keys")
+    table.add_column("id", no_wrap=True)
+    for column in ("name", "env", "systems", "tags", "created", "state"):
+        table.add_column(column)
+    for k in keys:
+        table.add_row(k.id, k.name, k.default_env, ", ".join(k.systems or ["all"]),
+                      ", ".join(f"{a}={b}" for a, b in k.tags.items()), when(k.created_at),
+                      "revoked" if k.revoked_at else "live")
+    console.print(table)
+
+
+@app.command("revoke")
+@handles_errors
+def revoke(key_id: str = typer.Argument(..., metavar="ID", help="Key id from keys list.")) -> None:
+    """Revoke a key: the gateway refuses it within seconds (audited).
+
+    Example:
+
+        trimtab keys revoke 3fa2c81d09be
+    """
+    key = workspace().revoke_key(key_id)
+    console.print(f"revoked key {key.id} ({key.name})")
