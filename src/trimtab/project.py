@@ -30,18 +30,120 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# --- runtime settings (trimtab.runtime reads these from the release snapshot) ---
+
+
+class TimeoutSpec(_Strict):
+    """Seconds. ``read`` is the longest silence between bytes (a hung upstream)."""
+
+    connect: float = Field(5.0, gt=0)
+    read: float = Field(60.0, gt=0)
+    total: float | None = Field(None, gt=0, description="whole non-streamed call")
+
+
+class RetrySpec(_Strict):
+    max_retries: int = Field(2, ge=0, le=10)
+    backoff: float = Field(0.5, ge=0, description="first pause in seconds; doubles, with jitter")
+    max_backoff: float = Field(8.0, ge=0)
+    max_retry_after: float = Field(30.0, ge=0, description="longest Retry-After honoured")
+
+
+class BreakerSpec(_Strict):
+    failures: int = Field(5, ge=1, description="consecutive failures that open the circuit")
+    cooldown: float = Field(30.0, ge=0, description="seconds open before one probe call")
+
+
+class LatencySpec(_Strict):
+    median_ms: float = Field(0.0, ge=0)
+    p95_ms: float | None = Field(None, ge=0, description="absent: every call takes median_ms")
+
+
+class SimErrorsSpec(_Strict):
+    rate: float = Field(0.0, ge=0, le=1)
+    kinds: dict[Literal["server", "rate_limit", "timeout", "connection"], float] = Field(
+        default_factory=lambda: {"server": 1.0})
+    retry_after: float = Field(1.0, ge=0, description="Retry-After sent with simulated 429s")
+
+
+class SimEndpointSpec(_Strict):
+    """How a simulated endpoint behaves: latency, failures, token counting."""
+
+    latency: LatencySpec = Field(default_factory=LatencySpec)
+    errors: SimErrorsSpec = Field(default_factory=SimErrorsSpec)
+    seed: int | None = None
+    chars_per_token: int = Field(4, ge=1)
+
+
+class TierSpec(_Strict):
+    start: int = Field(ge=0, description="input tokens above which the whole call costs `price`")
+    price: float = Field(ge=0)
+
+
+class TieredPriceSpec(_Strict):
+    base: float = Field(ge=0)
+    tiers: list[TierSpec]
+
+
+class PriceSpec(_Strict):
+    """USD per million tokens, overriding the price package for one model."""
+
+    input_mtok: float | TieredPriceSpec
+    output_mtok: float | TieredPriceSpec
+    cache_read_mtok: float | TieredPriceSpec | None = None
+    cache_write_mtok: float | TieredPriceSpec | None = None
+    reasoning_mtok: float | TieredPriceSpec | None = None
+
+
 class ProviderSpec(_Strict):
     """An endpoint the runtime calls. The key lives in an environment variable."""
 
     kind: Literal["openai", "anthropic", "simulated"]
     base_url: str | None = None
     api_key_env: str | None = Field(None, description="name of the env var holding the key")
+    api_key_header: str | None = Field(None, description="e.g. api-key for Azure; else Bearer")
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict, description="e.g. api-version for Azure")
+    timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+    retries: RetrySpec = Field(default_factory=RetrySpec)
+    circuit_breaker: BreakerSpec = Field(default_factory=BreakerSpec)
+    simulate: SimEndpointSpec | None = None
+    prices: dict[str, PriceSpec] = Field(default_factory=dict)
+
+
+#: In every provider snapshot; the other fields appear only when set, so
+#: releases made before they existed keep their ids.
+_PROVIDER_CORE = {"kind", "base_url", "api_key_env"}
 
 
 class FallbackSpec(_Strict):
     provider: str
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SimToolSpec(_Strict):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class SimRuleSpec(_Strict):
+    """First matching rule answers: any keyword (word start, any case) or the regex."""
+
+    when: list[str] = Field(default_factory=list)
+    regex: str | None = None
+    reply: str | dict[str, Any] | None = None
+    tool: SimToolSpec | None = None
+
+
+class SimulateSpec(_Strict):
+    """A simulated model: deterministic answers (a mapping reply is sent as JSON),
+    its own latency (else the provider's) and a real model whose prices it is costed at."""
+
+    match: Literal["last_user", "all"] = "last_user"
+    rules: list[SimRuleSpec] = Field(default_factory=list)
+    default: str | dict[str, Any] | None = None
+    latency: LatencySpec | None = None
+    price_as: str | None = None
 
 
 class ReleaseSpec(_Strict):
@@ -53,6 +155,13 @@ class ReleaseSpec(_Strict):
     prompts: dict[str, str] = Field(default_factory=dict)
     fallbacks: list[FallbackSpec] = Field(default_factory=list)
     artefacts: dict[str, str] = Field(default_factory=dict)
+    simulate: SimulateSpec | None = None
+
+
+class RedactRuleSpec(_Strict):
+    name: str
+    pattern: str
+    replace: str | None = None
 
 
 class SystemSpec(_Strict):
@@ -64,6 +173,14 @@ class SystemSpec(_Strict):
     customer_facing: bool = False
     target_stage: Literal[1, 2, 3, 4] | None = None
     release: ReleaseSpec
+    logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
+    redact: list[RedactRuleSpec] = Field(default_factory=list)
+    retention_days: int | None = Field(None, ge=1)
+
+    def privacy(self) -> dict[str, Any]:
+        """What the recorder needs, only the parts set (so older release ids hold)."""
+        return self.model_dump(include={"logging", "redact", "retention_days"},
+                               exclude_defaults=True)
 
     @property
     def resolved_target_stage(self) -> int:
@@ -129,7 +246,9 @@ class Project:
 
     def provider(self, name: str) -> dict[str, Any]:
         if name in self.spec.providers:
-            return {"name": name, **self.spec.providers[name].model_dump()}
+            spec = self.spec.providers[name]
+            return {"name": name, **spec.model_dump(include=_PROVIDER_CORE),
+                    **spec.model_dump(exclude=_PROVIDER_CORE, exclude_defaults=True)}
         return {
             "name": name, "kind": BUILTIN_PROVIDERS[name], "base_url": None, "api_key_env": None,
         }
@@ -319,4 +438,85 @@ def _check_semantics(spec: ProjectFile, located: yamlsource.Located, root: Path)
                         target.read_text(encoding="utf-8")
                     except UnicodeDecodeError:
                         problem(file_loc, f"prompt file {rel!r} is not UTF-8 text.")
+    _check_runtime(spec, problem)
     return problems
+
+
+_SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "proxy-authorization"}
+_SIM_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
+_SIM_VARIABLES = {"keyword", "match", "input", "model"}
+
+
+def _check_runtime(spec: ProjectFile, problem) -> None:
+    """Runtime settings: keys stay out of the file, patterns compile, rules can answer."""
+    for name, provider in spec.providers.items():
+        loc = ("providers", name)
+        if provider.simulate is not None and provider.kind != "simulated":
+            problem(loc + ("simulate",), f"`simulate:` only applies to kind: simulated, this "
+                    f"provider is kind: {provider.kind}. Fix: remove it.", key=True)
+        for header in provider.headers:
+            if header.lower() in _SECRET_HEADERS:
+                problem(loc + ("headers", header), "a credential header must not be written in "
+                        "the project file. Fix: put the key in an environment variable, name it "
+                        "in `api_key_env:` (and `api_key_header:` if it is not a Bearer token).",
+                        key=True)
+        for model, price in provider.prices.items():
+            for field, value in price:
+                if isinstance(value, TieredPriceSpec):
+                    starts = [t.start for t in value.tiers]
+                    if starts != sorted(set(starts)):
+                        problem(loc + ("prices", model, field, "tiers"), "tiers must be listed "
+                                "by increasing `start`, each start once. Fix: reorder them.")
+    for name, system in spec.systems.items():
+        loc = ("systems", name)
+        seen: set[str] = set()
+        for i, rule in enumerate(system.redact):
+            if not NAME.match(rule.name) or rule.name in seen:
+                problem(loc + ("redact", i, "name"), f"{rule.name!r} must be a unique name of "
+                        "lowercase letters, digits, '.', '_' or '-' (e.g. employee-id).")
+            seen.add(rule.name)
+            _check_regex(rule.pattern, loc + ("redact", i, "pattern"), problem)
+        simulate = system.release.simulate
+        if simulate is None:
+            continue
+        sloc = loc + ("release", "simulate")
+        for i, rule in enumerate(simulate.rules):
+            rloc = sloc + ("rules", i)
+            if not rule.when and rule.regex is None:
+                problem(rloc, "a rule needs `when:` (keywords) or `regex:`. Fix: add "
+                        "when: [leak, seal].")
+            if rule.reply is None and rule.tool is None:
+                problem(rloc, "a rule needs `reply:` (text or a JSON mapping) or `tool:`.")
+            groups = _check_regex(rule.regex, rloc + ("regex",), problem) if rule.regex else set()
+            _check_placeholders(rule.reply, rloc + ("reply",), _SIM_VARIABLES | groups, problem)
+        _check_placeholders(simulate.default, sloc + ("default",), _SIM_VARIABLES, problem)
+
+
+def _check_regex(pattern: str, loc: tuple, problem) -> set[str]:
+    try:
+        return set(re.compile(pattern).groupindex)
+    except re.error as exc:
+        problem(loc, f"not a valid regular expression: {exc}. Fix: check brackets and escapes "
+                "(in YAML, single-quote the pattern so backslashes stay as written).")
+        return set()
+
+
+def _check_placeholders(reply: Any, loc: tuple, allowed: set[str], problem) -> None:
+    texts = [reply] if isinstance(reply, str) else []
+    if isinstance(reply, dict):
+        texts = [v for v in _leaves(reply) if isinstance(v, str)]
+    for text in texts:
+        for unknown in sorted(set(_SIM_PLACEHOLDER.findall(text)) - allowed):
+            problem(loc, f"unknown placeholder {{{{{unknown}}}}}. Fix: use one of "
+                    f"{', '.join(sorted(allowed))} (regex named groups count too).")
+
+
+def _leaves(value: Any):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value

@@ -37,6 +37,11 @@ def resolve_spec(project: Project, system: str, artefacts: ArtefactStore | None 
         ],
         "artefacts": {},
     }
+    # Runtime settings join the snapshot only when set, so unchanged systems keep their ids.
+    if release.simulate is not None:
+        spec["simulate"] = release.simulate.model_dump(exclude_defaults=True)
+    if declared.privacy():
+        spec["privacy"] = declared.privacy()
     for name, rel in release.artefacts.items():
         source = project.root / rel
         stored = artefacts.put(source) if artefacts is not None else file_sha256(source)

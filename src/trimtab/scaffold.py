@@ -21,6 +21,9 @@ environments: [dev, staging, production]
 #     kind: openai
 #     base_url: https://api.openai.com/v1
 #     api_key_env: OPENAI_API_KEY
+#     timeouts: {{connect: 5, read: 30}}
+#     retries: {{max_retries: 2}}            # 429/5xx/timeouts, honouring Retry-After
+#     circuit_breaker: {{failures: 5, cooldown: 30}}
 providers: {{}}
 
 systems:
@@ -31,6 +34,9 @@ systems:
     risk: limited        # minimal | limited | high (EU AI Act)
     customer_facing: false
     # target_stage: 3    # derived from risk when absent: 3, or 4 if high-risk/customer-facing
+    logging: redacted    # what calls store: full | redacted | hashed | metadata
+    # redact:            # your own identifiers, masked like e-mails, phones, IBANs, cards
+    #   - {{name: order-id, pattern: 'ORD-\\d{{8}}'}}
     release:
       provider: simulated
       model: sim-router-1
@@ -44,6 +50,37 @@ systems:
       fallbacks:
         - provider: simulated
           model: sim-router-small
+      # The simulated model's answers (first matching rule wins, keywords match
+      # word starts in any case), its latency, and the real model its tokens are
+      # costed as. Real providers ignore this block.
+      simulate:
+        latency: {{median_ms: 40, p95_ms: 120}}
+        price_as: gpt-4o-mini
+        rules:
+          - when: [spark, smoke, shock, burn, fire]
+            reply:
+              team: electrical
+              severity: high
+              reason: "Mentions '{{{{keyword}}}}': a possible electrical hazard."
+          - when: [battery, charger, cable, plug, power]
+            reply:
+              team: electrical
+              severity: medium
+              reason: "Mentions '{{{{keyword}}}}': an electrical defect."
+          - when: [leak, seal, drip, spill, dent]
+            reply:
+              team: packaging
+              severity: medium
+              reason: "Mentions '{{{{keyword}}}}': a packaging defect."
+          - when: [hinge, crack, broke, gear, rattle]
+            reply:
+              team: mechanical
+              severity: medium
+              reason: "Mentions '{{{{keyword}}}}': a mechanical defect."
+        default:
+          team: other
+          severity: low
+          reason: No known defect keyword; needs a person to triage.
 """
 
 SYSTEM_PROMPT = """\

@@ -1,0 +1,108 @@
+"""Calling models: providers, resilience, cost, privacy — as a library.
+
+The SDK, the gateway and the recorder build on this; nothing here touches
+the store. The usual entry point is a release snapshot::
+
+    router = router_for_release(release.spec)
+    result = await router.complete(ChatRequest(prompt_messages(release.spec["prompts"], v)))
+    result.response.content, result.cost.usd, result.attempts
+
+Only standard library, httpx and genai-prices underneath.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from trimtab.project import ProviderSpec, SimulateSpec
+from trimtab.runtime.anthropic import AnthropicProvider
+from trimtab.runtime.cost import PRICE_TABLE, Cost, cost_of
+from trimtab.runtime.errors import ErrorKind, ProviderError
+from trimtab.runtime.messages import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    StreamAccumulator,
+    Usage,
+)
+from trimtab.runtime.openai_compat import OpenAIProvider
+from trimtab.runtime.redaction import LoggingMode, Redactor, compile_rules, redact
+from trimtab.runtime.resilience import (
+    DEFAULT_BREAKERS,
+    Attempt,
+    BreakerRegistry,
+    CallFailed,
+    CallResult,
+    CircuitBreaker,
+    Provider,
+    Router,
+    StreamCall,
+    Target,
+)
+from trimtab.runtime.simulated import SimulatedProvider
+from trimtab.runtime.templates import TemplateError, prompt_messages, render
+
+__all__ = [
+    "Attempt", "BreakerRegistry", "CallFailed", "CallResult", "ChatChunk", "ChatRequest",
+    "ChatResponse", "CircuitBreaker", "Cost", "DEFAULT_BREAKERS", "ErrorKind", "LoggingMode",
+    "PRICE_TABLE", "Provider", "ProviderError", "Redactor", "Router", "StreamAccumulator",
+    "StreamCall", "Target", "TemplateError", "Usage", "compile_rules", "cost_of",
+    "make_provider", "prompt_messages", "redact", "render", "router_for_release",
+    "targets_for_release",
+]
+
+_KINDS = {"openai": OpenAIProvider, "anthropic": AnthropicProvider}
+
+
+def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                  client: httpx.AsyncClient | None = None,
+                  answers: SimulateSpec | Mapping[str, Any] | None = None,
+                  rng: random.Random | None = None) -> Provider:
+    """A provider from its release-snapshot entry (``{"name", "kind", ...}``).
+
+    ``env`` is where keys are looked up (default ``os.environ``); ``answers``
+    are the release's ``simulate:`` rules, used by simulated providers only.
+    """
+    spec = ProviderSpec.model_validate({k: v for k, v in entry.items() if k != "name"})
+    name = str(entry["name"])
+    if spec.kind == "simulated":
+        if isinstance(answers, Mapping):
+            answers = SimulateSpec.model_validate(dict(answers))
+        return SimulatedProvider(name, spec, answers=answers, rng=rng)
+    return _KINDS[spec.kind](name, spec, env=env if env is not None else os.environ, client=client)
+
+
+def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                        client: httpx.AsyncClient | None = None,
+                        rng: random.Random | None = None) -> list[Target]:
+    """(provider, model, params) in chain order; fallbacks inherit the release's params."""
+    if not spec.get("provider") or not spec.get("model"):
+        raise ValueError(f"the release of {spec.get('system')!r} names no provider/model to call")
+    providers: dict[str, Provider] = {}
+
+    def provider(entry: Mapping[str, Any]) -> Provider:
+        if entry["name"] not in providers:
+            providers[entry["name"]] = make_provider(entry, env=env, client=client,
+                                                     answers=spec.get("simulate"), rng=rng)
+        return providers[entry["name"]]
+
+    base = dict(spec.get("params") or {})
+    targets = [Target(provider(spec["provider"]), spec["model"], base)]
+    for fallback in spec.get("fallbacks") or ():
+        targets.append(Target(provider(fallback["provider"]), fallback["model"],
+                              {**base, **(fallback.get("params") or {})}))
+    return targets
+
+
+def router_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                       breakers: BreakerRegistry | None = None,
+                       client: httpx.AsyncClient | None = None,
+                       rng: random.Random | None = None) -> Router:
+    """The router for a release snapshot: its model, then its fallbacks, in order."""
+    return Router(targets_for_release(spec, env=env, client=client, rng=rng),
+                  breakers=breakers, rng=rng)

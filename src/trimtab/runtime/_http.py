@@ -1,0 +1,221 @@
+"""What every HTTP provider shares: keys, timeouts, error mapping, SSE.
+
+Each upstream failure becomes a ProviderError here, in one place, so that
+OpenAI-compatible servers and Anthropic are retried and recorded alike and
+no code path can build an error message from raw headers (where keys live).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from trimtab.project import ProviderSpec
+from trimtab.runtime.errors import ProviderError, kind_for_status
+
+MAX_ERROR_TEXT = 300
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait: ``retry-after-ms`` (OpenAI), ``retry-after`` seconds or HTTP date."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def error_text(body: bytes) -> str:
+    """The upstream's own explanation, from either provider's error shape."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"][:MAX_ERROR_TEXT]
+        if isinstance(error, str):
+            return error[:MAX_ERROR_TEXT]
+        if isinstance(data.get("message"), str):
+            return data["message"][:MAX_ERROR_TEXT]
+    text = body.decode("utf-8", "replace").strip()
+    return text[:MAX_ERROR_TEXT] or "no error message"
+
+
+class HttpProvider:
+    """Base for providers over HTTP: one pooled httpx client, keys read per call.
+
+    The key is read from the environment at call time, not at construction,
+    so a router can be built for a release whose fallback key is missing and
+    that fallback fails alone (as an ``auth`` error) if it is ever reached.
+    """
+
+    kind = "http"
+    default_base_url = ""
+
+    def __init__(self, name: str, spec: ProviderSpec, *, env: Mapping[str, str] | None = None,
+                 client: httpx.AsyncClient | None = None):
+        self.name = name
+        self.spec = spec
+        self._env = env if env is not None else os.environ
+        self._client = client
+        self._own_client = client is None
+        t = spec.timeouts
+        self.timeout = httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect)
+
+    @property
+    def base_url(self) -> str:
+        return (self.spec.base_url or self.default_base_url).rstrip("/")
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._own_client:
+            await self._client.aclose()
+            self._client = None
+
+    def _key(self, model: str | None) -> str | None:
+        name = self.spec.api_key_env
+        if name is None:
+            return None
+        key = self._env.get(name)
+        if not key:
+            raise ProviderError(
+                "auth", f"environment variable {name} is not set. Fix: export {name}=<your key> "
+                "where the runtime runs.", provider=self.name, model=model)
+        return key
+
+    def _secrets(self) -> list[str]:
+        name = self.spec.api_key_env
+        key = self._env.get(name) if name else None
+        return [key] if key else []
+
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        if key is None:
+            return {}
+        if self.spec.api_key_header:
+            return {self.spec.api_key_header: key}
+        return {"Authorization": f"Bearer {key}"}
+
+    def _request_args(self, path: str, body: dict[str, Any], model: str | None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", **self.spec.headers,
+                   **self.auth_headers(self._key(model))}
+        return {"url": self.base_url + path, "headers": headers,
+                "params": dict(self.spec.query) or None,
+                "content": json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                "timeout": self.timeout}
+
+    def error(self, kind: str, message: str, model: str | None, **extra: Any) -> ProviderError:
+        return ProviderError(kind, message, provider=self.name, model=model,  # type: ignore[arg-type]
+                             secrets=self._secrets(), **extra)
+
+    def _status_error(self, response: httpx.Response, body: bytes, model: str | None):
+        status = response.status_code
+        return self.error(kind_for_status(status), error_text(body), model, status=status,
+                          retry_after=parse_retry_after(response.headers))
+
+    def _transport_error(self, exc: Exception, model: str | None, *, partial: bool = False):
+        if isinstance(exc, httpx.TimeoutException | TimeoutError):
+            what = type(exc).__name__ if isinstance(exc, httpx.TimeoutException) else "total"
+            return self.error("timeout", f"no answer in time ({what})", model, partial=partial)
+        return self.error("connection", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT], model,
+                          partial=partial)
+
+    async def post_json(self, path: str, body: dict[str, Any], model: str | None) -> Any:
+        """POST and parse a JSON answer; any failure is a classified ProviderError."""
+        args = self._request_args(path, body, model)
+        try:
+            async with asyncio.timeout(self.spec.timeouts.total):
+                response = await self.client().post(**args)
+        except (httpx.RequestError, TimeoutError) as exc:
+            raise self._transport_error(exc, model) from None
+        if response.status_code >= 400:
+            raise self._status_error(response, response.content, model)
+        try:
+            return response.json()
+        except ValueError:
+            raise self.error("malformed", "the answer is not valid JSON: "
+                             + response.text[:80], model, status=response.status_code) from None
+
+    @asynccontextmanager
+    async def post_stream(self, path: str, body: dict[str, Any], model: str | None):
+        """POST with a streamed answer; yields the response once its status is OK."""
+        args = self._request_args(path, body, model)
+        request = self.client().build_request("POST", args["url"], headers=args["headers"],
+                                              params=args["params"], content=args["content"],
+                                              timeout=args["timeout"])
+        try:
+            response = await self.client().send(request, stream=True)
+        except httpx.RequestError as exc:
+            raise self._transport_error(exc, model) from None
+        try:
+            if response.status_code >= 400:
+                try:
+                    content = await response.aread()
+                except httpx.RequestError as exc:
+                    raise self._transport_error(exc, model) from None
+                raise self._status_error(response, content, model)
+            yield response
+        finally:
+            await response.aclose()
+
+    async def sse(self, response: httpx.Response, model: str | None,
+                  seen: list[int]) -> AsyncIterator[tuple[str, str]]:
+        """(event, data) pairs. A broken connection is an error, never a quiet end.
+
+        ``seen`` is a one-item counter the caller bumps per chunk it yields, so
+        the error can say whether the caller already saw part of the answer.
+        """
+        event, data = "message", []
+        try:
+            async for line in response.aiter_lines():
+                if not line:
+                    if data:
+                        yield event, "\n".join(data)
+                    event, data = "message", []
+                elif line.startswith(":"):
+                    continue
+                else:
+                    field, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if field == "event":
+                        event = value
+                    elif field == "data":
+                        data.append(value)
+        except httpx.RequestError as exc:
+            raise self._transport_error(exc, model, partial=seen[0] > 0) from None
+        if data:
+            yield event, "\n".join(data)
+
+    def parse_event(self, data: str, model: str | None, seen: list[int]) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise self.error("malformed", f"a stream event is not valid JSON: {data[:80]}",
+                             model, partial=seen[0] > 0) from None

@@ -1,0 +1,150 @@
+"""What a call cost: tokens × the published price, exactly, in Decimal.
+
+Prices come from ``genai-prices`` (maintained by pydantic, with cached
+input, reasoning and tiered prices), overridable per model under a
+provider's ``prices:`` in trimtab.yaml (fine-tunes, negotiated rates,
+self-hosted models). An unknown model is cost unknown (None), logged once
+per model, never a crash and never a guessed number: a wrong cost is worse
+than a missing one. Every result names the price table that produced it,
+so a number can be explained after the table has moved on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import genai_prices
+from genai_prices.types import ModelPrice, Tier, TieredPrices
+
+from trimtab.project import PriceSpec, ProviderSpec, TieredPriceSpec
+from trimtab.runtime.messages import Usage
+
+log = logging.getLogger(__name__)
+
+PRICE_TABLE = f"genai-prices {genai_prices.__version__}"
+MICRO = Decimal(1_000_000)
+#: PriceSpec field → genai-prices price key.
+_PRICE_KEYS = {"input_mtok": "input_mtok", "output_mtok": "output_mtok",
+               "cache_read_mtok": "cache_read_mtok", "cache_write_mtok": "cache_write_mtok",
+               "reasoning_mtok": "output_reasoning_mtok"}
+_warned: set[tuple[str, str]] = set()
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Exact USD (Decimal) or unknown. ``source`` is the price table and version used."""
+
+    usd: Decimal | None
+    input_usd: Decimal | None = None
+    output_usd: Decimal | None = None
+    source: str | None = None
+    priced_as: str | None = None  # the price table's model id
+    reason: str | None = None  # why unknown
+
+    @property
+    def known(self) -> bool:
+        return self.usd is not None
+
+    @property
+    def micro_usd(self) -> int | None:
+        """Integer micro-dollars, rounded half-to-even (use ``usd`` for exact sums)."""
+        if self.usd is None:
+            return None
+        return int((self.usd * MICRO).to_integral_value(ROUND_HALF_EVEN))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"usd": None if self.usd is None else str(self.usd),
+                "micro_usd": self.micro_usd, "source": self.source,
+                "priced_as": self.priced_as, "reason": self.reason}
+
+
+def unknown(reason: str) -> Cost:
+    return Cost(usd=None, reason=reason)
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(value))  # 0.15, not 0.1499999999999999944488848768742...
+
+
+def _price_value(value: float | TieredPriceSpec) -> Decimal | TieredPrices:
+    if isinstance(value, TieredPriceSpec):
+        tiers = [Tier(start=t.start, price=_decimal(t.price)) for t in value.tiers]
+        return TieredPrices(base=_decimal(value.base), tiers=tiers)
+    return _decimal(value)
+
+
+def model_price(spec: PriceSpec) -> ModelPrice:
+    """A project-file price as the price package's own type, so both price identically."""
+    return ModelPrice(**{_PRICE_KEYS[field]: _price_value(value)
+                         for field, value in spec if value is not None})
+
+
+def _usage(usage: Usage) -> genai_prices.Usage:
+    return genai_prices.Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        output_reasoning_tokens=usage.reasoning_tokens,
+    )
+
+
+def _table_lookup(provider: ProviderSpec) -> dict[str, str]:
+    """How to find the provider in the price table: by URL when one is set, else by kind."""
+    if provider.kind == "anthropic":
+        return {"provider_id": "anthropic"}
+    if provider.base_url:
+        return {"provider_api_url": provider.base_url}
+    return {"provider_id": "openai"}
+
+
+def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec | Mapping,
+            *, provider_name: str = "", at: datetime | None = None,
+            price_as: str | None = None) -> Cost:
+    """The cost of one call.
+
+    ``models`` is the model as reported by the upstream and as requested (the
+    first that has a price wins: Azure deployments report the real model).
+    ``provider`` is the ProviderSpec or its release-snapshot dict.
+    ``price_as`` is a real model a simulated one is costed as (``simulate.price_as``).
+    """
+    if isinstance(provider, Mapping):
+        provider_name = provider_name or str(provider.get("name", ""))
+        provider = ProviderSpec.model_validate({k: v for k, v in provider.items() if k != "name"})
+    candidates = [m for m in ([models] if isinstance(models, str) else models) if m]
+    if usage is None:
+        return unknown("the provider reported no usage")
+    for model in candidates:
+        if model in provider.prices:
+            try:
+                price = model_price(provider.prices[model]).calc_price(_usage(usage))
+            except ValueError as exc:
+                return unknown(f"usage cannot be priced: {exc}")
+            return Cost(usd=price["total_price"], input_usd=price["input_price"],
+                        output_usd=price["output_price"],
+                        source=f"trimtab.yaml providers.{provider_name}.prices", priced_as=model)
+    lookup, table_models = _table_lookup(provider), candidates
+    if provider.kind == "simulated":  # no price of its own; maybe costed as a real model
+        lookup, table_models = {}, [price_as] if price_as else []
+    for model in table_models:
+        try:
+            calc = genai_prices.calc_price(_usage(usage), model, **lookup,
+                                           genai_request_timestamp=at or datetime.now(UTC))
+        except LookupError:
+            continue
+        except ValueError as exc:
+            return unknown(f"usage cannot be priced: {exc}")
+        return Cost(usd=calc.total_price, input_usd=calc.input_price,
+                    output_usd=calc.output_price, source=PRICE_TABLE, priced_as=calc.model.id)
+    model = candidates[0] if candidates else "?"
+    if (provider_name, model) not in _warned:
+        _warned.add((provider_name, model))
+        log.warning("no price for model %r on provider %r: its calls get cost unknown. Fix: add "
+                    "prices: {%s: {input_mtok: ..., output_mtok: ...}} under providers.%s in "
+                    "trimtab.yaml.", model, provider_name, model, provider_name or "<name>")
+    return unknown(f"no price for model {model!r} ({PRICE_TABLE}, no override)")
