@@ -6,7 +6,9 @@ shells over its methods, so every front end does the same thing.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +41,8 @@ from trimtab.store.keys import ApiKey
 from trimtab.store.releases import Release
 from trimtab.store.systems import System
 
+log = logging.getLogger("trimtab")
+
 # What record() accepts beyond its named arguments: usage, cost, timing.
 RECORD_FIELDS = {
     "provider", "http_status", "ttft_ms", "input_tokens", "output_tokens",
@@ -52,6 +56,8 @@ class Workspace:
         self.project_file = project_file
         self._database_url = database_url
         self._project: tuple[tuple[int, int] | None, Project] | None = None
+        # Called with every record after it is spooled (Prometheus, OpenTelemetry).
+        self.observers: list[Callable[[CallRecord], None]] = []
 
     # --- where things live --------------------------------------------------
 
@@ -118,6 +124,20 @@ class Workspace:
     @cached_property
     def active(self) -> ActiveReleases:
         return ActiveReleases(self.store)
+
+    def emit(self, record: CallRecord) -> str:
+        """Spool a record (durable before this returns), then tell the observers.
+
+        An observer that fails is logged and skipped: exporting telemetry must
+        never fail the call it describes.
+        """
+        call_id = self.recorder.record(record)
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:  # noqa: BLE001 - telemetry must not break calls
+                log.exception("call observer %r failed", observer)
+        return call_id
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every recorded call is in the store (scripts call this last)."""
@@ -299,7 +319,7 @@ class Workspace:
             release_id=release.id if release else None, source="record", model=model,
             user_id=user, tags=tags, request=inputs, response=output, **fields,
         )
-        return self.recorder.record(record)
+        return self.emit(record)
 
     def calls(
         self,
