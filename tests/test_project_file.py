@@ -1,5 +1,7 @@
 """trimtab.yaml validation: every problem at once, each with file:line:col, field and fix."""
 
+from pathlib import Path
+
 import pytest
 
 import trimtab
@@ -89,8 +91,173 @@ def test_every_problem_is_reported_at_once(project_dir):
     assert "unknown key 'ownr'" in joined and "Did you mean 'owner'?" in joined
     assert "required key 'owner' is missing" in joined
     assert "'medium' is not allowed" in joined
-    # Reference errors come from a second pass, after the types are right.
-    assert len(problems) == 3
+    # The reference problem comes in the same round as the type problems.
+    assert "unknown provider 'simulatd'. Did you mean 'simulated'?" in joined
+    assert len(problems) == 4
+
+
+def at(path, start, value):
+    """`trimtab.yaml:LINE:COL` of ``value`` on the one line that starts with ``start``."""
+    lines = path.read_text().splitlines()
+    [number] = [i for i, line in enumerate(lines) if line.startswith(start)]
+    return f"trimtab.yaml:{number + 1}:{lines[number].index(value) + 1}"
+
+
+MORE_SYSTEMS = """\
+  churn:
+    kind: classic
+    description: Predicts which customers will not renew.
+    owner: data-team@example.com
+    tier: 3
+    risk: severe
+    release:
+      artefacts: {model: models/churn.joblib}
+  summariser:
+    description: Summarises complaint threads.
+    owner: quality-team@example.com
+    tier: 1
+    risk: minimal
+    release:
+      provider: simulatd
+      model: sim-1
+"""
+
+
+def test_type_and_semantic_problems_come_in_one_round(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "    tier: 1 ", '    tier: "1"')
+    (project_dir / "prompts" / "complaint-router.user.md").unlink()
+    path.write_text(path.read_text() + MORE_SYSTEMS)
+    tier = at(path, '    tier: "1"', '"1"')
+    prompt = at(path, "        user: prompts/complaint-router.user.md", "prompts/")
+    risk = at(path, "    risk: severe", "severe")
+    artefact = at(path, "      artefacts: {model: models/churn.joblib}", "models/")
+    provider = at(path, "      provider: simulatd", "simulatd")
+    assert problems_of(path) == [
+        f"{tier}: systems.complaint-router.tier: '1' is in quotes, so it is text, not a "
+        "number. Fix: drop the quotes: `tier: 1`.",
+        # The same system's bad tier does not hide its missing prompt file ...
+        f"{prompt}: systems.complaint-router.release.prompts.user: file "
+        f"'prompts/complaint-router.user.md' does not exist (looked in {project_dir}). "
+        "Fix: create it or correct the path, relative to trimtab.yaml.",
+        # ... nor does another system's bad risk hide that system's missing artefact,
+        f"{risk}: systems.churn.risk: 'severe' is not allowed. Fix: use one of 'minimal', "
+        "'limited' or 'high'.",
+        f"{artefact}: systems.churn.release.artefacts.model: file 'models/churn.joblib' does "
+        f"not exist (looked in {project_dir}). Fix: create it or correct the path, relative "
+        "to trimtab.yaml.",
+        # ... and a valid system's reference is checked beside them all.
+        f"{provider}: systems.summariser.release.provider: unknown provider 'simulatd'. "
+        "Did you mean 'simulated'? Fix: declare it under `providers:` or use one of: "
+        "simulated.",
+    ]
+
+
+def test_a_provider_with_a_type_error_is_still_a_known_provider(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "providers: {}", "providers:\n  sim:\n    kind: simulated\n"
+         "    retries: {max_retries: many}")
+    edit(path, "      provider: simulated\n      model: sim-router-1",
+         "      provider: sim\n      model: sim-router-1")
+    [problem] = problems_of(path)
+    assert "providers.sim.retries.max_retries: input should be a valid integer" in problem
+
+
+def test_validate_command_prints_both_kinds_at_once(cli, project_dir):
+    edit(project_dir / "trimtab.yaml", "risk: limited", "risk: medium")
+    (project_dir / "prompts" / "complaint-router.system.md").unlink()
+    result = cli("validate", expect=2)
+    assert "2 problems" in result.output
+    assert "'medium' is not allowed" in result.output
+    assert "complaint-router.system.md' does not exist" in result.output
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("    tier: 1 ", '    tier: "1"', "'1' is in quotes, so it is text, not a number. "
+     "Fix: drop the quotes: `tier: 1`."),
+    ("customer_facing: false", 'customer_facing: "false"', "'false' is in quotes, so it is "
+     "text, not true or false. Fix: drop the quotes: `customer_facing: false`."),
+    ("customer_facing: false", 'customer_facing: "no"', "Fix: write `customer_facing: false`."),
+    ("customer_facing: false", 'customer_facing: false\n    retention_days: "30"',
+     "systems.complaint-router.retention_days: '30' is in quotes, so it is text, not a "
+     "number. Fix: drop the quotes: `retention_days: 30`."),
+    ("version: 1", 'version: "1"', "Fix: drop the quotes: `version: 1`."),
+])
+def test_a_quoted_number_or_boolean_says_drop_the_quotes(project_dir, old, new, expected):
+    path = project_dir / "trimtab.yaml"
+    edit(path, old, new)
+    [problem] = problems_of(path)
+    assert problem.endswith(expected), problem
+
+
+def test_a_quoted_word_is_still_not_allowed(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "    tier: 1 ", '    tier: "one"')
+    [problem] = problems_of(path)
+    assert "'one' is not allowed. Fix: use one of 1, 2 or 3." in problem
+    assert "quotes" not in problem
+
+
+def test_a_call_parameter_under_release_goes_under_params(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "      params:\n        temperature: 0\n",
+         "      temperature: 0\n      params:\n")
+    edit(path, "          model: sim-router-small",
+         "          model: sim-router-small\n          max_tokens: 50")
+    edit(path, "      prompts:", "      tools: [{type: function, function: {name: route, "
+         "parameters: {type: object}}}]\n      prompts:")
+    temperature, tools, max_tokens = problems_of(path)  # in file order
+    assert temperature.startswith(at(path, "      temperature: 0", "temperature"))
+    assert ("systems.complaint-router.release.temperature: unknown key 'temperature'. "
+            "'temperature' is a call parameter: put it under `params:`, e.g. "
+            "params: {temperature: 0}. Allowed here: provider, model, params,") in temperature
+    assert "'tools' is a call parameter: put it under `params:`." in tools  # too long to show
+    assert "release.fallbacks[0].max_tokens" in max_tokens
+    assert "put it under `params:`, e.g. params: {max_tokens: 50}." in max_tokens
+    assert "Did you mean" not in temperature + tools + max_tokens
+
+
+def test_release_fields_written_on_the_system_are_pointed_at_release(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "    customer_facing: false", "    customer_facing: false\n    seed: 7\n"
+         "    model: sim-router-2")
+    seed, model = problems_of(path)
+    assert "systems.complaint-router.seed: unknown key 'seed'. 'seed' is a call parameter: " \
+           "put it under `release:`, in `params:`." in seed
+    assert "systems.complaint-router.model: unknown key 'model'. 'model' describes a " \
+           "release: put it under `release:`." in model
+
+
+def test_a_release_key_typo_still_gets_did_you_mean(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "      model: sim-router-1", "      modl: sim-router-1")
+    problems = problems_of(path)
+    assert any("unknown key 'modl'. Did you mean 'model'?" in p for p in problems)
+    assert any("an llm system needs `model:` in its release" in p for p in problems)
+
+
+def test_a_value_that_fits_no_member_of_a_union_gets_one_message(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "providers: {}", "providers:\n  sim:\n    kind: simulated\n    prices:\n"
+         "      sim-router-1:\n        input_mtok: \"0.15\"\n        output_mtok: {base: 1}\n"
+         "        cache_read_mtok: [1]")
+    quoted, tiers, listed = problems_of(path)
+    assert quoted.endswith("providers.sim.prices.sim-router-1.input_mtok: '0.15' is in quotes, "
+                           "so it is text, not a number. Fix: drop the quotes: "
+                           "`input_mtok: 0.15`.")
+    assert "output_mtok.tiers: required key 'tiers' is missing" in tiers
+    assert "cache_read_mtok: expected a number or a mapping, got [1]" in listed
+
+
+def test_the_validation_example_in_the_docs_is_what_validate_prints(tmp_path):
+    text = (Path(__file__).resolve().parents[1] / "docs" / "project-file.md").read_text()
+    section = text[text.index("Here is a file with several mistakes:"):]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("$ trimtab validate\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "trimtab.yaml").write_text(example)
+    with pytest.raises(trimtab.ProjectError) as info:
+        trimtab.load_project(tmp_path / "trimtab.yaml")
+    assert f"error: {info.value}\n" == shown.replace("/tmp/v", str(tmp_path))
 
 
 def test_reference_problems_are_reported_together(project_dir):

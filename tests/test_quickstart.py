@@ -50,3 +50,7 @@ def test_demo_is_repeatable(tmp_path, monkeypatch):
     assert len(ws.releases("complaint-router")) == 1
     assert len(ws.history("complaint-router")) == 3
     assert ws.verify_audit().ok
+    # Each run routes 60 sample complaints through production and shows their metrics.
+    assert "routed 60 sample complaints" in second.stdout and "sim-router-1" in second.stdout
+    calls = ws.calls(limit=500)
+    assert len(calls) == 120 and {c.status for c in calls} == {"ok"}

@@ -1,33 +1,127 @@
-"""trimtab: right-sized MLOps for teams that run a handful of AI systems."""
+"""trimtab: right-sized MLOps for teams that run a handful of AI systems.
 
-from trimtab.diffs import SpecDiff
-from trimtab.errors import ArtefactCorruptError, ProjectError, SchemaTooNewError, TrimtabError
-from trimtab.project import Project, load_project
-from trimtab.store.audit import AuditEntry, ChainReport
-from trimtab.store.deployments import Deployment
-from trimtab.store.engine import Store
-from trimtab.store.releases import Release
-from trimtab.store.systems import System
-from trimtab.workspace import Workspace, active_release, connect
+Public names load on first use (PEP 562): ``import trimtab`` stays cheap, so
+``trimtab --help`` and a script that only records calls do not pay for
+SQLAlchemy and pydantic before they need them. To export a name, add it to
+``_EXPORTS`` (and ``__all__``), never as a top-level import here.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# module -> the public names it provides.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "trimtab.alerts": ("AlertStatus",),
+    "trimtab.calling": ("NoActiveRelease", "RunResult", "SystemClient"),
+    "trimtab.cost_report": ("CostReport",),
+    "trimtab.diffs": ("SpecDiff",),
+    "trimtab.drift.monitor": ("DriftCheck",),
+    "trimtab.errors": (
+        "ArtefactCorruptError", "ProjectError", "SchemaTooNewError", "TrimtabError",
+    ),
+    "trimtab.instrument": ("instrument",),
+    "trimtab.monitor": ("run_monitor",),
+    "trimtab.otel": ("install_otel",),
+    "trimtab.project": ("Project", "load_project"),
+    "trimtab.prometheus": ("install_prometheus", "metrics_response"),
+    "trimtab.retention": ("Pruned",),
+    "trimtab.runtime.errors": ("ProviderError",),
+    "trimtab.runtime.resilience": ("CallFailed",),
+    "trimtab.store.alerts": ("AlertEvent", "AlertState"),
+    "trimtab.store.audit": ("AuditEntry", "ChainReport"),
+    "trimtab.store.deployments": ("Deployment",),
+    "trimtab.store.drift": ("DriftBaseline", "DriftResult"),
+    "trimtab.store.engine": ("Store",),
+    "trimtab.store.releases": ("Release",),
+    "trimtab.store.scores": ("Score",),
+    "trimtab.store.systems": ("System",),
+    "trimtab.workspace": ("Workspace", "active_release", "connect"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
 __all__ = [
+    "AlertEvent",
+    "AlertState",
+    "AlertStatus",
     "ArtefactCorruptError",
     "AuditEntry",
+    "CallFailed",
     "ChainReport",
+    "CostReport",
     "Deployment",
+    "DriftBaseline",
+    "DriftCheck",
+    "DriftResult",
+    "NoActiveRelease",
     "Project",
     "ProjectError",
+    "ProviderError",
+    "Pruned",
     "Release",
+    "RunResult",
+    "Score",
     "SchemaTooNewError",
     "SpecDiff",
     "Store",
     "System",
+    "SystemClient",
     "TrimtabError",
     "Workspace",
     "__version__",
     "active_release",
     "connect",
+    "install_otel",
+    "install_prometheus",
+    "instrument",
     "load_project",
+    "metrics_response",
+    "run_monitor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trimtab' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
+    from trimtab.alerts import AlertStatus
+    from trimtab.calling import NoActiveRelease, RunResult, SystemClient
+    from trimtab.cost_report import CostReport
+    from trimtab.diffs import SpecDiff
+    from trimtab.drift.monitor import DriftCheck
+    from trimtab.errors import (
+        ArtefactCorruptError,
+        ProjectError,
+        SchemaTooNewError,
+        TrimtabError,
+    )
+    from trimtab.instrument import instrument
+    from trimtab.monitor import run_monitor
+    from trimtab.otel import install_otel
+    from trimtab.project import Project, load_project
+    from trimtab.prometheus import install_prometheus, metrics_response
+    from trimtab.retention import Pruned
+    from trimtab.runtime.errors import ProviderError
+    from trimtab.runtime.resilience import CallFailed
+    from trimtab.store.alerts import AlertEvent, AlertState
+    from trimtab.store.audit import AuditEntry, ChainReport
+    from trimtab.store.deployments import Deployment
+    from trimtab.store.drift import DriftBaseline, DriftResult
+    from trimtab.store.engine import Store
+    from trimtab.store.releases import Release
+    from trimtab.store.scores import Score
+    from trimtab.store.systems import System
+    from trimtab.workspace import Workspace, active_release, connect

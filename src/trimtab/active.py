@@ -8,6 +8,7 @@ messaging between processes.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -19,6 +20,8 @@ from trimtab.store import deployments as deployment_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.releases import Release
+
+log = logging.getLogger("trimtab")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,15 @@ class ActiveReleases:
             hit = self._cache.get(key)
             if hit is not None and time.monotonic() - hit[0] < self.ttl:
                 return hit[1]
-            route = self._load(system, env, hit[1] if hit else None)
+            try:
+                route = self._load(system, env, hit[1] if hit else None)
+            except Exception as exc:
+                if hit is None:
+                    raise
+                # The store is unreachable: keep serving what was active, try again later.
+                log.warning("trimtab: cannot re-read the active release of %s in %s (%s); "
+                            "serving the last known one", system, env, type(exc).__name__)
+                route = hit[1]
             self._cache[key] = (time.monotonic(), route)
             return route
 

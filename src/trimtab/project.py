@@ -1,8 +1,8 @@
 """The project file, trimtab.yaml: the team's AI systems declared as code, in Git.
 
-Loading reports every problem at once, each with file:line:column, the field
-path, what is wrong and how to fix it, because a CI run that shows one error
-per push wastes a morning.
+The models here say what the file may hold; ``trimtab.project_checks`` finds
+everything wrong with it in one round, each with file:line:column, the field
+path, what is wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from trimtab import yamlsource
+from trimtab.alert_rules import AlertRuleSpec, ChannelSpec
 from trimtab.errors import ProjectError, TrimtabError
 
 PROJECT_FILE = "trimtab.yaml"
@@ -201,6 +200,16 @@ class SystemSpec(_Strict):
         }
 
 
+class GatewaySpec(_Strict):
+    """How ``trimtab gateway`` treats model names that are not ``trimtab/<system>``."""
+
+    passthrough: bool = Field(True, description="false: only trimtab/<system> models are served")
+    default_provider: str | None = Field(
+        None, description="provider for bare model names; default: the only non-simulated one")
+    models: list[str] = Field(default_factory=list, description="listed in GET /v1/models")
+    logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
+
+
 class ProjectFile(_Strict):
     version: Literal[1] = 1
     project: str
@@ -208,6 +217,9 @@ class ProjectFile(_Strict):
     providers: dict[str, ProviderSpec] = Field(default_factory=dict)
     artefact_store: str | None = None
     systems: dict[str, SystemSpec] = Field(default_factory=dict)
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    alerts: dict[str, AlertRuleSpec] = Field(default_factory=dict)
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec)
 
 
 class Project:
@@ -279,244 +291,32 @@ def load_project(path: Path) -> Project:
         raise TrimtabError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     located = yamlsource.load(path, text)
     problems = list(located.problems)
-    if located.data is not None and not isinstance(located.data, dict):
+    spec = None
+    if isinstance(located.data, dict):
+        from trimtab import project_checks  # it imports the models above
+
+        spec, found = project_checks.validate(located.data, located, path.parent)
+        problems = project_checks.in_file_order(problems + found, path.name)
+    elif located.data is not None:
         problems.append(
             f"{located.where(())}: the file must be a mapping with `project:` and `systems:` "
             "at the top. Fix: start from `trimtab init`."
         )
-    if problems:
-        raise ProjectError(problems)
-    try:
-        spec = ProjectFile.model_validate(located.data)
-    except ValidationError as exc:
-        raise ProjectError([_describe(err, located) for err in exc.errors()]) from None
-    problems = _check_semantics(spec, located, path.parent)
-    if problems:
+    if problems or spec is None:
         raise ProjectError(problems)
     return Project(path, spec)
 
 
-# --- problem messages ------------------------------------------------------
-
-
-def _describe(err: dict[str, Any], located: yamlsource.Located) -> str:
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    field = yamlsource.dotted(loc)
-    given = err.get("input")
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        return (
-            f"{located.where(loc, key=True)}: {field}: unknown key {loc[-1]!r}."
-            f"{_suggest(str(loc[-1]), allowed)} Allowed here: {', '.join(allowed)}."
-        )
-    if kind == "missing":
-        return (
-            f"{located.where(loc[:-1])}: {field}: required key {loc[-1]!r} is missing. "
-            f"Fix: add `{loc[-1]}:` under {yamlsource.dotted(loc[:-1])}."
-        )
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return (
-            f"{located.where(loc)}: {field}: {given!r} is not allowed. "
-            f"Fix: use one of {expected}."
-        )
-    return f"{located.where(loc)}: {field}: {err['msg'].lower()}, got {given!r}. Fix: {_fix(kind)}"
-
-
-def _fix(kind: str) -> str:
-    return {
-        "string_type": "write a string (quote it if it looks like a number or yes/no).",
-        "int_type": "write a whole number without quotes.",
-        "bool_type": "write true or false.",
-        "dict_type": "write a mapping of `key: value` lines, indented under this key.",
-        "list_type": "write a list, one `- item` per line.",
-        "float_type": "write a number.",
-    }.get(kind, "see docs/project-file.md for this field.")
-
-
-def _allowed_keys(loc: tuple) -> list[str]:
-    """The field names a mapping at ``loc`` may have, by walking the models."""
-    annotation: Any = ProjectFile
-    for part in loc:
-        annotation = _unwrap_optional(annotation)
-        origin = typing.get_origin(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            annotation = field.annotation if field else None
-        elif origin is dict:
-            annotation = typing.get_args(annotation)[1]
-        elif origin is list:
-            annotation = typing.get_args(annotation)[0]
-        else:
-            return []
-    annotation = _unwrap_optional(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
-
-
-def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
+# --- hints ------------------------------------------------------------------
 
 
 def _suggest(word: str, choices) -> str:
     """Typos (difflib) and abbreviations ('prod' for 'production') both get a hint."""
     choices = list(choices)
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    # As difflib.get_close_matches, but a tie goes to the choice listed first.
+    ratios = [difflib.SequenceMatcher(None, c, word).ratio() for c in choices]
+    best = max(ratios, default=0.0)
+    close = [c for c, r in zip(choices, ratios, strict=True) if r >= 0.6 and r == best][:1]
     if not close and len(word) >= 3:
         close = [c for c in choices if c.startswith(word)][:1]
     return f" Did you mean {close[0]!r}?" if close else ""
-
-
-def _check_semantics(spec: ProjectFile, located: yamlsource.Located, root: Path) -> list[str]:
-    """What types alone cannot say: names, references between sections, files on disk."""
-    problems: list[str] = []
-
-    def problem(loc: tuple, message: str, *, key: bool = False) -> None:
-        problems.append(f"{located.where(loc, key=key)}: {yamlsource.dotted(loc)}: {message}")
-
-    if not spec.environments:
-        problem(("environments",), "at least one environment is needed. "
-                "Fix: environments: [dev, staging, production]")
-    seen: set[str] = set()
-    for i, env in enumerate(spec.environments):
-        if not NAME.match(env):
-            problem(("environments", i), f"{env!r} is not a valid name. Fix: use lowercase "
-                    "letters, digits, '.', '_' or '-'.")
-        if env in seen:
-            problem(("environments", i), f"environment {env!r} is listed twice. Fix: remove one.")
-        seen.add(env)
-    providers = {*BUILTIN_PROVIDERS, *spec.providers}
-    for name, provider in spec.providers.items():
-        loc = ("providers", name)
-        if provider.kind == "anthropic" and provider.api_key_env is None:
-            problem(loc, "an Anthropic provider needs `api_key_env:`, the name of the "
-                    "environment variable that holds the key.")
-        if provider.api_key_env is not None and not ENV_VAR.match(provider.api_key_env):
-            problem(loc + ("api_key_env",), "this must be the NAME of an environment variable "
-                    "(e.g. OPENAI_API_KEY), never the key itself. Fix: export the key in that "
-                    "variable and write its name here.")
-    for name, system in spec.systems.items():
-        loc = ("systems", name)
-        if not NAME.match(name):
-            problem(loc, f"{name!r} is not a valid system name. Fix: use lowercase letters, "
-                    "digits, '.', '_' or '-' (e.g. complaint-router).", key=True)
-        release = system.release
-        rloc = loc + ("release",)
-        if system.kind == "llm":
-            for required in ("provider", "model"):
-                if getattr(release, required) is None:
-                    problem(rloc, f"an llm system needs `{required}:` in its release. "
-                            f"Fix: add `{required}: ...` (e.g. provider: simulated, "
-                            "model: sim-1).")
-        elif not release.artefacts:
-            problem(rloc, "a classic system needs at least one artefact (the model file). "
-                    "Fix: artefacts: {model: models/churn.joblib}")
-        refs = [(rloc + ("provider",), release.provider)] + [
-            (rloc + ("fallbacks", i, "provider"), f.provider)
-            for i, f in enumerate(release.fallbacks)
-        ]
-        for ref_loc, ref in refs:
-            if ref is not None and ref not in providers:
-                problem(ref_loc, f"unknown provider {ref!r}.{_suggest(ref, providers)} Fix: "
-                        "declare it under `providers:` or use one of: "
-                        f"{', '.join(sorted(providers))}.")
-        for section in ("prompts", "artefacts"):
-            for key, rel in getattr(release, section).items():
-                file_loc = rloc + (section, key)
-                target = (root / rel)
-                if not target.is_file():
-                    problem(file_loc, f"file {rel!r} does not exist (looked in {root}). "
-                            "Fix: create it or correct the path, relative to trimtab.yaml.")
-                elif section == "prompts":
-                    try:
-                        target.read_text(encoding="utf-8")
-                    except UnicodeDecodeError:
-                        problem(file_loc, f"prompt file {rel!r} is not UTF-8 text.")
-    _check_runtime(spec, problem)
-    return problems
-
-
-_SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "proxy-authorization"}
-_SIM_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
-_SIM_VARIABLES = {"keyword", "match", "input", "model"}
-
-
-def _check_runtime(spec: ProjectFile, problem) -> None:
-    """Runtime settings: keys stay out of the file, patterns compile, rules can answer."""
-    for name, provider in spec.providers.items():
-        loc = ("providers", name)
-        if provider.simulate is not None and provider.kind != "simulated":
-            problem(loc + ("simulate",), f"`simulate:` only applies to kind: simulated, this "
-                    f"provider is kind: {provider.kind}. Fix: remove it.", key=True)
-        for header in provider.headers:
-            if header.lower() in _SECRET_HEADERS:
-                problem(loc + ("headers", header), "a credential header must not be written in "
-                        "the project file. Fix: put the key in an environment variable, name it "
-                        "in `api_key_env:` (and `api_key_header:` if it is not a Bearer token).",
-                        key=True)
-        for model, price in provider.prices.items():
-            for field, value in price:
-                if isinstance(value, TieredPriceSpec):
-                    starts = [t.start for t in value.tiers]
-                    if starts != sorted(set(starts)):
-                        problem(loc + ("prices", model, field, "tiers"), "tiers must be listed "
-                                "by increasing `start`, each start once. Fix: reorder them.")
-    for name, system in spec.systems.items():
-        loc = ("systems", name)
-        seen: set[str] = set()
-        for i, rule in enumerate(system.redact):
-            if not NAME.match(rule.name) or rule.name in seen:
-                problem(loc + ("redact", i, "name"), f"{rule.name!r} must be a unique name of "
-                        "lowercase letters, digits, '.', '_' or '-' (e.g. employee-id).")
-            seen.add(rule.name)
-            _check_regex(rule.pattern, loc + ("redact", i, "pattern"), problem)
-        simulate = system.release.simulate
-        if simulate is None:
-            continue
-        sloc = loc + ("release", "simulate")
-        for i, rule in enumerate(simulate.rules):
-            rloc = sloc + ("rules", i)
-            if not rule.when and rule.regex is None:
-                problem(rloc, "a rule needs `when:` (keywords) or `regex:`. Fix: add "
-                        "when: [leak, seal].")
-            if rule.reply is None and rule.tool is None:
-                problem(rloc, "a rule needs `reply:` (text or a JSON mapping) or `tool:`.")
-            groups = _check_regex(rule.regex, rloc + ("regex",), problem) if rule.regex else set()
-            _check_placeholders(rule.reply, rloc + ("reply",), _SIM_VARIABLES | groups, problem)
-        _check_placeholders(simulate.default, sloc + ("default",), _SIM_VARIABLES, problem)
-
-
-def _check_regex(pattern: str, loc: tuple, problem) -> set[str]:
-    try:
-        return set(re.compile(pattern).groupindex)
-    except re.error as exc:
-        problem(loc, f"not a valid regular expression: {exc}. Fix: check brackets and escapes "
-                "(in YAML, single-quote the pattern so backslashes stay as written).")
-        return set()
-
-
-def _check_placeholders(reply: Any, loc: tuple, allowed: set[str], problem) -> None:
-    texts = [reply] if isinstance(reply, str) else []
-    if isinstance(reply, dict):
-        texts = [v for v in _leaves(reply) if isinstance(v, str)]
-    for text in texts:
-        for unknown in sorted(set(_SIM_PLACEHOLDER.findall(text)) - allowed):
-            problem(loc, f"unknown placeholder {{{{{unknown}}}}}. Fix: use one of "
-                    f"{', '.join(sorted(allowed))} (regex named groups count too).")
-
-
-def _leaves(value: Any):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value

@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import socket
@@ -26,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trimtab.records import CallRecord, new_call_id, row_from_line
+from trimtab.records import CallRecord, new_call_id, row_from_spool
 from trimtab.store import Store
 from trimtab.store import calls as call_store
 from trimtab.store import rollups as rollup_store
@@ -34,7 +33,7 @@ from trimtab.store import rollups as rollup_store
 log = logging.getLogger("trimtab.recorder")
 
 SEGMENT_BYTES = 64 << 20
-READ_BYTES = 4 << 20
+READ_BYTES = 8 << 20
 
 
 @dataclass
@@ -79,7 +78,7 @@ class Recorder:
         store: Store,
         spool_dir: Path,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 10_000,
         interval: float = 0.05,
         segment_bytes: int = SEGMENT_BYTES,
     ):
@@ -91,6 +90,7 @@ class Recorder:
         self.segment_bytes = segment_bytes
         # Rollup rows are per writer, so replicas never update each other's rows.
         self.writer_id = os.urandom(8).hex()
+        self._rollups = rollup_store.RollupWriter(self.writer_id, max_rows=30_000)
         self.spooled = self.written = self.duplicates = self.dropped = 0
         self.failures = self.corrupt = 0
         self._lock = threading.Lock()
@@ -123,7 +123,12 @@ class Recorder:
             self._write_size += len(line)
             if self._write_size >= self.segment_bytes:
                 self._rotate()
-        self._wake.set()
+            full = self.spooled % self.batch_size == 0
+        # Wake the writer for a full batch only; otherwise it comes every `interval`.
+        # Waking it per record made one transaction per call: at 1,000 calls/s that
+        # cost 0.6 ms of CPU per call (GIL included), against 0.15-0.3 ms batched.
+        if full:
+            self._wake.set()
         return record.id
 
     def _rotate(self) -> None:
@@ -204,15 +209,20 @@ class Recorder:
         rows = []
         for line in lines:
             try:
-                rows.append(row_from_line(json.loads(line)))
+                rows.append(row_from_spool(line))
             except (ValueError, KeyError, TypeError):
                 self.corrupt += 1
-        with self.store.ingest() as conn:
-            inserted = call_store.insert_many(conn, rows)
-            if inserted:
-                # A replay can repeat an id inside one batch: count each row once.
-                fresh = {r["id"]: r for r in reversed(rows) if r["id"] in inserted}
-                rollup_store.apply(conn, list(fresh.values()), self.writer_id)
+        try:
+            with self.store.ingest() as conn:
+                inserted = call_store.insert_many(conn, rows)
+                if inserted:
+                    # A replay can repeat an id inside one batch: count each row once.
+                    fresh = {r["id"]: r for r in reversed(rows) if r["id"] in inserted}
+                    self._rollups.apply(conn, list(fresh.values()))
+        except BaseException:
+            self._rollups.failed()
+            raise
+        self._rollups.committed()
         self.written += len(inserted)
         self.duplicates += len(rows) - len(inserted)
         segment.offset += consumed

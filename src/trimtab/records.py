@@ -1,7 +1,8 @@
 """The call record: what trimtab keeps about every AI call or prediction.
 
 Made on the hot path, so it is a plain object serialised straight to one JSON
-line for the spool; the store turns that line into a row.
+line for the spool (``to_line``); the writer turns that line into a row
+(``row_from_spool``).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 
@@ -58,20 +60,58 @@ class CallRecord:
     error: str | None = None
 
     def to_line(self) -> bytes:
-        data = dict(vars(self))
-        data["time"] = self.time.isoformat()
-        return (json.dumps(data, separators=(",", ":"), default=str) + "\n").encode()
+        """One spool line: a JSON array, the format tag then every field in order.
+
+        Positional, so neither the hot path nor the writer spends time on 31
+        key strings per call. JSON-valued fields travel as the text the store
+        keeps, so the writer reads a string instead of parsing a structure and
+        serialising it again.
+        """
+        values = [LINE_FORMAT, *_field_values(self)]
+        values[_TIME] = self.time.isoformat()
+        for i in _JSON_AT:
+            value = values[i]
+            if value is not None and not isinstance(value, str):
+                values[i] = _stored_json(value)
+        return (_encode_line(values) + "\n").encode()
 
 
 JSON_COLUMNS = ("tags", "attempts", "request", "response")
+# The spool line's fields, in order. Append new fields at the end only: a line
+# spooled by an older trimtab is then just shorter, and gets the defaults.
+FIELDS = tuple(f.name for f in fields(CallRecord))
+LINE_FORMAT = 1
+_field_values = attrgetter(*FIELDS)
+_TIME = 1 + FIELDS.index("time")
+_JSON_AT = tuple(1 + FIELDS.index(name) for name in JSON_COLUMNS)
+_DEFAULTS = {f.name: f.default for f in fields(CallRecord) if f.default is not MISSING}
+
+
+# Built once: json.dumps with arguments builds a new encoder on every call.
+_encode_line = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_stored_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def row_from_spool(line: bytes) -> dict[str, Any]:
+    """A spool line as a calls-table row. Raises ValueError on a line it cannot read."""
+    data = json.loads(line)
+    if isinstance(data, dict):  # spooled by trimtab 0.1.0
+        return row_from_line(data)
+    if not isinstance(data, list) or not data or data[0] != LINE_FORMAT:
+        raise ValueError("not a spool line of a known format")
+    row = dict(zip(FIELDS, data[1:], strict=False))
+    if len(row) < len(FIELDS):
+        row = {**_DEFAULTS, **row}
+    row["time"] = datetime.fromisoformat(row["time"])
+    return row
 
 
 def row_from_line(data: dict[str, Any]) -> dict[str, Any]:
     """A spooled record as a calls-table row: time parsed, JSON fields as text."""
     row = dict(data)
     row["time"] = datetime.fromisoformat(row["time"])
-    for name in JSON_COLUMNS:
+    for name in JSON_COLUMNS:  # lines spooled by an older trimtab hold structures
         value = row.get(name)
         if value is not None and not isinstance(value, str):
-            row[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            row[name] = _stored_json(value)
     return row

@@ -18,6 +18,11 @@ _LOG_GAMMA = math.log(GAMMA)
 MIN_VALUE = 1e-3  # ms; anything faster is reported as this
 
 
+def bucket_of(value_ms: float) -> int:
+    """The bucket a value falls in (rollups compute it once per call, then count)."""
+    return math.ceil(math.log(max(value_ms, MIN_VALUE)) / _LOG_GAMMA)
+
+
 class LatencySketch:
     __slots__ = ("buckets", "count", "total", "max")
 
@@ -28,7 +33,7 @@ class LatencySketch:
         self.max = 0.0
 
     def add(self, value_ms: float, count: int = 1) -> None:
-        index = math.ceil(math.log(max(value_ms, MIN_VALUE)) / _LOG_GAMMA)
+        index = bucket_of(value_ms)
         self.buckets[index] = self.buckets.get(index, 0) + count
         self.count += count
         self.total += value_ms * count
@@ -58,9 +63,10 @@ class LatencySketch:
         return self.total / self.count if self.count else None
 
     def to_json(self) -> str:
+        keys = sorted(self.buckets)  # the writer serialises every touched rollup: C loops
         return json.dumps(
-            {"b": {str(k): v for k, v in sorted(self.buckets.items())}, "n": self.count,
-             "s": round(self.total, 6), "m": self.max},
+            {"b": dict(zip(map(str, keys), map(self.buckets.__getitem__, keys), strict=True)),
+             "n": self.count, "s": round(self.total, 6), "m": self.max},
             separators=(",", ":"),
         )
 

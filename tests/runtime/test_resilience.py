@@ -291,7 +291,10 @@ async def test_thirty_percent_upstream_failures_with_a_healthy_fallback():
           f"({dict(primary.served)})")
     assert 0.25 < upstream_failure_rate < 0.35
     assert rate >= 0.999
-    assert 0 < served_by_fallback < calls * 0.2
+    # Both served. How many went to the fallback is not a property to pin: it serves
+    # while the breaker is open, (openings per second) x cooldown, so its share grows
+    # with throughput (20% with httpx here, 25-70% with the faster aiohttp transport).
+    assert 0 < served_by_fallback < calls and primary.served["ok"] > 0
 
 
 async def test_a_fallback_answer_record_never_carries_the_key(upstream, fallback_upstream):

@@ -7,15 +7,21 @@ from pathlib import Path
 import typer
 
 from trimtab.cli import (
+    alerts,
     audit,
     calls,
     database,
     demo,
+    drift,
     environments,
+    gateway,
     inventory,
     keys,
     metrics,
     releases,
+    report,
+    retention,
+    scores,
 )
 from trimtab.cli.output import _options
 
@@ -54,9 +60,18 @@ app.command()(environments.history)
 app.command()(metrics.metrics)
 app.command()(calls.calls)
 app.command()(calls.call)
+app.command()(retention.prune)
+app.command()(alerts.check)
+app.command()(alerts.monitor)
+app.add_typer(alerts.app, name="alerts")
+app.command()(scores.score)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(database.app, name="db")
+app.add_typer(drift.app, name="drift")
+app.add_typer(report.app, name="report")
+app.command()(gateway.gateway)
+app.command()(gateway.serve)
 app.command()(demo.demo)
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from trimtab.cli.output import console, handles_errors, workspace
-from trimtab.store import Store
-from trimtab.store.engine import HEAD_REVISION, current_revision, upgrade
+
+if TYPE_CHECKING:
+    from trimtab.store import Store
 
 app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 
 
 def _open_unmigrated() -> Store:
+    from trimtab.store import Store
+
     return Store(workspace().database_url, migrate=False)
 
 
@@ -28,6 +33,8 @@ def upgrade_cmd() -> None:
 
         TRIMTAB_DATABASE_URL=postgresql://trimtab@db:5432/trimtab trimtab db upgrade
     """
+    from trimtab.store.engine import current_revision, upgrade
+
     store = _open_unmigrated()
     before = current_revision(store)
     upgrade(store)
@@ -45,6 +52,8 @@ def current_cmd() -> None:
 
         trimtab db current
     """
+    from trimtab.store.engine import HEAD_REVISION, current_revision
+
     store = _open_unmigrated()
     at = current_revision(store) or "empty"
     console.print(f"{_where(store)}: at {at}, code expects {HEAD_REVISION}")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from trimtab.cli.output import console, handles_errors, print_json, when, workspace
-from trimtab.workspace import Workspace
+
+if TYPE_CHECKING:
+    from trimtab.workspace import Workspace
 
 
 @handles_errors

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from trimtab.cli.output import console, handles_errors, print_json, workspace
-from trimtab.project import PROJECT_FILE, load_project
 from trimtab.scaffold import init_project
 
 
@@ -45,6 +44,8 @@ def validate(
 
         trimtab validate trimtab.yaml
     """
+    from trimtab.project import PROJECT_FILE, load_project
+
     path = file or workspace().project_file or Path(PROJECT_FILE)
     project = load_project(path)
     count = len(project.spec.systems)

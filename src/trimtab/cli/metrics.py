@@ -40,7 +40,12 @@ def metrics(
     if not rows:
         console.print(f"no calls in the last {window}")
         return
-    table = Table(title=f"last {window}" + (f" · {system}" if system else ""))
+    print_metrics(rows, groups, title=f"last {window}" + (f" · {system}" if system else ""),
+                  tag=tag)
+
+
+def print_metrics(rows, groups: tuple[str, ...], *, title: str, tag: str | None = None) -> None:
+    table = Table(title=title)
     for name in groups:
         table.add_column(name if name != "tag" else f"tag {tag}", no_wrap=True)
     for name in ("calls", "errors", "p50 ms", "p95 ms", "p99 ms", "tokens in/out", "cost $",

@@ -7,14 +7,16 @@ import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from trimtab.errors import TrimtabError
-from trimtab.workspace import Workspace, connect
+
+if TYPE_CHECKING:
+    from trimtab.workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,6 +25,8 @@ _options: dict[str, Any] = {"project": None}
 
 
 def workspace() -> Workspace:
+    from trimtab.workspace import connect  # SQLAlchemy and pydantic load only when a command runs
+
     return connect(_options["project"])
 
 

@@ -91,17 +91,18 @@ def _check_column(name: str, ref: ColumnProfile | None, cur: ColumnProfile | Non
             n_reference=getattr(ref, "count", 0), n_current=getattr(cur, "count", 0))
     sizes = dict(n_reference=ref.count, n_current=cur.count,
                  missing_reference=ref.missing, missing_current=cur.missing)
+    # An all-missing column has no type of its own: it is empty, not mismatched.
+    for which, p in (("reference", ref), ("current", cur)):
+        if p.count == 0:
+            return r.ColumnVerdict(
+                name, r.NO_DATA, kind=cur.kind if cur.count else ref.kind,
+                reason=f"every value of {name!r} is missing (None/NaN/inf) in the {which} "
+                "window; fix its logging or drop the column", **sizes)
     if type(ref) is not type(cur):
         kinds = ("numeric" if isinstance(p, NumericProfile) else "labels" for p in (ref, cur))
         return r.ColumnVerdict(
             name, r.TYPE_MISMATCH, reason="reference holds {} but current holds {}; fix the "
             "logging so both windows have the same type".format(*kinds), **sizes)
-    for which, p in (("reference", ref), ("current", cur)):
-        if p.count == 0:
-            return r.ColumnVerdict(
-                name, r.NO_DATA, kind=cur.kind, reason=f"every value of {name!r} is missing "
-                f"(None/NaN/inf) in the {which} window; fix its logging or drop the column",
-                **sizes)
     kind = cur.kind  # Evidently infers column types on the current dataset
     notes = []
     if kind == TEXT:

@@ -7,7 +7,7 @@ the store. The usual entry point is a release snapshot::
     result = await router.complete(ChatRequest(prompt_messages(release.spec["prompts"], v)))
     result.response.content, result.cost.usd, result.attempts
 
-Only standard library, httpx and genai-prices underneath.
+Only standard library, aiohttp and genai-prices underneath.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from trimtab.project import ProviderSpec, SimulateSpec
 from trimtab.runtime.anthropic import AnthropicProvider
@@ -47,6 +45,9 @@ from trimtab.runtime.resilience import (
 from trimtab.runtime.simulated import SimulatedProvider
 from trimtab.runtime.templates import TemplateError, prompt_messages, render
 
+if TYPE_CHECKING:
+    import aiohttp
+
 __all__ = [
     "Attempt", "BreakerRegistry", "CallFailed", "CallResult", "ChatChunk", "ChatRequest",
     "ChatResponse", "CircuitBreaker", "Cost", "DEFAULT_BREAKERS", "ErrorKind", "LoggingMode",
@@ -60,7 +61,7 @@ _KINDS = {"openai": OpenAIProvider, "anthropic": AnthropicProvider}
 
 
 def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                  client: httpx.AsyncClient | None = None,
+                  client: aiohttp.ClientSession | None = None,
                   answers: SimulateSpec | Mapping[str, Any] | None = None,
                   rng: random.Random | None = None) -> Provider:
     """A provider from its release-snapshot entry (``{"name", "kind", ...}``).
@@ -78,7 +79,7 @@ def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = N
 
 
 def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                        client: httpx.AsyncClient | None = None,
+                        client: aiohttp.ClientSession | None = None,
                         rng: random.Random | None = None) -> list[Target]:
     """(provider, model, params) in chain order; fallbacks inherit the release's params."""
     if not spec.get("provider") or not spec.get("model"):
@@ -101,7 +102,7 @@ def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | Non
 
 def router_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                        breakers: BreakerRegistry | None = None,
-                       client: httpx.AsyncClient | None = None,
+                       client: aiohttp.ClientSession | None = None,
                        rng: random.Random | None = None) -> Router:
     """The router for a release snapshot: its model, then its fallbacks, in order."""
     return Router(targets_for_release(spec, env=env, client=client, rng=rng),

@@ -3,6 +3,11 @@
 Each upstream failure becomes a ProviderError here, in one place, so that
 OpenAI-compatible servers and Anthropic are retried and recorded alike and
 no code path can build an error message from raw headers (where keys live).
+
+The transport is aiohttp: measured against a 10 ms upstream on 2 cores,
+httpx spent 0.7 ms of CPU per call at 16 concurrent calls and 2.9 ms at 64
+(its pool polls every idle connection on each request), aiohttp 0.1 ms at
+both, and the gateway's throughput is bounded by exactly this number.
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
-import httpx
+import aiohttp
 
 from trimtab.project import ProviderSpec
 from trimtab.runtime.errors import ProviderError, kind_for_status
@@ -63,8 +71,21 @@ def error_text(body: bytes) -> str:
     return text[:MAX_ERROR_TEXT] or "no error message"
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for ``url``, decided once.
+
+    (aiohttp's ``trust_env`` would decide per request, reading ~/.netrc in a
+    thread each time: a fifth of the gateway's CPU.)
+    """
+    parts = urlsplit(url)
+    proxies = getproxies()
+    if parts.scheme in proxies and not proxy_bypass(parts.hostname or ""):
+        return proxies[parts.scheme]
+    return None
+
+
 class HttpProvider:
-    """Base for providers over HTTP: one pooled httpx client, keys read per call.
+    """Base for providers over HTTP: one pooled aiohttp session, keys read per call.
 
     The key is read from the environment at call time, not at construction,
     so a router can be built for a release whose fallback key is missing and
@@ -75,29 +96,35 @@ class HttpProvider:
     default_base_url = ""
 
     def __init__(self, name: str, spec: ProviderSpec, *, env: Mapping[str, str] | None = None,
-                 client: httpx.AsyncClient | None = None):
+                 client: aiohttp.ClientSession | None = None):
         self.name = name
         self.spec = spec
         self._env = env if env is not None else os.environ
         self._client = client
         self._own_client = client is None
         t = spec.timeouts
-        self.timeout = httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect)
+        # connect bounds the wait for a pooled connection plus the TCP/TLS handshake;
+        # sock_read is the longest silence between bytes (a hung upstream).
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=t.connect,
+                                             sock_connect=t.connect, sock_read=t.read)
+        self.proxy = proxy_for(self.base_url)
 
     @property
     def base_url(self) -> str:
         return (self.spec.base_url or self.default_base_url).rstrip("/")
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> aiohttp.ClientSession:
+        """Made on first use, inside the event loop it belongs to."""
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=0,
+                                               ttl_dns_cache=300),
+                timeout=self.timeout)
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None and self._own_client:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     def _key(self, model: str | None) -> str | None:
@@ -128,21 +155,22 @@ class HttpProvider:
                    **self.auth_headers(self._key(model))}
         return {"url": self.base_url + path, "headers": headers,
                 "params": dict(self.spec.query) or None,
-                "content": json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                "timeout": self.timeout}
+                "data": json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                "timeout": self.timeout, "proxy": self.proxy}
 
     def error(self, kind: str, message: str, model: str | None, **extra: Any) -> ProviderError:
         return ProviderError(kind, message, provider=self.name, model=model,  # type: ignore[arg-type]
                              secrets=self._secrets(), **extra)
 
-    def _status_error(self, response: httpx.Response, body: bytes, model: str | None):
-        status = response.status_code
+    def _status_error(self, response: aiohttp.ClientResponse, body: bytes, model: str | None):
+        status = response.status
         return self.error(kind_for_status(status), error_text(body), model, status=status,
                           retry_after=parse_retry_after(response.headers))
 
     def _transport_error(self, exc: Exception, model: str | None, *, partial: bool = False):
-        if isinstance(exc, httpx.TimeoutException | TimeoutError):
-            what = type(exc).__name__ if isinstance(exc, httpx.TimeoutException) else "total"
+        # aiohttp's read and connect timeouts subclass TimeoutError; a bare one is ours.
+        if isinstance(exc, TimeoutError):
+            what = "total" if type(exc) is TimeoutError else type(exc).__name__
             return self.error("timeout", f"no answer in time ({what})", model, partial=partial)
         return self.error("connection", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT], model,
                           partial=partial)
@@ -152,40 +180,43 @@ class HttpProvider:
         args = self._request_args(path, body, model)
         try:
             async with asyncio.timeout(self.spec.timeouts.total):
-                response = await self.client().post(**args)
-        except (httpx.RequestError, TimeoutError) as exc:
+                async with self.client().post(**args) as response:
+                    content = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
-        if response.status_code >= 400:
-            raise self._status_error(response, response.content, model)
+        if response.status >= 400:
+            raise self._status_error(response, content, model)
         try:
-            return response.json()
+            return json.loads(content)
         except ValueError:
             raise self.error("malformed", "the answer is not valid JSON: "
-                             + response.text[:80], model, status=response.status_code) from None
+                             + content[:80].decode("utf-8", "replace"), model,
+                             status=response.status) from None
 
     @asynccontextmanager
     async def post_stream(self, path: str, body: dict[str, Any], model: str | None):
         """POST with a streamed answer; yields the response once its status is OK."""
         args = self._request_args(path, body, model)
-        request = self.client().build_request("POST", args["url"], headers=args["headers"],
-                                              params=args["params"], content=args["content"],
-                                              timeout=args["timeout"])
         try:
-            response = await self.client().send(request, stream=True)
-        except httpx.RequestError as exc:
+            response = await self.client().post(**args)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
         try:
-            if response.status_code >= 400:
+            if response.status >= 400:
                 try:
-                    content = await response.aread()
-                except httpx.RequestError as exc:
+                    content = await response.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     raise self._transport_error(exc, model) from None
                 raise self._status_error(response, content, model)
             yield response
         finally:
-            await response.aclose()
+            # Read to the end: back to the pool. Abandoned midway: close the connection.
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
 
-    async def sse(self, response: httpx.Response, model: str | None,
+    async def sse(self, response: aiohttp.ClientResponse, model: str | None,
                   seen: list[int]) -> AsyncIterator[tuple[str, str]]:
         """(event, data) pairs. A broken connection is an error, never a quiet end.
 
@@ -194,7 +225,7 @@ class HttpProvider:
         """
         event, data = "message", []
         try:
-            async for line in response.aiter_lines():
+            async for line in _lines(response):
                 if not line:
                     if data:
                         yield event, "\n".join(data)
@@ -208,7 +239,7 @@ class HttpProvider:
                         event = value
                     elif field == "data":
                         data.append(value)
-        except httpx.RequestError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc, model, partial=seen[0] > 0) from None
         if data:
             yield event, "\n".join(data)
@@ -219,3 +250,26 @@ class HttpProvider:
         except ValueError:
             raise self.error("malformed", f"a stream event is not valid JSON: {data[:80]}",
                              model, partial=seen[0] > 0) from None
+
+
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """Lines as SSE defines them (CRLF, LF or CR), however the bytes arrive.
+
+    Split here rather than with the stream's ``readline``, which refuses
+    lines over 64 KiB, and a single event (a long tool-call argument) can be.
+    """
+    pending = b""
+    async for data in response.content.iter_any():
+        pending += data
+        # A CR that ends this read may be the first half of a CRLF: wait for the next byte.
+        held = pending[-1:] == b"\r"
+        *lines, pending = _NEWLINE.split(pending[:-1] if held else pending)
+        if held:
+            pending += b"\r"
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    for line in _NEWLINE.split(pending) if pending else ():
+        yield line.decode("utf-8", "replace")

@@ -20,7 +20,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from trimtab.project import BreakerSpec, RetrySpec
@@ -127,7 +127,10 @@ class Attempt:
     message: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies recursively, ~0.1 ms per call on the hot path.
+        return {"provider": self.provider, "model": self.model, "ok": self.ok,
+                "kind": self.kind, "status": self.status, "latency_ms": self.latency_ms,
+                "fallback": self.fallback, "retry": self.retry, "message": self.message}
 
 
 @dataclass

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from trimtab.errors import TrimtabError
+from trimtab.store import audit, bulk
 from trimtab.store.schema import calls
 
 COLUMNS = tuple(c.name for c in calls.columns)
+_row_values = itemgetter(*COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,14 @@ class Call:
 
 
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert rows, skipping ids already stored; returns the ids actually inserted."""
-    if not rows:
-        return set()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(calls).on_conflict_do_nothing(index_elements=["id"]).returning(calls.c.id)
-    )
-    values = [{name: row.get(name) for name in COLUMNS} for row in rows]
-    return set(conn.execute(statement, values).scalars().all())
+    """Insert rows, skipping ids already stored; returns the ids actually inserted.
+
+    The recorder's hot loop: one statement per batch (see store/bulk.py)."""
+    try:
+        values = list(map(_row_values, rows))
+    except KeyError:  # a row without some optional column
+        values = [tuple(map(row.get, COLUMNS)) for row in rows]
+    return set(bulk.insert_new(conn, calls, values, key="id"))
 
 
 def query(
@@ -111,7 +112,32 @@ def count(conn: Connection, system: str | None = None) -> int:
     return conn.execute(statement).scalar_one()
 
 
-def prune(conn: Connection, system: str, before: datetime) -> int:
-    """Delete a system's calls older than ``before``; returns how many went."""
-    result = conn.execute(delete(calls).where(calls.c.system == system, calls.c.time < before))
-    return result.rowcount
+def systems(conn: Connection) -> list[str]:
+    """Every system the call log holds calls of, declared or not."""
+    return list(conn.execute(select(calls.c.system).distinct().order_by(calls.c.system)).scalars())
+
+
+def count_before(conn: Connection, system: str, before: datetime) -> int:
+    statement = select(func.count()).select_from(calls).where(
+        calls.c.system == system, calls.c.time < before)
+    return conn.execute(statement).scalar_one()
+
+
+def prune(
+    conn: Connection, system: str, before: datetime, *, actor: str, policy: dict[str, Any]
+) -> int:
+    """Delete a system's calls older than ``before``; returns how many went.
+
+    Audited in the same transaction when anything went (``policy`` says why:
+    the declared retention_days, or an explicit --older-than). Rollups are
+    aggregates without prompt or answer text, so they stay.
+    """
+    deleted = conn.execute(
+        delete(calls).where(calls.c.system == system, calls.c.time < before)
+    ).rowcount
+    if deleted:
+        audit.append(
+            conn, actor=actor, action="calls.prune", object_type="system", object_id=system,
+            system=system, payload={"deleted": deleted, "before": before.isoformat(), **policy},
+        )
+    return deleted

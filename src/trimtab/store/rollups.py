@@ -9,15 +9,17 @@ their cost depends on the window, not on how many calls were made.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, or_, select
 
-from trimtab.sketch import LatencySketch
+from trimtab.sketch import LatencySketch, bucket_of
+from trimtab.store import bulk
 from trimtab.store.schema import rollups
 
 GRAIN = ("system", "env", "release_id", "model", "outcome")
@@ -60,78 +62,210 @@ class Totals:
         self.sketch.merge(other.sketch)
 
 
-def _dimensions(row: dict[str, Any]) -> list[tuple[str, str]]:
+def _dimensions(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    user, tags = row.get("user_id"), row.get("tags")
+    if isinstance(tags, dict):
+        tags = json.dumps(tags, sort_keys=True)
+    return _dimensions_of(user, tags)
+
+
+# The same users and tag sets recur call after call: work each out once.
+@functools.lru_cache(maxsize=16_384)
+def _dimensions_of(user: Any, tags: str | None) -> tuple[tuple[str, str], ...]:
     found = []
-    if row.get("user_id"):
-        found.append(("user", str(row["user_id"])[:200]))
-    tags = row.get("tags")
-    if isinstance(tags, str):
-        tags = json.loads(tags)
-    for key, value in (tags or {}).items():
+    if user:
+        found.append(("user", str(user)[:200]))
+    for key, value in (json.loads(tags) if tags else {}).items():
         found.append((f"tag:{key}"[:100], str(value)[:200]))
-    return found
+    return tuple(found)
 
 
 def aggregate(rows: Iterable[dict[str, Any]]) -> dict[tuple, Totals]:
-    out: dict[tuple, Totals] = {}
+    """Rollup keys and totals for a batch of call rows.
+
+    Each row is counted once at the finest grain (its minute; its hour for
+    user and tag rows), in plain lists with its sketch bucket computed once;
+    coarser rows are merged from those: the same sums, far fewer additions.
+    """
+    # key -> [calls, input_tokens, output_tokens, cost, cost_unknown, buckets, total_ms, max_ms]
+    minutes: dict[tuple, list] = {}
+    hours: dict[tuple, list] = {}  # user and tag rows start at the hour
     for row in rows:
         grain = (row["system"], row["env"], row.get("release_id") or "", row.get("model") or "",
                  row["status"])
-        keys = [(r, floor(row["time"], r), *grain, "", "") for r in "mhd"]
-        for dimension, value in _dimensions(row):
-            keys += [(r, floor(row["time"], r), *grain, dimension, value) for r in "hd"]
+        minute = row["time"].replace(second=0, microsecond=0)
         cost = row.get("cost_micro_usd")
-        for key in keys:
-            totals = out.get(key)
-            if totals is None:
-                totals = out[key] = Totals()
-            totals.calls += 1
-            totals.input_tokens += row.get("input_tokens") or 0
-            totals.output_tokens += row.get("output_tokens") or 0
+        tokens_in, tokens_out = row.get("input_tokens") or 0, row.get("output_tokens") or 0
+        latency = row["latency_ms"]
+        index = bucket_of(latency)
+        keys: list[tuple[dict, tuple]] = [(minutes, (minute, *grain))]
+        dimensions = _dimensions(row)
+        if dimensions:
+            hour = minute.replace(minute=0)
+            keys += [(hours, (hour, *grain, dim, value)) for dim, value in dimensions]
+        for into, key in keys:
+            acc = into.get(key)
+            if acc is None:
+                acc = into[key] = [0, 0, 0, 0, 0, {}, 0.0, 0.0]
+            acc[0] += 1
+            acc[1] += tokens_in
+            acc[2] += tokens_out
             if cost is None:
-                totals.cost_unknown += 1
+                acc[4] += 1
             else:
-                totals.cost_micro_usd += cost
-            totals.sketch.add(row["latency_ms"])
+                acc[3] += cost
+            buckets = acc[5]
+            buckets[index] = buckets.get(index, 0) + 1
+            acc[6] += latency
+            if latency > acc[7]:
+                acc[7] = latency
+    out: dict[tuple, Totals] = {}
+    for (minute, *grain), acc in minutes.items():
+        totals = out[("m", minute, *grain, "", "")] = _from_acc(acc)
+        hour = minute.replace(minute=0)
+        _fold(out, ("h", hour, *grain, "", ""), totals)
+        _fold(out, ("d", hour.replace(hour=0), *grain, "", ""), totals)
+    for (hour, *rest), acc in hours.items():
+        totals = out[("h", hour, *rest)] = _from_acc(acc)
+        _fold(out, ("d", hour.replace(hour=0), *rest), totals)
     return out
 
 
+def _from_acc(acc: list) -> Totals:
+    sketch = LatencySketch()
+    sketch.buckets, sketch.count, sketch.total, sketch.max = acc[5], acc[0], acc[6], acc[7]
+    return Totals(calls=acc[0], input_tokens=acc[1], output_tokens=acc[2],
+                  cost_micro_usd=acc[3], cost_unknown=acc[4], sketch=sketch)
+
+
+def _fold(out: dict[tuple, Totals], key: tuple, totals: Totals) -> None:
+    into = out.get(key)
+    if into is None:
+        into = out[key] = Totals()
+    into.add_totals(totals)
+
+
+VALUES = ("calls", "input_tokens", "output_tokens", "cost_micro_usd", "cost_unknown", "sketch")
+assert tuple(c.name for c in rollups.columns) == (*KEY, "writer", *VALUES)
+
+
+class RollupWriter:
+    """One recorder's rollup rows, remembered so that a batch is one upsert.
+
+    Rows are keyed by a writer id that only this object uses, so what it last
+    committed is exactly what the database holds: it never reads a row before
+    updating it. It reads back only rows it has forgotten: buckets older than
+    ``horizon`` (evicted to bound memory) and rows a failed transaction may or
+    may not have changed. Call ``apply`` inside the transaction that inserts
+    the calls, then ``committed()`` after it commits, or ``failed()`` if it did
+    not.
+    """
+
+    HORIZON = {"m": timedelta(minutes=15), "h": timedelta(hours=3), "d": timedelta(days=2)}
+
+    def __init__(self, writer: str, *, new: bool = True, max_rows: int = 100_000):
+        self.writer = writer
+        self.max_rows = max_rows
+        self._rows: dict[tuple, Totals] = {}
+        self._pending: dict[tuple, Totals] = {}
+        self._uncertain: set[tuple] = set()
+        # Absent keys in buckets at or after this are known not stored. A new
+        # writer id has no rows at all; otherwise nothing is known yet.
+        far_future = datetime.max.replace(tzinfo=UTC)
+        self._known_from: dict[str, datetime | None] = {r: None if new else far_future
+                                                       for r in STEP}
+        self._latest: dict[str, datetime] = {}
+
+    def apply(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Fold newly inserted call rows into this writer's rows (not yet committed)."""
+        fresh = aggregate(rows)
+        if not fresh:
+            return
+        forgotten = [k for k in fresh if k not in self._rows and self._maybe_stored(k)]
+        stored = self._read(conn, forgotten) if forgotten else {}
+        pending = self._pending
+        values = []
+        for key, totals in fresh.items():
+            old = self._rows.get(key) or stored.get(key)
+            if old is not None:
+                # Merged in place: if the transaction fails, failed() forgets
+                # every pending row, so a half-applied total is never trusted.
+                pending[key] = old
+                old.add_totals(totals)
+                totals = old
+            pending[key] = totals
+            values.append((*key, self.writer, totals.calls, totals.input_tokens,
+                           totals.output_tokens, totals.cost_micro_usd, totals.cost_unknown,
+                           totals.sketch.to_json()))
+        bulk.upsert(conn, rollups, values, key=(*KEY, "writer"), update=VALUES)
+
+    def committed(self) -> None:
+        for key in self._pending:
+            latest = self._latest.get(key[0])
+            if latest is None or key[1] > latest:
+                self._latest[key[0]] = key[1]
+        self._rows.update(self._pending)
+        self._uncertain.difference_update(self._pending)
+        self._pending = {}
+        self._evict()
+
+    def failed(self) -> None:
+        """The transaction failed: it may still have committed (a lost reply), so
+        the rows it touched are read back before their next update."""
+        for key in self._pending:
+            self._rows.pop(key, None)
+            self._uncertain.add(key)
+        self._pending = {}
+
+    def _maybe_stored(self, key: tuple) -> bool:
+        if key in self._uncertain:
+            return True
+        known_from = self._known_from[key[0]]
+        return known_from is not None and key[1] < known_from
+
+    def _read(self, conn: Connection, keys: list[tuple]) -> dict[tuple, Totals]:
+        wanted = set(keys)
+        buckets = {(k[0], k[1]) for k in keys}
+        query = select(rollups).where(
+            rollups.c.writer == self.writer,
+            rollups.c.system.in_({k[2] for k in keys}),
+            or_(*(and_(rollups.c.resolution == r, rollups.c.bucket == b) for r, b in buckets)),
+        )
+        found = {}
+        for row in conn.execute(query):
+            key = tuple(row._mapping[c] for c in KEY)
+            if key in wanted:
+                found[key] = _totals(row)
+        return found
+
+    def _evict(self) -> None:
+        """Forget buckets past the horizon; all of them if still too many rows."""
+        if len(self._rows) <= self.max_rows:
+            return
+        cutoff = {r: latest - self.HORIZON[r] for r, latest in self._latest.items()}
+        self._forget(lambda key: key[1] < cutoff[key[0]], cutoff)
+        if len(self._rows) > self.max_rows // 2:
+            self._forget(lambda key: True,
+                         {r: latest + STEP[r] for r, latest in self._latest.items()})
+
+    def _forget(self, which, known_from: dict[str, datetime]) -> None:
+        self._rows = {k: v for k, v in self._rows.items() if not which(k)}
+        for resolution, moment in known_from.items():
+            current = self._known_from[resolution]
+            self._known_from[resolution] = moment if current is None else max(current, moment)
+
+
 def apply(conn: Connection, rows: list[dict[str, Any]], writer: str) -> None:
-    """Fold newly inserted call rows into this writer's rollup rows."""
-    fresh = aggregate(rows)
-    if not fresh:
-        return
-    buckets = {(k[0], k[1]) for k in fresh}
-    existing: dict[tuple, Any] = {}
-    query = select(rollups).where(
-        rollups.c.writer == writer,
-        or_(*(and_(rollups.c.resolution == r, rollups.c.bucket == b) for r, b in buckets)),
-    )
-    for row in conn.execute(query):
-        existing[tuple(row._mapping[c] for c in KEY)] = row
-    inserts, updates = [], []
-    for key, totals in fresh.items():
-        old = existing.get(key)
-        if old is not None:
-            totals.add_totals(_totals(old))
-        values = {
-            "calls": totals.calls, "input_tokens": totals.input_tokens,
-            "output_tokens": totals.output_tokens, "cost_micro_usd": totals.cost_micro_usd,
-            "cost_unknown": totals.cost_unknown, "sketch": totals.sketch.to_json(),
-        }
-        if old is None:
-            inserts.append({**dict(zip(KEY, key, strict=True)), "writer": writer, **values})
-        else:
-            updates.append({**{f"k_{c}": v for c, v in zip(KEY, key, strict=True)}, **values})
-    if inserts:
-        conn.execute(insert(rollups), inserts)
-    if updates:
-        statement = update(rollups).where(
-            rollups.c.writer == writer,
-            *(rollups.c[c] == bindparam(f"k_{c}") for c in KEY),
-        ).values(**{c: bindparam(c) for c in (
-            "calls", "input_tokens", "output_tokens", "cost_micro_usd", "cost_unknown", "sketch")})
-        conn.execute(statement, [{**u, "writer": writer} for u in updates])
+    """Fold newly inserted call rows into ``writer``'s rollup rows, reading them first."""
+    RollupWriter(writer, new=False).apply(conn, rows)
+
+
+def _summed(acc: list) -> Totals:
+    sketch = LatencySketch()
+    sketch.buckets = {int(index): n for index, n in acc[6].items()}
+    sketch.count, sketch.total, sketch.max = acc[7], acc[8], acc[9]
+    return Totals(calls=acc[0], input_tokens=acc[1], output_tokens=acc[2],
+                  cost_micro_usd=acc[3], cost_unknown=acc[4], errors=acc[5], sketch=sketch)
 
 
 def _totals(row: Any) -> Totals:
@@ -195,9 +329,19 @@ def summarize(
     elif "tag" in by:
         dimension = f"tag:{tag}"
     columns = {"release": "release_id", "user": "value", "tag": "value"}
-    groups: dict[tuple, Totals] = {}
+    wanted = [rollups.c[columns.get(b, b)] for b in by]
+    width = len(wanted)
+    # Dashboards read a few thousand rows per window: each is summed into its group
+    # as it comes, sketch buckets merged under their JSON keys and turned into
+    # numbers once per group, not once per row.
+    # group -> [calls, input, output, cost, cost_unknown, errors, buckets, n, total, max]
+    groups: dict[tuple, list] = {}
+    loads = json.loads
     for resolution, lo, hi in plan(start, end, finest="h" if dimension else "m"):
-        query = select(rollups).where(
+        query = select(
+            *wanted, rollups.c.calls, rollups.c.input_tokens, rollups.c.output_tokens,
+            rollups.c.cost_micro_usd, rollups.c.cost_unknown, rollups.c.outcome, rollups.c.sketch,
+        ).where(
             rollups.c.resolution == resolution, rollups.c.dimension == dimension,
             rollups.c.bucket >= lo, rollups.c.bucket < hi,
         )
@@ -206,11 +350,26 @@ def summarize(
         if env is not None:
             query = query.where(rollups.c.env == env)
         for row in conn.execute(query):
-            key = tuple(row._mapping[columns.get(b, b)] for b in by)
-            totals = groups.get(key)
-            if totals is None:
-                totals = groups[key] = Totals()
-            totals.add_totals(_totals(row))
-    result = [(dict(zip(by, key, strict=True)), totals) for key, totals in groups.items()]
+            key = tuple(row[:width])
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = [0, 0, 0, 0, 0, 0, {}, 0, 0.0, 0.0]
+            calls, tokens_in, tokens_out, cost, unknown, outcome, text = row[width:]
+            acc[0] += calls
+            acc[1] += tokens_in
+            acc[2] += tokens_out
+            acc[3] += cost
+            acc[4] += unknown
+            if outcome == "error":
+                acc[5] += calls
+            sketch = loads(text)
+            buckets = acc[6]
+            for index, n in sketch["b"].items():
+                buckets[index] = buckets.get(index, 0) + n
+            acc[7] += sketch["n"]
+            acc[8] += sketch["s"]
+            if sketch["m"] > acc[9]:
+                acc[9] = sketch["m"]
+    result = [(dict(zip(by, key, strict=True)), _summed(acc)) for key, acc in groups.items()]
     result.sort(key=lambda item: (-item[1].cost_micro_usd, -item[1].calls))
     return result

@@ -1,0 +1,237 @@
+"""`trimtab check`, `trimtab monitor` and `trimtab alerts ...`: alert rules at work."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import typer
+from rich.table import Table
+
+from trimtab.cli.output import (
+    console,
+    err_console,
+    handles_errors,
+    parse_since,
+    print_json,
+    when,
+    workspace,
+)
+from trimtab.errors import TrimtabError
+
+app = typer.Typer(help="Alert rules: their states, their history, and testing channels.",
+                  no_args_is_help=True)
+
+_STYLE = {"firing": "bold red", "pending": "yellow", "resolved": "green", "ok": "green",
+          "no_data": "dim", "error": "bold magenta"}
+
+
+def _state(state: str) -> str:
+    shown = state.replace("_", " ")
+    return f"[{_STYLE.get(state, '')}]{shown}[/]" if state in _STYLE else shown
+
+
+def _threshold(metric: str, comparator: str, threshold: float) -> str:
+    from trimtab.alerts import format_value
+
+    return f"{comparator} {format_value(metric, threshold)}"
+
+
+@handles_errors
+def check(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Evaluate every alert rule once, notify, and exit 1 if any alert is firing.
+
+    Runs one cycle of `trimtab monitor`: states move (pending, firing,
+    resolved), events are stored and audited, channels are notified once per
+    event. Exit 0 when nothing fires, 1 when something does, 2 on a mistake,
+    so cron jobs and CI pipelines can gate on it.
+
+    Example:
+
+        trimtab check && trimtab promote complaint-router staging production
+    """
+    from trimtab.alerts import format_value
+
+    ws = workspace()
+    if not ws.project.spec.alerts and not json_output:
+        console.print(f"no alert rules in {ws.project.path.name}: nothing to check "
+                      "(see docs/alerts.md)")
+        return
+    # Failed deliveries are printed below; keep logging's last-resort copy quiet.
+    quiet = logging.getLogger("trimtab.alerts")
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+    cycle = ws.check_alerts()
+    for sent in cycle.sent:
+        if not sent.ok:
+            err_console.print(f"warning: {sent.rule} {sent.state} -> {sent.target}: "
+                              f"{sent.detail}", markup=False, highlight=False, soft_wrap=True)
+    if json_output:
+        print_json({"firing": len(cycle.firing), "alerts": [s.to_dict() for s in cycle.statuses],
+                    "sent": [s.to_dict() for s in cycle.sent]})
+    else:
+        table = Table(title="alerts")
+        for column in ("rule", "system", "env", "state", "value", "threshold", "window",
+                       "detail"):
+            table.add_column(column, no_wrap=column in ("rule", "system", "state"))
+        for s in cycle.statuses:
+            table.add_row(s.rule, s.system, s.env or "all", _state(s.state),
+                          format_value(s.metric, s.value),
+                          _threshold(s.metric, s.comparator, s.threshold), s.window, s.detail)
+        console.print(table)
+        firing = len(cycle.firing)
+        console.print(f"{firing} firing" if firing else "nothing firing")
+    if cycle.firing:
+        raise typer.Exit(1)
+
+
+@handles_errors
+def monitor(
+    interval: str = typer.Option("30s", "--interval", "-i",
+                                 help="Time between evaluations: 30s, 1m, 5m."),
+) -> None:
+    """Evaluate alert rules and send notifications until stopped (Ctrl-C).
+
+    Reloads trimtab.yaml when it changes. A channel or command that fails is
+    logged and retried on later cycles; nothing but Ctrl-C (or SIGTERM) stops
+    the loop.
+
+    Example:
+
+        trimtab monitor --interval 30s
+    """
+    from trimtab.alert_rules import parse_duration
+
+    try:
+        seconds = parse_duration(interval).total_seconds()
+    except ValueError:
+        raise TrimtabError(f"--interval {interval!r}: not a duration. Fix: use 30s, 1m or "
+                           "5m.") from None
+    ws = workspace()
+    rules = len(ws.project.spec.alerts)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    console.print(f"monitoring {rules} alert rule{'s' * (rules != 1)} every {interval}; "
+                  "Ctrl-C stops")
+    try:
+        ws.monitor(seconds, stop, on_cycle=_report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        ws.close()
+    console.print("monitor stopped")
+
+
+def _report(cycle) -> None:
+    firing = len(cycle.firing)
+    logging.getLogger("trimtab.alerts").info(
+        "evaluated %d alert%s: %d firing", len(cycle.statuses),
+        "s" * (len(cycle.statuses) != 1), firing)
+
+
+@app.command("list")
+@handles_errors
+def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List alert rules from trimtab.yaml and the current state of each.
+
+    Example:
+
+        trimtab alerts list
+    """
+    from trimtab.alerts import format_value
+    from trimtab.store.alerts import ALL_ENVS
+
+    ws = workspace()
+    rules = ws.project.spec.alerts
+    states = {}
+    for state in ws.alert_states():
+        states.setdefault(state.rule, []).append(state)
+    if json_output:
+        print_json([{
+            "rule": name, **rule.model_dump(by_alias=True, exclude={"run"}),
+            "run": rule.run.model_dump() if rule.run else None,
+            "states": [s.to_dict() for s in states.get(name, [])],
+        } for name, rule in rules.items()])
+        return
+    if not rules:
+        console.print(f"no alert rules in {ws.project.path.name} (see docs/alerts.md)")
+        return
+    table = Table(title="alert rules")
+    for column in ("rule", "condition", "notify", "system", "env", "state", "value", "since"):
+        table.add_column(column, no_wrap=column in ("rule", "system", "state"))
+    for name, rule in rules.items():
+        condition = (f"{rule.metric} {_threshold(rule.metric, rule.comparator, rule.threshold)}"
+                     f" over {rule.window}" + (f" for {rule.for_}" if rule.for_delta else ""))
+        channels = ", ".join(rule.channels + (["run"] if rule.run else [])) or "-"
+        head = [name, condition, f"{rule.severity}: {channels}"]
+        found = states.get(name) or [None]
+        for i, state in enumerate(found):
+            cells = head if i == 0 else [""] * len(head)
+            if state is None:
+                table.add_row(*cells, rule.system or "all", rule.env or "all",
+                              "not evaluated yet", "-", "-")
+                continue
+            table.add_row(*cells, state.system, "all" if state.env == ALL_ENVS else state.env,
+                          _state(state.state), format_value(rule.metric, state.value),
+                          when(state.since))
+    console.print(table)
+
+
+@app.command("history")
+@handles_errors
+def history(
+    rule: str = typer.Option(None, "--rule", "-r", help="Only this rule."),
+    system: str = typer.Option(None, "--system", "-s", help="Only this system."),
+    since: str = typer.Option(None, "--since", help="Only since: 24h, 7d or an ISO date."),
+    limit: int = typer.Option(50, "--limit", "-n", help="The newest N events."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show alert events (firing, resolved), newest first, and where each was sent.
+
+    Example:
+
+        trimtab alerts history --system complaint-router --since 7d
+    """
+    ws = workspace()
+    events = ws.alert_events(rule=rule, system=system, since=parse_since(since), limit=limit)
+    sent = ws.alert_deliveries([e.id for e in events])
+    if json_output:
+        print_json([{**e.document, "deliveries": [
+            {"target": d.target, "status": d.status, "attempts": d.attempts,
+             "detail": d.detail} for d in sent[e.id]]} for e in events])
+        return
+    if not events:
+        console.print("no alert events yet")
+        return
+    table = Table(title="alert events")
+    for column in ("id", "time", "rule", "state", "summary", "sent"):
+        table.add_column(column, no_wrap=column in ("id", "rule", "state"))
+    for e in events:
+        deliveries = ", ".join(f"{d.target} {d.status}" for d in sent[e.id]) or "-"
+        table.add_row(str(e.id), when(e.time), e.rule, _state(e.state), e.document["summary"],
+                      deliveries)
+    console.print(table)
+
+
+@app.command("test")
+@handles_errors
+def test(channel: str = typer.Argument(..., metavar="CHANNEL",
+                                       help="A channel name from `channels:`.")) -> None:
+    """Send a test message through a channel; exit 1 if it does not arrive.
+
+    Example:
+
+        trimtab alerts test ops-slack
+    """
+    outcome = workspace().test_channel(channel)
+    if not outcome.ok:
+        err_console.print(f"error: test message through {channel} failed: {outcome.detail}",
+                          markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"sent a test message through {channel} ({outcome.detail})")

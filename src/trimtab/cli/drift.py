@@ -1,0 +1,290 @@
+"""`trimtab drift`: store baselines, check a system's calls for drift, read the history.
+
+`trimtab drift SYSTEM` is short for `trimtab drift check SYSTEM`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from trimtab.cli.output import (
+    console,
+    handles_errors,
+    parse_since,
+    parse_span,
+    print_json,
+    when,
+    workspace,
+)
+from trimtab.errors import TrimtabError
+
+if TYPE_CHECKING:
+    from trimtab.drift.report import ColumnVerdict
+
+_SPAN = re.compile(r"^\d+\s*[mhdw]$")
+_FILE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+
+
+class _CheckByDefault(TyperGroup):
+    """`trimtab drift SYSTEM ...` runs `check`: a first word that is no subcommand is a system."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_CheckByDefault, no_args_is_help=True,
+    help="Drift detection: `trimtab drift SYSTEM` checks the last 24h against the baseline.",
+)
+
+
+def _window(value: str, option: str) -> tuple[datetime, datetime]:
+    start, _, end = (part.strip() for part in value.partition(".."))
+    if not start or not end:
+        raise TrimtabError(f"{option} {value!r}: a window is START..END, "
+                           "e.g. 2026-10-01..2026-10-08.")
+    return parse_since(start, option), parse_since(end, option)
+
+
+def _file(value: str, option: str) -> Path | None:
+    path = Path(value)
+    if path.suffix.lower() in _FILE_SUFFIXES or path.is_file():
+        return path
+    return None
+
+
+def parse_reference(value: str | None) -> Any:
+    """A baseline name or id, START..END, a span before the current window, or a file."""
+    if value is None:
+        return None
+    if ".." in value:
+        return _window(value, "--reference")
+    if _SPAN.match(value.strip()):
+        return parse_span(value, "--reference")
+    return _file(value, "--reference") or value
+
+
+def parse_current(value: str) -> Path | timedelta | tuple[datetime, datetime]:
+    if ".." in value:
+        return _window(value, "--current")
+    path = _file(value, "--current")
+    if path is not None:
+        return path
+    return parse_span(value, "--current")
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.4g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.3g}"
+
+
+def _against(c: ColumnVerdict) -> str:
+    """The number that decided, against its threshold: p-values drift below, distances above."""
+    if c.score is None:
+        return "-"
+    if c.p_value is not None:
+        op = "≤" if c.test == "ks" else "<"
+        return f"p={_num(c.p_value)} {op if c.drifted else 'vs'} {_num(c.threshold)}"
+    return f"{_num(c.score)} {'≥' if c.drifted else 'vs'} {_num(c.threshold)}"
+
+
+_STATUS = {
+    "missing_in_reference": "absent from reference",
+    "missing_in_current": "absent from current",
+    "no_data": "all missing",
+    "type_mismatch": "type mismatch",
+    "text": "free text",
+    "untestable": "not testable",
+}
+
+
+@app.command("check")
+@handles_errors
+def check(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system to check."),
+    env: str = typer.Option(None, "--env", "-e", help="Environment (default: production)."),
+    reference: str = typer.Option(
+        None, "--reference", "-r",
+        help="Baseline name or id (default: the newest), START..END, a span before the "
+             "current window (7d), or a .csv/.jsonl/.parquet file.",
+    ),
+    current: str = typer.Option(
+        "24h", "--current", "-c", help="The last span (24h), START..END, or a file."),
+    drift_share: float = typer.Option(
+        0.5, "--drift-share", help="Dataset drift when at least this share of columns drift."),
+    embeddings: bool = typer.Option(
+        False, "--embeddings", help="With a window/file reference: add embedding drift of text "
+        "columns (needs trimtab[embeddings])."),
+    fail_on_drift: bool = typer.Option(
+        False, "--fail-on-drift", help="Exit 1 when the dataset drifted (for cron and CI)."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Store the result (audited)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check a system's recent calls for drift against its baseline; print every column's verdict.
+
+    `trimtab drift SYSTEM` is the same command. Inputs, outputs and operations
+    (latency, cost) are checked column by column with Evidently's default tests;
+    the dataset drifts when the share of drifted columns reaches --drift-share.
+    The result is stored and audited. Exits 0 unless --fail-on-drift is given and
+    the dataset drifted (then 1).
+
+    Example:
+
+        trimtab drift check complaint-router --env production --current 24h --fail-on-drift
+    """
+    result = workspace().drift(
+        system, env=env, reference=parse_reference(reference), current=parse_current(current),
+        drift_share=drift_share, embeddings=embeddings, save=save,
+    )
+    report = result.report
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        table = Table(title=f"drift of {system} in {result.env}")
+        for name in ("column", "kind", "test", "statistic", "threshold / p-value", "n_ref",
+                     "n_cur", "drifted"):
+            justify = "right" if name in ("statistic", "n_ref", "n_cur") else "left"
+            table.add_column(name, justify=justify, no_wrap=name != "drifted",
+                             min_width=7 if name == "drifted" else None)
+        for c in report.columns:
+            if c.status == "tested":
+                drifted = "[bold red]DRIFT[/]" if c.drifted else "no"
+            else:
+                drifted = f"[yellow]{_STATUS.get(c.status, c.status)}[/]"
+            table.add_row(
+                escape(c.column), c.kind or "-", c.test or "-", _num(c.statistic),
+                _against(c), str(c.n_reference), str(c.n_current), drifted,
+            )
+        console.print(f"reference: {escape(result.reference)}")
+        console.print(f"current:   {escape(result.current)}")
+        console.print(table)
+        verdict = "[bold red]YES[/]" if report.dataset_drift else "[green]no[/]"
+        console.print(
+            f"dataset drift: {verdict} — {len(report.drifted_columns)} of "
+            f"{len(report.tested)} tested columns drifted (share {report.share:.3f}, "
+            f"threshold {report.drift_share:g})"
+        )
+        for c in report.not_tested:
+            console.print(f"  [yellow]not tested[/] {escape(c.column)}: {escape(c.reason or '')}")
+        for note in result.notes:
+            console.print(f"  note: {escape(note)}")
+        if result.result is not None:
+            console.print(f"stored as drift result {result.result.id[:12]}")
+    if fail_on_drift and report.dataset_drift:
+        raise typer.Exit(1)
+
+
+@app.command("baseline")
+@handles_errors
+def baseline(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system the baseline is for."),
+    env: str = typer.Option(None, "--env", "-e", help="Environment (default: production)."),
+    window: str = typer.Option(None, "--window", "-w", help="The last span of calls: 7d, 48h."),
+    since: str = typer.Option(None, "--since", help="Window start: ISO time or span ago."),
+    until: str = typer.Option(None, "--until", help="Window end: ISO time or span ago."),
+    file: Path = typer.Option(None, "--file", "-f", help="A .csv, .jsonl or .parquet file."),
+    name: str = typer.Option(None, "--name", "-n", help="Name it (default: from the window)."),
+    embeddings: bool = typer.Option(
+        False, "--embeddings", help="Also keep the text columns' embedding centroid "
+        "(all-MiniLM-L6-v2; needs trimtab[embeddings])."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Store a drift reference profile of a system: by default the first 7 days of its
+    active release.
+
+    Only the compact profile (counts, sketches, vocabulary) is stored, never the
+    rows. Later checks use the newest baseline unless told otherwise. Audited.
+
+    Example:
+
+        trimtab drift baseline complaint-router --since 2026-10-01 --until 2026-10-08
+    """
+    saved = workspace().drift_baseline(
+        system, env=env, window=parse_span(window) if window else None,
+        since=parse_since(since, "--since"), until=parse_since(until, "--until"),
+        file=file, name=name, embeddings=embeddings,
+    )
+    if json_output:
+        print_json(saved.to_dict())
+        return
+    console.print(
+        f"saved drift baseline {escape(saved.name)} ({saved.short_id}) for {system} in "
+        f"{saved.env}: {saved.rows:,} rows, {len(saved.profile):,} bytes of profile"
+    )
+    console.print(f"reference: {escape(saved.description)}")
+
+
+@app.command("baselines")
+@handles_errors
+def baselines(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system."),
+    env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List a system's stored drift baselines, newest first.
+
+    Example:
+
+        trimtab drift baselines complaint-router
+    """
+    found = workspace().drift_baselines(system, env)
+    if json_output:
+        print_json([b.to_dict() for b in found])
+        return
+    table = Table(title=f"drift baselines of {system}")
+    for name in ("baseline", "name", "env", "reference", "rows", "created", "by"):
+        table.add_column(name, justify="right" if name == "rows" else "left")
+    for b in found:
+        table.add_row(b.short_id, escape(b.name), b.env, escape(b.description), f"{b.rows:,}",
+                      when(b.created_at), b.created_by)
+    console.print(table)
+
+
+@app.command("history")
+@handles_errors
+def history(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system."),
+    env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
+    limit: int = typer.Option(20, "--limit", "-n", help="At most this many, newest first."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON (with every verdict)."),
+) -> None:
+    """List a system's stored drift results, newest first.
+
+    Example:
+
+        trimtab drift history complaint-router --env production
+    """
+    found = workspace().drift_history(system, env, limit)
+    if json_output:
+        print_json([r.to_dict() for r in found])
+        return
+    table = Table(title=f"drift history of {system}")
+    for name in ("result", "checked", "env", "current", "drift", "share", "drifted columns"):
+        table.add_column(name, justify="right" if name == "share" else "left",
+                         no_wrap=name in ("result", "drift", "share"))
+    for r in found:
+        drifted = [c["column"] for c in r.verdicts if c.get("drifted")]
+        shown = f"{len(drifted)}/{r.n_columns_tested}" + (": " if drifted else "") + \
+            ", ".join(drifted[:3]) + (", …" if len(drifted) > 3 else "")
+        current = escape(r.current) if r.current_start is None else \
+            f"{r.current_start:%m-%d %H:%M} → {r.current_end:%m-%d %H:%M}"
+        table.add_row(
+            r.id[:12], when(r.time), r.env, current,
+            "[bold red]YES[/]" if r.dataset_drift else "no",
+            f"{r.share_drifted:.3f}", escape(shown),
+        )
+    console.print(table)

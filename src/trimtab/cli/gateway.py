@@ -1,0 +1,99 @@
+"""`trimtab gateway` and `trimtab serve`: the OpenAI-compatible HTTP gateway."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from trimtab.cli.output import console, err_console, handles_errors, workspace
+from trimtab.errors import TrimtabError
+
+
+def _start(host: str, port: int, workers: int, monitor_interval: float | None) -> None:
+    from trimtab.gateway.server import serve
+
+    if workers < 1:
+        raise TrimtabError(f"--workers {workers}: must be 1 or more.")
+    if not 0 < port < 65536:
+        raise TrimtabError(f"--port {port}: must be between 1 and 65535.")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    ws = workspace()
+    project = ws.project
+    try:
+        keys = ws.keys()
+    except Exception as exc:  # noqa: BLE001 - say which store, not a traceback
+        raise TrimtabError(f"cannot read the store ({type(exc).__name__}: {exc}). Fix: run "
+                           "`trimtab db upgrade` or check TRIMTAB_DATABASE_URL.") from None
+    live = sum(1 for k in keys if k.revoked_at is None)
+    systems = ", ".join(project.spec.systems) or "none"
+
+    def ready() -> None:
+        url = f"http://{host}:{port}/v1"
+        console.print(f"trimtab gateway on {url} ({workers} worker{'s' * (workers != 1)}); "
+                      f"project {project.spec.project}; systems: {systems}", soft_wrap=True)
+        if not keys:
+            err_console.print("[bold yellow]open:[/] no API keys exist, so anyone who can "
+                              "reach this port can call. Create one with `trimtab keys create "
+                              "APP --env ENV`; from then on every request needs one.",
+                              soft_wrap=True)
+        else:
+            console.print(f"auth: {live} live API key{'s' * (live != 1)}; requests need "
+                          "`Authorization: Bearer <key>`")
+        if monitor_interval is not None:
+            console.print(f"alert monitor: every {monitor_interval:g}s")
+        console.print(f"try: curl {url}/models" + ("" if not keys else
+                                                   " -H 'Authorization: Bearer <key>'"))
+
+    try:
+        serve(ws, host, port, workers, monitor_interval=monitor_interval, on_ready=ready)
+    finally:
+        ws.close()
+
+
+@handles_errors
+def gateway(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: all)."),
+    port: int = typer.Option(4000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w",
+                                help="Processes answering calls (about one per core)."),
+) -> None:
+    """Serve the OpenAI-compatible gateway: POST /v1/chat/completions, GET /v1/models.
+
+    model "trimtab/<system>" runs the system's active release (env from the
+    X-Trimtab-Env header, else the key's default, else production); other
+    model names pass through to a provider from trimtab.yaml. Every call is
+    recorded. Also serves POST /api/v1/records, GET /metrics and GET /healthz.
+
+    Example:
+
+        trimtab gateway --port 4000
+    """
+    _start(host, port, workers, None)
+
+
+@handles_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: all)."),
+    port: int = typer.Option(4000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w",
+                                help="Processes answering calls (about one per core)."),
+    interval: str = typer.Option("30s", "--interval", "-i",
+                                 help="Time between alert evaluations: 30s, 1m, 5m."),
+) -> None:
+    """Run the gateway and the alert monitor together: one process to operate.
+
+    Example:
+
+        trimtab serve --port 4000 --interval 1m
+    """
+    from trimtab.alert_rules import parse_duration
+
+    try:
+        seconds = parse_duration(interval).total_seconds()
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise TrimtabError(f"--interval {interval!r}: not a positive duration. Fix: use 30s, "
+                           "1m or 5m.")
+    _start(host, port, workers, seconds)

@@ -1,0 +1,47 @@
+"""`trimtab report`: reviews written to files for people and spreadsheets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trimtab.cli.output import console, handles_errors, print_json, workspace
+
+app = typer.Typer(help="Write reviews: the monthly cost report.", no_args_is_help=True)
+
+
+@app.command("cost")
+@handles_errors
+def cost(
+    month: str = typer.Option(None, "--month", "-m",
+                              help="YYYY-MM (default: the last full month)."),
+    out: Path = typer.Option(Path("."), "--out", "-o", help="Folder to write the files into."),
+    json_output: bool = typer.Option(False, "--json", help="Also print the figures as JSON."),
+) -> None:
+    """Write the monthly cost review: Markdown, CSV and a PNG chart.
+
+    Spend by system, model and user, the change against the previous month,
+    the top spenders and the cost per successful task (spend / calls that did
+    not fail). The chart needs matplotlib: pip install 'trimtab[report]'.
+
+    Example:
+
+        trimtab report cost --month 2026-10 --out reports/
+    """
+    from trimtab import cost_report
+
+    report = workspace().cost_report(month)
+    paths, notes = cost_report.write(report, out)
+    if json_output:
+        print_json({**report.to_dict(), "files": {k: str(v) for k, v in paths.items()}})
+        return
+    total = report.total
+    console.print(
+        f"cost review {report.month}: ${total.cost_usd:,.4f} over {total.calls:,} calls "
+        f"(previous month ${total.previous_cost_usd:,.4f})"
+    )
+    for kind, path in paths.items():
+        console.print(f"wrote {path} ({kind})")
+    for note in notes:
+        console.print(f"note: {note}")

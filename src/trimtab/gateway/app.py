@@ -1,0 +1,259 @@
+"""The gateway as a bare ASGI application.
+
+No web framework: five routes do not need a router, and every layer a
+framework adds (request objects, middleware stacks, dependency injection)
+is paid on each call of a hot path whose whole budget is a millisecond.
+Uvicorn (with uvloop and httptools when installed) does the HTTP.
+
+Per request the work is: read the body, look the key up in memory, check
+the body, call the model, append the record to the spool, answer. The
+store is read only in the background (keys, active releases) and written
+only by the recorder's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from trimtab.calling import Direct
+from trimtab.errors import TrimtabError
+from trimtab.gateway import chat, records
+from trimtab.gateway.bodies import parse_json
+from trimtab.gateway.errors import GatewayError, from_exception
+from trimtab.gateway.keyring import KeyRing
+
+if TYPE_CHECKING:
+    from trimtab.project import Project
+    from trimtab.workspace import Workspace
+
+log = logging.getLogger("trimtab.gateway")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+MAX_BODY = 32 << 20  # images as base64 are big; a runaway client is bigger
+MAX_DIRECT = 1024  # distinct passthrough model names remembered
+PROJECT_TTL = 1.0  # seconds between looks at trimtab.yaml for changes
+RECORDER_INTERVAL = 0.25  # seconds between the recorder's batches
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request was read."""
+
+
+class Request:
+    """What the handlers need from the ASGI scope, read lazily."""
+
+    __slots__ = ("scope", "receive", "_headers")
+
+    def __init__(self, scope: dict[str, Any], receive: Receive):
+        self.scope = scope
+        self.receive = receive
+        self._headers: dict[bytes, bytes] | None = None
+
+    def header_bytes(self, name: bytes) -> bytes | None:
+        if self._headers is None:
+            self._headers = dict(self.scope["headers"])
+        return self._headers.get(name)
+
+    def header(self, name: bytes) -> str | None:
+        value = self.header_bytes(name)
+        return value.decode("latin-1").strip() if value is not None else None
+
+    async def body(self) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            part = message.get("body", b"")
+            size += len(part)
+            if size > MAX_BODY:
+                raise GatewayError(413, f"the request body is over {MAX_BODY >> 20} MiB",
+                                   code="body_too_large")
+            parts.append(part)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+
+class Gateway:
+    """``Gateway(ws)`` is an ASGI app; run it with ``trimtab gateway`` or any ASGI server."""
+
+    def __init__(self, ws: Workspace, *, key_ttl: float = 2.0, owns_workspace: bool = False):
+        self.ws = ws
+        self.keys = KeyRing(ws, key_ttl)
+        self.owns_workspace = owns_workspace
+        self.registry: Any = None
+        self._direct: tuple[Project | None, dict[str, Direct]] = (None, {})
+        self._project: tuple[float, Project] | None = None
+        self._routes = {
+            ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/chat/completions"): self._chat,
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/models"): self._models,
+            ("POST", "/api/v1/records"): self._records,
+            ("GET", "/metrics"): self._metrics,
+            ("GET", "/healthz"): self._health,
+        }
+
+    # --- ASGI ---------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        await self.keys.start()
+        from trimtab.prometheus import install_prometheus
+
+        self.registry = install_prometheus(self.ws)
+        # Open the spool (adopting orphans) before traffic. Under load the writer runs
+        # every quarter second: bigger batches, a fraction of the CPU per call, and
+        # the records are durable in the spool meanwhile.
+        recorder = self.ws.recorder
+        recorder.interval = max(recorder.interval, RECORDER_INTERVAL)
+
+    async def shutdown(self) -> None:
+        await self.keys.stop()
+        await self.ws.caller.aclose()
+        if self.owns_workspace:
+            await asyncio.to_thread(self.ws.close)
+        else:
+            await asyncio.to_thread(self.ws.flush)
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self._routes.get((scope["method"], scope["path"]))
+        try:
+            if handler is None:
+                handler = self._model_by_id if scope["path"].startswith("/v1/models/") \
+                    else self._not_found
+            await handler(request, send)
+        except ClientGone:
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure is an OpenAI-style answer
+            error = from_exception(exc)
+            headers = [(k.encode(), v.encode()) for k, v in error.headers.items()]
+            try:
+                await self.send_json(send, error.status, error.body(), headers)
+            except Exception:  # noqa: BLE001 - the response had already started
+                log.debug("gateway: could not send the error answer", exc_info=True)
+
+    @staticmethod
+    async def send_json(send: Send, status: int, body: bytes,
+                        headers: list[tuple[bytes, bytes]] | None = None,
+                        content_type: bytes = b"application/json") -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+            *(headers or ())]})
+        await send({"type": "http.response.body", "body": body})
+
+    # --- routes -------------------------------------------------------------------
+
+    async def _chat(self, request: Request, send: Send) -> None:
+        key = await self.keys.check(request.header_bytes(b"authorization"))
+        body = parse_json(await request.body())
+        await chat.chat_completions(self, request, key, body, send)
+
+    async def _models(self, request: Request, send: Send) -> None:
+        key = await self.keys.check(request.header_bytes(b"authorization"))
+        models = chat.model_list(self.project(), key)
+        await self.send_json(send, 200, json.dumps({"object": "list", "data": models}).encode())
+
+    async def _model_by_id(self, request: Request, send: Send) -> None:
+        if request.scope["method"] != "GET":
+            return await self._not_found(request, send)
+        key = await self.keys.check(request.header_bytes(b"authorization"))
+        wanted = request.scope["path"][len("/v1/models/"):]
+        for model in chat.model_list(self.project(), key):
+            if model["id"] == wanted:
+                return await self.send_json(send, 200, json.dumps(model).encode())
+        raise GatewayError(404, f"model {wanted!r} is not served here; GET /v1/models lists "
+                           "them", param="model", code="model_not_found")
+
+    async def _records(self, request: Request, send: Send) -> None:
+        key = await self.keys.check(request.header_bytes(b"authorization"))
+        body = parse_json(await request.body())
+        ids = records.record_all(self, request, key, body)
+        await self.send_json(send, 200, json.dumps({"ids": ids}).encode())
+
+    async def _metrics(self, request: Request, send: Send) -> None:
+        from trimtab.prometheus import install_prometheus, metrics_response
+
+        if self.registry is None:
+            self.registry = install_prometheus(self.ws)
+        body, content_type = await asyncio.to_thread(
+            metrics_response, self.registry, request.header(b"accept"))
+        await self.send_json(send, 200, body, content_type=content_type.encode())
+
+    async def _health(self, request: Request, send: Send) -> None:
+        state = {"status": "ok", "auth": "open" if self.keys.open else "keys"}
+        await self.send_json(send, 200, json.dumps(state).encode())
+
+    async def _not_found(self, request: Request, send: Send) -> None:
+        path, method = request.scope["path"], request.scope["method"]
+        allowed = [m for (m, p) in self._routes if p == path]
+        if allowed:
+            raise GatewayError(405, f"{method} {path}: use {' or '.join(allowed)}",
+                               code="method_not_allowed")
+        raise GatewayError(404, f"{method} {path}: no such endpoint; this gateway serves "
+                           "POST /v1/chat/completions, GET /v1/models, POST /api/v1/records, "
+                           "GET /metrics and GET /healthz", code="not_found")
+
+    def project(self) -> Project:
+        """The project file, looked at (a stat) at most once a second, not per request.
+
+        A file broken mid-edit must not take the gateway down: the last good
+        version keeps serving, and the problem is logged until it is fixed.
+        """
+        now = time.monotonic()
+        if self._project is None or now - self._project[0] > PROJECT_TTL:
+            try:
+                project = self.ws.project
+            except TrimtabError as exc:
+                if self._project is None:
+                    raise
+                log.error("gateway: %s; still serving the last good version", exc)
+                project = self._project[1]
+            self._project = (now, project)
+        return self._project[1]
+
+    # --- passthrough targets ---------------------------------------------------------
+
+    def direct(self, model: str, project: Project) -> Direct:
+        """The passthrough target for a model name, remembered per project file version."""
+        known_for, known = self._direct
+        if known_for is not project:
+            known = {}
+            self._direct = (project, known)
+        direct = known.get(model)
+        if direct is None:
+            direct = chat.resolve_direct(model, project)
+            if len(known) >= MAX_DIRECT:
+                known.clear()
+            known[model] = direct
+        return direct

@@ -1,0 +1,94 @@
+"""Running the gateway: uvicorn, one process or several, optionally with the alert loop.
+
+With ``workers > 1`` uvicorn starts that many processes, each with its own
+workspace, spool segment and key cache (nothing one worker needs lives in
+another), all accepting on one port. They find the project and store
+through ``TRIMTAB_PROJECT`` and ``TRIMTAB_DATABASE_URL``, set here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from trimtab.gateway.app import Gateway
+
+if TYPE_CHECKING:
+    from trimtab.workspace import Workspace
+
+log = logging.getLogger("trimtab.gateway")
+
+
+def fast_loop() -> str:
+    return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+
+
+def fast_http() -> str:
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
+def worker_app() -> Gateway:
+    """The app factory each worker process calls (``uvicorn --factory``)."""
+    from trimtab.workspace import connect
+
+    return Gateway(connect(), owns_workspace=True)
+
+
+def _settings() -> dict:
+    return {"loop": fast_loop(), "http": fast_http(), "lifespan": "on", "access_log": False,
+            "log_level": "warning", "timeout_keep_alive": 30, "backlog": 4096}
+
+
+def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int = 1, *,
+          monitor_interval: float | None = None,
+          on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; then finish in-flight calls and flush the recorder.
+
+    ``monitor_interval`` also runs the alert loop (``trimtab serve``), once,
+    in this process, however many workers answer calls.
+    """
+    import uvicorn
+
+    stop = threading.Event()
+    monitor = None
+    if monitor_interval is not None:
+        from trimtab.monitor import run_monitor
+
+        monitor = threading.Thread(target=run_monitor, args=(ws, monitor_interval, stop),
+                                   name="trimtab-monitor", daemon=True)
+        monitor.start()
+    try:
+        if workers > 1:
+            if ws.project_file is not None:
+                os.environ["TRIMTAB_PROJECT"] = str(ws.project_file)
+            os.environ["TRIMTAB_DATABASE_URL"] = ws.database_url
+            if on_ready is not None:
+                on_ready()
+            uvicorn.run("trimtab.gateway.server:worker_app", host=host, port=port,
+                        factory=True, workers=workers, **_settings())
+        else:
+            server = uvicorn.Server(uvicorn.Config(Gateway(ws), host=host, port=port,
+                                                   **_settings()))
+            if on_ready is not None:
+                _call_when_started(server, on_ready)
+            server.run()
+    finally:
+        stop.set()
+        if monitor is not None:
+            monitor.join(10)
+
+
+def _call_when_started(server, callback: Callable[[], None]) -> None:
+    """uvicorn sets ``started`` once it listens; tell the person then, not before."""
+    original = server.startup
+
+    async def startup(*args, **kwargs):
+        await original(*args, **kwargs)
+        if server.started:
+            callback()
+
+    server.startup = startup

@@ -1,0 +1,131 @@
+"""One statement per batch: how the recorder writes thousands of rows a second.
+
+Going through SQLAlchemy's compiled statements costs tens of microseconds per
+row in Python, more than the database spends. These write pre-built SQL
+straight to the driver: on PostgreSQL the batch is COPYed into a temp table
+and moved with one ``INSERT ... SELECT ... ON CONFLICT``; on SQLite one
+multi-row ``VALUES`` per chunk, or ``executemany`` in C. Values go through
+the bind processors SQLAlchemy would use, so rows read back exactly as if a
+Core ``insert()`` had written them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+# (table name, dialect class) -> (column names, [(index, processor)])
+_PLANS: dict[tuple[str, type], tuple[tuple[str, ...], list]] = {}
+_SQLITE_MAX_VARIABLES = 32_766  # SQLite >= 3.32; older builds have 999, see _chunk_rows
+
+
+def _plan(conn: Connection, table: Table):
+    dialect = conn.dialect
+    key = (table.name, type(dialect))
+    plan = _PLANS.get(key)
+    if plan is None:
+        names = tuple(c.name for c in table.columns)
+        processors = []
+        for i, column in enumerate(table.columns):
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors.append((i, process))
+        plan = _PLANS[key] = (names, processors)
+    return plan
+
+
+def _bound(rows: Sequence[Sequence[Any]], processors: list) -> list[list[Any]]:
+    if not processors:
+        return [list(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, process in processors:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        out.append(values)
+    return out
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def _chunk_rows(conn: Connection, width: int) -> int:
+    limit = _SQLITE_MAX_VARIABLES
+    raw = conn.connection.dbapi_connection
+    getlimit = getattr(raw, "getlimit", None)  # Python >= 3.11
+    if getlimit is not None:
+        import sqlite3
+
+        limit = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(1000, limit // width))
+
+
+def _copy_to_staging(conn: Connection, table: Table, names: Sequence[str], values) -> str:
+    """COPY rows into a session temp table (emptied at commit); returns its name.
+
+    COPY rows are formatted in C by psycopg; an INSERT ... SELECT from here
+    then applies the conflict rule the target table needs.
+    """
+    staging = f"trimtab_staging_{table.name}"
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" '
+                       f'(LIKE "{table.name}") ON COMMIT DELETE ROWS')
+        with cursor.copy(f'COPY "{staging}" ({_quoted(names)}) FROM STDIN') as copy:
+            for row in values:
+                copy.write_row(row)
+    return staging
+
+
+def insert_new(
+    conn: Connection, table: Table, rows: Sequence[Sequence[Any]], key: str
+) -> list[Any]:
+    """Insert rows (values in table column order), skipping any whose ``key``
+    is already stored; returns the keys actually inserted."""
+    if not rows:
+        return []
+    names, processors = _plan(conn, table)
+    values = _bound(rows, processors)
+    head = f'INSERT INTO "{table.name}" ({_quoted(names)}) '
+    tail = f' ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}"'
+    if conn.dialect.name == "postgresql":
+        staging = _copy_to_staging(conn, table, names, values)
+        sql = f'{head}SELECT {_quoted(names)} FROM "{staging}"{tail}'
+        return list(conn.exec_driver_sql(sql).scalars())
+    inserted: list[Any] = []
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    step = _chunk_rows(conn, len(names))
+    for start in range(0, len(values), step):
+        chunk = values[start:start + step]
+        sql = f"{head}VALUES {', '.join([one] * len(chunk))}{tail}"
+        flat = [value for row in chunk for value in row]
+        inserted += conn.exec_driver_sql(sql, tuple(flat)).scalars()
+    return inserted
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Sequence[Any]],
+    key: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert rows (values in table column order); where ``key`` matches a stored
+    row, overwrite its ``update`` columns instead. Keys must be unique in ``rows``."""
+    if not rows:
+        return
+    names, processors = _plan(conn, table)
+    values = _bound(rows, processors)
+    head = f'INSERT INTO "{table.name}" ({_quoted(names)}) '
+    tail = (f" ON CONFLICT ({_quoted(key)}) DO UPDATE SET "
+            + ", ".join(f'"{c}" = excluded."{c}"' for c in update))
+    if conn.dialect.name == "postgresql":
+        staging = _copy_to_staging(conn, table, names, values)
+        conn.exec_driver_sql(f'{head}SELECT {_quoted(names)} FROM "{staging}"{tail}')
+        return
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    # SQLite: "INSERT ... SELECT ... ON CONFLICT" is ambiguous, VALUES is not.
+    conn.exec_driver_sql(f"{head}VALUES {one}{tail}", [tuple(v) for v in values])

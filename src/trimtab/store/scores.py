@@ -1,0 +1,71 @@
+"""Quality scores on recorded calls: a reviewer's or evaluator's verdict.
+
+Each score is a judgement someone made, so it is audited like any other
+change; the ``quality_score`` alert averages them per system over a window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from trimtab.store import audit
+from trimtab.store.calls import Call
+from trimtab.store.schema import scores, utcnow
+
+
+@dataclass(frozen=True)
+class Score:
+    id: int
+    call_id: str
+    system: str
+    env: str
+    name: str
+    value: float
+    comment: str | None
+    actor: str
+    time: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "time": self.time.isoformat()}
+
+
+def add(conn: Connection, call: Call, *, name: str, value: float, comment: str | None,
+        actor: str) -> Score:
+    row = dict(call_id=call.id, system=call.system, env=call.env, name=name, value=value,
+               comment=comment, actor=actor, time=utcnow())
+    score_id = conn.execute(insert(scores).values(**row)).inserted_primary_key[0]
+    audit.append(
+        conn, actor=actor, action="score.add", object_type="call", object_id=call.id,
+        system=call.system, payload={"score_id": score_id, "name": name, "value": value,
+                                     "comment": comment},
+    )
+    return Score(id=score_id, **row)
+
+
+def for_call(conn: Connection, call_id: str) -> list[Score]:
+    query = select(scores).where(scores.c.call_id == call_id).order_by(scores.c.id)
+    return [Score(**r._mapping) for r in conn.execute(query)]
+
+
+def mean(
+    conn: Connection,
+    *,
+    system: str,
+    start: datetime,
+    end: datetime,
+    env: str | None = None,
+    name: str | None = None,
+) -> tuple[float | None, int]:
+    """The mean score and how many scores it is over (None, 0 when there are none)."""
+    query = select(func.avg(scores.c.value), func.count()).where(
+        scores.c.system == system, scores.c.time > start, scores.c.time <= end)
+    if env is not None:
+        query = query.where(scores.c.env == env)
+    if name is not None:
+        query = query.where(scores.c.name == name)
+    average, count = conn.execute(query).one()
+    return (None if average is None else float(average)), count
