@@ -282,8 +282,7 @@ def prepare(url_kind: str, url: str | None, args, end: datetime, folder: Path) -
     t0 = time.perf_counter()
     made = generate(store, args.calls, args.days, args.seed, end)
     if url_kind == "postgresql":
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("COMMIT")
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE rollups")
     else:
         with store.engine.connect() as conn:
@@ -339,7 +338,7 @@ def main() -> int:
             exact = measured["30d p50/p95/p99 overall"]["calls"] == built["calls"]
             ok &= exact
             report.console.print(f"{kind}: {built['rows']:,} rollup rows for {built['calls']:,} "
-                                 f"calls (built in {built['build_seconds']:.0f} s); 30-day "
+                                 f"calls (built in {built['build_seconds'] or 0:.0f} s); 30-day "
                                  f"total {'matches' if exact else 'DOES NOT match'}")
     report.show(
         f"Metrics over 30 days of {args.calls:,} calls (ms, median of {args.runs})",

@@ -37,6 +37,8 @@ def _clean_env(monkeypatch, tmp_path):
     for name in ("TRIMTAB_DATABASE_URL", "TRIMTAB_PROJECT", "TRIMTAB_ARTEFACT_STORE",
                  "TRIMTAB_CI_URL", "GITHUB_RUN_ID", "CI_JOB_URL", "BUILD_URL"):
         monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("OTEL_")]:  # no spans to a real collector
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRIMTAB_USER", "alice@example.com")
     monkeypatch.chdir(tmp_path)
 

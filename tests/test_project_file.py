@@ -334,3 +334,21 @@ def test_unknown_system_suggests(project_dir):
     project = trimtab.load_project(project_dir / "trimtab.yaml")
     with pytest.raises(trimtab.TrimtabError, match="Did you mean 'complaint-router'"):
         project.system("complaint-routr")
+
+
+def test_the_gateway_default_provider_must_be_declared(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "providers: {}", "providers:\n  openai: {kind: openai, api_key_env: OPENAI_API_KEY}"
+         "\ngateway:\n  default_provider: opneai")
+    [problem] = problems_of(path)
+    assert problem.startswith("trimtab.yaml:")
+    assert "gateway.default_provider: unknown provider 'opneai'. Did you mean 'openai'?" in problem
+    assert "use one of: openai" in problem
+
+
+def test_passthrough_is_a_reserved_system_name(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "  complaint-router:\n", "  passthrough:\n")
+    problems = problems_of(path)
+    assert any("systems.passthrough: 'passthrough' is reserved" in p and "rename" in p
+               for p in problems)

@@ -351,9 +351,28 @@ def _check_semantics(
             _check_system(name, system.kind, system.release, system.redact, providers, root,
                           problem)
         check_alert_rules(spec, problem)
+        _check_gateway(spec, problem)
     for name, (kind, release, redact) in partial.items():
         _check_system(name, kind, release, redact, providers, root, problem)
     return problems
+
+
+#: The system name the gateway records passthrough calls under (trimtab.calling).
+RESERVED_SYSTEMS = {"passthrough"}
+
+
+def _check_gateway(spec: ProjectFile, problem) -> None:
+    """Passthrough must resolve at start-up, not as a 500 on the first request."""
+    for name in spec.systems:
+        if name in RESERVED_SYSTEMS:
+            problem(("systems", name), f"{name!r} is reserved: the gateway records calls to "
+                    "models outside trimtab/<system> under it. Fix: rename the system.", key=True)
+    default = spec.gateway.default_provider
+    if default is not None and default not in spec.providers:
+        declared = [n for n, p in spec.providers.items() if p.kind != "simulated"]
+        problem(("gateway", "default_provider"), f"unknown provider {default!r}."
+                f"{_suggest(default, spec.providers)} Fix: declare it under `providers:` or "
+                f"use one of: {', '.join(declared) or '(none declared)'}.")
 
 
 def _check_environments(environments: list[str], problem) -> None:
