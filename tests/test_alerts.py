@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 import trimtab
+from tests.http_receiver import Receiver
 from trimtab.store import drift as drift_store
 
 # Minute-aligned and in the past, so tests choose "now" and never race the clock.
@@ -431,20 +434,78 @@ def test_drift_reads_the_newest_stored_check(ws, project_dir):
     assert (drifted.value, drifted.state) == (0.6, "firing")
 
 
+def test_a_drift_rule_with_a_window_ignores_checks_older_than_it(ws, project_dir):
+    add_yaml(project_dir, """
+        alerts:
+          drift-today:
+            system: complaint-router
+            metric: drift
+            window: 25h
+            comparator: ">="
+            threshold: 0.5
+          drift-ever:
+            system: complaint-router
+            metric: drift
+            comparator: ">="
+            threshold: 0.5
+    """)
+    with ws.store.write() as conn:
+        drift_store.save_result(
+            conn, system="complaint-router", env="production", baseline_id=None,
+            reference="first week", current="last 24h", current_start=None, current_end=None,
+            report={"n_reference_rows": 500, "n_current_rows": 400, "dataset_drift": True,
+                    "share": 0.6, "drift_share": 0.5, "n_columns_tested": 5,
+                    "n_columns_drifted": 3, "columns": [], "drifted_columns": ["a", "b", "c"]},
+            actor="alice@example.com")
+    fresh = ws.check_alerts(now=datetime.now(UTC) + timedelta(hours=24))
+    assert (state_of(fresh, "drift-today").value, state_of(fresh, "drift-today").state) == \
+        (0.6, "firing")
+
+    stale = ws.check_alerts(now=datetime.now(UTC) + timedelta(hours=26))  # the cron job died
+
+    today = state_of(stale, "drift-today")
+    assert (today.value, today.state) == (None, "no_data")
+    assert "older than the rule's 25h window" in today.detail and "cron" in today.detail
+    assert state_of(stale, "drift-ever").value == 0.6  # no window set: any age counts
+
+
 # --- shared stores, removed rules, audit -----------------------------------------
 
 
 def test_two_monitors_on_one_store_fire_once(ws, project_dir):
-    add_yaml(project_dir, ERROR_RULE.replace("for: 5m", "for: 0"))
+    """Two monitors evaluate the same firing rule at the same moment, in two threads.
+
+    Were the transition judged against state read outside the write lock, or the
+    delivery not claimed, both would fire and both would post: two events, two requests.
+    """
+    receiver = Receiver()
+    add_yaml(project_dir, ERROR_RULE.replace("for: 5m", "for: 0\n    channels: [ops]")
+             + f"channels:\n  ops:\n    kind: webhook\n    url: {receiver.url}\n")
     record(ws, 10, errors=10, at=T0)
-    other = trimtab.connect(project_dir, database_url=ws.database_url)
+    now = T0 + timedelta(minutes=1)
+    start = threading.Barrier(2)
+
+    def monitor():
+        mine = trimtab.connect(project_dir, database_url=ws.database_url)
+        try:
+            start.wait(timeout=30)  # both connected: go together
+            return mine.check_alerts(now=now)
+        finally:
+            mine.close()
+
     try:
-        now = T0 + timedelta(minutes=1)
-        assert state_of(ws.check_alerts(now=now), "router-errors").event is not None
-        assert state_of(other.check_alerts(now=now), "router-errors").event is None
+        with ThreadPoolExecutor(2) as pool:
+            cycles = [f.result(timeout=120) for f in [pool.submit(monitor) for _ in range(2)]]
     finally:
-        other.close()
-    assert len(ws.alert_events()) == 1
+        receiver.close()
+    fired = [state_of(c, "router-errors").event for c in cycles]
+    assert sum(event is not None for event in fired) == 1
+    assert [len(c.sent) for c in cycles].count(1) == 1 and sum(len(c.sent) for c in cycles) == 1
+    [event] = ws.alert_events()
+    assert event.state == "firing"
+    [delivery] = ws.alert_deliveries([event.id])[event.id]
+    assert (delivery.target, delivery.status) == ("ops", "sent")
+    assert [body["state"] for body in receiver.delivered] == ["firing"]
 
 
 def test_a_removed_rule_leaves_no_state(ws, project_dir):

@@ -5,6 +5,7 @@ import json
 import pytest
 
 import trimtab
+from tests.conftest import eventually
 from trimtab.active import ActiveReleases
 
 SYSTEM = "complaint-router"
@@ -59,11 +60,27 @@ def test_shadow_samples_calls_and_never_answers(two):
 
 def test_route_follows_a_change_made_elsewhere_within_the_ttl(two):
     ws, stable, candidate = two
-    active = ActiveReleases(ws.store, ttl=0.0)
+    active = ActiveReleases(ws.store, ttl=0.1)
     assert active.get(SYSTEM, "production").id == stable.id
     other = trimtab.connect(ws.project_file, database_url=ws.database_url)
     other.promote(SYSTEM, candidate.id, "production")
-    assert active.get(SYSTEM, "production").id == candidate.id
+    eventually(lambda: active.get(SYSTEM, "production").id == candidate.id, timeout=3)
+
+
+def test_a_store_that_goes_away_keeps_the_last_known_route(two):
+    ws, stable, _ = two
+    active = ActiveReleases(ws.store, ttl=0.0)
+    assert active.get(SYSTEM, "production").id == stable.id
+    active.store = _Unreachable()
+    for _ in range(20):  # served from memory while refreshes fail in the background
+        assert active.get(SYSTEM, "production").id == stable.id
+
+
+class _Unreachable:
+    """A store whose every read fails, as when the database host is gone."""
+
+    def read(self):
+        raise ConnectionError("store down")
 
 
 @pytest.mark.parametrize(

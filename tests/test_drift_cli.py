@@ -364,3 +364,104 @@ def test_columns_absent_from_one_window_and_all_missing_columns_are_reported(ws)
 def test_unknown_baseline_in_the_python_api_raises(traffic):
     with pytest.raises(trimtab.TrimtabError, match="unknown drift baseline 'zzz'"):
         traffic.drift("complaint-router", reference="zzz")
+
+
+# --- windows that would overlap ---------------------------------------------------------
+
+
+def record_calls(ws, n: int, start: datetime, *, step=timedelta(minutes=1), seed: int = 3):
+    rng = random.Random(seed)
+    for i in range(n):
+        ws.record("complaint-router", **call(rng, False), time=start + i * step)
+    assert ws.flush()
+
+
+def promoted(ws):
+    release, _ = ws.release("complaint-router")
+    ws.promote("complaint-router", release.id, "production")
+    return release
+
+
+def test_a_young_release_baseline_ends_now_and_checks_start_after_it(ws):
+    promoted(ws)
+    record_calls(ws, 50, datetime.now(UTC) - timedelta(hours=3))
+
+    baseline = ws.drift_baseline("complaint-router")  # the release is 3 hours old, not 7 days
+
+    assert baseline.rows == 50 and baseline.window_end <= datetime.now(UTC)
+    with pytest.raises(trimtab.TrimtabError, match="the baseline covers all calls so far") as e:
+        ws.drift("complaint-router")  # the last 24h are the baseline's own 50 calls
+    assert "record more calls" in str(e.value) and "--current" in str(e.value)
+
+    record_calls(ws, 40, baseline.window_end + timedelta(minutes=1), seed=4)
+    result = ws.drift("complaint-router", end=baseline.window_end + timedelta(hours=2))
+
+    assert result.result.current_start == baseline.window_end  # not 24 hours back
+    assert (result.report["latency_ms"].n_reference, result.report["latency_ms"].n_current) \
+        == (50, 40)
+
+
+def test_an_old_release_baseline_still_spans_its_first_seven_days(ws):
+    promoted(ws)
+    record_calls(ws, 100, NOW - timedelta(days=20), step=timedelta(hours=4))  # 16.5 days
+
+    baseline = ws.drift_baseline("complaint-router")
+
+    assert baseline.window_end == NOW - timedelta(days=13)
+    assert baseline.rows == 42  # every 4 hours for 7 days
+    result = ws.drift("complaint-router", current=timedelta(days=7), end=NOW - timedelta(days=3))
+    assert result.result.current_start == NOW - timedelta(days=10)  # no overlap: untouched
+
+
+def test_a_window_reference_moves_the_current_span_but_not_an_explicit_window(ws):
+    record_calls(ws, 120, NOW - timedelta(hours=10), step=timedelta(minutes=5))
+    reference = (NOW - timedelta(hours=10), NOW - timedelta(hours=4))
+
+    spanned = ws.drift("complaint-router", reference=reference, end=NOW, save=False)
+    assert spanned.report["latency_ms"].n_reference == 72
+    assert spanned.report["latency_ms"].n_current == 48  # only the calls after the reference
+    assert not any("overlaps" in note for note in spanned.notes)
+
+    chosen = ws.drift("complaint-router", reference=reference,
+                      current=(NOW - timedelta(hours=6), NOW), end=NOW, save=False)
+    assert chosen.report["latency_ms"].n_current == 72  # asked for: kept, with a note
+    assert any("overlaps the reference window" in note for note in chosen.notes)
+
+    with pytest.raises(trimtab.TrimtabError, match="the baseline covers all calls so far"):
+        ws.drift("complaint-router", reference=(NOW - timedelta(hours=10), NOW), end=NOW)
+
+
+def test_the_demo_then_a_baseline_then_a_check_compares_new_calls_only(ws, cli, project_dir):
+    cli("demo", str(project_dir), "--calls", "30")
+    out = cli("drift", "baseline", "complaint-router").stdout
+    assert "30 rows" in out
+
+    out = cli("drift", "complaint-router", expect=2).output
+    assert "the baseline covers all calls so far" in out and "Traceback" not in out
+
+    record_calls(ws, 25, datetime.now(UTC) + timedelta(seconds=1), step=timedelta(seconds=1))
+    future = datetime.now(UTC) + timedelta(minutes=5)
+    data = json.loads(cli("drift", "complaint-router", "--json", "--current",
+                          f"{(future - timedelta(hours=24)).isoformat()}..{future.isoformat()}",
+                          ).stdout)
+    assert data["n_reference_rows"] == 30 and data["n_current_rows"] == 25 + 30
+    assert any("overlaps the reference window" in note for note in data["notes"])
+
+
+def test_a_current_window_over_the_cap_keeps_its_newest_calls(ws, monkeypatch):
+    from trimtab.drift import monitor
+
+    monkeypatch.setattr(monitor, "MAX_ROWS", 10)
+    start = NOW - timedelta(hours=2)
+    record_calls(ws, 30, start)
+
+    current = monitor.calls_window(ws.store, "complaint-router", "production", start, NOW)
+    reference = monitor.calls_window(ws.store, "complaint-router", "production", start, NOW,
+                                     which="reference")
+
+    assert [row["time"] for row in current.rows] == [start + timedelta(minutes=i)
+                                                      for i in range(20, 30)]
+    assert [row["time"] for row in reference.rows] == [start + timedelta(minutes=i)
+                                                        for i in range(10)]
+    assert "the newest 10 were used" in current.notes[0]
+    assert "the oldest 10 were used" in reference.notes[0]

@@ -297,7 +297,10 @@ def test_thirty_percent_upstream_failures_with_a_healthy_fallback(ws, project_di
                     "retries": "{max_retries: 2, backoff: 0.002, max_backoff: 0.02}",
                     "circuit_breaker": "{failures: 5, cooldown: 0.1}"}
         declare_provider(project_dir, "primary", primary, **settings)
-        declare_provider(project_dir, "backup", backup, **settings)
+        # The primary's hangs are cut at 0.1 s; the healthy backup gets a generous read
+        # timeout, so a stall on a busy machine cannot time it out as well.
+        declare_provider(project_dir, "backup", backup,
+                         **{**settings, "timeouts": "{connect: 5, read: 10}"})
         use_provider(project_dir, "primary", fallback=("backup", "gpt-4o-mini"))
         release, _ = ws.release(SYSTEM)
         ws.promote(SYSTEM, release.id, "production")

@@ -106,3 +106,22 @@ def test_unknown_env_is_refused_at_once(ws, upstream):
 def test_an_undeclared_provider_is_refused_with_the_fix(ws, upstream):
     with pytest.raises(trimtab.TrimtabError, match="provider='azure'.*Fix: declare it"):
         trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws, provider="azure")
+
+
+def test_a_stream_left_early_is_recorded_as_cancelled_and_next_works(ws, upstream):
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    with client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                        messages=[{"role": "user", "content": "hi"}]) as stream:
+        first = next(stream)  # the official Stream is an iterator; so is the wrapper
+        assert first.choices[0].delta is not None
+    ws.flush()
+    [call] = ws.calls()
+    assert (call.status, call.error_kind) == ("error", "cancelled")
+
+
+def test_a_client_copied_with_options_is_recorded_too(ws, upstream):
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    client.with_options(timeout=5).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    ws.flush()
+    assert len(ws.calls()) == 1

@@ -186,3 +186,21 @@ def test_calls_and_call_cli(cli, project_dir):
     shown = json.loads(cli("call", ok[:18]).stdout)
     assert shown["request"] == {"text": "seal leaks"} and shown["cost_micro_usd"] == 90
     assert "no call has an id" in cli("call", "ffffffffffff", expect=2).output
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -1, "slow"])
+def test_a_latency_that_is_not_a_duration_is_refused_and_nothing_is_spooled(ws, bad):
+    with pytest.raises(trimtab.TrimtabError, match="latency_ms must be a finite number"):
+        ws.record("complaint-router", {"x": 1}, "y", latency_ms=bad)
+    ws.record("complaint-router", {"x": 1}, "y", latency_ms=5)
+    assert ws.flush() and len(ws.calls()) == 1
+
+
+def test_a_bad_latency_already_in_the_spool_does_not_stop_the_writer(ws):
+    from trimtab.records import CallRecord
+
+    ws.recorder.record(CallRecord(system="complaint-router", env="production",
+                                  latency_ms=float("inf")))
+    ws.record("complaint-router", {"x": 1}, "y", latency_ms=5)
+    assert ws.flush(timeout=10)
+    assert sorted(c.latency_ms for c in ws.calls()) == [5, 1e9]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import trimtab
-from tests.conftest import edit
+from tests.conftest import edit, eventually
 
 SYSTEM = "complaint-router"
 COMPLAINT = {"customer": "ACME GmbH", "product": "K-200",
@@ -73,10 +73,7 @@ def test_a_rollback_elsewhere_reaches_a_running_app_within_seconds(live, project
     other = trimtab.connect(project_dir, database_url=database_url)
     other.rollback(SYSTEM, "production")
     other.close()
-    import time
-
-    time.sleep(0.3)
-    assert router.run(COMPLAINT).release_id == first.id
+    eventually(lambda: router.run(COMPLAINT).release_id == first.id, timeout=5)
 
 
 def test_missing_variable_names_it_and_records_nothing(live):

@@ -57,27 +57,43 @@ class ActiveReleases:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[float, Route]] = {}
+        self._refreshing: set[tuple[str, str]] = set()
 
     def route(self, system: str, env: str) -> Route:
+        """The route from memory. Only a (system, env) never seen before is read
+        in the caller's thread; a stale one is served while a background thread
+        re-reads it, so a slow or unreachable store never stalls a call (or the
+        gateway's event loop) once a route is known."""
         key = (system, env)
         hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+        if hit is not None:
+            if time.monotonic() - hit[0] >= self.ttl:
+                self._refresh_soon(key, hit[1])
             return hit[1]
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self.ttl:
-                return hit[1]
-            try:
-                route = self._load(system, env, hit[1] if hit else None)
-            except Exception as exc:
-                if hit is None:
-                    raise
-                # The store is unreachable: keep serving what was active, try again later.
-                log.warning("trimtab: cannot re-read the active release of %s in %s (%s); "
-                            "serving the last known one", system, env, type(exc).__name__)
-                route = hit[1]
+            if hit is None:
+                hit = self._cache[key] = (time.monotonic(), self._load(system, env, None))
+            return hit[1]
+
+    def _refresh_soon(self, key: tuple[str, str], previous: Route) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        threading.Thread(target=self._refresh, args=(key, previous), daemon=True,
+                         name="trimtab-active").start()
+
+    def _refresh(self, key: tuple[str, str], previous: Route) -> None:
+        try:
+            route = self._load(*key, previous)
+        except Exception as exc:  # noqa: BLE001 - keep serving what was active
+            log.warning("trimtab: cannot re-read the active release of %s in %s (%s); "
+                        "serving the last known one", *key, type(exc).__name__)
+            route = previous
+        with self._lock:
             self._cache[key] = (time.monotonic(), route)
-            return route
+            self._refreshing.discard(key)
 
     def get(self, system: str, env: str) -> Release | None:
         return self.route(system, env).stable

@@ -116,15 +116,23 @@ def read_metric(
 
     spend_per_day is the cost over the rule's window scaled to 24 hours (a 1h
     window costing $2 reads $48/day; use window: 24h for yesterday's real
-    spend). drift is the newest stored drift check's share of drifted columns,
-    whatever its age: a drift check picks its own windows.
+    spend). drift is the newest stored drift check's share of drifted columns
+    (a check picks its own windows); a rule that sets ``window:`` ignores checks
+    older than it, so a drift job that stopped running reads as no data, not as
+    last month's verdict.
     """
     window = rule.window_delta
     if rule.metric == "drift":
         with store.read() as conn:
-            share = drift_store.latest_drift_share(conn, system, rule.env)
-        return Reading(share, "newest drift check") if share is not None else \
-            Reading(None, "no drift check stored yet (run trimtab drift)")
+            newest = drift_store.newest_check(conn, system, rule.env)
+        if newest is None:
+            return Reading(None, "no drift check stored yet (run trimtab drift)")
+        share, checked = newest
+        if "window" in rule.model_fields_set and checked < end - window:
+            return Reading(None, f"newest drift check is from {checked:%Y-%m-%d %H:%M} UTC, "
+                           f"older than the rule's {rule.window} window (schedule "
+                           "trimtab drift, e.g. with cron)")
+        return Reading(share, f"drift check of {checked:%Y-%m-%d %H:%M} UTC")
     if rule.metric == "quality_score":
         with store.read() as conn:
             mean, count = score_store.mean(conn, system=system, env=rule.env, name=rule.score,

@@ -27,3 +27,7 @@ class SchemaTooNewError(TrimtabError):
 
 class ArtefactCorruptError(TrimtabError):
     """An artefact's bytes no longer match the sha256 its release recorded."""
+
+
+class StoreUnavailable(TrimtabError):
+    """The database cannot be reached; a service answers 503 and retries later."""

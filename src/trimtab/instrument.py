@@ -87,6 +87,13 @@ def instrument(client: Any, system: str, *, env: str | None = None,
     create.__trimtab__ = True  # type: ignore[attr-defined]
     create.__wrapped__ = original  # type: ignore[attr-defined]
     completions.create = create
+    copy = getattr(client, "with_options", None)
+    if copy is not None:  # client.with_options(timeout=...) returns a new client: wrap it too
+        def with_options(*args: Any, **kwargs: Any) -> Any:
+            return instrument(copy(*args, **kwargs), system, env=env, workspace=workspace,
+                              tags=tags, provider=provider)
+
+        client.with_options = with_options
     return client
 
 
@@ -147,14 +154,18 @@ class _Context:
         status = getattr(exc, "status_code", None)
         name = type(exc).__name__
         kind = _STATUS_KINDS.get(status, "server" if status else
+                                 "cancelled" if isinstance(exc, _Cancelled) else
                                  "timeout" if "Timeout" in name else "connection")
+        # Masked like ws.record() errors: an upstream may echo the prompt back.
+        text = Redactor("redacted", self.redactor.rules).text(f"{name}: {exc}")
         record = self._record(kwargs, started, status="error", error_kind=kind,
-                              http_status=status, error=f"{name}: {exc}")
+                              http_status=status, error=text)
         self.ws.emit(record)
 
 
 class _Stream:
-    """The client's stream, passed through chunk by chunk, recorded when it ends."""
+    """The client's stream, passed through chunk by chunk, recorded when it ends:
+    read to the end, failed, or closed early by the caller (recorded as cancelled)."""
 
     def __init__(self, inner: Any, context: _Context, kwargs: dict[str, Any], started: float):
         self._inner, self._context, self._kwargs, self._started = inner, context, kwargs, started
@@ -163,8 +174,9 @@ class _Stream:
         self._model: str | None = None
         self._ttft: float | None = None
         self._done = False
+        self._iterator: Any = None
 
-    def _take(self, chunk: Any) -> None:
+    def _take(self, chunk: Any) -> Any:
         if self._ttft is None:
             self._ttft = round((time.perf_counter() - self._started) * 1000, 3)
         self._model = getattr(chunk, "model", None) or self._model
@@ -173,26 +185,36 @@ class _Stream:
         for choice in getattr(chunk, "choices", None) or ():
             if choice.delta is not None and choice.delta.content:
                 self._parts.append(choice.delta.content)
+        return chunk
 
     def _finish(self, error: BaseException | None = None) -> None:
         if self._done:
             return
         self._done = True
         if error is not None:
-            self._context.failed(self._kwargs, error, self._started)  # type: ignore[arg-type]
+            self._context.failed(self._kwargs, error, self._started)
         else:
             self._context.answered(self._kwargs, None, self._started, text="".join(self._parts),
                                    usage=self._usage, model=self._model, ttft_ms=self._ttft)
 
+    def _cancelled(self) -> None:
+        if not self._done:
+            self._finish(_Cancelled("the caller closed the stream before its end"))
+
     def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = iter(self._inner)
         try:
-            for chunk in self._inner:
-                self._take(chunk)
-                yield chunk
+            return self._take(next(self._iterator))
+        except StopIteration:
+            self._finish()
+            raise
         except Exception as exc:
             self._finish(exc)
             raise
-        self._finish()
 
     def __enter__(self) -> _Stream:
         return self
@@ -201,6 +223,7 @@ class _Stream:
         self.close()
 
     def close(self) -> None:
+        self._cancelled()
         self._inner.close()
 
     def __getattr__(self, name: str) -> Any:
@@ -208,24 +231,31 @@ class _Stream:
 
 
 class _AsyncStream(_Stream):
-    def __aiter__(self):
-        return self._aiter()
+    def __aiter__(self) -> _AsyncStream:
+        return self
 
-    async def _aiter(self):
+    async def __anext__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = self._inner.__aiter__()
         try:
-            async for chunk in self._inner:
-                self._take(chunk)
-                yield chunk
+            return self._take(await self._iterator.__anext__())
+        except StopAsyncIteration:
+            self._finish()
+            raise
         except Exception as exc:
             self._finish(exc)
             raise
-        self._finish()
 
     async def __aenter__(self) -> _AsyncStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._inner.close()
+        await self.close()
 
     async def close(self) -> None:  # type: ignore[override]
+        self._cancelled()
         await self._inner.close()
+
+
+class _Cancelled(Exception):
+    """A stream its caller stopped reading: recorded as an error of kind cancelled."""

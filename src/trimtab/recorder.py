@@ -157,6 +157,8 @@ class Recorder:
 
     # --- background writer ----------------------------------------------------
 
+    backoff = 0.0  # seconds the writer waits after a failed insert; 0 when healthy
+
     def _run(self) -> None:
         backoff = 0.0
         last_scan = time.monotonic()
@@ -166,10 +168,10 @@ class Recorder:
             stopping = self._stop.is_set()
             try:
                 self._drain()
-                backoff = 0.0
+                backoff = self.backoff = 0.0
             except Exception as exc:  # the database is down or refusing: keep spooling
                 self.failures += 1
-                backoff = min(max(backoff * 2, 0.25), 5.0)
+                backoff = self.backoff = min(max(backoff * 2, 0.25), 5.0)
                 log.warning("trimtab: recorder insert failed (%s); retrying in %.1fs",
                             exc.__class__.__name__, backoff)
                 if stopping:
@@ -244,7 +246,8 @@ class Recorder:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._thread.is_alive():
                 return False
-            self._wake.set()
+            if not self.backoff:  # a writer backing off from a down store keeps its pace
+                self._wake.set()
             with self._progress:
                 self._progress.wait(min(remaining, 0.1))
         return True

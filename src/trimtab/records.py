@@ -103,13 +103,25 @@ def row_from_spool(line: bytes) -> dict[str, Any]:
     if len(row) < len(FIELDS):
         row = {**_DEFAULTS, **row}
     row["time"] = datetime.fromisoformat(row["time"])
+    _check_latency(row)
     return row
+
+
+def _check_latency(row: dict[str, Any]) -> None:
+    """Callers validate latency; one bad value spooled anyway (an older writer,
+    a hand-made record) must not wedge the writer on that row forever, so it is
+    stored as the slowest latency with a note, and the rest flows on."""
+    latency = row.get("latency_ms")
+    if not isinstance(latency, int | float) or not 0 <= latency < 1e9:  # NaN fails too
+        row["latency_ms"] = 1e9
+        row["error"] = ((row.get("error") or "") + f" [invalid latency_ms {latency!r}]").strip()
 
 
 def row_from_line(data: dict[str, Any]) -> dict[str, Any]:
     """A spooled record as a calls-table row: time parsed, JSON fields as text."""
     row = dict(data)
     row["time"] = datetime.fromisoformat(row["time"])
+    _check_latency(row)
     for name in JSON_COLUMNS:  # lines spooled by an older trimtab hold structures
         value = row.get(name)
         if value is not None and not isinstance(value, str):

@@ -16,10 +16,13 @@ ACCURACY = 0.01
 GAMMA = (1 + ACCURACY) / (1 - ACCURACY)
 _LOG_GAMMA = math.log(GAMMA)
 MIN_VALUE = 1e-3  # ms; anything faster is reported as this
+MAX_VALUE = 1e9  # ms (11 days); anything slower, or not a number, is counted as this
 
 
 def bucket_of(value_ms: float) -> int:
     """The bucket a value falls in (rollups compute it once per call, then count)."""
+    if not value_ms < MAX_VALUE:  # inf and NaN too: a bad value must not stop the writer
+        value_ms = MAX_VALUE
     return math.ceil(math.log(max(value_ms, MIN_VALUE)) / _LOG_GAMMA)
 
 

@@ -6,6 +6,7 @@ stays readable in one sitting. It holds no state of its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,9 +60,19 @@ class CallLog:
                 f"record(): unknown field(s) {', '.join(sorted(unknown))}. "
                 f"Allowed: {', '.join(sorted(RECORD_FIELDS))}."
             )
+        try:
+            latency_ms = float(latency_ms)
+        except (TypeError, ValueError):
+            latency_ms = float("nan")
+        if not math.isfinite(latency_ms) or latency_ms < 0:
+            raise TrimtabError(f"record(): latency_ms must be a finite number ≥ 0 (milliseconds), "
+                               f"not {latency_ms!r}.")
         if status not in ("ok", "error"):
             raise TrimtabError(f"record(): status must be 'ok' or 'error', not {status!r}.")
-        release = self.active.get(system, env)
+        try:
+            release = self.active.get(system, env)
+        except Exception:  # noqa: BLE001 - the store is down and this route is unknown:
+            release = None  # still record; the call matters more than its release tag
         # The system's declared privacy applies before anything is spooled; a
         # system the project file does not declare gets the safe default.
         from trimtab.runtime.redaction import Redactor  # trimtab.runtime loads httpx

@@ -6,6 +6,7 @@ stays readable in one sitting. It holds no state of its own.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,28 +97,45 @@ class Observing:
         ``reference``: None for the newest stored baseline, a baseline name or
         id prefix, a file, a (start, end) window, or a span that ends where the
         current window starts. ``current``: the last span before ``end`` (now),
-        a (start, end) window, or a file. The result is stored and audited
-        unless ``save=False``.
+        a (start, end) window, or a file. A span never reaches back into the
+        reference's calls: it starts where the reference ends (an error when
+        no call is left). The result is stored and audited unless ``save=False``.
         """
         monitor = _drift_monitor()
 
         env = self._drift_scope(system, env)
         end = end or datetime.now(UTC)
+        baseline = None
+        if reference is None or isinstance(reference, str):
+            with self.store.read() as conn:
+                baseline = (drift_store.get_baseline(conn, system, reference, env) if reference
+                            else drift_store.latest_baseline(conn, system, env))
         if isinstance(current, Path):
             cur = monitor.file_window(current)
         else:
             start, stop = (end - current, end) if isinstance(current, timedelta) else current
-            cur = monitor.calls_window(self.store, system, env, start, stop)
+            if isinstance(reference, tuple):
+                bounds = monitor.Window("", [], *reference)
+            else:
+                bounds = baseline
+            moved = isinstance(current, timedelta) and bounds is not None \
+                and monitor.overlaps(bounds, start, stop)
+            if moved:
+                start = monitor.reference_end(bounds)
+            cur = monitor.calls_window(self.store, system, env, start, stop,
+                                       after_reference=moved)
+            if bounds is not None and monitor.overlaps(bounds, start, stop):
+                cur = replace(cur, notes=(*cur.notes, "the current window overlaps the "
+                                          "reference window: calls in both are compared "
+                                          "with themselves"))
         if reference is None or isinstance(reference, str):
-            with self.store.read() as conn:
-                ref = (drift_store.get_baseline(conn, system, reference, env) if reference
-                       else drift_store.latest_baseline(conn, system, env))
-            if ref is None:
+            if baseline is None:
                 raise TrimtabError(
                     f"no drift baseline for {system} in env {env}. Fix: `trimtab drift "
                     f"baseline {system} --env {env}` stores one (the first 7 days of the "
                     "active release), or pass --reference (a window, a span or a file)."
                 )
+            ref = baseline
         elif isinstance(reference, Path):
             ref = monitor.file_window(reference)
         else:

@@ -36,12 +36,27 @@ class Clock:
         return self.now
 
 
-def router(primary, fallback=None, *, breakers=None, model="gpt-4o-mini", **extra):
+def router(primary, fallback=None, *, breakers=None, model="gpt-4o-mini", sleep=asyncio.sleep,
+           fallback_extra=None, **extra):
     targets = [Target(make_provider(provider_entry(primary, "primary", **extra), env=ENV), model)]
     if fallback is not None:
-        targets.append(Target(make_provider(provider_entry(fallback, "fallback"), env=ENV),
-                              "backup-model"))
-    return Router(targets, breakers=breakers or BreakerRegistry(), rng=random.Random(0))
+        entry = provider_entry(fallback, "fallback", **(fallback_extra or {}))
+        targets.append(Target(make_provider(entry, env=ENV), "backup-model"))
+    return Router(targets, breakers=breakers or BreakerRegistry(), rng=random.Random(0),
+                  sleep=sleep)
+
+
+class Pauses:
+    """The Router's pauses between retries, written down; sleeps for real unless told not to."""
+
+    def __init__(self, *, real=True):
+        self.taken: list[float] = []
+        self.real = real
+
+    async def __call__(self, seconds):
+        self.taken.append(seconds)
+        if self.real:
+            await asyncio.sleep(seconds)
 
 
 def kinds(result_or_error):
@@ -74,10 +89,13 @@ async def test_bad_request_is_returned_at_once_not_retried_nor_fallen_back(upstr
 async def test_retry_after_is_honoured(upstream):
     upstream.retry_after = "0.3"
     upstream.plan(429)
+    pauses = Pauses()
     started = time.perf_counter()
-    async with router(upstream) as r:
+    async with router(upstream, sleep=pauses) as r:
         result = await r.complete(HELLO)
-    assert time.perf_counter() - started >= 0.3
+    # The backoff alone would be <= 0.01 s: a 0.3 s pause can only come from Retry-After.
+    assert pauses.taken == [0.3]
+    assert time.perf_counter() - started >= 0.3  # a lower bound: load only makes it longer
     assert kinds(result) == [("primary", "rate_limit"), ("primary", None)]
 
 
@@ -85,10 +103,11 @@ async def test_a_long_retry_after_moves_to_the_fallback_instead_of_stalling(
         upstream, fallback_upstream):
     upstream.retry_after = "120"
     upstream.plan(429)
-    started = time.perf_counter()
-    async with router(upstream, fallback_upstream, retries={"max_retry_after": 1}) as r:
+    pauses = Pauses(real=False)  # were the 120 s honoured, it shows here, not as a stall
+    async with router(upstream, fallback_upstream, retries={"max_retry_after": 1},
+                      sleep=pauses) as r:
         result = await r.complete(HELLO)
-    assert time.perf_counter() - started < 1
+    assert pauses.taken == []  # no wait at all: straight on to the fallback
     assert result.fallback_used and result.provider == "fallback"
     assert result.response.content == "Hello from the fallback."
     assert kinds(result) == [("primary", "rate_limit"), ("fallback", None)]
@@ -130,10 +149,18 @@ async def test_deadline_bounds_the_whole_call(upstream, fallback_upstream):
     upstream.fail_rate = fallback_upstream.fail_rate = 1.0
     upstream.fail_mix = fallback_upstream.fail_mix = {"hang": 1}
     started = time.perf_counter()
-    async with router(upstream, fallback_upstream, timeouts={"read": 5}) as r:
+    async with router(upstream, fallback_upstream, timeouts={"read": 60},
+                      fallback_extra={"timeouts": {"read": 60}}) as r:
         with pytest.raises(CallFailed) as info:
             await r.complete(HELLO, deadline_s=0.2)
-    assert info.value.kind == "timeout" and time.perf_counter() - started < 1.0
+    elapsed = time.perf_counter() - started
+    # Without the deadline the first hang alone lasts the 60 s read timeout; the bound
+    # leaves the 0.2 s deadline 25x headroom for a loaded machine.
+    assert info.value.kind == "timeout" and 0.15 < elapsed < 5
+    # The deadline, spent on the primary, cut the rest short: no retry, the fallback
+    # got no time left (a deadline that only bounded one attempt would show more here).
+    assert kinds(info.value) == [("primary", "timeout"), ("fallback", "timeout")]
+    assert all("deadline" in a.message for a in info.value.attempts)
 
 
 def test_backoff_grows_is_capped_and_jittered():
@@ -265,9 +292,12 @@ async def test_thirty_percent_upstream_failures_with_a_healthy_fallback():
     calls, concurrency = 2000, 10
     async with MockUpstream(fail_rate=0.3, fail_mix={500: 1, 503: 1, "hang": 2},
                             seed=42) as primary, MockUpstream(reply="fallback") as fallback:
+        # The primary's hangs are cut by a short read timeout; the healthy fallback gets a
+        # generous one, so a stall on a busy machine cannot fail it too.
         r = router(primary, fallback, timeouts={"read": 0.05},
                    retries={"max_retries": 2, "backoff": 0.002, "max_backoff": 0.02},
-                   circuit_breaker={"failures": 5, "cooldown": 0.05})
+                   circuit_breaker={"failures": 5, "cooldown": 0.05},
+                   fallback_extra={"timeouts": {"read": 10}})
         gate = asyncio.Semaphore(concurrency)
 
         async def one():

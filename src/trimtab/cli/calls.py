@@ -1,4 +1,5 @@
-"""The call log in the terminal: `trimtab calls` lists, `trimtab call ID` shows one."""
+"""The call log in the terminal: `trimtab calls` lists, `trimtab calls show ID` (or
+`trimtab call ID`) shows one."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ def _usd(micro: int | None) -> str:
     return "?" if micro is None else f"${micro / 1_000_000:.6f}"
 
 
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+
+
+@app.callback(invoke_without_command=True)
 @handles_errors
 def calls(
+    ctx: typer.Context,
     system: str = typer.Option(None, "--system", "-s", help="Only this system."),
     env: str = typer.Option(None, "--env", "-e", help="Only this environment."),
     since: str = typer.Option(None, "--since", help="24h, 7d, or an ISO time."),
@@ -25,10 +31,14 @@ def calls(
 ) -> None:
     """List recorded calls, newest first: latency, tokens, cost, status.
 
+    `trimtab calls show ID` shows one call in full.
+
     Example:
 
         trimtab calls --system complaint-router --env production --since 1h
     """
+    if ctx.invoked_subcommand is not None:
+        return
     found = workspace().calls(
         system=system, env=env, since=parse_since(since),
         status="error" if errors else None, limit=limit,
@@ -69,3 +79,17 @@ def call(
             except ValueError:
                 pass
     print_json(found)
+
+
+@app.command("show")
+@handles_errors
+def show(
+    call_id: str = typer.Argument(..., metavar="CALL", help="Call id or unique prefix."),
+) -> None:
+    """Show one call in full: prompt, response, attempts, usage and cost (as `trimtab call`).
+
+    Example:
+
+        trimtab calls show 0623f1a2b3c4
+    """
+    call(call_id)

@@ -28,7 +28,9 @@ from trimtab.store import systems as system_store
 from trimtab.store.drift import DriftBaseline, DriftResult
 
 DEFAULT_BASELINE_SPAN = timedelta(days=7)
-MAX_ROWS = 200_000  # calls read per window; the oldest are kept, and the report says so
+#: Calls read per window: a reference keeps its oldest, a current window its newest,
+#: and the report says so.
+MAX_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -77,14 +79,21 @@ def _stamp(moment: datetime) -> str:
 def calls_window(
     store: Store, system: str, env: str, start: datetime, end: datetime, *,
     release_id: str | None = None, which: str = "current", fix: str = "widen --current",
+    after_reference: bool = False,
 ) -> Window:
+    """Calls of [start, end); ``after_reference``: the span was moved to start where
+    the reference ends, so an empty window means the baseline holds every call."""
+    if after_reference and start >= end:
+        _covered(start)
     if start >= end:
         raise TrimtabError(f"the {which} window starts at {_stamp(start)}, after it ends at "
                            f"{_stamp(end)}. Fix: give the earlier time first.")
     with store.read() as conn:
         rows = drift_store.calls_between(conn, system, env, start, end, release_id=release_id,
-                                         limit=MAX_ROWS + 1)
+                                         limit=MAX_ROWS + 1, newest=which == "current")
     of_release = f" of release {release_id[:12]}" if release_id else ""
+    if not rows and after_reference:
+        _covered(start)
     if not rows:
         raise TrimtabError(
             f"no calls for {system}{of_release} in env {env} between {_stamp(start)} and "
@@ -92,11 +101,21 @@ def calls_window(
         )
     notes = ()
     if len(rows) > MAX_ROWS:
-        rows = rows[:MAX_ROWS]
-        notes = (f"the {which} window holds more than {MAX_ROWS:,} calls; the first "
+        kept = "newest" if which == "current" else "oldest"
+        rows = rows[1:] if which == "current" else rows[:MAX_ROWS]
+        notes = (f"the {which} window holds more than {MAX_ROWS:,} calls; the {kept} "
                  f"{MAX_ROWS:,} were used",)
     description = f"calls{of_release} {_stamp(start)} → {_stamp(end)}"
     return Window(description, rows, start, end, release_id, "calls", notes)
+
+
+def _covered(reference_end: datetime) -> None:
+    raise TrimtabError(
+        f"no calls after the reference window, which ends at {_stamp(reference_end)}: the "
+        "baseline covers all calls so far, and comparing calls with themselves finds no "
+        "drift. Fix: record more calls and check again, or pass --current START..END to "
+        "compare a window of your choice."
+    )
 
 
 def file_window(path: Path) -> Window:
@@ -105,8 +124,13 @@ def file_window(path: Path) -> Window:
 
 
 def first_week_of_release(store: Store, system: str, env: str,
-                          span: timedelta = DEFAULT_BASELINE_SPAN) -> Window:
-    """The default reference: the first ``span`` of calls the active release answered."""
+                          span: timedelta = DEFAULT_BASELINE_SPAN,
+                          now: datetime | None = None) -> Window:
+    """The default reference: the first ``span`` of calls the active release answered.
+
+    A release younger than ``span`` gives the calls so far: the window ends now,
+    not in the future, so later checks know which calls the baseline already holds.
+    """
     with store.read() as conn:
         found = system_store.find(conn, system)
         active = deployment_store.active(conn, found.id, env) if found else None
@@ -124,8 +148,36 @@ def first_week_of_release(store: Store, system: str, env: str,
             "record some calls first, or give the reference window with --since/--until, "
             "--window or --file."
         )
-    return calls_window(store, system, env, first, first + span, release_id=active.release_id,
+    end = min(first + span, now or datetime.now(UTC))
+    if end <= first:  # calls stamped ahead of this clock: keep the whole span
+        end = first + span
+    return calls_window(store, system, env, first, end, release_id=active.release_id,
                         which="reference", fix="give --since/--until or --window")
+
+
+def reference_end(reference: DriftBaseline | Window) -> datetime | None:
+    """Where a calls reference stops holding calls (None: a file has no time).
+
+    A baseline holds no call recorded after it was saved, whatever its window
+    says (baselines saved before windows were cut at "now" end in the future).
+    """
+    if isinstance(reference, DriftBaseline):
+        if reference.source != "calls" or reference.window_end is None:
+            return None
+        return min(reference.window_end, reference.created_at)
+    return reference.end if reference.source == "calls" else None
+
+
+def overlaps(reference: DriftBaseline | Window, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) reaches into the calls ``reference`` holds.
+
+    A current span that does starts where the reference ends instead: comparing
+    calls with themselves finds no drift however much there is.
+    """
+    ref_end = reference_end(reference)
+    ref_start = reference.window_start if isinstance(reference, DriftBaseline) \
+        else reference.start
+    return not (ref_end is None or ref_start is None or ref_end <= start or ref_start >= end)
 
 
 # --- baselines and checks -------------------------------------------------------------

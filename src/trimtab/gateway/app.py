@@ -7,8 +7,9 @@ Uvicorn (with uvloop and httptools when installed) does the HTTP.
 
 Per request the work is: read the body, look the key up in memory, check
 the body, call the model, append the record to the spool, answer. The
-store is read only in the background (keys, active releases) and written
-only by the recorder's thread.
+store is read only in the background (keys, active releases; only the first
+request for a system and env reads its route inline) and written only by
+the recorder's thread.
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ class RecordBody(BaseModel):
     system: Annotated[str, Field(min_length=1, max_length=200)]
     inputs: Any = None
     output: Any = None
-    latency_ms: Annotated[float, Field(ge=0)]
+    latency_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     env: str | None = None
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
@@ -184,7 +184,7 @@ class RecordBody(BaseModel):
     tags: dict[str, str] | None = None
     provider: str | None = None
     http_status: Annotated[int, Field(ge=100, le=599)] | None = None
-    ttft_ms: Annotated[float, Field(ge=0)] | None = None
+    ttft_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     input_tokens: Annotated[int, Field(ge=0)] | None = None
     output_tokens: Annotated[int, Field(ge=0)] | None = None
     cached_input_tokens: Annotated[int, Field(ge=0)] | None = None

@@ -142,8 +142,8 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
         return Cost(usd=calc.total_price, input_usd=calc.input_price,
                     output_usd=calc.output_price, source=PRICE_TABLE, priced_as=calc.model.id)
     model = candidates[0] if candidates else "?"
-    if (provider_name, model) not in _warned:
-        _warned.add((provider_name, model))
+    if (provider_name, model) not in _warned and len(_warned) < 1000:  # passthrough names
+        _warned.add((provider_name, model))                            # are client-chosen
         log.warning("no price for model %r on provider %r: its calls get cost unknown. Fix: add "
                     "prices: {%s: {input_mtok: ..., output_mtok: ...}} under providers.%s in "
                     "trimtab.yaml.", model, provider_name, model, provider_name or "<name>")

@@ -215,15 +215,25 @@ def results(
 
 
 def latest_drift_share(conn: Connection, system: str, env: str | None = None) -> float | None:
-    """Share of drifted columns in the newest check of ``system`` (None: never checked).
+    """Share of drifted columns in the newest check of ``system`` (None: never checked)."""
+    newest = newest_check(conn, system, env)
+    return newest[0] if newest else None
 
-    The ``drift`` alert metric reads this.
+
+def newest_check(
+    conn: Connection, system: str, env: str | None = None
+) -> tuple[float, datetime] | None:
+    """(share of drifted columns, when) of the newest check of ``system``; None: never.
+
+    The ``drift`` alert metric reads this, and the time to ignore stale checks.
     """
-    query = select(drift_results.c.share_drifted).where(drift_results.c.system == system)
+    query = select(drift_results.c.share_drifted, drift_results.c.time).where(
+        drift_results.c.system == system)
     if env is not None:
         query = query.where(drift_results.c.env == env)
     query = query.order_by(drift_results.c.time.desc(), drift_results.c.id.desc()).limit(1)
-    return conn.execute(query).scalar()
+    row = conn.execute(query).first()
+    return (row[0], row[1]) if row else None
 
 
 # --- the calls a window holds -------------------------------------------------------
@@ -238,21 +248,29 @@ def calls_between(
     *,
     release_id: str | None = None,
     limit: int | None = None,
+    newest: bool = False,
 ) -> list[dict[str, Any]]:
     """Primary-route calls of one system in [start, end), oldest first, as dicts.
 
+    ``limit`` keeps the oldest calls, or with ``newest`` the newest (still
+    returned oldest first): a current window cut short should show today.
     Shadow calls are left out: their answers never reached a user, and their
     inputs are a copy of the primary call's.
     """
     query = select(*(calls.c[name] for name in CALL_FIELDS)).where(
         calls.c.system == system, calls.c.env == env, calls.c.route != "shadow",
         calls.c.time >= start, calls.c.time < end,
-    ).order_by(calls.c.time, calls.c.id)
+    )
+    if newest:
+        query = query.order_by(calls.c.time.desc(), calls.c.id.desc())
+    else:
+        query = query.order_by(calls.c.time, calls.c.id)
     if release_id is not None:
         query = query.where(calls.c.release_id == release_id)
     if limit is not None:
         query = query.limit(limit)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    rows = [dict(row._mapping) for row in conn.execute(query)]
+    return rows[::-1] if newest else rows
 
 
 def first_call_time(

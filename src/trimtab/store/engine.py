@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from trimtab.errors import SchemaTooNewError, TrimtabError
+from trimtab.errors import SchemaTooNewError, StoreUnavailable, TrimtabError
 from trimtab.store.schema import audit_head
 
 # The newest migration this code knows. A test keeps it equal to Alembic's head,
@@ -121,7 +121,10 @@ def _make_engine(url: str) -> Engine:
                 "TRIMTAB_DATABASE_URL points at PostgreSQL but psycopg is not installed. "
                 "Fix: pip install 'trimtab[postgres]'"
             ) from None
-        return create_engine(url, pool_pre_ping=True)
+        # A store that stops answering (rather than refusing) must not hang a
+        # process for minutes: the recorder retries, the runtime serves from memory.
+        connect_args = {} if "connect_timeout" in url else {"connect_timeout": 5}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     raise TrimtabError(
         f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or "
         "postgresql://user@host:5432/dbname"
@@ -136,7 +139,7 @@ def current_revision(store: Store) -> str | None:
                 return None
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except OperationalError as exc:
-        raise TrimtabError(
+        raise StoreUnavailable(
             f"cannot reach the store at {store!r}: {exc.orig}. "
             "Fix: check TRIMTAB_DATABASE_URL and that the database server is running."
         ) from None
