@@ -36,7 +36,7 @@ def machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         mem_kb = None
     return {"cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "load_avg_at_start": load,
+            "python": platform.python_version(), "load_avg": load,
             "mem_gb": round(mem_kb / 1024 / 1024, 1) if mem_kb else None,
             "at": datetime.now(UTC).isoformat(timespec="seconds")}
 

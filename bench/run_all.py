@@ -46,9 +46,11 @@ def headline(name: str) -> list[tuple[str, str]]:
     if name == "startup":
         for what, r in data["results"].items():
             out.append((what, f"{r['median_ms']:.0f} ms"))
-    elif name == "sdk_overhead":
+    elif name in ("sdk_overhead", "telemetry_overhead"):
         for what, r in data["results"].items():
-            out.append((what.strip(), f"median {r['median_us']:.1f} us, p99 {r['p99_us']:.1f} us"))
+            if "median_us" in r:
+                out.append((what.strip(),
+                            f"median {r['median_us']:.1f} us, p99 {r['p99_us']:.1f} us"))
     elif name == "recorder_ingest":
         for what, r in data["results"].items():
             out.append((what, f"{r['rate']:,.0f} records/s, totals exact: {r['ok']}"))

@@ -153,12 +153,14 @@ def test_no_active_release_says_how_to_fix_it(ws):
 
 @pytest.fixture
 def upstream_system(ws, project_dir, monkeypatch):
-    """The example system released against a mock upstream: short timeouts, no retries,
-    no fallback, so each injected fault reaches the client."""
+    """The example system released against a mock upstream: no retries, no fallback, so
+    each injected fault reaches the client. The read timeout is generous, so a busy
+    machine cannot turn a healthy answer into a timeout; a test planning a hang passes
+    a short one."""
     monkeypatch.setenv("MOCK_UPSTREAM_KEY", UPSTREAM_KEY)
 
     def make(upstream, **settings):
-        settings = {"timeouts": "{connect: 1, read: 0.3}", "retries": "{max_retries: 0}",
+        settings = {"timeouts": "{connect: 5, read: 10}", "retries": "{max_retries: 0}",
                     **settings}
         declare_provider(project_dir, "up", upstream, **settings)
         use_provider(project_dir, "up")
@@ -180,7 +182,10 @@ def upstream_system(ws, project_dir, monkeypatch):
 ])
 def test_upstream_failures_map_to_openai_errors(upstream_system, fault, status, code):
     with running_upstream() as upstream:
-        ws = upstream_system(upstream)
+        if fault == "hang":  # only the hang needs (and waits for) a short read timeout
+            ws = upstream_system(upstream, timeouts="{connect: 1, read: 0.3}")
+        else:
+            ws = upstream_system(upstream)
         upstream.plan(fault)
         with running_gateway(ws) as url:
             answer = httpx.post(f"{url}/v1/chat/completions",

@@ -30,9 +30,12 @@ async def fallback_upstream():
 
 def provider_entry(up: MockUpstream | None, name: str = "up", kind: str = "openai",
                    **extra) -> dict:
-    """A release-snapshot provider entry pointing at a mock upstream, with short timeouts."""
+    """A release-snapshot provider entry pointing at a mock upstream.
+
+    The read timeout is generous so a busy CI machine cannot turn a healthy answer into a
+    timeout; a test that plans a hang passes a short one for the hang to be cut."""
     entry = {"name": name, "kind": kind, "api_key_env": "TEST_KEY",
-             "timeouts": {"connect": 1.0, "read": 0.5},
+             "timeouts": {"connect": 5.0, "read": 10.0},
              "retries": {"max_retries": 2, "backoff": 0.001, "max_backoff": 0.01}}
     if up is not None:
         entry["base_url"] = up.root_url if kind == "anthropic" else up.base_url
