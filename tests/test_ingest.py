@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -156,3 +156,19 @@ def test_spool_lines_written_by_trimtab_0_1_0_are_replayed(database_url, tmp_pat
     recorder.close()
     stored = trimtab.connect(database_url=database_url).call(old.id)
     assert json.loads(stored.request) == {"q": "Grüße"} and stored.user_id == "ann"
+
+
+def test_times_in_any_zone_are_stored_as_the_same_instant(database_url):
+    store = trimtab.Store(database_url)
+    writer = rollup_store.RollupWriter("w-zones")
+    cest = timezone(timedelta(hours=2))
+    made = [CallRecord(system="router", env="production", latency_ms=5.0,
+                       time=datetime(2026, 6, 1, 11, 30, 15, 250000, tzinfo=cest)),
+            CallRecord(system="router", env="production", latency_ms=5.0,
+                       time=datetime(2026, 6, 1, 9, 30, 15, tzinfo=UTC))]
+    write(store, writer, rows_of(made))
+    ws = trimtab.connect(database_url=database_url)
+    assert ws.call(made[0].id).time == datetime(2026, 6, 1, 9, 30, 15, 250000, tzinfo=UTC)
+    assert ws.call(made[1].id).time == made[1].time
+    assert {k[1] for k in stored_rollups(store, "w-zones") if k[0] == "m"} == {
+        datetime(2026, 6, 1, 9, 30, tzinfo=UTC)}
