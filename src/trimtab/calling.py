@@ -30,6 +30,7 @@ from trimtab.runtime import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    Cost,
     Provider,
     ProviderError,
     Redactor,
@@ -407,14 +408,7 @@ class _Call:
             record.response = stored
         _fill_attempts(record, result.attempts)
         record.ttft_ms = result.ttft_ms
-        if usage is not None:
-            record.input_tokens = usage.input_tokens
-            record.output_tokens = usage.output_tokens
-            record.cached_input_tokens = usage.cache_read_tokens or None
-            record.cache_write_tokens = usage.cache_write_tokens or None
-            record.reasoning_tokens = usage.reasoning_tokens or None
-        record.cost_micro_usd = result.cost.micro_usd
-        record.price_version = result.cost.source if result.cost.known else None
+        fill_usage(record, usage, result.cost)
         self.caller.ws.emit(record)
         return record
 
@@ -483,6 +477,18 @@ class StreamedRun:
         assert stream.result is not None
         self.record = call.record_success(stream.result)
         self.result = call.result(stream.result, self.record)
+
+
+def fill_usage(record: CallRecord, usage: Usage | None, cost: Cost) -> None:
+    """Tokens and exact cost onto a record: one place for SDK, gateway and instrument."""
+    if usage is not None:
+        record.input_tokens = usage.input_tokens
+        record.output_tokens = usage.output_tokens
+        record.cached_input_tokens = usage.cache_read_tokens or None
+        record.cache_write_tokens = usage.cache_write_tokens or None
+        record.reasoning_tokens = usage.reasoning_tokens or None
+    record.cost_micro_usd = cost.micro_usd
+    record.price_version = cost.source if cost.known else None
 
 
 def _fill_attempts(record: CallRecord, attempts) -> None:

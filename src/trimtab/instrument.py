@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trimtab.calling import fill_usage
 from trimtab.records import CallRecord
 from trimtab.runtime.cost import cost_of
 from trimtab.runtime.messages import Usage
@@ -140,14 +141,7 @@ class _Context:
         record.model = model
         record.response = self.redactor.text(text) if self.redactor.keeps_text else None
         counted = Usage.from_openai(usage)
-        if counted is not None:
-            record.input_tokens, record.output_tokens = (counted.input_tokens,
-                                                         counted.output_tokens)
-            record.cached_input_tokens = counted.cache_read_tokens or None
-            record.reasoning_tokens = counted.reasoning_tokens or None
-        cost = cost_of(counted, [model, kwargs.get("model")], self.provider)
-        record.cost_micro_usd = cost.micro_usd
-        record.price_version = cost.source if cost.known else None
+        fill_usage(record, counted, cost_of(counted, [model, kwargs.get("model")], self.provider))
         self.ws.emit(record)
 
     def failed(self, kwargs: dict[str, Any], exc: Exception, started: float) -> None:
