@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,3 +90,30 @@ def write(name: str, summary: dict[str, Any], out: Path | None = None) -> Path:
                                default=str))
     console.print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
+
+
+# --- per-call timing, shared by the SDK and telemetry overhead benchmarks ---
+
+#: A recorded call's inputs and output, as the example project's router sees them.
+INPUTS = {"customer": "ACME GmbH", "product": "KX-200",
+          "text": "The charger sparks when plugged in and smells of smoke."}
+OUTPUT = {"team": "electrical", "severity": "high", "reason": "Mentions 'spark'."}
+
+
+def timed(fn, calls: int, warmup: int = 1000) -> list[float]:
+    """Microseconds per call, each call timed on its own (``fn`` gets the index)."""
+    clock = time.perf_counter_ns
+    for i in range(warmup):
+        fn(i)
+    out = [0.0] * calls
+    for i in range(calls):
+        t0 = clock()
+        fn(i)
+        out[i] = (clock() - t0) / 1000
+    return out
+
+
+def summary(samples: list[float]) -> dict[str, Any]:
+    return {"calls": len(samples), "median_us": median(samples),
+            "p90_us": percentile(samples, 90), "p99_us": percentile(samples, 99),
+            "max_us": max(samples), "mean_us": sum(samples) / len(samples)}

@@ -30,27 +30,8 @@ from pathlib import Path
 
 import report
 
-INPUTS = {"customer": "ACME GmbH", "product": "KX-200",
-          "text": "The charger sparks when plugged in and smells of smoke."}
-OUTPUT = {"team": "electrical", "severity": "high", "reason": "Mentions 'spark'."}
-
-
-def timed(fn, calls: int, warmup: int = 1000) -> list[float]:
-    clock = time.perf_counter_ns
-    for i in range(warmup):
-        fn(i)
-    out = [0.0] * calls
-    for i in range(calls):
-        t0 = clock()
-        fn(i)
-        out[i] = (clock() - t0) / 1000
-    return out
-
-
-def summary(samples: list[float]) -> dict:
-    return {"calls": len(samples), "median_us": report.median(samples),
-            "p90_us": report.percentile(samples, 90), "p99_us": report.percentile(samples, 99),
-            "max_us": max(samples)}
+INPUTS, OUTPUT = report.INPUTS, report.OUTPUT
+timed, summary = report.timed, report.summary
 
 
 class Sink(BaseHTTPRequestHandler):
