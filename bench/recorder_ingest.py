@@ -10,8 +10,12 @@ Two ways, each on a fresh database:
   the clock runs until ``flush()`` returns. This is the writer alone: read the
   spool, parse, insert calls, fold the rollups, checkpoint.
 - **live**: one thread calls ``recorder.record()`` N times as fast as it can
-  while the writer drains in the same process (sharing the GIL, as in the
-  gateway); the clock runs from the first record to ``flush()`` returning.
+  while the writer drains; the clock runs from the first record to
+  ``flush()`` returning.
+
+Each with both writers: ``thread`` (the SDK's default: the writer shares this
+process's GIL) and ``process`` (the gateway's: a child process drains the
+spool on the other core).
 
 The records look like a team's traffic: 5 systems with uneven shares, each
 with its own model (3% of calls served by a fallback model, 10-20% by a canary
@@ -119,6 +123,7 @@ def check(store, expected: dict[str, int]) -> dict:
 
 
 def run_backlog(url: str, records, folder: Path, options: dict) -> dict:
+    """The writer alone: see the module docstring."""
     from trimtab.recorder import Recorder
     from trimtab.store import Store
 
@@ -167,6 +172,8 @@ def main() -> int:
                         f"(default {databases.DEFAULT_POSTGRES})")
     parser.add_argument("--batch-size", type=int, help="Recorder batch_size (default: its own)")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--writers", nargs="+", choices=("thread", "process"),
+                        default=["thread", "process"], help="Recorder writers to measure")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -183,20 +190,22 @@ def main() -> int:
     options = {"batch_size": args.batch_size} if args.batch_size else {}
     results, rows, ok = {}, [], True
     for name, pg_url in targets:
-        for mode, run in (("backlog", run_backlog), ("live", run_live)):
-            with tempfile.TemporaryDirectory(prefix="trimtab-ingest-") as tmp:
-                folder = Path(tmp)
-                url = databases.fresh_postgres(pg_url) if pg_url else databases.fresh_sqlite(folder)
-                report.console.print(f"{name} {mode} ...")
-                result = run(url, records, folder, options)
-            results[f"{name} {mode}"] = result
-            ok &= result["ok"] and result["rate"] >= GOAL
-            rows.append((name, mode, result["rate"], result["seconds"],
-                         result["found"]["calls rows"], result["recorder"]["duplicates"],
-                         result["ok"], result["rate"] >= GOAL))
+        for writer in args.writers:
+            for mode, run in (("backlog", run_backlog), ("live", run_live)):
+                with tempfile.TemporaryDirectory(prefix="trimtab-ingest-") as tmp:
+                    folder = Path(tmp)
+                    url = (databases.fresh_postgres(pg_url) if pg_url
+                           else databases.fresh_sqlite(folder))
+                    report.console.print(f"{name} {mode}, writer {writer} ...")
+                    result = run(url, records, folder, {**options, "writer": writer})
+                results[f"{name} {mode} {writer}"] = result
+                ok &= result["ok"] and result["rate"] >= GOAL
+                rows.append((name, mode, writer, result["rate"], result["seconds"],
+                             result["found"]["calls rows"], result["recorder"]["duplicates"],
+                             result["ok"], result["rate"] >= GOAL))
     report.show(
         f"Recorder ingest, {args.records:,} records (records/s; higher is better)",
-        ["database", "mode", "records/s", "seconds", "rows stored", "dups skipped",
+        ["database", "mode", "writer", "records/s", "seconds", "rows stored", "dups skipped",
          "totals exact", f">= {GOAL:,}/s"], rows,
     )
     report.write("recorder_ingest", {"records": args.records, "goal_per_s": GOAL,

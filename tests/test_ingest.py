@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 import trimtab
 from trimtab.recorder import Recorder
-from trimtab.records import CallRecord, row_from_spool
+from trimtab.records import COLUMN, CallRecord, values_from_spool
 from trimtab.sketch import LatencySketch
 from trimtab.store import calls as call_store
 from trimtab.store import rollups as rollup_store
@@ -45,8 +45,8 @@ def records(n: int, *, seed: int, start: datetime = START, span: timedelta = tim
     ]
 
 
-def rows_of(batch: list[CallRecord]) -> list[dict]:
-    return [row_from_spool(r.to_line()) for r in batch]
+def rows_of(batch: list[CallRecord]) -> list[list]:
+    return [values_from_spool(r.to_line()) for r in batch]
 
 
 def stored_rollups(store, writer: str) -> dict[tuple, tuple]:
@@ -57,7 +57,7 @@ def stored_rollups(store, writer: str) -> dict[tuple, tuple]:
         LatencySketch.from_json(r.sketch).buckets) for r in found}
 
 
-def recount(rows: list[dict]) -> dict[tuple, tuple]:
+def recount(rows: list[list]) -> dict[tuple, tuple]:
     return {key: (t.calls, t.input_tokens, t.output_tokens, t.cost_micro_usd, t.cost_unknown,
                   t.sketch.buckets) for key, t in rollup_store.aggregate(rows).items()}
 
@@ -67,7 +67,7 @@ def write(store, writer, rows, *, fail_after_commit=False):
     try:
         with store.ingest() as conn:
             inserted = call_store.insert_many(conn, rows)
-            writer.apply(conn, [r for r in rows if r["id"] in inserted])
+            writer.apply(conn, [r for r in rows if r[COLUMN["id"]] in inserted])
     except Exception:
         writer.failed()
         raise
@@ -130,7 +130,7 @@ def test_spool_lines_round_trip_to_the_stored_row():
         request={"text": "Grüße, naïve café", "at": datetime(2026, 1, 2, tzinfo=UTC)},
         response="a plain string stays as it is",
     )
-    row = row_from_spool(record.to_line())
+    row = dict(zip(COLUMN, values_from_spool(record.to_line()), strict=True))
     assert row["time"] == record.time and row["id"] == record.id
     assert json.loads(row["request"]) == {"text": "Grüße, naïve café",
                                           "at": "2026-01-02 00:00:00+00:00"}
@@ -139,7 +139,7 @@ def test_spool_lines_round_trip_to_the_stored_row():
     assert json.loads(row["tags"]) == {"team": "qa"}
     assert json.loads(row["attempts"]) == [{"provider": "p", "status": 200}]
     with pytest.raises(ValueError):
-        row_from_spool(b'[99, "a format from the future"]')
+        values_from_spool(b'[99, "a format from the future"]')
 
 
 def test_spool_lines_written_by_trimtab_0_1_0_are_replayed(database_url, tmp_path):

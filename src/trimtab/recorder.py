@@ -1,75 +1,52 @@
 """Recording calls without making the caller wait on the database.
 
-The hot path appends one JSON line to this process's spool file (an
+The hot path appends one JSON line to this process's spool segment (an
 ``os.write``: the bytes are in the kernel, so they survive the process being
-killed) and returns. A background thread tails the spool and inserts batches;
-a checkpoint file says how far it got. The spool is the queue: memory stays
+killed) and returns. A drainer (see spool.py) reads the spool and inserts
+batches, checkpointing how far it got. The spool is the queue: memory stays
 bounded by one batch, a database outage only makes the file longer, and any
-record not yet checkpointed is replayed, harmlessly, because inserts skip ids
-already stored.
+record not yet checkpointed is replayed, harmlessly, because inserts skip
+ids already stored.
 
-Each spool segment is held with ``flock`` by its process. A recorder starting
-on the same spool folder adopts segments whose owner died and drains them.
+The drainer runs as a thread here (``writer="thread"``, the default: right
+for scripts and apps that record now and then) or as a child process
+(``writer="process"``, what the gateway uses): parsing, aggregating and
+inserting tens of thousands of records a second then runs on another core
+and never holds this process's GIL, so serving requests does not queue
+behind it. The child dies with its parent, exactly as a thread would; what
+it had not stored is replayed by the next recorder on the same spool.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
+import io
+import json
 import logging
 import os
-import socket
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from trimtab.records import CallRecord, new_call_id, row_from_spool
+from trimtab.records import CallRecord
+from trimtab.spool import (
+    Drainer,
+    OwnerLock,
+    glob_escape,
+    new_owner,
+    pending_bytes,
+    segment_path,
+)
 from trimtab.store import Store
-from trimtab.store import calls as call_store
-from trimtab.store import rollups as rollup_store
 
 log = logging.getLogger("trimtab.recorder")
 
 SEGMENT_BYTES = 64 << 20
-READ_BYTES = 8 << 20
-
-
-@dataclass
-class _Segment:
-    path: Path
-    fd: int  # read fd; holds the flock
-    offset: int
-    checkpoint_fd: int
-    sealed: bool  # no more writes will come (rotated, or adopted from a dead process)
-
-    def save(self) -> None:
-        os.pwrite(self.checkpoint_fd, f"{self.offset:020d}".encode(), 0)
-
-    def remove(self) -> None:
-        for fd in (self.fd, self.checkpoint_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        for path in (self.path, _checkpoint_path(self.path)):
-            path.unlink(missing_ok=True)
-
-
-def _checkpoint_path(segment: Path) -> Path:
-    return segment.with_suffix(".offset")
-
-
-def _open_segment(path: Path, *, blocking: bool) -> _Segment | None:
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    checkpoint_fd = os.open(_checkpoint_path(path), os.O_RDWR | os.O_CREAT, 0o600)
-    raw = os.pread(checkpoint_fd, 20, 0)
-    offset = int(raw) if raw.strip().isdigit() else 0
-    return _Segment(path, fd, offset, checkpoint_fd, sealed=not blocking)
+RESTART_LIMIT = 3  # writer-process crashes in a minute before falling back to a thread
 
 
 class Recorder:
@@ -81,29 +58,31 @@ class Recorder:
         batch_size: int = 10_000,
         interval: float = 0.05,
         segment_bytes: int = SEGMENT_BYTES,
+        writer: Literal["thread", "process"] = "thread",
     ):
+        if writer not in ("thread", "process"):
+            raise ValueError(f"writer must be 'thread' or 'process', not {writer!r}")
         self.store = store
         self.spool_dir = Path(spool_dir)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
         self.interval = interval
         self.segment_bytes = segment_bytes
-        # Rollup rows are per writer, so replicas never update each other's rows.
-        self.writer_id = os.urandom(8).hex()
-        self._rollups = rollup_store.RollupWriter(self.writer_id, max_rows=30_000)
-        self.spooled = self.written = self.duplicates = self.dropped = 0
-        self.failures = self.corrupt = 0
+        self.owner = new_owner()
+        self._owner_lock = OwnerLock(self.spool_dir, self.owner)
+        self.spooled = self.dropped = 0
         self._lock = threading.Lock()
         self._progress = threading.Condition()
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._segments: list[_Segment] = []
+        self._segment = 0
         self._write_fd = -1
         self._write_size = 0
         self._rotate()
-        self._adopt_orphans()
-        self._thread = threading.Thread(target=self._run, name="trimtab-recorder", daemon=True)
-        self._thread.start()
+        self._writer: _ThreadWriter | _ProcessWriter
+        if writer == "process":
+            self._writer = _ProcessWriter(self)
+        else:
+            self._writer = _ThreadWriter(self)
         atexit.register(self.close)
 
     # --- hot path -----------------------------------------------------------
@@ -128,126 +107,38 @@ class Recorder:
         # Waking it per record made one transaction per call: at 1,000 calls/s that
         # cost 0.6 ms of CPU per call (GIL included), against 0.15-0.3 ms batched.
         if full:
-            self._wake.set()
+            self._writer.wake()
         return record.id
 
     def _rotate(self) -> None:
-        """Start a new segment; the old one is sealed and drained, then deleted."""
-        name = f"{socket.gethostname()}-{os.getpid()}-{new_call_id()}.jsonl"
-        path = self.spool_dir / name
+        """Start a new segment; the drainer then treats the old one as sealed."""
+        self._segment += 1
+        path = segment_path(self.spool_dir, self.owner, self._segment)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        segment = _open_segment(path, blocking=True)
-        segment.sealed = False
         if self._write_fd >= 0:
             os.close(self._write_fd)
-            self._segments[-1].sealed = True
-        self._segments.append(segment)
         self._write_fd, self._write_size = fd, 0
-
-    def _adopt_orphans(self) -> None:
-        known = {s.path for s in self._segments}
-        for path in sorted(self.spool_dir.glob("*.jsonl")):
-            if path in known:
-                continue
-            segment = _open_segment(path, blocking=False)
-            if segment is not None:
-                log.info("trimtab: replaying spool %s left by a stopped process", path.name)
-                with self._lock:
-                    self._segments.insert(0, segment)
-
-    # --- background writer ----------------------------------------------------
-
-    backoff = 0.0  # seconds the writer waits after a failed insert; 0 when healthy
-
-    def _run(self) -> None:
-        backoff = 0.0
-        last_scan = time.monotonic()
-        while True:
-            self._wake.wait(self.interval if backoff == 0 else backoff)
-            self._wake.clear()
-            stopping = self._stop.is_set()
-            try:
-                self._drain()
-                backoff = self.backoff = 0.0
-            except Exception as exc:  # the database is down or refusing: keep spooling
-                self.failures += 1
-                backoff = self.backoff = min(max(backoff * 2, 0.25), 5.0)
-                log.warning("trimtab: recorder insert failed (%s); retrying in %.1fs",
-                            exc.__class__.__name__, backoff)
-                if stopping:
-                    return
-            with self._progress:
-                self._progress.notify_all()
-            if stopping:
-                return
-            if time.monotonic() - last_scan > 10:
-                self._adopt_orphans()
-                last_scan = time.monotonic()
-
-    def _drain(self) -> None:
-        for segment in list(self._segments):
-            while self._drain_batch(segment):
-                pass
-            if segment.sealed and segment.offset >= os.fstat(segment.fd).st_size:
-                with self._lock:
-                    self._segments.remove(segment)
-                segment.remove()
-
-    def _drain_batch(self, segment: _Segment) -> bool:
-        chunk = os.pread(segment.fd, READ_BYTES, segment.offset)
-        end = chunk.rfind(b"\n") + 1
-        if end == 0 and len(chunk) == READ_BYTES:  # one record larger than a read
-            size = os.fstat(segment.fd).st_size
-            chunk = os.pread(segment.fd, size - segment.offset, segment.offset)
-            end = chunk.rfind(b"\n") + 1
-        if end == 0:
-            if segment.sealed and chunk:  # a torn last line from a killed process
-                self.corrupt += 1
-                segment.offset += len(chunk)
-                segment.save()
-            return False
-        lines = chunk[:end].split(b"\n")[:-1][: self.batch_size]
-        consumed = sum(len(line) + 1 for line in lines)
-        rows = []
-        for line in lines:
-            try:
-                rows.append(row_from_spool(line))
-            except (ValueError, KeyError, TypeError):
-                self.corrupt += 1
-        try:
-            with self.store.ingest() as conn:
-                inserted = call_store.insert_many(conn, rows)
-                if inserted:
-                    # A replay can repeat an id inside one batch: count each row once.
-                    fresh = {r["id"]: r for r in reversed(rows) if r["id"] in inserted}
-                    self._rollups.apply(conn, list(fresh.values()))
-        except BaseException:
-            self._rollups.failed()
-            raise
-        self._rollups.committed()
-        self.written += len(inserted)
-        self.duplicates += len(rows) - len(inserted)
-        segment.offset += consumed
-        segment.save()
-        return True
 
     # --- lifecycle ------------------------------------------------------------
 
+    @property
+    def backoff(self) -> float:
+        """Seconds the writer waits after a failed insert; 0 when healthy."""
+        return self._writer.stats().get("backoff", 0.0)
+
     def pending(self) -> int:
-        """Bytes spooled but not yet in the database."""
-        with self._lock:
-            segments = list(self._segments)
-        return sum(max(os.fstat(s.fd).st_size - s.offset, 0) for s in segments)
+        """Bytes spooled (by this process, or adopted from a dead one) not yet stored."""
+        return pending_bytes(self.spool_dir, self.owner) + self._writer.adopted_pending()
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every spooled record is in the database; False on timeout."""
         deadline = time.monotonic() + timeout
-        while self.pending() > 0:
+        while not self._writer.ready() or self.pending() > 0:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._thread.is_alive():
+            if remaining <= 0 or not self._writer.alive():
                 return False
             if not self.backoff:  # a writer backing off from a down store keeps its pace
-                self._wake.set()
+                self._writer.wake()
             with self._progress:
                 self._progress.wait(min(remaining, 0.1))
         return True
@@ -258,26 +149,180 @@ class Recorder:
             return
         drained = self.flush(timeout)
         self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
+        self._writer.stop()
         left = 0 if drained else self.pending()
         with contextlib.suppress(OSError):
             os.close(self._write_fd)
-        for segment in self._segments:
-            if drained:
-                segment.remove()
-            else:
-                with contextlib.suppress(OSError):
-                    os.close(segment.fd)
-                    os.close(segment.checkpoint_fd)
+        if drained:
+            for path in self.spool_dir.glob(f"{glob_escape(self.owner)}.*"):
+                if path.suffix in (".jsonl", ".offset"):
+                    path.unlink(missing_ok=True)
+        self._owner_lock.release(remove=drained)
         if not drained:
             log.warning("trimtab: %d bytes of calls stay spooled in %s; the next recorder "
                         "replays them", left, self.spool_dir)
         atexit.unregister(self.close)
 
     def stats(self) -> dict[str, int]:
+        counts = self._writer.stats()
         return {
-            "spooled": self.spooled, "written": self.written, "duplicates": self.duplicates,
-            "dropped": self.dropped, "failures": self.failures, "corrupt": self.corrupt,
+            "spooled": self.spooled, "written": int(counts.get("written", 0)),
+            "duplicates": int(counts.get("duplicates", 0)), "dropped": self.dropped,
+            "failures": int(counts.get("failures", 0)), "corrupt": int(counts.get("corrupt", 0)),
             "pending_bytes": self.pending(),
         }
+
+    def _progressed(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
+
+class _ThreadWriter:
+    """The drainer on a daemon thread of this process."""
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+        self.drainer = Drainer(recorder.store, recorder.spool_dir, recorder.owner,
+                               owner_alive=lambda: not recorder._stop.is_set(),
+                               batch_size=recorder.batch_size)
+        self.drainer.scan(orphans=True)  # adopt what dead processes left before returning
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trimtab-recorder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        drainer, recorder = self.drainer, self.recorder
+        while True:
+            self._wake.wait(drainer.backoff or recorder.interval)
+            self._wake.clear()
+            stopping = recorder._stop.is_set()
+            drainer.scan()
+            drainer.drain_or_back_off()
+            recorder._progressed()
+            if stopping:
+                return
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def ready(self) -> bool:
+        return True
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def adopted_pending(self) -> int:
+        return self.drainer.adopted_pending()
+
+    def stats(self) -> dict[str, float]:
+        return self.drainer.stats()
+
+    def stop(self) -> None:
+        self._wake.set()
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.drainer.release()
+
+
+class _ProcessWriter:
+    """The drainer in a child process (``python -m trimtab.spool_writer``).
+
+    It gets its settings on stdin, then a byte per wake-up; its stdout brings
+    back one JSON line of counters per round. EOF on its stdin tells it the
+    parent died. If it crashes it is restarted; after RESTART_LIMIT crashes in
+    a minute the recorder falls back to a thread.
+    """
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+        self._counts: dict[str, float] = {}
+        self._ready = threading.Event()
+        self._fallback: _ThreadWriter | None = None
+        self._crashes: list[float] = []
+        self._start()
+
+    def _start(self) -> None:
+        recorder = self.recorder
+        self._ready.clear()
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "trimtab.spool_writer"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+            start_new_session=False, close_fds=True,
+        )
+        settings = {"url": recorder.store.url, "spool_dir": str(recorder.spool_dir),
+                    "owner": recorder.owner, "batch_size": recorder.batch_size,
+                    "interval": recorder.interval}
+        self._child.stdin.write(json.dumps(settings).encode() + b"\n")
+        os.set_blocking(self._child.stdin.fileno(), False)  # a wake-up never blocks a call
+        self._reader = threading.Thread(target=self._read, args=(self._child,),
+                                        name="trimtab-recorder-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self, child: subprocess.Popen) -> None:
+        for line in io.BufferedReader(child.stdout):
+            try:
+                self._counts = json.loads(line)
+            except ValueError:
+                continue
+            self._ready.set()
+            self.recorder._progressed()
+        child.wait()
+        if self.recorder._stop.is_set():
+            return
+        now = time.monotonic()
+        self._crashes = [t for t in self._crashes if now - t < 60] + [now]
+        if len(self._crashes) >= RESTART_LIMIT:
+            log.error("trimtab: the recorder's writer process keeps exiting (code %s); "
+                      "writing from a thread instead", child.returncode)
+            self._fallback = _ThreadWriter(self.recorder)
+        else:
+            log.warning("trimtab: the recorder's writer process exited (code %s); restarting",
+                        child.returncode)
+            time.sleep(0.2)
+            self._start()
+        self.recorder._progressed()
+
+    def _send(self, data: bytes) -> None:
+        with contextlib.suppress(OSError, ValueError):  # full pipe: it is awake anyway
+            self._child.stdin.write(data)
+
+    def wake(self) -> None:
+        if self._fallback is not None:
+            return self._fallback.wake()
+        self._send(b"w")
+
+    def ready(self) -> bool:
+        """The child has scanned the spool (and adopted orphans) at least once."""
+        return self._fallback is not None or self._ready.is_set()
+
+    def alive(self) -> bool:
+        if self._fallback is not None:
+            return self._fallback.alive()
+        return True  # a dead child is restarted by the reader thread
+
+    def adopted_pending(self) -> int:
+        if self._fallback is not None:
+            return self._fallback.adopted_pending()
+        return int(self._counts.get("adopted_pending", 0))
+
+    def stats(self) -> dict[str, float]:
+        if self._fallback is not None:
+            counts = self._fallback.stats()
+            return {k: v + self._counts.get(k, 0) if k != "backoff" else v
+                    for k, v in counts.items()}
+        return self._counts
+
+    def stop(self) -> None:
+        if self._fallback is not None:
+            return self._fallback.stop()
+        child = self._child
+        os.set_blocking(child.stdin.fileno(), True)
+        self._send(b"s")
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        self._reader.join(timeout=5)

@@ -8,9 +8,10 @@ keeping raw latencies.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
+
+import orjson
 
 ACCURACY = 0.01
 GAMMA = (1 + ACCURACY) / (1 - ACCURACY)
@@ -66,16 +67,17 @@ class LatencySketch:
         return self.total / self.count if self.count else None
 
     def to_json(self) -> str:
-        keys = sorted(self.buckets)  # the writer serialises every touched rollup: C loops
-        return json.dumps(
-            {"b": dict(zip(map(str, keys), map(self.buckets.__getitem__, keys), strict=True)),
+        # The recorder serialises every rollup row a batch touches: orjson, keys in order.
+        buckets = self.buckets
+        return orjson.dumps(
+            {"b": {k: buckets[k] for k in sorted(buckets)},
              "n": self.count, "s": round(self.total, 6), "m": self.max},
-            separators=(",", ":"),
-        )
+            option=orjson.OPT_NON_STR_KEYS,
+        ).decode()
 
     @classmethod
     def from_json(cls, text: str) -> LatencySketch:
-        data = json.loads(text)
+        data = orjson.loads(text)
         sketch = cls()
         sketch.buckets = {int(k): v for k, v in data["b"].items()}
         sketch.count, sketch.total, sketch.max = data["n"], data["s"], data["m"]

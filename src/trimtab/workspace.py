@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trimtab import releases as release_specs
 from trimtab.active import ActiveReleases
@@ -57,6 +57,8 @@ class Workspace(CallLog, Observing):
         # Called with every record after it is spooled (Prometheus, OpenTelemetry).
         self.observers: list[Callable[[CallRecord], None]] = []
         self._telemetry: list[tuple[Callable[[float], bool], Callable[[], None]]] = []
+        # Recorder(...) keywords for when the recorder starts (the gateway sets writer).
+        self.recorder_options: dict[str, Any] = {}
 
     # --- where things live --------------------------------------------------
 
@@ -118,7 +120,16 @@ class Workspace(CallLog, Observing):
 
     @cached_property
     def recorder(self) -> Recorder:
-        return Recorder(self.store, self.spool_dir)
+        """Started on first use. ``TRIMTAB_RECORDER_WRITER=process`` (the gateway's
+        default) moves the writer off this process's GIL into a child process."""
+        options = dict(self.recorder_options)
+        writer = os.environ.get("TRIMTAB_RECORDER_WRITER")
+        if writer:
+            if writer not in ("thread", "process"):
+                raise TrimtabError(f"TRIMTAB_RECORDER_WRITER={writer!r} is not a writer. "
+                                   "Fix: set it to `thread` or `process`.")
+            options["writer"] = writer
+        return Recorder(self.store, self.spool_dir, **options)
 
     @cached_property
     def active(self) -> ActiveReleases:

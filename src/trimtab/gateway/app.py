@@ -132,11 +132,14 @@ class Gateway:
         from trimtab.prometheus import install_prometheus
 
         self.registry = install_prometheus(self.ws)
-        # Open the spool (adopting orphans) before traffic. Under load the writer runs
-        # every quarter second: bigger batches, a fraction of the CPU per call, and
-        # the records are durable in the spool meanwhile.
-        recorder = self.ws.recorder
-        recorder.interval = max(recorder.interval, RECORDER_INTERVAL)
+        # Open the spool (adopting orphans) before traffic. The writer runs in its own
+        # process, off the GIL that serves requests, every quarter second: bigger
+        # batches, a fraction of the CPU per call, and the records are durable in the
+        # spool meanwhile.
+        if "recorder" not in self.ws.__dict__:
+            self.ws.recorder_options.setdefault("writer", "process")
+            self.ws.recorder_options.setdefault("interval", RECORDER_INTERVAL)
+        self.ws.recorder  # noqa: B018 - start it now, not on the first call
 
     async def shutdown(self) -> None:
         await self.keys.stop()

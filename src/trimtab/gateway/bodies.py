@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Required
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
+from trimtab import jsontext
 from trimtab.gateway.errors import GatewayError, bad_request
 
 _STRICT = ConfigDict(strict=True)
@@ -158,7 +159,7 @@ def parse_json(raw: bytes) -> Any:
     if not raw:
         raise bad_request("the request body is empty; send a JSON object", code="invalid_json")
     try:
-        return json.loads(raw)
+        return jsontext.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise GatewayError(400, f"the request body is not valid JSON: {exc}",
                            code="invalid_json") from None

@@ -13,12 +13,12 @@ bare name to the default provider) and recorded under the system
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from trimtab import jsontext
 from trimtab.calling import PASSTHROUGH, Direct, RunResult, StreamedRun
 from trimtab.gateway.bodies import check_chat
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
@@ -150,7 +150,7 @@ def completion_body(result: RunResult) -> bytes:
     assert result.response is not None
     body = result.response.to_openai()
     body["id"] = f"chatcmpl-{result.call_id}"
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return jsontext.dumpb(body)
 
 
 def call_headers(call_id: str, result: RunResult | None = None,
@@ -166,8 +166,7 @@ def call_headers(call_id: str, result: RunResult | None = None,
 
 
 def _event(data: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, ensure_ascii=False,
-                                  separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + jsontext.dumpb(data) + b"\n\n"
 
 
 async def stream_answer(run: StreamedRun, send: Send, receive: Receive,

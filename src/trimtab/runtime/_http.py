@@ -26,6 +26,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
+from trimtab import jsontext
 from trimtab.project import ProviderSpec
 from trimtab.runtime.errors import ProviderError, kind_for_status
 
@@ -155,7 +156,7 @@ class HttpProvider:
                    **self.auth_headers(self._key(model))}
         return {"url": self.base_url + path, "headers": headers,
                 "params": dict(self.spec.query) or None,
-                "data": json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                "data": jsontext.dumpb(body),
                 "timeout": self.timeout, "proxy": self.proxy}
 
     def error(self, kind: str, message: str, model: str | None, **extra: Any) -> ProviderError:
@@ -187,7 +188,7 @@ class HttpProvider:
         if response.status >= 400:
             raise self._status_error(response, content, model)
         try:
-            return json.loads(content)
+            return jsontext.loads(content)
         except ValueError:
             raise self.error("malformed", "the answer is not valid JSON: "
                              + content[:80].decode("utf-8", "replace"), model,
@@ -246,7 +247,7 @@ class HttpProvider:
 
     def parse_event(self, data: str, model: str | None, seen: list[int]) -> Any:
         try:
-            return json.loads(data)
+            return jsontext.loads(data)
         except ValueError:
             raise self.error("malformed", f"a stream event is not valid JSON: {data[:80]}",
                              model, partial=seen[0] > 0) from None

@@ -52,11 +52,11 @@ def _faster(process, column, dialect):
     def utc_text(value):
         if value.tzinfo is not UTC:
             return process(value)
-        return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
-                f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}")
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     samples = (datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
-               datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC))
+               datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+               datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
     return utc_text if all(utc_text(v) == process(v) for v in samples) else process
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
 from trimtab.errors import TrimtabError
+from trimtab.records import CALL_COLUMNS
 from trimtab.store import audit, bulk
 from trimtab.store.schema import calls
 
 COLUMNS = tuple(c.name for c in calls.columns)
-_row_values = itemgetter(*COLUMNS)
+assert COLUMNS == CALL_COLUMNS, "records.CALL_COLUMNS must follow the calls table"
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,12 @@ class Call:
         return data
 
 
-def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert rows, skipping ids already stored; returns the ids actually inserted.
+def insert_many(conn: Connection, rows: list[Sequence[Any]]) -> set[str]:
+    """Insert rows (values in column order, as ``records.values_from_spool``
+    makes them), skipping ids already stored; returns the ids actually inserted.
 
     The recorder's hot loop: one statement per batch (see store/bulk.py)."""
-    try:
-        values = list(map(_row_values, rows))
-    except KeyError:  # a row without some optional column
-        values = [tuple(map(row.get, COLUMNS)) for row in rows]
-    return set(bulk.insert_new(conn, calls, values, key="id"))
+    return set(bulk.insert_new(conn, calls, rows, key="id"))
 
 
 def query(

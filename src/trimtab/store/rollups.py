@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, or_, select
 
+from trimtab.records import COLUMN
 from trimtab.sketch import LatencySketch, bucket_of
 from trimtab.store import bulk
 from trimtab.store.schema import rollups
@@ -62,13 +64,6 @@ class Totals:
         self.sketch.merge(other.sketch)
 
 
-def _dimensions(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    user, tags = row.get("user_id"), row.get("tags")
-    if isinstance(tags, dict):
-        tags = json.dumps(tags, sort_keys=True)
-    return _dimensions_of(user, tags)
-
-
 # The same users and tag sets recur call after call: work each out once.
 @functools.lru_cache(maxsize=16_384)
 def _dimensions_of(user: Any, tags: str | None) -> tuple[tuple[str, str], ...]:
@@ -80,62 +75,85 @@ def _dimensions_of(user: Any, tags: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def aggregate(rows: Iterable[dict[str, Any]]) -> dict[tuple, Totals]:
-    """Rollup keys and totals for a batch of call rows.
+# Positions of the columns the rollups read in a call row.
+_TIME, _SYSTEM, _ENV, _RELEASE_ID, _MODEL, _STATUS = map(
+    COLUMN.get, ("time", "system", "env", "release_id", "model", "status"))
+_LATENCY_MS, _INPUT_TOKENS, _OUTPUT_TOKENS, _COST_MICRO_USD, _USER_ID, _TAGS = map(
+    COLUMN.get, ("latency_ms", "input_tokens", "output_tokens", "cost_micro_usd", "user_id",
+                 "tags"))
 
-    Each row is counted once at the finest grain (its minute; its hour for
-    user and tag rows), in plain lists with its sketch bucket computed once;
-    coarser rows are merged from those: the same sums, far fewer additions.
+
+def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
+    """Rollup keys and totals for a batch of call rows (values in column order).
+
+    Rows are grouped once at the finest grain (their minute; their hour for
+    user and tag rows) as lists of row positions, and each group is summed
+    with ``sum``/``max`` over those positions: loops in C, not per-row Python
+    additions. Coarser rows are merged from the finer ones.
     """
-    # key -> [calls, input_tokens, output_tokens, cost, cost_unknown, buckets, total_ms, max_ms]
-    minutes: dict[tuple, list] = {}
-    hours: dict[tuple, list] = {}  # user and tag rows start at the hour
-    for row in rows:
-        grain = (row["system"], row["env"], row.get("release_id") or "", row.get("model") or "",
-                 row["status"])
-        minute = row["time"].replace(second=0, microsecond=0)
-        cost = row.get("cost_micro_usd")
-        tokens_in, tokens_out = row.get("input_tokens") or 0, row.get("output_tokens") or 0
-        latency = row["latency_ms"]
-        index = bucket_of(latency)
-        keys: list[tuple[dict, tuple]] = [(minutes, (minute, *grain))]
-        dimensions = _dimensions(row)
-        if dimensions:
-            hour = minute.replace(minute=0)
-            keys += [(hours, (hour, *grain, dim, value)) for dim, value in dimensions]
-        for into, key in keys:
-            acc = into.get(key)
-            if acc is None:
-                acc = into[key] = [0, 0, 0, 0, 0, {}, 0.0, 0.0]
-            acc[0] += 1
-            acc[1] += tokens_in
-            acc[2] += tokens_out
-            if cost is None:
-                acc[4] += 1
-            else:
-                acc[3] += cost
-            buckets = acc[5]
-            buckets[index] = buckets.get(index, 0) + 1
-            acc[6] += latency
-            if latency > acc[7]:
-                acc[7] = latency
+    if not rows:
+        return {}
+    minutes = [r[_TIME].replace(second=0, microsecond=0) for r in rows]
+    grains = list(zip([r[_SYSTEM] for r in rows], [r[_ENV] for r in rows],
+                      [r[_RELEASE_ID] or "" for r in rows],
+                      [r[_MODEL] or "" for r in rows], [r[_STATUS] for r in rows],
+                      strict=True))
+    latencies = [r[_LATENCY_MS] for r in rows]
+    tokens_in = [r[_INPUT_TOKENS] or 0 for r in rows]
+    tokens_out = [r[_OUTPUT_TOKENS] or 0 for r in rows]
+    costs = [r[_COST_MICRO_USD] for r in rows]
+    unknown = [cost is None for cost in costs]
+    costs = [cost or 0 for cost in costs]
+    buckets = list(map(bucket_of, latencies))
+    dimensions = list(map(_dimensions_of, [r[_USER_ID] for r in rows],
+                          [_tags_text(r[_TAGS]) for r in rows]))
+
+    by_minute: dict[tuple, list[int]] = {}
+    by_hour: dict[tuple, list[int]] = {}  # user and tag rows start at the hour
+    for i, key in enumerate(zip(minutes, grains, strict=True)):
+        found = by_minute.get(key)
+        if found is None:
+            by_minute[key] = [i]
+        else:
+            found.append(i)
+    for i, found_dimensions in enumerate(dimensions):
+        if found_dimensions:
+            hour = minutes[i].replace(minute=0)
+            for dimension, value in found_dimensions:
+                key = (hour, grains[i], dimension, value)
+                found = by_hour.get(key)
+                if found is None:
+                    by_hour[key] = [i]
+                else:
+                    found.append(i)
+
+    def totals(at: list[int]) -> Totals:
+        counts: dict[int, int] = {}
+        for index in map(buckets.__getitem__, at):
+            counts[index] = counts.get(index, 0) + 1
+        sketch = LatencySketch()
+        sketch.buckets, sketch.count = counts, len(at)
+        sketch.total = sum(map(latencies.__getitem__, at))
+        sketch.max = max(map(latencies.__getitem__, at))
+        return Totals(calls=len(at), input_tokens=sum(map(tokens_in.__getitem__, at)),
+                      output_tokens=sum(map(tokens_out.__getitem__, at)),
+                      cost_micro_usd=sum(map(costs.__getitem__, at)),
+                      cost_unknown=sum(map(unknown.__getitem__, at)), sketch=sketch)
+
     out: dict[tuple, Totals] = {}
-    for (minute, *grain), acc in minutes.items():
-        totals = out[("m", minute, *grain, "", "")] = _from_acc(acc)
+    for (minute, grain), at in by_minute.items():
+        minute_totals = out[("m", minute, *grain, "", "")] = totals(at)
         hour = minute.replace(minute=0)
-        _fold(out, ("h", hour, *grain, "", ""), totals)
-        _fold(out, ("d", hour.replace(hour=0), *grain, "", ""), totals)
-    for (hour, *rest), acc in hours.items():
-        totals = out[("h", hour, *rest)] = _from_acc(acc)
-        _fold(out, ("d", hour.replace(hour=0), *rest), totals)
+        _fold(out, ("h", hour, *grain, "", ""), minute_totals)
+        _fold(out, ("d", hour.replace(hour=0), *grain, "", ""), minute_totals)
+    for (hour, grain, dimension, value), at in by_hour.items():
+        hour_totals = out[("h", hour, *grain, dimension, value)] = totals(at)
+        _fold(out, ("d", hour.replace(hour=0), *grain, dimension, value), hour_totals)
     return out
 
 
-def _from_acc(acc: list) -> Totals:
-    sketch = LatencySketch()
-    sketch.buckets, sketch.count, sketch.total, sketch.max = acc[5], acc[0], acc[6], acc[7]
-    return Totals(calls=acc[0], input_tokens=acc[1], output_tokens=acc[2],
-                  cost_micro_usd=acc[3], cost_unknown=acc[4], sketch=sketch)
+def _tags_text(tags: Any) -> str | None:
+    return json.dumps(tags, sort_keys=True) if isinstance(tags, dict) else tags
 
 
 def _fold(out: dict[tuple, Totals], key: tuple, totals: Totals) -> None:
@@ -176,7 +194,7 @@ class RollupWriter:
                                                        for r in STEP}
         self._latest: dict[str, datetime] = {}
 
-    def apply(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def apply(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
         """Fold newly inserted call rows into this writer's rows (not yet committed)."""
         fresh = aggregate(rows)
         if not fresh:
@@ -255,7 +273,7 @@ class RollupWriter:
             self._known_from[resolution] = moment if current is None else max(current, moment)
 
 
-def apply(conn: Connection, rows: list[dict[str, Any]], writer: str) -> None:
+def apply(conn: Connection, rows: Sequence[Sequence[Any]], writer: str) -> None:
     """Fold newly inserted call rows into ``writer``'s rollup rows, reading them first."""
     RollupWriter(writer, new=False).apply(conn, rows)
 
@@ -336,7 +354,7 @@ def summarize(
     # numbers once per group, not once per row.
     # group -> [calls, input, output, cost, cost_unknown, errors, buckets, n, total, max]
     groups: dict[tuple, list] = {}
-    loads = json.loads
+    loads = orjson.loads
     for resolution, lo, hi in plan(start, end, finest="h" if dimension else "m"):
         query = select(
             *wanted, rollups.c.calls, rollups.c.input_tokens, rollups.c.output_tokens,
