@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trimtab.records import values_from_spool
 from trimtab.store import Store
@@ -33,7 +34,7 @@ from trimtab.store import rollups as rollup_store
 
 log = logging.getLogger("trimtab.recorder")
 
-READ_BYTES = 8 << 20
+READ_BYTES_PER_RECORD = 1024  # a batch reads batch_size KiB of spool (at least 1 MiB)
 ORPHAN_SCAN_SECONDS = 10.0
 _SEGMENT = re.compile(r"^(?P<owner>.+)\.(?P<n>\d{8})\.jsonl$")
 
@@ -104,6 +105,13 @@ def pending_bytes(spool_dir: Path, owner: str) -> int:
 
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+@dataclass
+class _Batch:
+    consumed: int  # spool bytes it covers
+    rows: list[list[Any]]  # calls-table values
+    corrupt: int  # lines that could not be read
 
 
 @dataclass
@@ -178,6 +186,7 @@ class Drainer:
         self.owner = owner
         self.owner_alive = owner_alive
         self.batch_size = batch_size
+        self.read_bytes = max(1 << 20, batch_size * READ_BYTES_PER_RECORD)
         # Rollup rows are per writer, so replicas never update each other's rows.
         self.rollups = rollup_store.RollupWriter(os.urandom(8).hex(), max_rows=30_000)
         self.segments: list[Segment] = []
@@ -234,13 +243,16 @@ class Drainer:
     def drain(self) -> None:
         """Insert everything spooled so far; raises if the store refuses."""
         for segment in list(self.segments):
-            while self._drain_batch(segment):
-                pass
+            self._drain_segment(segment)
             if self.sealed(segment) and segment.offset >= segment.size():
                 self.segments.remove(segment)
                 segment.remove()
                 if segment.owner not in (None, self.owner):
                     self._forget_owner(segment.owner)
+
+    def _drain_segment(self, segment: Segment) -> None:
+        while (batch := self._read(segment, segment.offset)) is not None:
+            self._write(segment, batch)
 
     def _forget_owner(self, owner: str) -> None:
         """A dead owner's last segment is drained: its lock file goes too."""
@@ -260,43 +272,46 @@ class Drainer:
         self.backoff = 0.0
         return True
 
-    def _drain_batch(self, segment: Segment) -> bool:
-        chunk = os.pread(segment.fd, READ_BYTES, segment.offset)
+    def _read(self, segment: Segment, offset: int) -> _Batch | None:
+        """Parse the batch at ``offset``; changes nothing."""
+        chunk = os.pread(segment.fd, self.read_bytes, offset)
         end = chunk.rfind(b"\n") + 1
-        if end == 0 and len(chunk) == READ_BYTES:  # one record larger than a read
-            chunk = os.pread(segment.fd, segment.size() - segment.offset, segment.offset)
+        if end == 0 and len(chunk) == self.read_bytes:  # one record larger than a read
+            chunk = os.pread(segment.fd, segment.size() - offset, offset)
             end = chunk.rfind(b"\n") + 1
         if end == 0:
             if chunk and self.sealed(segment):  # a torn last line from a killed process
-                self.corrupt += 1
-                segment.offset += len(chunk)
-                segment.save()
-            return False
+                return _Batch(consumed=len(chunk), rows=[], corrupt=1)
+            return None
         lines = chunk[:end].split(b"\n")[:-1][: self.batch_size]
-        consumed = sum(map(len, lines)) + len(lines)
-        rows = []
+        rows, corrupt = [], 0
         for line in lines:
             try:
                 rows.append(values_from_spool(line))
             except (ValueError, KeyError, TypeError):
-                self.corrupt += 1
-        try:
-            with self.store.ingest() as conn:
-                inserted = call_store.insert_many(conn, rows)
-                fresh = rows
-                if len(inserted) < len(rows):
-                    # A replay can repeat an id inside one batch: count each row once.
-                    fresh = list({r[0]: r for r in reversed(rows) if r[0] in inserted}.values())
-                self.rollups.apply(conn, fresh)
-        except BaseException:
-            self.rollups.failed()
-            raise
-        self.rollups.committed()
+                corrupt += 1
+        return _Batch(consumed=sum(map(len, lines)) + len(lines), rows=rows, corrupt=corrupt)
+
+    def _write(self, segment: Segment, batch: _Batch) -> None:
+        """Insert a batch and its rollups in one transaction, then checkpoint."""
+        rows, inserted = batch.rows, set()
+        if rows:
+            try:
+                with self.store.ingest() as conn:
+                    inserted = call_store.insert_many(conn, rows)
+                    if len(inserted) < len(rows):
+                        # A replay can repeat an id inside one batch: count each row once.
+                        rows = list({r[0]: r for r in reversed(rows) if r[0] in inserted}.values())
+                    self.rollups.apply(conn, rows)
+            except BaseException:
+                self.rollups.failed()
+                raise
+            self.rollups.committed()
         self.written += len(inserted)
-        self.duplicates += len(rows) - len(inserted)
-        segment.offset += consumed
+        self.duplicates += len(batch.rows) - len(inserted)
+        self.corrupt += batch.corrupt
+        segment.offset += batch.consumed
         segment.save()
-        return True
 
     def release(self) -> None:
         """Let go of every segment without deleting it (the next drainer replays it)."""

@@ -6,7 +6,9 @@ straight to the driver: on PostgreSQL the batch is COPYed into a temp table
 and moved with one ``INSERT ... SELECT ... ON CONFLICT``; on SQLite one
 multi-row ``VALUES`` per chunk, or ``executemany`` in C. Values go through
 the bind processors SQLAlchemy would use, so rows read back exactly as if a
-Core ``insert()`` had written them.
+Core ``insert()`` had written them; except that Float and Boolean values
+must already be Python floats (or ints) and bools, which both drivers take
+as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Boolean, Connection, Float, Table
 
 # (table name, dialect class) -> (column names, [(index, processor)])
 _PLANS: dict[tuple[str, type], tuple[tuple[str, ...], list]] = {}
@@ -31,7 +33,7 @@ def _plan(conn: Connection, table: Table):
         processors = []
         for i, column in enumerate(table.columns):
             process = column.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
+            if process is not None and not isinstance(column.type, Float | Boolean):
                 processors.append((i, _faster(process, column, dialect)))
         plan = _PLANS[key] = (names, processors)
     return plan

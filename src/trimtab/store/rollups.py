@@ -116,9 +116,13 @@ def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
             by_minute[key] = [i]
         else:
             found.append(i)
+    hour_of: dict[datetime, datetime] = {}  # a batch spans a few minutes: floor each once
     for i, found_dimensions in enumerate(dimensions):
         if found_dimensions:
-            hour = minutes[i].replace(minute=0)
+            minute = minutes[i]
+            hour = hour_of.get(minute)
+            if hour is None:
+                hour = hour_of[minute] = minute.replace(minute=0)
             for dimension, value in found_dimensions:
                 key = (hour, grains[i], dimension, value)
                 found = by_hour.get(key)
