@@ -35,7 +35,7 @@ def worker_app() -> Gateway:
     """The app factory each worker process calls (``uvicorn --factory``)."""
     from trimtab.workspace import connect
 
-    return Gateway(connect(), owns_workspace=True)
+    return Gateway(connect(), owns_workspace=True, owns_process=True)
 
 
 def _settings() -> dict:
@@ -71,8 +71,8 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
             uvicorn.run("trimtab.gateway.server:worker_app", host=host, port=port,
                         factory=True, workers=workers, **_settings())
         else:
-            server = uvicorn.Server(uvicorn.Config(Gateway(ws), host=host, port=port,
-                                                   **_settings()))
+            server = uvicorn.Server(uvicorn.Config(Gateway(ws, owns_process=True), host=host,
+                                                   port=port, **_settings()))
             if on_ready is not None:
                 _call_when_started(server, on_ready)
             server.run()
