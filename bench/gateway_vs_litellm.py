@@ -327,7 +327,9 @@ def profile(pid: int, seconds: int, url: str, script: Path, out: Path) -> dict:
 def summarize_profile(raw: Path) -> dict:
     """Share of samples per frame (self) and per top-level area (inclusive)."""
     self_time, areas, total = Counter(), Counter(), 0
-    area_of = (("trimtab/recorder", "recorder thread (spool -> store)"),
+    # Threads blocked in a read: py-spy cannot always tell they are idle.
+    waiting = ("_ProcessWriter._read (trimtab/recorder.py", "_worker (concurrent/futures/thread.py")
+    area_of = (("trimtab/recorder", "recorder (spool append)"),
                ("trimtab/gateway", "gateway request handling"),
                ("trimtab/calling", "calling (release, render, record)"),
                ("trimtab/runtime", "runtime (provider client, resilience, cost)"),
@@ -341,8 +343,10 @@ def summarize_profile(raw: Path) -> dict:
         if not count.isdigit():
             continue
         n = int(count)
-        total += n
         frames = stack.split(";")
+        if frames[-1].startswith(waiting):
+            continue
+        total += n
         self_time[frames[-1]] += n
         for needle, area in area_of:
             if any(needle in f for f in frames):

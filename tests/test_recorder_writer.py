@@ -65,6 +65,9 @@ def test_a_crashed_writer_process_is_restarted_and_nothing_is_lost(database_url,
     recorder = Recorder(trimtab.Store(database_url), tmp_path / "spool", writer="process")
     ids = [recorder.record(call(i)) for i in range(500)]
     assert recorder.flush(timeout=60)
+    deadline = time.monotonic() + 10  # its counters come a moment after the checkpoint
+    while recorder.stats()["written"] < 500 and time.monotonic() < deadline:
+        time.sleep(0.05)
     first = recorder._writer._child
     first.kill()
     ids += [recorder.record(call(i)) for i in range(500, 1_000)]
@@ -72,6 +75,7 @@ def test_a_crashed_writer_process_is_restarted_and_nothing_is_lost(database_url,
     assert recorder._writer._child is not first  # a new one took over
     found = stored_ids(database_url)
     assert sorted(found) == sorted(ids)  # each once: the replay skipped what was stored
+    assert recorder.stats()["written"] == 1_000  # counted across both writers
     recorder.close()
 
 

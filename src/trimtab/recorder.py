@@ -239,7 +239,8 @@ class _ProcessWriter:
 
     def __init__(self, recorder: Recorder):
         self.recorder = recorder
-        self._counts: dict[str, float] = {}
+        self._counts: dict[str, float] = {}  # the running child's, as it last reported
+        self._earlier: dict[str, float] = {}  # what children before it wrote
         self._ready = threading.Event()
         self._fallback: _ThreadWriter | None = None
         self._crashes: list[float] = []
@@ -273,6 +274,7 @@ class _ProcessWriter:
         child.wait()
         if self.recorder._stop.is_set():
             return
+        self._earlier, self._counts = _added(self._earlier, self._counts), {}
         now = time.monotonic()
         self._crashes = [t for t in self._crashes if now - t < 60] + [now]
         if len(self._crashes) >= RESTART_LIMIT:
@@ -310,11 +312,8 @@ class _ProcessWriter:
         return int(self._counts.get("adopted_pending", 0))
 
     def stats(self) -> dict[str, float]:
-        if self._fallback is not None:
-            counts = self._fallback.stats()
-            return {k: v + self._counts.get(k, 0) if k != "backoff" else v
-                    for k, v in counts.items()}
-        return self._counts
+        current = self._fallback.stats() if self._fallback is not None else self._counts
+        return _added(self._earlier, current)
 
     def stop(self) -> None:
         if self._fallback is not None:
@@ -330,3 +329,11 @@ class _ProcessWriter:
             child.kill()
             child.wait()
         self._reader.join(timeout=5)
+
+
+def _added(earlier: dict[str, float], current: dict[str, float]) -> dict[str, float]:
+    """Counters summed over writers; gauges (backoff, adopted_pending) are the current one's."""
+    total = dict(current)
+    for name in ("written", "duplicates", "failures", "corrupt"):
+        total[name] = earlier.get(name, 0) + current.get(name, 0)
+    return total

@@ -59,6 +59,8 @@ class Workspace(CallLog, Observing):
         self._telemetry: list[tuple[Callable[[float], bool], Callable[[], None]]] = []
         # Recorder(...) keywords for when the recorder starts (the gateway sets writer).
         self.recorder_options: dict[str, Any] = {}
+        # system -> (the Project it was worked out from, privacy, error redactor)
+        self._privacy: dict[str, tuple[Project | None, Any, Any]] = {}
 
     # --- where things live --------------------------------------------------
 

@@ -21,6 +21,7 @@ from trimtab.store import calls as call_store
 from trimtab.store.calls import Call
 
 if TYPE_CHECKING:
+    from trimtab.project import Project
     from trimtab.retention import Pruned
 
 # What record() accepts beyond its named arguments: usage, cost, timing.
@@ -52,8 +53,9 @@ class CallLog:
         """Record a call or prediction made elsewhere (a scikit-learn model, an
         endpoint trimtab does not proxy). Returns the call id; never blocks on
         the database."""
+        project = self.project if self.project_file else None  # one look at the file
         if env is None:
-            env = self.project.production if self.project_file else "production"
+            env = project.production if project else "production"
         unknown = set(fields) - RECORD_FIELDS
         if unknown:
             raise TrimtabError(
@@ -73,14 +75,7 @@ class CallLog:
             release = self.active.get(system, env)
         except Exception:  # noqa: BLE001 - the store is down and this route is unknown:
             release = None  # still record; the call matters more than its release tag
-        # The system's declared privacy applies before anything is spooled; a
-        # system the project file does not declare gets the safe default.
-        from trimtab.runtime.redaction import Redactor  # trimtab.runtime loads httpx
-
-        declared = self.project.spec.systems.get(system) if self.project_file else None
-        privacy = Redactor.from_spec(declared.privacy() if declared else None)
-        errors = privacy if privacy.mode in ("full", "redacted") else \
-            Redactor("redacted", privacy.rules)  # an error message stays readable, masked
+        privacy, errors = self._record_privacy(project, system)
         record = CallRecord(
             system=system, env=env, latency_ms=float(latency_ms), status=status,
             error=errors.text(error), release_id=release.id if release else None,
@@ -89,6 +84,24 @@ class CallLog:
             response=_storable(privacy, output), **fields,
         )
         return self.emit(record)
+
+    def _record_privacy(self, project: Project | None, system: str) -> tuple[Any, Any]:
+        """The system's declared privacy, applied before anything is spooled (a
+        system the project file does not declare gets the safe default), and the
+        redactor for its error texts; worked out once per version of the file."""
+        cached = self._privacy.get(system)
+        if cached is not None and cached[0] is project:
+            return cached[1], cached[2]
+        from trimtab.runtime.redaction import Redactor  # trimtab.runtime loads httpx
+
+        declared = project.spec.systems.get(system) if project else None
+        privacy = Redactor.from_spec(declared.privacy() if declared else None)
+        errors = privacy if privacy.mode in ("full", "redacted") else \
+            Redactor("redacted", privacy.rules)  # an error message stays readable, masked
+        if len(self._privacy) >= 1_000:  # record() takes any system name: stay bounded
+            self._privacy.clear()
+        self._privacy[system] = (project, privacy, errors)
+        return privacy, errors
 
     def calls(
         self,

@@ -107,3 +107,13 @@ def test_default_mode_is_redacted_and_metadata_drops_text():
 def test_scrub_secrets_by_value():
     assert scrub_secrets("key was plain-value-123 ok", ["plain-value-123"]) == \
         "key was [SECRET] ok"
+
+
+def test_the_length_shortcut_never_skips_a_text_a_rule_could_match():
+    import re
+
+    from trimtab.runtime.redaction import BUILTIN_RULES, SHORTEST
+
+    for rule in BUILTIN_RULES:  # the regex engine's own lower bound on a match's length
+        assert SHORTEST[rule.name] <= re._parser.parse(rule.pattern.pattern).getwidth()[0]
+    assert mask("a@b.cc") == "[EMAIL]" and mask("token=abcdef") == "[SECRET]"

@@ -136,12 +136,14 @@ def scrub_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, SECRET)
-    return _apply(SECRETS_RULE, text)
+    return text if len(text) < SHORTEST["secret"] else _apply(SECRETS_RULE, text)
 
 
 #: What a text must contain before a built-in rule can match: most texts have no
 #: "@" and many no digit, and skipping a regex scan is the cheap part of privacy.
 _NEEDS = {"email": "@", "iban": "digit", "card": "digit", "phone": "digit"}
+#: The shortest text each built-in rule can match (labels and keys are shorter).
+SHORTEST = {"secret": 12, "email": 6, "iban": 15, "card": 13, "phone": 8}
 _DIGIT = re.compile(r"\d")
 
 
@@ -150,7 +152,10 @@ def mask(text: str, rules: Iterable[Rule] = ()) -> str:
     for rule in rules:
         text = _apply(rule, text)
     digits: bool | None = None
+    size = len(text)
     for rule in BUILTIN_RULES:
+        if size < SHORTEST[rule.name]:
+            continue
         need = _NEEDS.get(rule.name)
         if need == "@" and "@" not in text:
             continue
