@@ -172,3 +172,15 @@ def test_times_in_any_zone_are_stored_as_the_same_instant(database_url):
     assert ws.call(made[1].id).time == made[1].time
     assert {k[1] for k in stored_rollups(store, "w-zones") if k[0] == "m"} == {
         datetime(2026, 6, 1, 9, 30, tzinfo=UTC)}
+
+
+def test_inserting_a_batch_that_meets_stored_ids_returns_only_the_new_ones(database_url):
+    store = trimtab.Store(database_url)
+    rows = rows_of(records(300, seed=11))
+    with store.ingest() as conn:
+        assert call_store.insert_many(conn, rows[:120]) == {r[0] for r in rows[:120]}
+    with store.ingest() as conn:  # a replay: 120 stored, 180 new, one new id twice
+        inserted = call_store.insert_many(conn, rows + [rows[200]])
+    assert inserted == {r[0] for r in rows[120:]}
+    with store.read() as conn:
+        assert call_store.count(conn) == 300

@@ -67,11 +67,10 @@ class LatencySketch:
         return self.total / self.count if self.count else None
 
     def to_json(self) -> str:
-        # The recorder serialises every rollup row a batch touches: orjson, keys in order.
-        buckets = self.buckets
+        # The recorder serialises every rollup row a batch touches: orjson, buckets
+        # in whatever order they were counted (readers key them by index).
         return orjson.dumps(
-            {"b": {k: buckets[k] for k in sorted(buckets)},
-             "n": self.count, "s": round(self.total, 6), "m": self.max},
+            {"b": self.buckets, "n": self.count, "s": round(self.total, 6), "m": self.max},
             option=orjson.OPT_NON_STR_KEYS,
         ).decode()
 
