@@ -139,3 +139,16 @@ def test_the_writer_is_chosen_by_environment(project_dir, database_url, monkeypa
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         with pytest.raises(trimtab.TrimtabError, match="TRIMTAB_RECORDER_WRITER.*`process`"):
             ws.record("complaint-router", {"x": 1}, "y", latency_ms=5)
+
+
+def test_a_writer_process_that_cannot_start_falls_back_to_a_thread(
+        database_url, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # every child exits at once
+    recorder = Recorder(trimtab.Store(database_url), tmp_path / "spool", writer="process")
+    ids = [recorder.record(call(i)) for i in range(200)]
+    assert recorder.flush(timeout=30)
+    assert sorted(stored_ids(database_url)) == sorted(ids)
+    assert recorder.stats()["written"] == 200
+    assert "writing from a thread instead" in caplog.text
+    recorder.close()
+    assert list((tmp_path / "spool").iterdir()) == []

@@ -249,16 +249,20 @@ class _ProcessWriter:
     def _start(self) -> None:
         recorder = self.recorder
         self._ready.clear()
+        # The child imports this very trimtab, however this process found it.
+        here = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
         self._child = subprocess.Popen(
             [sys.executable, "-m", "trimtab.spool_writer"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
-            start_new_session=False, close_fds=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True,
+            env={**os.environ, "PYTHONPATH": path},
         )
         settings = {"url": recorder.store.url, "spool_dir": str(recorder.spool_dir),
                     "owner": recorder.owner, "batch_size": recorder.batch_size,
                     "interval": recorder.interval}
-        self._child.stdin.write(json.dumps(settings).encode() + b"\n")
-        os.set_blocking(self._child.stdin.fileno(), False)  # a wake-up never blocks a call
+        with contextlib.suppress(OSError):  # it died at once: the reader restarts it
+            self._child.stdin.write(json.dumps(settings).encode() + b"\n")
+            os.set_blocking(self._child.stdin.fileno(), False)  # wake-ups never block a call
         self._reader = threading.Thread(target=self._read, args=(self._child,),
                                         name="trimtab-recorder-reader", daemon=True)
         self._reader.start()
