@@ -152,3 +152,30 @@ def test_a_writer_process_that_cannot_start_falls_back_to_a_thread(
     assert "writing from a thread instead" in caplog.text
     recorder.close()
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", ["thread", "process"])
+def test_closing_while_the_store_is_down_keeps_the_spool_for_the_next_recorder(
+        postgres_url, tmp_path, writer):
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.tcp_proxy import TcpProxy
+
+    parts = urlsplit(postgres_url)
+    proxy = TcpProxy(parts.hostname, parts.port or 5432)
+    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    through = urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{proxy.port}"))
+    trimtab.Store(through).dispose()  # migrate while reachable
+    spool = tmp_path / "spool"
+    recorder = Recorder(trimtab.Store(through), spool, writer=writer)
+    proxy.cut()
+    ids = [recorder.record(call(i)) for i in range(20)]
+    recorder.close(timeout=1)  # the last round fails: nothing may be deleted
+    assert recorder.record(call(99)) and recorder.stats()["dropped"] == 1  # after close: dropped
+    assert list(spool.glob("*.jsonl"))
+    proxy.restore()
+    again = Recorder(trimtab.Store(through), spool, writer=writer)
+    assert again.flush(timeout=60)
+    assert sorted(stored_ids(postgres_url)) == sorted(ids)
+    again.close()
+    proxy.close()

@@ -95,6 +95,10 @@ class Recorder:
         """Append to the spool and return the call id; never touches the database."""
         line = record.to_line()
         with self._lock:
+            if self._write_fd < 0:
+                self.dropped += 1
+                log.error("trimtab: a call was recorded after the recorder closed; dropped")
+                return record.id
             try:
                 os.write(self._write_fd, line)
             except OSError as exc:
@@ -151,12 +155,17 @@ class Recorder:
         """Flush, stop the writer, and remove the spool if it is fully drained."""
         if self._stop.is_set():
             return
-        drained = self.flush(timeout)
-        self._stop.set()
-        self._writer.stop()
-        left = 0 if drained else self.pending()
+        with self._lock:  # nothing recorded from here on can reach a segment being removed
+            write_fd, self._write_fd = self._write_fd, -1
         with contextlib.suppress(OSError):
-            os.close(self._write_fd)
+            os.close(write_fd)
+        self.flush(timeout)
+        self._stop.set()
+        # Drained only if the writer's last round (owner gone: every segment sealed,
+        # drained and removed) went through: what it could not store stays for replay.
+        stopped_cleanly = self._writer.stop()
+        left = self.pending()
+        drained = stopped_cleanly and left == 0
         if drained:
             for path in self.spool_dir.glob(f"{glob_escape(self.owner)}.*"):
                 if path.suffix in (".jsonl", ".offset"):
@@ -191,6 +200,7 @@ class _ThreadWriter:
                                batch_size=recorder.batch_size)
         self.drainer.scan(orphans=True)  # adopt what dead processes left before returning
         self._wake = threading.Event()
+        self._healthy = True
         self._thread = threading.Thread(target=self._run, name="trimtab-recorder", daemon=True)
         self._thread.start()
 
@@ -201,7 +211,7 @@ class _ThreadWriter:
             self._wake.clear()
             stopping = recorder._stop.is_set()
             drainer.scan()
-            drainer.drain_or_back_off()
+            self._healthy = drainer.drain_or_back_off()
             recorder._progressed()
             if stopping:
                 return
@@ -221,11 +231,14 @@ class _ThreadWriter:
     def stats(self) -> dict[str, float]:
         return self.drainer.stats()
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Run the last round; True if it stored everything it held."""
         self._wake.set()
         self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self.drainer.release()
+        if self._thread.is_alive():  # stuck on the store: it keeps its segments' locks
+            return False
+        self.drainer.release()
+        return self._healthy
 
 
 class _ProcessWriter:
@@ -244,6 +257,7 @@ class _ProcessWriter:
         self._ready = threading.Event()
         self._fallback: _ThreadWriter | None = None
         self._crashes: list[float] = []
+        self._restarting = threading.Lock()  # a restart and stop() never interleave
         self._start()
 
     def _start(self) -> None:
@@ -276,20 +290,21 @@ class _ProcessWriter:
             self._ready.set()
             self.recorder._progressed()
         child.wait()
-        if self.recorder._stop.is_set():
-            return
-        self._earlier, self._counts = _added(self._earlier, self._counts), {}
-        now = time.monotonic()
-        self._crashes = [t for t in self._crashes if now - t < 60] + [now]
-        if len(self._crashes) >= RESTART_LIMIT:
-            log.error("trimtab: the recorder's writer process keeps exiting (code %s); "
-                      "writing from a thread instead", child.returncode)
-            self._fallback = _ThreadWriter(self.recorder)
-        else:
-            log.warning("trimtab: the recorder's writer process exited (code %s); restarting",
-                        child.returncode)
-            time.sleep(0.2)
-            self._start()
+        with self._restarting:
+            if self.recorder._stop.is_set():
+                return
+            self._earlier, self._counts = _added(self._earlier, self._counts), {}
+            now = time.monotonic()
+            self._crashes = [t for t in self._crashes if now - t < 60] + [now]
+            if len(self._crashes) >= RESTART_LIMIT:
+                log.error("trimtab: the recorder's writer process keeps exiting (code %s); "
+                          "writing from a thread instead", child.returncode)
+                self._fallback = _ThreadWriter(self.recorder)
+            else:
+                log.warning("trimtab: the recorder's writer process exited (code %s); "
+                            "restarting", child.returncode)
+                time.sleep(0.2)
+                self._start()
         self.recorder._progressed()
 
     def _send(self, data: bytes) -> None:
@@ -319,13 +334,15 @@ class _ProcessWriter:
         current = self._fallback.stats() if self._fallback is not None else self._counts
         return _added(self._earlier, current)
 
-    def stop(self) -> None:
-        if self._fallback is not None:
-            return self._fallback.stop()
-        child = self._child
-        os.set_blocking(child.stdin.fileno(), True)
-        self._send(b"s")
-        with contextlib.suppress(OSError):
+    def stop(self) -> bool:
+        """Ask the child for its last round; True if it stored everything it held."""
+        with self._restarting:  # _stop is set: whatever runs now is the last writer
+            fallback, child = self._fallback, self._child
+        if fallback is not None:
+            return fallback.stop()
+        with contextlib.suppress(OSError, ValueError):
+            os.set_blocking(child.stdin.fileno(), True)
+            child.stdin.write(b"s")
             child.stdin.close()
         try:
             child.wait(timeout=10)
@@ -333,6 +350,7 @@ class _ProcessWriter:
             child.kill()
             child.wait()
         self._reader.join(timeout=5)
+        return child.returncode == 0
 
 
 def _added(earlier: dict[str, float], current: dict[str, float]) -> dict[str, float]:

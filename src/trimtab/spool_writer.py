@@ -69,11 +69,11 @@ def main() -> int:
             sys.stdout.write(json.dumps(report) + "\n")
             sys.stdout.flush()
             last_report = report
-        if stopping:
+        if stopping:  # exit 1: the last round failed and the spool stays for replay
             if not healthy:
                 drainer.release()
             store.dispose()
-            return 0
+            return 0 if healthy else 1
 
 
 if __name__ == "__main__":
