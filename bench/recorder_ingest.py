@@ -135,14 +135,7 @@ def run_backlog(url: str, records, folder: Path, options: dict) -> dict:
     store = Store(url)
     t0 = time.perf_counter()
     recorder = Recorder(store, spool, **options)  # adopts the segment and starts draining
-    flushed = recorder.flush(timeout=600)
-    elapsed = time.perf_counter() - t0
-    stats = recorder.stats()
-    recorder.close()
-    result = check(store, expected_totals(records))
-    store.dispose()
-    return {"seconds": elapsed, "rate": len(records) / elapsed, "flushed": flushed,
-            "recorder": stats, **result}
+    return finish(store, recorder, records, t0)
 
 
 def run_live(url: str, records, folder: Path, options: dict) -> dict:
@@ -155,14 +148,19 @@ def run_live(url: str, records, folder: Path, options: dict) -> dict:
     for record in records:
         recorder.record(record)
     produced = time.perf_counter() - t0
+    return {**finish(store, recorder, records, t0), "produce_seconds": produced}
+
+
+def finish(store, recorder, records, t0: float) -> dict:
+    """Wait for the writer, stop the clock, close, and check nothing was lost or doubled."""
     flushed = recorder.flush(timeout=600)
     elapsed = time.perf_counter() - t0
     stats = recorder.stats()
     recorder.close()
     result = check(store, expected_totals(records))
     store.dispose()
-    return {"seconds": elapsed, "rate": len(records) / elapsed, "produce_seconds": produced,
-            "flushed": flushed, "recorder": stats, **result}
+    return {"seconds": elapsed, "rate": len(records) / elapsed, "flushed": flushed,
+            "recorder": stats, **result}
 
 
 def main() -> int:

@@ -136,7 +136,8 @@ class Recorder:
 
     def pending(self) -> int:
         """Bytes spooled (by this process, or adopted from a dead one) not yet stored."""
-        return pending_bytes(self.spool_dir, self.owner) + self._writer.adopted_pending()
+        adopted = self._writer.stats().get("adopted_pending", 0)
+        return pending_bytes(self.spool_dir, self.owner) + int(adopted)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every spooled record is in the database; False on timeout."""
@@ -224,9 +225,6 @@ class _ThreadWriter:
 
     def alive(self) -> bool:
         return self._thread.is_alive()
-
-    def adopted_pending(self) -> int:
-        return self.drainer.adopted_pending()
 
     def stats(self) -> dict[str, float]:
         return self.drainer.stats()
@@ -324,11 +322,6 @@ class _ProcessWriter:
         if self._fallback is not None:
             return self._fallback.alive()
         return True  # a dead child is restarted by the reader thread
-
-    def adopted_pending(self) -> int:
-        if self._fallback is not None:
-            return self._fallback.adopted_pending()
-        return int(self._counts.get("adopted_pending", 0))
 
     def stats(self) -> dict[str, float]:
         current = self._fallback.stats() if self._fallback is not None else self._counts

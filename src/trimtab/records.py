@@ -113,8 +113,7 @@ def values_from_spool(line: bytes) -> list[Any]:
     """
     data = jsontext.loads(line)
     if type(data) is not list or len(data) != _LINE_LENGTH or data[0] != LINE_FORMAT:
-        row = _row_from_data(data)
-        return [row.get(name) for name in CALL_COLUMNS]
+        return _values_from_older(data)
     values = list(_line_to_columns(data))
     values[_C_TIME] = _utc(values[_C_TIME])
     latency = values[_C_LATENCY]
@@ -123,7 +122,7 @@ def values_from_spool(line: bytes) -> list[Any]:
     return values
 
 
-def _row_from_data(data: Any) -> dict[str, Any]:
+def _values_from_older(data: Any) -> list[Any]:
     """Lines in older shapes: a dict (trimtab 0.1.0) or a shorter list."""
     if isinstance(data, dict):
         row = dict(data)
@@ -135,11 +134,10 @@ def _row_from_data(data: Any) -> dict[str, Any]:
         row = {**_DEFAULTS, **dict(zip(FIELDS, data[1:], strict=False))}
     else:
         raise ValueError("not a spool line of a known format")
-    row["time"] = _utc(row["time"])
     values = [row.get(name) for name in CALL_COLUMNS]
+    values[_C_TIME] = _utc(values[_C_TIME])
     _check_latency(values, values[_C_LATENCY])
-    row["latency_ms"], row["error"] = values[_C_LATENCY], values[_C_ERROR]
-    return row
+    return values
 
 
 def _utc(text: str) -> datetime:
