@@ -39,8 +39,11 @@ def worker_app() -> Gateway:
 
 
 def _settings() -> dict:
+    # No X-Forwarded-* rewriting: the gateway never uses the client's address, and the
+    # middleware is one more layer on every request.
     return {"loop": fast_loop(), "http": fast_http(), "lifespan": "on", "access_log": False,
-            "log_level": "warning", "timeout_keep_alive": 30, "backlog": 4096}
+            "log_level": "warning", "timeout_keep_alive": 30, "backlog": 4096,
+            "proxy_headers": False}
 
 
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int = 1, *,

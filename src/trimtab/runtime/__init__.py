@@ -7,7 +7,7 @@ the store. The usual entry point is a release snapshot::
     result = await router.complete(ChatRequest(prompt_messages(release.spec["prompts"], v)))
     result.response.content, result.cost.usd, result.attempts
 
-Only standard library, aiohttp and genai-prices underneath.
+Only standard library, httptools and genai-prices underneath.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from trimtab.runtime.simulated import SimulatedProvider
 from trimtab.runtime.templates import TemplateError, prompt_messages, render
 
 if TYPE_CHECKING:
-    import aiohttp
+    from trimtab.runtime.http1 import Client
 
 __all__ = [
     "Attempt", "BreakerRegistry", "CallFailed", "CallResult", "ChatChunk", "ChatRequest",
@@ -61,7 +61,7 @@ _KINDS = {"openai": OpenAIProvider, "anthropic": AnthropicProvider}
 
 
 def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                  client: aiohttp.ClientSession | None = None,
+                  client: Client | None = None,
                   answers: SimulateSpec | Mapping[str, Any] | None = None,
                   rng: random.Random | None = None) -> Provider:
     """A provider from its release-snapshot entry (``{"name", "kind", ...}``).
@@ -79,7 +79,7 @@ def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = N
 
 
 def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                        client: aiohttp.ClientSession | None = None,
+                        client: Client | None = None,
                         rng: random.Random | None = None) -> list[Target]:
     """(provider, model, params) in chain order; fallbacks inherit the release's params."""
     if not spec.get("provider") or not spec.get("model"):
@@ -102,7 +102,7 @@ def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | Non
 
 def router_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                        breakers: BreakerRegistry | None = None,
-                       client: aiohttp.ClientSession | None = None,
+                       client: Client | None = None,
                        rng: random.Random | None = None) -> Router:
     """The router for a release snapshot: its model, then its fallbacks, in order."""
     return Router(targets_for_release(spec, env=env, client=client, rng=rng),

@@ -4,10 +4,10 @@ Each upstream failure becomes a ProviderError here, in one place, so that
 OpenAI-compatible servers and Anthropic are retried and recorded alike and
 no code path can build an error message from raw headers (where keys live).
 
-The transport is aiohttp: measured against a 10 ms upstream on 2 cores,
-httpx spent 0.7 ms of CPU per call at 16 concurrent calls and 2.9 ms at 64
-(its pool polls every idle connection on each request), aiohttp 0.1 ms at
-both, and the gateway's throughput is bounded by exactly this number.
+The transport is ``http1`` (keep-alive connections on asyncio protocols,
+parsed by httptools): the gateway's added latency and its throughput are
+bounded by the CPU each upstream call costs, and that module says why
+neither httpx nor aiohttp is used.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
-
-import aiohttp
 
 from trimtab import jsontext
 from trimtab.project import ProviderSpec
+from trimtab.runtime import http1
 from trimtab.runtime.errors import ProviderError, kind_for_status
 
 MAX_ERROR_TEXT = 300
@@ -75,7 +74,7 @@ def error_text(body: bytes) -> str:
 def proxy_for(url: str) -> str | None:
     """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for ``url``, decided once.
 
-    (aiohttp's ``trust_env`` would decide per request, reading ~/.netrc in a
+    (aiohttp's ``trust_env`` decided per request, reading ~/.netrc in a
     thread each time: a fifth of the gateway's CPU.)
     """
     parts = urlsplit(url)
@@ -86,7 +85,7 @@ def proxy_for(url: str) -> str | None:
 
 
 class HttpProvider:
-    """Base for providers over HTTP: one pooled aiohttp session, keys read per call.
+    """Base for providers over HTTP: one pool of keep-alive connections, keys read per call.
 
     The key is read from the environment at call time, not at construction,
     so a router can be built for a release whose fallback key is missing and
@@ -97,36 +96,43 @@ class HttpProvider:
     default_base_url = ""
 
     def __init__(self, name: str, spec: ProviderSpec, *, env: Mapping[str, str] | None = None,
-                 client: aiohttp.ClientSession | None = None):
+                 client: http1.Client | None = None):
         self.name = name
         self.spec = spec
         self._env = env if env is not None else os.environ
         self._client = client
         self._own_client = client is None
-        t = spec.timeouts
-        # connect bounds the wait for a pooled connection plus the TCP/TLS handshake;
-        # sock_read is the longest silence between bytes (a hung upstream).
-        self.timeout = aiohttp.ClientTimeout(total=None, connect=t.connect,
-                                             sock_connect=t.connect, sock_read=t.read)
         self.proxy = proxy_for(self.base_url)
+        query = f"?{urlencode(spec.query)}" if spec.query else ""
+        self._query = query
+        self._urls: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
         return (self.spec.base_url or self.default_base_url).rstrip("/")
 
-    def client(self) -> aiohttp.ClientSession:
-        """Made on first use, inside the event loop it belongs to."""
+    def client(self) -> http1.Client:
+        """Made on first use; its connections belong to the event loop that opens them.
+
+        connect bounds the TCP (and proxy, and TLS) handshake; read is the
+        longest silence between bytes (a hung upstream).
+        """
         if self._client is None:
-            self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=256, limit_per_host=0,
-                                               ttl_dns_cache=300),
-                timeout=self.timeout)
+            t = self.spec.timeouts
+            self._client = http1.Client(connect_timeout=t.connect, read_timeout=t.read,
+                                        proxy=self.proxy)
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None and self._own_client:
-            await self._client.close()
+            await self._client.aclose()
             self._client = None
+
+    def url(self, path: str) -> str:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self.base_url + path + self._query
+        return url
 
     def _key(self, model: str | None) -> str | None:
         name = self.spec.api_key_env
@@ -151,25 +157,21 @@ class HttpProvider:
             return {self.spec.api_key_header: key}
         return {"Authorization": f"Bearer {key}"}
 
-    def _request_args(self, path: str, body: dict[str, Any], model: str | None) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json", **self.spec.headers,
-                   **self.auth_headers(self._key(model))}
-        return {"url": self.base_url + path, "headers": headers,
-                "params": dict(self.spec.query) or None,
-                "data": jsontext.dumpb(body),
-                "timeout": self.timeout, "proxy": self.proxy}
+    def _headers(self, model: str | None) -> dict[str, str]:
+        return {"Content-Type": "application/json", "User-Agent": "trimtab",
+                **self.spec.headers, **self.auth_headers(self._key(model))}
 
     def error(self, kind: str, message: str, model: str | None, **extra: Any) -> ProviderError:
         return ProviderError(kind, message, provider=self.name, model=model,  # type: ignore[arg-type]
                              secrets=self._secrets(), **extra)
 
-    def _status_error(self, response: aiohttp.ClientResponse, body: bytes, model: str | None):
+    def _status_error(self, response: http1.Response, body: bytes, model: str | None):
         status = response.status
         return self.error(kind_for_status(status), error_text(body), model, status=status,
                           retry_after=parse_retry_after(response.headers))
 
     def _transport_error(self, exc: Exception, model: str | None, *, partial: bool = False):
-        # aiohttp's read and connect timeouts subclass TimeoutError; a bare one is ours.
+        # ConnectTimeout and ReadTimeout subclass TimeoutError; a bare one is the total.
         if isinstance(exc, TimeoutError):
             what = "total" if type(exc) is TimeoutError else type(exc).__name__
             return self.error("timeout", f"no answer in time ({what})", model, partial=partial)
@@ -178,12 +180,12 @@ class HttpProvider:
 
     async def post_json(self, path: str, body: dict[str, Any], model: str | None) -> Any:
         """POST and parse a JSON answer; any failure is a classified ProviderError."""
-        args = self._request_args(path, body, model)
+        data, headers = jsontext.dumpb(body), self._headers(model)
         try:
             async with asyncio.timeout(self.spec.timeouts.total):
-                async with self.client().post(**args) as response:
-                    content = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                response = await self.client().request("POST", self.url(path), headers, data)
+                content = await response.read()
+        except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
         if response.status >= 400:
             raise self._status_error(response, content, model)
@@ -197,27 +199,23 @@ class HttpProvider:
     @asynccontextmanager
     async def post_stream(self, path: str, body: dict[str, Any], model: str | None):
         """POST with a streamed answer; yields the response once its status is OK."""
-        args = self._request_args(path, body, model)
+        data, headers = jsontext.dumpb(body), self._headers(model)
         try:
-            response = await self.client().post(**args)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            response = await self.client().request("POST", self.url(path), headers, data)
+        except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
         try:
             if response.status >= 400:
                 try:
                     content = await response.read()
-                except (aiohttp.ClientError, TimeoutError) as exc:
+                except (http1.TransportError, TimeoutError) as exc:
                     raise self._transport_error(exc, model) from None
                 raise self._status_error(response, content, model)
             yield response
         finally:
-            # Read to the end: back to the pool. Abandoned midway: close the connection.
-            if response.content.at_eof():
-                response.release()
-            else:
-                response.close()
+            response.close()  # read to the end: back to the pool; abandoned: closed
 
-    async def sse(self, response: aiohttp.ClientResponse, model: str | None,
+    async def sse(self, response: http1.Response, model: str | None,
                   seen: list[int]) -> AsyncIterator[tuple[str, str]]:
         """(event, data) pairs. A broken connection is an error, never a quiet end.
 
@@ -240,7 +238,7 @@ class HttpProvider:
                         event = value
                     elif field == "data":
                         data.append(value)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model, partial=seen[0] > 0) from None
         if data:
             yield event, "\n".join(data)
@@ -256,14 +254,10 @@ class HttpProvider:
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
-async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """Lines as SSE defines them (CRLF, LF or CR), however the bytes arrive.
-
-    Split here rather than with the stream's ``readline``, which refuses
-    lines over 64 KiB, and a single event (a long tool-call argument) can be.
-    """
+async def _lines(response: http1.Response) -> AsyncIterator[str]:
+    """Lines as SSE defines them (CRLF, LF or CR), however the bytes arrive."""
     pending = b""
-    async for data in response.content.iter_any():
+    async for data in response.chunks():
         pending += data
         # A CR that ends this read may be the first half of a CRLF: wait for the next byte.
         held = pending[-1:] == b"\r"

@@ -33,6 +33,10 @@ _PRICE_KEYS = {"input_mtok": "input_mtok", "output_mtok": "output_mtok",
                "cache_read_mtok": "cache_read_mtok", "cache_write_mtok": "cache_write_mtok",
                "reasoning_mtok": "output_reasoning_mtok"}
 _warned: set[tuple[str, str]] = set()
+# Models the price table does not have, per lookup: the table is a snapshot, so a miss
+# stays a miss, and finding it out again (a search, then an exception) cost more than
+# the rest of pricing a call.
+_unpriced: set[tuple[tuple, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -132,10 +136,15 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
     if provider.kind == "simulated":  # no price of its own; maybe costed as a real model
         lookup, table_models = {}, [price_as] if price_as else []
     for model in table_models:
+        missed = (tuple(lookup.items()), model)
+        if missed in _unpriced:
+            continue
         try:
             calc = genai_prices.calc_price(_usage(usage), model, **lookup,
                                            genai_request_timestamp=at or datetime.now(UTC))
         except LookupError:
+            if len(_unpriced) < 10_000:  # passthrough model names are client-chosen
+                _unpriced.add(missed)
             continue
         except ValueError as exc:
             return unknown(f"usage cannot be priced: {exc}")
