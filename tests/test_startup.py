@@ -18,7 +18,7 @@ import trimtab
 
 HEAVY = (
     "sqlalchemy", "alembic", "pydantic", "httpx", "numpy", "scipy", "genai_prices", "fsspec",
-    "uvicorn", "starlette", "fastapi", "aiohttp", "opentelemetry", "prometheus_client",
+    "uvicorn", "starlette", "fastapi", "httptools", "opentelemetry", "prometheus_client",
 )
 
 PROBE = """

@@ -181,10 +181,13 @@ class HttpProvider:
     async def post_json(self, path: str, body: dict[str, Any], model: str | None) -> Any:
         """POST and parse a JSON answer; any failure is a classified ProviderError."""
         data, headers = jsontext.dumpb(body), self._headers(model)
+        total = self.spec.timeouts.total
         try:
-            async with asyncio.timeout(self.spec.timeouts.total):
-                response = await self.client().request("POST", self.url(path), headers, data)
-                content = await response.read()
+            if total is None:  # the default: connect and read timeouts bound the call
+                content, response = await self._exchange(path, headers, data)
+            else:
+                async with asyncio.timeout(total):
+                    content, response = await self._exchange(path, headers, data)
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
         if response.status >= 400:
@@ -195,6 +198,11 @@ class HttpProvider:
             raise self.error("malformed", "the answer is not valid JSON: "
                              + content[:80].decode("utf-8", "replace"), model,
                              status=response.status) from None
+
+    async def _exchange(self, path: str, headers: dict[str, str],
+                        data: bytes) -> tuple[bytes, http1.Response]:
+        response = await self.client().request("POST", self.url(path), headers, data)
+        return await response.read(), response
 
     @asynccontextmanager
     async def post_stream(self, path: str, body: dict[str, Any], model: str | None):
