@@ -359,3 +359,15 @@ def test_a_reused_connection_cut_before_any_answer_is_retried_once_on_a_new_one(
             return bodies, flaky.connections, broken.connections
 
     assert run(main()) == ([b'{"ok":true}'] * 2, 2, 1)
+
+
+def test_a_provider_behind_an_unsupported_proxy_fails_its_calls_with_a_clear_error(monkeypatch):
+    from trimtab.runtime import ChatRequest, ProviderError, make_provider
+
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    provider = make_provider({"name": "up", "kind": "openai",
+                              "base_url": "https://api.example/v1"}, env={})
+    request = ChatRequest([{"role": "user", "content": "hi"}], model="m")
+    with pytest.raises(ProviderError, match="proxy settings.*only http:// proxies") as failed:
+        run(provider.complete(request))
+    assert failed.value.kind == "connection"

@@ -119,8 +119,12 @@ class HttpProvider:
         """
         if self._client is None:
             t = self.spec.timeouts
-            self._client = http1.Client(connect_timeout=t.connect, read_timeout=t.read,
-                                        proxy=self.proxy)
+            try:
+                self._client = http1.Client(connect_timeout=t.connect, read_timeout=t.read,
+                                            proxy=self.proxy)
+            except ValueError as exc:  # e.g. HTTPS_PROXY=socks5://...: fail as a call, clearly
+                raise self.error("connection", f"proxy settings (HTTP(S)_PROXY): {exc}",
+                                 None) from None
         return self._client
 
     async def aclose(self) -> None:
