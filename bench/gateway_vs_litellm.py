@@ -335,7 +335,7 @@ def summarize_profile(raw: Path) -> dict:
                ("trimtab/runtime", "runtime (provider client, resilience, cost)"),
                ("trimtab/prometheus", "prometheus observer"),
                ("trimtab/records", "call record -> spool line"),
-               ("httpx", "httpx/httpcore (upstream HTTP)"), ("httpcore", "httpx/httpcore"),
+               ("trimtab/runtime/http1", "provider HTTP client (upstream call)"),
                ("uvicorn", "uvicorn (HTTP server)"), ("uvloop", "event loop"),
                ("asyncio", "event loop"), ("sqlalchemy", "SQLAlchemy"))
     for line in raw.read_text().splitlines():
