@@ -323,8 +323,10 @@ def test_plain_http_through_a_proxy_uses_the_absolute_url():
 
 
 def test_a_proxy_that_refuses_the_tunnel_and_an_unsupported_proxy_are_clear_errors():
+    asked: list[bytes] = []
+
     async def refuses(reader, writer):
-        await reader.readuntil(b"\r\n\r\n")
+        asked.append(await reader.readuntil(b"\r\n\r\n"))
         writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
         await writer.drain()
 
@@ -335,30 +337,113 @@ def test_a_proxy_that_refuses_the_tunnel_and_an_unsupported_proxy_are_clear_erro
                 await client.request("POST", "https://api.example/v1/x", {}, b"")
 
     run(main())
-    with pytest.raises(ValueError, match="only http:// proxies"):
-        http1.Client(proxy="socks5://127.0.0.1:1080")
+    assert asked[0].startswith(b"CONNECT api.example:443 HTTP/1.1\r\n")  # the port, always
+    with pytest.raises(ValueError, match="only http:// proxies") as refused:
+        http1.Client(proxy="socks5://alice:s3cret@127.0.0.1:1080")
+    assert "s3cret" not in str(refused.value) and "alice" not in str(refused.value)
 
 
-def test_a_reused_connection_cut_before_any_answer_is_retried_once_on_a_new_one():
+def test_a_connection_cut_after_the_request_went_is_not_retried_so_nothing_is_sent_twice():
     async def drops_second(reader, writer):  # answers once, then closes on the next request
         await read_request(reader)
         writer.write(OK)
         await writer.drain()
         await read_request(reader)
-
-    async def always_drops(reader, writer):
-        await read_request(reader)
+        server.requests.append(b"taken")
 
     async def main():
-        async with Server(drops_second) as flaky, Server(always_drops) as broken:
+        nonlocal server
+        async with Server(drops_second) as server:
             client = http1.Client(read_timeout=2)
-            bodies = [await (await client.request("POST", flaky.url(), {}, b"")).read()
-                      for _ in range(2)]
-            with pytest.raises(http1.Disconnected):  # a fresh connection is not retried
-                await client.request("POST", broken.url(), {}, b"")
-            return bodies, flaky.connections, broken.connections
+            first = await (await client.request("POST", server.url(), {}, b"")).read()
+            with pytest.raises(http1.Disconnected):  # the router decides about retrying
+                await client.request("POST", server.url(), {}, b"")
+            return first, server.connections, server.requests
 
-    assert run(main()) == ([b'{"ok":true}'] * 2, 2, 1)
+    server = None
+    assert run(main()) == (b'{"ok":true}', 1, [b"taken"])
+
+
+def test_an_answer_abandoned_while_its_socket_was_paused_never_serves_the_next_request():
+    big = b"x" * (1024 * 1024 + 100 * 1024)  # over the 1 MiB that pauses reading
+
+    answered = []
+
+    async def handler(reader, writer):
+        while True:
+            await read_request(reader)
+            body = b"ok" if answered else big
+            answered.append(len(body))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+
+    async def main():
+        async with Server(handler) as server:
+            client = http1.Client(read_timeout=1)
+            response = await client.request("POST", server.url(), {}, b"")
+            await asyncio.sleep(0.3)  # a slow reader: the whole answer arrives meanwhile
+            pieces = response.chunks()
+            await anext(pieces)
+            await pieces.aclose()  # and then it gives up
+            response.close()
+            async with asyncio.timeout(5):
+                again = await client.request("POST", server.url(), {}, b"")
+                return await again.read(), server.connections
+
+    assert run(main()) == (b"ok", 2)
+
+
+def test_an_answer_cut_short_is_never_taken_as_whole():
+    import socket
+    import struct
+
+    async def reset(reader, writer):  # close-delimited body, then a connection reset
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\npartial-json{")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def chunked_cut(reader, writer):  # the header's case must not matter
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n")
+        await writer.drain()
+
+    async def main():
+        async with Server(reset) as resets, Server(chunked_cut) as cuts:
+            client = http1.Client(read_timeout=2)
+            for server in (resets, cuts):
+                response = await client.request("POST", server.url(), {}, b"")
+                with pytest.raises(http1.Disconnected):
+                    await response.read()
+
+    run(main())
+
+
+def test_configured_host_replaces_the_clients_and_framing_headers_are_the_clients_own():
+    seen: list[bytes] = []
+
+    async def handler(reader, writer):
+        head, body = await read_request(reader)
+        seen.append(head + body)
+        writer.write(OK)
+
+    async def main():
+        async with Server(handler) as server:
+            client = http1.Client(read_timeout=2)
+            headers = {"Host": "api.example", "Content-Length": "999",
+                       "Transfer-Encoding": "chunked"}
+            response = await client.request("POST", server.url("/v1/a b"), headers, b"{}")
+            return await response.read()
+
+    assert run(main()) == b'{"ok":true}'
+    head = seen[0].decode()
+    assert head.startswith("POST /v1/a%20b HTTP/1.1\r\n")
+    assert head.count("Host:") == 1 and "Host: api.example\r\n" in head
+    assert head.count("Content-Length:") == 1 and "Content-Length: 2\r\n" in head
+    assert "Transfer-Encoding" not in head
 
 
 def test_a_provider_behind_an_unsupported_proxy_fails_its_calls_with_a_clear_error(monkeypatch):
@@ -371,3 +456,14 @@ def test_a_provider_behind_an_unsupported_proxy_fails_its_calls_with_a_clear_err
     with pytest.raises(ProviderError, match="proxy settings.*only http:// proxies") as failed:
         run(provider.complete(request))
     assert failed.value.kind == "connection"
+
+
+def test_a_provider_with_a_broken_base_url_fails_its_calls_without_showing_the_query():
+    from trimtab.runtime import ChatRequest, ProviderError, make_provider
+
+    provider = make_provider({"name": "up", "kind": "openai", "base_url": "api.example/v1",
+                              "query": {"key": "s3cret"}}, env={})
+    request = ChatRequest([{"role": "user", "content": "hi"}], model="m")
+    with pytest.raises(ProviderError, match="not an http:// or https:// URL") as failed:
+        run(provider.complete(request))
+    assert "s3cret" not in str(failed.value)

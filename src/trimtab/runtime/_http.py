@@ -194,6 +194,8 @@ class HttpProvider:
                     content, response = await self._exchange(path, headers, data)
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
+        except ValueError as exc:  # base_url or a configured header that cannot be sent
+            raise self.error("connection", str(exc), model) from None
         if response.status >= 400:
             raise self._status_error(response, content, model)
         try:
@@ -216,6 +218,8 @@ class HttpProvider:
             response = await self.client().request("POST", self.url(path), headers, data)
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
+        except ValueError as exc:
+            raise self.error("connection", str(exc), model) from None
         try:
             if response.status >= 400:
                 try:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httptools
 
@@ -63,30 +63,54 @@ class Origin(NamedTuple):
 
     @property
     def authority(self) -> str:
+        """As the Host header has it: the port only when it is not the scheme's own."""
         default = 443 if self.scheme == "https" else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == default else f"{host}:{self.port}"
+        return self.host_port if self.port != default else self._host
+
+    @property
+    def host_port(self) -> str:
+        """As CONNECT needs it: always with the port."""
+        return f"{self._host}:{self.port}"
+
+    @property
+    def _host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
 
 
 @lru_cache(maxsize=512)
 def split_url(url: str) -> tuple[Origin, str]:
     """(origin, path with query) of an http(s) URL; cached, a provider posts to few URLs."""
-    parts = urlsplit(url)
+    shown = url.partition("?")[0]  # a query string may carry a key: not in messages
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValueError(f"{shown!r} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raise ValueError(f"{shown!r} is not an http:// or https:// URL")
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    if parts.query:
+        path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
     return Origin(parts.scheme, parts.hostname, port), path
+
+
+#: Headers the client writes itself: the framing is its job (two Content-Lengths are
+#: how requests get smuggled); a configured Host replaces its own.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 def request_head(method: str, target: str, host: str, headers: Mapping[str, str],
                  length: int) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
     for name, value in headers.items():
         if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
             raise ValueError(f"header {name!r}: a name or value must not contain a line break")
-        lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Content-Length: {length}\r\n\r\n")
+        lower = name.lower()
+        if lower == "host":
+            host = value
+        elif lower not in _FRAMING:
+            lines.append(f"{name}: {value}\r\n")
+    lines.append(f"Host: {host}\r\nContent-Length: {length}\r\n\r\n")
     return "".join(lines).encode()
 
 
@@ -104,13 +128,13 @@ class _Connection(asyncio.Protocol):
         self.head: asyncio.Future | None = None
         self.complete = False
         self.keep_alive = False
+        self.until_close = False  # the body ends when the connection does
         self.error: TransportError | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: dict[str, str] = {}
         self.body: deque[bytes] = deque()
         self.buffered = 0
-        self.received = False
         self.paused = False
         self._waiter: asyncio.Future | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -120,7 +144,8 @@ class _Connection(asyncio.Protocol):
         """Ready for the next request's answer (the previous one was read to its end)."""
         self.parser = httptools.HttpResponseParser(self)
         self.head = self.loop.create_future()
-        self.complete, self.keep_alive, self.error, self.received = False, False, None, False
+        self.complete, self.keep_alive, self.error = False, False, None
+        self.until_close = False
         self.status, self.headers = 0, {}
         self.body.clear()
         self.buffered = 0
@@ -136,8 +161,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._tunnel is not None:
             return self._tunnel_data(data)
+        if self.complete or self.head is None:  # nothing asked: a server out of step
+            self.keep_alive = False
+            self.close()
+            return
         self._last = self.loop.time()
-        self.received = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -149,25 +177,35 @@ class _Connection(asyncio.Protocol):
             self._tunnel.set_exception(ConnectError("the proxy closed the connection"))
         if self.head is None or self.complete:
             return
-        if self.head.done() and "content-length" not in self.headers and \
-                "chunked" not in self.headers.get("transfer-encoding", ""):
-            self._finish()  # an answer delimited by the end of the connection
+        if self.until_close and exc is None:
+            self._finish()  # the end of the connection is the end of this answer
         else:
             self.fail(Disconnected("the server closed the connection before the answer ended"))
 
     # --- httptools callbacks --------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:  # a second answer in the same read: not ours to take
+            self.keep_alive = False
+            return
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            return
         self.status = self.parser.get_status_code()
         if self.status >= 200 and self.head is not None and not self.head.done():
+            self.until_close = self.status not in (204, 304) and \
+                "content-length" not in self.headers and \
+                "chunked" not in self.headers.get("transfer-encoding", "").lower()
             self.head.set_result(None)
 
     def on_body(self, data: bytes) -> None:
+        if self.complete:
+            self.keep_alive = False
+            return
         self.body.append(data)
         self.buffered += len(data)
         if self.buffered > HIGH_WATER and not self.paused and self.transport is not None:
@@ -176,6 +214,9 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self.complete:
+            self.keep_alive = False
+            return
         if self.status < 200:  # 1xx (e.g. 103 Early Hints): the real answer follows
             self.headers = {}
             return
@@ -204,7 +245,9 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def reusable(self) -> bool:
-        return self.complete and self.keep_alive and not self.closed
+        """Read to its end, nothing left over, the socket still read: fit for the next one."""
+        return self.complete and self.keep_alive and not self.closed and not self.paused \
+            and not self.body
 
     async def next_chunk(self) -> bytes | None:
         """The next piece of the body, None at its end; raises what cut it short."""
@@ -214,6 +257,7 @@ class _Connection(asyncio.Protocol):
                 self.buffered -= len(data)
                 if self.paused and self.buffered < HIGH_WATER // 4 and self.transport:
                     self.paused = False
+                    self._last = self.loop.time()  # the silence so far was ours
                     self.transport.resume_reading()
                 return data
             if self.error is not None:
@@ -352,7 +396,8 @@ class Client:
         if proxy:
             parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
             if parts.scheme != "http" or not parts.hostname:
-                raise ValueError(f"proxy {proxy!r}: only http:// proxies are supported "
+                shown = f"{parts.scheme}://{parts.hostname or ''}"  # never the credentials
+                raise ValueError(f"proxy {shown}: only http:// proxies are supported "
                                  "(https targets go through them as CONNECT tunnels)")
             self.proxy = Origin("http", parts.hostname, parts.port or 80)
             if parts.username is not None:
@@ -376,43 +421,41 @@ class Client:
         else:
             target, pool = path, origin
         data = request_head(method, target, origin.authority, headers, len(body)) + body
-        for fresh in (False, True):
-            conn, reused = await self._checkout(pool, origin, fresh)
-            conn.begin()
-            conn.transport.write(data)  # type: ignore[union-attr]
-            try:
-                await conn.head  # type: ignore[misc]
-            except Disconnected:
-                # A reused connection the server had already closed (an idle keep-alive
-                # timing out as the request went): nothing was processed; try a new one.
-                if reused and not conn.received and not fresh:
-                    continue
-                raise
-            except BaseException:
+        conn = await self._checkout(pool, origin)
+        conn.begin()
+        conn.transport.write(data)  # type: ignore[union-attr]
+        # Not retried here when the connection turns out dead: a POST the server may
+        # have taken is not sent twice behind the caller's back (a model call is billed).
+        # The router retries connection errors, with its backoff, where that is allowed.
+        try:
+            await conn.head  # type: ignore[misc]
+        except BaseException as exc:
+            if not isinstance(exc, TransportError):
                 conn.fail(Disconnected("the request was abandoned"))
-                raise
-            return Response(conn, self, pool)
-        raise AssertionError("unreachable")
+            raise
+        return Response(conn, self, pool)
 
-    async def _checkout(self, pool: tuple, origin: Origin,
-                        fresh: bool) -> tuple[_Connection, bool]:
+    async def _checkout(self, pool: tuple, origin: Origin) -> _Connection:
         idle = self._idle.get(pool)
-        if idle and not fresh:
+        if idle:
             now = asyncio.get_running_loop().time()
             while idle:
                 conn = idle.pop()
-                if not conn.closed and now - conn.idle_since < KEEPALIVE_EXPIRY:
-                    return conn, True
+                if not conn.closed and not conn.transport.is_closing() and \
+                        now - conn.idle_since < KEEPALIVE_EXPIRY:
+                    return conn
                 conn.close()
-        return await self._connect(origin), False
+        return await self._connect(origin)
 
     def release(self, pool: tuple, conn: _Connection) -> None:
         idle = self._idle.setdefault(pool, deque())
         if self._closed or not conn.reusable() or len(idle) >= MAX_IDLE:
             conn.close()
             return
-        conn.idle_since = conn.loop.time()
+        conn.idle_since = now = conn.loop.time()
         idle.append(conn)
+        if idle[0].closed or now - idle[0].idle_since >= KEEPALIVE_EXPIRY:
+            idle.popleft().close()  # the oldest is reached last (LIFO): age it out here
 
     async def _connect(self, origin: Origin) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -426,15 +469,15 @@ class Client:
                     server_hostname=origin.host if tls and self.proxy is None else None)
                 if tls and self.proxy is not None:
                     try:
-                        await conn.tunnel(origin.authority, self._proxy_auth)
+                        await conn.tunnel(origin.host_port, self._proxy_auth)
                         conn.transport = await loop.start_tls(
                             conn.transport, conn, self.ssl_context(), server_hostname=origin.host)
                     except BaseException:
                         conn.close()
                         raise
         except TimeoutError:
-            raise ConnectTimeout(f"no connection to {hop.host}:{hop.port} within "
-                                 f"{self.connect_timeout:g} s") from None
+            within = f" within {self.connect_timeout:g} s" if self.connect_timeout else ""
+            raise ConnectTimeout(f"no connection to {hop.host}:{hop.port}{within}") from None
         except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError)
             raise ConnectError(f"cannot connect to {hop.host}:{hop.port}: {exc}") from None
         return conn
