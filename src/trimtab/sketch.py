@@ -51,6 +51,12 @@ class LatencySketch:
         self.max = max(self.max, other.max)
         return self
 
+    def copy(self) -> LatencySketch:
+        sketch = LatencySketch()
+        sketch.buckets = dict(self.buckets)
+        sketch.count, sketch.total, sketch.max = self.count, self.total, self.max
+        return sketch
+
     def quantile(self, q: float) -> float | None:
         if self.count == 0:
             return None

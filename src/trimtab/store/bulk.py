@@ -2,19 +2,23 @@
 
 Going through SQLAlchemy's compiled statements costs tens of microseconds per
 row in Python, more than the database spends. These write pre-built SQL
-straight to the driver: on PostgreSQL the batch is COPYed into a temp table
-and moved with one ``INSERT ... SELECT ... ON CONFLICT``; on SQLite one
-multi-row ``VALUES`` per chunk, or ``executemany`` in C. Values go through
-the bind processors SQLAlchemy would use, so rows read back exactly as if a
-Core ``insert()`` had written them; except that Float and Boolean values
-must already be Python floats (or ints) and bools, which both drivers take
-as they are.
+straight to the driver: on PostgreSQL the batch is COPYed into the table
+(into a temp table, then moved with one ``INSERT ... SELECT ... ON CONFLICT``,
+when a replay meets stored keys, and for upserts); on SQLite a one-row
+``INSERT`` run by ``executemany`` (a loop in C), or, to learn which keys a
+replay inserted, one multi-row ``VALUES ... RETURNING`` per chunk. Values go
+through the bind processors SQLAlchemy would use (a column at a time), so rows
+read back exactly as if a Core ``insert()`` had written them; except that Float
+and Boolean values must already be Python floats (or ints) and bools, which
+both drivers take as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Float, Table
@@ -34,45 +38,59 @@ def _plan(conn: Connection, table: Table):
         for i, column in enumerate(table.columns):
             process = column.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None and not isinstance(column.type, Float | Boolean):
-                processors.append((i, _faster(process, column, dialect)))
+                processors.append((i, _column_processor(process, column, dialect)))
         plan = _PLANS[key] = (names, processors)
     return plan
 
 
-def _faster(process, column, dialect):
-    """SQLite stores UTC times as text; format the common case (already UTC) directly.
+def _column_processor(process, column, dialect):
+    """A function from a column's values to the values bound for them.
 
-    Used only if it gives exactly what SQLAlchemy's processor gives on sample
-    values; anything not in UTC (or naive, which the processor rejects) still
-    goes through SQLAlchemy's own processor.
+    UTC times (the common case: the recorder makes every time UTC) skip the
+    per-value Python call: SQLite stores them as text, formatted here in C
+    loops, and PostgreSQL takes them as they are. Used only if it gives
+    exactly what SQLAlchemy's processor gives on sample values; a column with
+    anything else (another zone, naive, None) goes through SQLAlchemy's own
+    processor value by value.
     """
     from trimtab.store.schema import UTCDateTime
 
-    if dialect.name != "sqlite" or not isinstance(column.type, UTCDateTime):
-        return process
+    def each(values: Sequence[Any]) -> Sequence[Any]:
+        return [None if value is None else process(value) for value in values]
 
-    def utc_text(value):
-        if value.tzinfo is not UTC:
-            return process(value)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    if not isinstance(column.type, UTCDateTime):
+        return each
+    if dialect.name == "sqlite":
+        def bound_utc(values: Sequence[Any]) -> Sequence[Any]:
+            return list(map(str.removesuffix, map(datetime.isoformat, values, repeat(" "),
+                                                  repeat("microseconds")), repeat("+00:00")))
+    else:
+        def bound_utc(values: Sequence[Any]) -> Sequence[Any]:
+            return values
+
+    def utc(values: Sequence[Any]) -> Sequence[Any]:
+        if set(map(type, values)) == {datetime} and set(map(_tzinfo, values)) == {UTC}:
+            return bound_utc(values)
+        return each(values)
 
     samples = (datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
                datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
                datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
-    return utc_text if all(utc_text(v) == process(v) for v in samples) else process
+    return utc if list(utc(samples)) == each(samples) else each
 
 
-def _bound(rows: Sequence[Sequence[Any]], processors: list) -> list[list[Any]]:
-    if not processors:
-        return [list(row) for row in rows]
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, process in processors:
-            if values[i] is not None:
-                values[i] = process(values[i])
-        out.append(values)
-    return out
+_tzinfo = attrgetter("tzinfo")
+
+
+def _bound(rows: Sequence[Sequence[Any]], names: Sequence[str], processors: list) -> list:
+    """The values to bind, row by row: rows turned into columns and back in C,
+    each processed column a pass over its values."""
+    columns = list(zip(*rows, strict=True))  # strict: every row as long as the first
+    if len(columns) != len(names):
+        raise ValueError(f"rows have {len(columns)} values for {len(names)} columns")
+    for i, process in processors:
+        columns[i] = process(columns[i])
+    return list(zip(*columns, strict=True))
 
 
 def _quoted(names: Sequence[str]) -> str:
@@ -106,6 +124,24 @@ def _copy_to_staging(conn: Connection, table: Table, names: Sequence[str], value
     return staging
 
 
+def _copy_new(conn: Connection, table: Table, names: Sequence[str], values) -> bool:
+    """COPY rows into the table itself; False (and nothing written) if a key is taken."""
+    from psycopg.errors import UniqueViolation
+
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT trimtab_copy_new")
+        try:
+            with cursor.copy(f'COPY "{table.name}" ({_quoted(names)}) FROM STDIN') as copy:
+                for row in values:
+                    copy.write_row(row)
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT trimtab_copy_new")
+            cursor.execute("RELEASE SAVEPOINT trimtab_copy_new")
+            return False
+        cursor.execute("RELEASE SAVEPOINT trimtab_copy_new")
+    return True
+
+
 def insert_new(
     conn: Connection, table: Table, rows: Sequence[Sequence[Any]], key: str
 ) -> list[Any]:
@@ -114,24 +150,36 @@ def insert_new(
     if not rows:
         return []
     names, processors = _plan(conn, table)
-    values = _bound(rows, processors)
+    values = _bound(rows, names, processors)
     head = f'INSERT INTO "{table.name}" ({_quoted(names)}) '
     tail = f' ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}"'
     if conn.dialect.name == "postgresql":
+        # Nearly always every row is new: COPY straight into the table. A replay
+        # that meets a stored id (or repeats one) fails the COPY on the key, rolls
+        # back to the savepoint and goes through the staging table's ON CONFLICT.
+        if _copy_new(conn, table, names, values):
+            at = names.index(key)
+            return [row[at] for row in rows]
         staging = _copy_to_staging(conn, table, names, values)
         sql = f'{head}SELECT {_quoted(names)} FROM "{staging}"{tail}'
         return list(conn.exec_driver_sql(sql).scalars())
-    # Nearly always every row is new: insert without RETURNING (SQLite buffers
-    # what it returns: ~15% of the insert) and count. Only a replay that meets
-    # stored ids rolls back to the savepoint and inserts again, naming them.
-    conn.exec_driver_sql("SAVEPOINT trimtab_insert_new")
-    if sum(_sqlite_chunks(conn, head, tail.removesuffix(f' RETURNING "{key}"'), values,
-                          lambda result: result.rowcount)) == len(values):
-        conn.exec_driver_sql("RELEASE trimtab_insert_new")
-        at = names.index(key)
-        return [row[at] for row in rows]
-    conn.exec_driver_sql("ROLLBACK TO trimtab_insert_new")
-    conn.exec_driver_sql("RELEASE trimtab_insert_new")
+    # Nearly always every row is new: one executemany of a one-row INSERT
+    # (a loop in C, no RETURNING: SQLite buffers what it returns) and count.
+    # Only a replay that meets stored ids rolls back to the savepoint and
+    # inserts again, naming them.
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SAVEPOINT trimtab_insert_new")
+        cursor.executemany(f'{head}VALUES {one} ON CONFLICT ("{key}") DO NOTHING', values)
+        if cursor.rowcount == len(values):
+            cursor.execute("RELEASE trimtab_insert_new")
+            at = names.index(key)
+            return [row[at] for row in rows]
+        cursor.execute("ROLLBACK TO trimtab_insert_new")
+        cursor.execute("RELEASE trimtab_insert_new")
+    finally:
+        cursor.close()
     return [k for found in _sqlite_chunks(conn, head, tail, values, lambda r: list(r.scalars()))
             for k in found]
 
@@ -159,7 +207,7 @@ def upsert(
     if not rows:
         return
     names, processors = _plan(conn, table)
-    values = _bound(rows, processors)
+    values = _bound(rows, names, processors)
     head = f'INSERT INTO "{table.name}" ({_quoted(names)}) '
     tail = (f" ON CONFLICT ({_quoted(key)}) DO UPDATE SET "
             + ", ".join(f'"{c}" = excluded."{c}"' for c in update))
@@ -169,4 +217,8 @@ def upsert(
         return
     one = "(" + ", ".join("?" * len(names)) + ")"
     # SQLite: "INSERT ... SELECT ... ON CONFLICT" is ambiguous, VALUES is not.
-    conn.exec_driver_sql(f"{head}VALUES {one}{tail}", [tuple(v) for v in values])
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(f"{head}VALUES {one}{tail}", values)
+    finally:
+        cursor.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import _count_elements  # Counter.update's C loop, into a plain dict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,10 @@ class Totals:
         self.errors += other.errors
         self.sketch.merge(other.sketch)
 
+    def copy(self) -> Totals:
+        return Totals(self.calls, self.input_tokens, self.output_tokens, self.cost_micro_usd,
+                      self.cost_unknown, self.errors, self.sketch.copy())
+
 
 # The same users and tag sets recur call after call: work each out once.
 @functools.lru_cache(maxsize=16_384)
@@ -86,18 +91,18 @@ _LATENCY_MS, _INPUT_TOKENS, _OUTPUT_TOKENS, _COST_MICRO_USD, _USER_ID, _TAGS = m
 def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
     """Rollup keys and totals for a batch of call rows (values in column order).
 
-    Rows are grouped once at the finest grain (their minute; their hour for
-    user and tag rows) as lists of row positions, and each group is summed
-    with ``sum``/``max`` over those positions: loops in C, not per-row Python
-    additions. Coarser rows are merged from the finer ones.
+    Rows are grouped by their minute and grain, minute groups gathered into
+    hours (where user and tag rows start: an hour's rows are grouped by their
+    whole set of dimensions once, and each set handed to each dimension it
+    names), hours into days, all as lists of row positions. Each rollup row is
+    then summed from its positions with ``sum``/``max`` and a C counter: loops
+    in C, not per-row Python additions or per-bucket merges.
     """
     if not rows:
         return {}
-    minutes = [r[_TIME].replace(second=0, microsecond=0) for r in rows]
-    grains = list(zip([r[_SYSTEM] for r in rows], [r[_ENV] for r in rows],
-                      [r[_RELEASE_ID] or "" for r in rows],
-                      [r[_MODEL] or "" for r in rows], [r[_STATUS] for r in rows],
-                      strict=True))
+    # (minute, *grain) per row: one tuple, built in one pass.
+    keys = [(r[_TIME].replace(second=0, microsecond=0), r[_SYSTEM], r[_ENV],
+             r[_RELEASE_ID] or "", r[_MODEL] or "", r[_STATUS]) for r in rows]
     latencies = [r[_LATENCY_MS] for r in rows]
     tokens_in = [r[_INPUT_TOKENS] or 0 for r in rows]
     tokens_out = [r[_OUTPUT_TOKENS] or 0 for r in rows]
@@ -105,36 +110,65 @@ def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
     unknown = [cost is None for cost in costs]
     costs = [cost or 0 for cost in costs]
     buckets = list(map(bucket_of, latencies))
-    dimensions = list(map(_dimensions_of, [r[_USER_ID] for r in rows],
-                          [_tags_text(r[_TAGS]) for r in rows]))
+    users = [r[_USER_ID] for r in rows]
+    tags = [r[_TAGS] for r in rows]
+    try:  # spooled rows hold tags as JSON text already
+        dimensions = list(map(_dimensions_of, users, tags))
+    except TypeError:  # a dict: unhashable
+        dimensions = list(map(_dimensions_of, users, map(_tags_text, tags)))
 
     by_minute: dict[tuple, list[int]] = {}
-    by_hour: dict[tuple, list[int]] = {}  # user and tag rows start at the hour
-    for i, key in enumerate(zip(minutes, grains, strict=True)):
+    for i, key in enumerate(keys):
         found = by_minute.get(key)
         if found is None:
             by_minute[key] = [i]
         else:
             found.append(i)
-    hour_of: dict[datetime, datetime] = {}  # a batch spans a few minutes: floor each once
-    for i, found_dimensions in enumerate(dimensions):
-        if found_dimensions:
-            minute = minutes[i]
-            hour = hour_of.get(minute)
-            if hour is None:
-                hour = hour_of[minute] = minute.replace(minute=0)
-            for dimension, value in found_dimensions:
-                key = (hour, grains[i], dimension, value)
-                found = by_hour.get(key)
+    # (hour, *grain, dimension, value) -> positions; "", "" for the plain rows.
+    by_hour: dict[tuple, list[int]] = {}
+    for (minute, *grain), at in by_minute.items():
+        key = (minute.replace(minute=0), *grain, "", "")
+        found = by_hour.get(key)
+        if found is None:
+            by_hour[key] = list(at)
+        else:
+            found.extend(at)
+    shared: set[tuple] = set()  # keys whose list is a dimension set's, not their own
+    for (hour, *grain, _, _), at in list(by_hour.items()):
+        by_dimensions: dict[tuple, list[int]] = {}
+        for i in at:
+            found_dimensions = dimensions[i]
+            if found_dimensions:
+                found = by_dimensions.get(found_dimensions)
                 if found is None:
-                    by_hour[key] = [i]
+                    by_dimensions[found_dimensions] = [i]
                 else:
                     found.append(i)
+        for found_dimensions, positions in by_dimensions.items():
+            for dimension, value in found_dimensions:
+                key = (hour, *grain, dimension, value)
+                found = by_hour.get(key)
+                if found is None:
+                    by_hour[key] = positions  # the set's list: not to be extended
+                    shared.add(key)
+                elif key in shared:
+                    by_hour[key] = found + positions  # now a list of its own
+                    shared.discard(key)
+                else:
+                    found.extend(positions)
+    # (day, *grain, dimension, value) -> the hour keys it gathers.
+    by_day: dict[tuple, list[tuple]] = {}
+    for hour_key in by_hour:
+        key = (hour_key[0].replace(hour=0), *hour_key[1:])
+        found = by_day.get(key)
+        if found is None:
+            by_day[key] = [hour_key]
+        else:
+            found.append(hour_key)
 
     def totals(at: list[int]) -> Totals:
         counts: dict[int, int] = {}
-        for index in map(buckets.__getitem__, at):
-            counts[index] = counts.get(index, 0) + 1
+        _count_elements(counts, map(buckets.__getitem__, at))
         sketch = LatencySketch()
         sketch.buckets, sketch.count = counts, len(at)
         sketch.total = sum(map(latencies.__getitem__, at))
@@ -145,26 +179,20 @@ def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
                       cost_unknown=sum(map(unknown.__getitem__, at)), sketch=sketch)
 
     out: dict[tuple, Totals] = {}
-    for (minute, grain), at in by_minute.items():
-        minute_totals = out[("m", minute, *grain, "", "")] = totals(at)
-        hour = minute.replace(minute=0)
-        _fold(out, ("h", hour, *grain, "", ""), minute_totals)
-        _fold(out, ("d", hour.replace(hour=0), *grain, "", ""), minute_totals)
-    for (hour, grain, dimension, value), at in by_hour.items():
-        hour_totals = out[("h", hour, *grain, dimension, value)] = totals(at)
-        _fold(out, ("d", hour.replace(hour=0), *grain, dimension, value), hour_totals)
+    for key, at in by_minute.items():
+        out[("m", *key, "", "")] = totals(at)
+    for key, at in by_hour.items():
+        out[("h", *key)] = totals(at)
+    for key, hour_keys in by_day.items():
+        if len(hour_keys) == 1:  # most days of a batch: a copy of its one hour
+            out[("d", *key)] = out[("h", *hour_keys[0])].copy()
+        else:
+            out[("d", *key)] = totals([i for hour_key in hour_keys for i in by_hour[hour_key]])
     return out
 
 
 def _tags_text(tags: Any) -> str | None:
     return json.dumps(tags, sort_keys=True) if isinstance(tags, dict) else tags
-
-
-def _fold(out: dict[tuple, Totals], key: tuple, totals: Totals) -> None:
-    into = out.get(key)
-    if into is None:
-        into = out[key] = Totals()
-    into.add_totals(totals)
 
 
 VALUES = ("calls", "input_tokens", "output_tokens", "cost_micro_usd", "cost_unknown", "sketch")
