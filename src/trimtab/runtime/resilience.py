@@ -226,9 +226,26 @@ class Router:
             latency_ms=round((time.perf_counter() - started) * 1000, 3), fallback=index,
             retry=retry, message=error.message if error else None))
 
-    def _judge(self, breaker: CircuitBreaker, error: ProviderError) -> None:
+    def _refused(self, attempts: list[Attempt], target: Target, index: int,
+                 retry: int) -> ProviderError:
+        """The target's breaker is open: an attempt that never left, on the record."""
+        error = ProviderError("circuit_open", "circuit open after repeated failures",
+                              provider=target.provider.name, model=target.model)
+        self._record(attempts, target, index, retry, time.perf_counter(), error)
+        return error
+
+    def _failed(self, breaker: CircuitBreaker, error: ProviderError, attempts: list[Attempt],
+                target: Target, index: int, retry: int, started: float,
+                deadline: float | None, *, final: bool = False) -> float | None:
+        """Book a failed attempt and say what next: seconds to wait before retrying this
+        target, or None to move on. Raises CallFailed when no other target may try
+        (the caller's own bad request, or ``final``: a stream that already gave chunks)."""
         # A 400 proves the upstream is up and answering: it counts for the breaker.
         breaker.success() if error.kind == "bad_request" else breaker.failure()
+        self._record(attempts, target, index, retry, started, error)
+        if final or not error.fallback_ok:
+            raise CallFailed(error, attempts)
+        return self._pause(error, retry, target, deadline)
 
     async def complete(self, request: ChatRequest, *,
                        deadline_s: float | None = None) -> CallResult:
@@ -243,9 +260,7 @@ class Router:
             retry = 0
             while True:
                 if not breaker.allow():
-                    last = ProviderError("circuit_open", "circuit open after repeated failures",
-                                         provider=target.provider.name, model=target.model)
-                    self._record(attempts, target, index, retry, time.perf_counter(), last)
+                    last = self._refused(attempts, target, index, retry)
                     break
                 t0 = time.perf_counter()
                 try:
@@ -265,11 +280,7 @@ class Router:
                     self._record(attempts, target, index, retry, t0, None)
                     return CallResult(response, attempts, _cost(target, response),
                                       _ms(started))
-                self._judge(breaker, last)
-                self._record(attempts, target, index, retry, t0, last)
-                if not last.fallback_ok:
-                    raise CallFailed(last, attempts)
-                pause = self._pause(last, retry, target, deadline)
+                pause = self._failed(breaker, last, attempts, target, index, retry, t0, deadline)
                 if pause is None:
                     break
                 await self._sleep(pause)
@@ -320,9 +331,7 @@ class StreamCall:
             retry = 0
             while True:
                 if not breaker.allow():
-                    last = ProviderError("circuit_open", "circuit open after repeated failures",
-                                         provider=target.provider.name, model=target.model)
-                    router._record(attempts, target, index, retry, time.perf_counter(), last)
+                    last = router._refused(attempts, target, index, retry)
                     break
                 t0 = time.perf_counter()
                 chunks = target.provider.stream(aimed)
@@ -361,11 +370,8 @@ class StreamCall:
                     return
                 finally:
                     await chunks.aclose()
-                router._judge(breaker, last)
-                router._record(attempts, target, index, retry, t0, last)
-                if last.partial or not last.fallback_ok:
-                    raise CallFailed(last, attempts)
-                pause = router._pause(last, retry, target, deadline)
+                pause = router._failed(breaker, last, attempts, target, index, retry, t0,
+                                       deadline, final=last.partial)
                 if pause is None:
                     break
                 await router._sleep(pause)
