@@ -91,6 +91,14 @@ def ws(project_dir, database_url):
 
 
 @pytest.fixture
+def live(ws):
+    """The example's complaint-router released and promoted to production: (ws, release)."""
+    release, _ = ws.release("complaint-router")
+    ws.promote("complaint-router", release.id, "production")
+    return ws, release
+
+
+@pytest.fixture
 def cli(project_dir, database_url, monkeypatch):
     """Run `trimtab ...` in-process against the test project and store."""
     monkeypatch.setenv("TRIMTAB_DATABASE_URL", database_url)

@@ -21,13 +21,6 @@ COMPLAINT = {"customer": "ACME GmbH", "product": "K-200",
              "text": "The charger sparks when plugged in. Mail me at jo@example.com"}
 
 
-@pytest.fixture
-def live(ws):
-    release, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, release.id, "production")
-    return ws, release
-
-
 def client(url: str, key: str = "unused") -> OpenAI:
     return OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
 

@@ -30,13 +30,6 @@ def value(samples, name: str, **labels: str) -> float:
     return sum(s.value for s in matching)
 
 
-@pytest.fixture
-def live(ws):
-    release, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, release.id, "production")
-    return ws, release
-
-
 def test_a_scrape_counts_calls_errors_tokens_cost_and_latency(live):
     ws, release = live
     registry = install_prometheus(ws)

@@ -13,13 +13,6 @@ COMPLAINT = {"customer": "ACME GmbH", "product": "K-200",
              "text": "The charger sparks when plugged in. Mail me at jo@example.com"}
 
 
-@pytest.fixture
-def live(ws):
-    release, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, release.id, "production")
-    return ws, release
-
-
 def test_run_renders_the_prompt_calls_the_release_and_records_the_call(live):
     ws, release = live
     router = ws.system(SYSTEM, env="production")
