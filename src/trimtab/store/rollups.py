@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import _count_elements  # Counter.update's C loop, into a plain dict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -167,10 +167,9 @@ def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
             found.append(hour_key)
 
     def totals(at: list[int]) -> Totals:
-        counts: dict[int, int] = {}
-        _count_elements(counts, map(buckets.__getitem__, at))
         sketch = LatencySketch()
-        sketch.buckets, sketch.count = counts, len(at)
+        # Counter counts in C; a plain dict is what a sketch holds.
+        sketch.buckets, sketch.count = dict(Counter(map(buckets.__getitem__, at))), len(at)
         sketch.total = sum(map(latencies.__getitem__, at))
         sketch.max = max(map(latencies.__getitem__, at))
         return Totals(calls=len(at), input_tokens=sum(map(tokens_in.__getitem__, at)),
