@@ -145,3 +145,21 @@ def test_short_numbers_are_features_not_card_numbers(ws, project_dir, mode):
         assert stored.request.startswith("sha256:")
     else:
         assert (json.loads(stored.request) if stored.request else None) == expected
+
+
+def test_a_changed_logging_mode_applies_once_record_looks_at_the_file_again(ws, project_dir,
+                                                                            monkeypatch):
+    from trimtab import workspace_calls
+
+    first, _, _ = record_and_read(ws)
+    assert first.logging_mode == "redacted"
+    set_logging(project_dir, "hashed")
+    # Within the TTL record() trusts its last look (no stat per call) ...
+    monkeypatch.setattr(workspace_calls, "RECORD_PROJECT_TTL", 3600.0)
+    cached, _, _ = record_and_read(ws)
+    assert cached.logging_mode == "redacted"
+    # ... and once it has passed, the file's new mode applies to the next call.
+    monkeypatch.setattr(workspace_calls, "RECORD_PROJECT_TTL", 0.0)
+    changed, _, _ = record_and_read(ws)
+    assert changed.logging_mode == "hashed" and changed.request.startswith("sha256:")
+    assert EMAIL not in changed.request

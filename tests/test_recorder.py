@@ -204,3 +204,31 @@ def test_a_bad_latency_already_in_the_spool_does_not_stop_the_writer(ws):
     ws.record("complaint-router", {"x": 1}, "y", latency_ms=5)
     assert ws.flush(timeout=10)
     assert sorted(c.latency_ms for c in ws.calls()) == [5, 1e9]
+
+
+def test_call_ids_stay_unique_across_threads_and_a_fork():
+    import threading
+
+    from trimtab.records import new_call_id
+
+    seen: list[str] = []
+    threads = [threading.Thread(target=lambda: seen.extend(new_call_id() for _ in range(3000)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == len(seen) == 12_000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in seen)
+    new_call_id()  # the pool is half used: a child must not hand out what is left
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, ",".join(new_call_id()[14:] for _ in range(600)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split(","))
+    parent = {new_call_id()[14:] for _ in range(600)}
+    assert len(child) == 600 and not child & parent

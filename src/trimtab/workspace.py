@@ -54,6 +54,7 @@ class Workspace(CallLog, Observing):
         self.project_file = project_file
         self._database_url = database_url
         self._project: tuple[tuple[int, int] | None, Project] | None = None
+        self._record_looked = float("-inf")  # when record() last looked at the project file
         # Called with every record after it is spooled (Prometheus, OpenTelemetry).
         self.observers: list[Callable[[CallRecord], None]] = []
         self._telemetry: list[tuple[Callable[[float], bool], Callable[[], None]]] = []

@@ -117,3 +117,39 @@ def test_the_length_shortcut_never_skips_a_text_a_rule_could_match():
     for rule in BUILTIN_RULES:  # the regex engine's own lower bound on a match's length
         assert SHORTEST[rule.name] <= re._parser.parse(rule.pattern.pattern).getwidth()[0]
     assert mask("a@b.cc") == "[EMAIL]" and mask("token=abcdef") == "[SECRET]"
+
+
+@pytest.mark.parametrize("text", [
+    "Authorization: BEARER abcdefgh12345678", "bearer\tabcdefgh12",
+    "use sk-ant-abcdefghijklmnop1234",
+    "AKIAABCDEFGHIJKLMNOP", "ASIAABCDEFGHIJKLMNOP", "ghp_" + "a" * 36, "xoxb-1234567890ab",
+    "AIza" + "B" * 35, "API_KEY = 'abcdef12'", "Secret: hunter22", "TOKEN=abcdefgh",
+    "passwd: correct-horse", "\u017fecret=abcdefgh", "to\u212aen: abcdefg", "ap\u0130-key=abcdefgh",
+    "ap\u0131key: abcdefgh",
+])
+def test_the_secret_prefilter_passes_every_text_the_pattern_matches(text):
+    from trimtab.runtime.redaction import SECRETS_RULE, _may_hold_secret
+
+    assert SECRETS_RULE.pattern.search(text)  # each one is a credential the pattern knows
+    assert _may_hold_secret(text)
+    assert "[SECRET]" in mask(f"x {text} y")
+
+
+def test_the_secret_prefilter_agrees_with_the_pattern_on_random_texts():
+    import random
+
+    from trimtab.runtime.redaction import SECRETS_RULE, _may_hold_secret
+
+    pieces = ["bearer", "Bearer", "BEARER", "sk-", "ant-", "AKIA", "ASIA", "ghp_", "gho_", "xoxb-",
+              "AIza", "api", "API", "_", "-", "key", "KEY", "secret", "token", "passwd", "password",
+              "=", ":", " ", "\t", "'", "\u017f", "\u212a", "\u0130", "\u0131", "a", "Z", "0", "9",
+              "abcdefgh", "ABCDEFGHIJKLMNOP", "0123456789", "é", "ß"]
+    rng = random.Random(7)
+    matched = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        if SECRETS_RULE.pattern.search(text):
+            matched += 1
+            assert _may_hold_secret(text), text
+    assert matched > 500  # the random texts do reach the pattern
+    assert not _may_hold_secret("The charger sparks when plugged in and smells of smoke.")

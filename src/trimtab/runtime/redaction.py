@@ -32,6 +32,8 @@ class Rule:
     pattern: re.Pattern[str]
     replacement: str
     check: Callable[[str], int | None] | None = None
+    #: A cheap necessary condition: False means the pattern cannot match the text.
+    maybe: Callable[[str], bool] | None = None
 
 
 def _luhn(digits: str) -> bool:
@@ -92,7 +94,28 @@ _SECRET_PATTERNS = [
     r"(?i:\b(?:api[_-]?key|secret|token|password|passwd))\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}",
 ]
 
-SECRETS_RULE = Rule("secret", re.compile("|".join(f"(?:{p})" for p in _SECRET_PATTERNS)), SECRET)
+# The characters other than A-Z that a case-insensitive pattern matches as ASCII
+# letters (İ and ı as i, the Kelvin sign as k, the long s as s).
+_ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})
+
+
+def _may_hold_secret(text: str) -> bool:
+    """False only when no credential pattern can match: each one needs a literal
+    (``sk-``, ``AKIA``, ``bearer``, ``token`` and ``=`` …) the text lacks. A few
+    substring tests cost a tenth of running the combined pattern over a text,
+    and most texts hold none of these literals."""
+    if ("sk-" in text or "AKIA" in text or "ASIA" in text or "xox" in text or "AIza" in text
+            or ("gh" in text and "_" in text)):
+        return True
+    folded = (text if text.isascii() else text.translate(_ASCII_FOLD)).lower()
+    if "bearer" in folded:
+        return True
+    return ("=" in text or ":" in text) and (
+        "api" in folded or "secret" in folded or "token" in folded or "passw" in folded)
+
+
+SECRETS_RULE = Rule("secret", re.compile("|".join(f"(?:{p})" for p in _SECRET_PATTERNS)), SECRET,
+                    maybe=_may_hold_secret)
 
 BUILTIN_RULES: tuple[Rule, ...] = (
     SECRETS_RULE,
@@ -120,6 +143,8 @@ def compile_rules(specs: Iterable[Mapping[str, Any]]) -> tuple[Rule, ...]:
 
 
 def _apply(rule: Rule, text: str) -> str:
+    if rule.maybe is not None and not rule.maybe(text):
+        return text
     if rule.check is None:
         return rule.pattern.sub(rule.replacement, text)
 
@@ -145,21 +170,26 @@ _NEEDS = {"email": "@", "iban": "digit", "card": "digit", "phone": "digit"}
 #: The shortest text each built-in rule can match (labels and keys are shorter).
 SHORTEST = {"secret": 12, "email": 6, "iban": 15, "card": 13, "phone": 8}
 _DIGIT = re.compile(r"\d")
+#: The built-ins in order, each with its shortest match and what it needs.
+_BUILTIN_PLAN = tuple((rule, SHORTEST[rule.name], _NEEDS.get(rule.name)) for rule in BUILTIN_RULES)
+_SHORTEST_BUILTIN = min(SHORTEST.values())
 
 
 def mask(text: str, rules: Iterable[Rule] = ()) -> str:
     """Custom rules first (the team knows its own ids best), then the built-ins."""
     for rule in rules:
         text = _apply(rule, text)
-    digits: bool | None = None
     size = len(text)
-    for rule in BUILTIN_RULES:
-        if size < SHORTEST[rule.name]:
+    if size < _SHORTEST_BUILTIN:  # keys and labels: no built-in can match
+        return text
+    digits: bool | None = None
+    for rule, shortest, need in _BUILTIN_PLAN:
+        if size < shortest:
             continue
-        need = _NEEDS.get(rule.name)
-        if need == "@" and "@" not in text:
-            continue
-        if need == "digit":
+        if need == "@":
+            if "@" not in text:
+                continue
+        elif need == "digit":
             if digits is None:
                 digits = _DIGIT.search(text) is not None
             if not digits:
@@ -220,7 +250,15 @@ class Redactor:
         return self.mode != "metadata"
 
     def text(self, text: str | None) -> str | None:
-        return redact(self.mode, self.rules, text, salt=self.salt)
+        # The two modes that keep text first: this runs for every string of a call.
+        if text is None:
+            return None
+        mode = self.mode
+        if mode == "redacted":
+            return mask(text, self.rules)
+        if mode == "full":
+            return scrub_secrets(text)
+        return redact(mode, self.rules, text, salt=self.salt)
 
     def value(self, obj: Any) -> Any:
         """Every string leaf of a JSON-like value (tool arguments, JSON answers)."""
