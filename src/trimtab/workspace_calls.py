@@ -188,6 +188,9 @@ def _json_like(value: Any, text: Callable[[str], Any]) -> Any:
     """A JSON-ready copy of ``value`` with ``text`` applied to every string. Long
     integers go through it too (a card number passed as a number), and objects
     JSON cannot hold (numpy, dates) as the text the spool would write for them."""
+    if type(value) is dict:  # the usual inputs and outputs: keys and values are text
+        return {text(k if type(k) is str else str(k)):
+                text(v) if type(v) is str else _json_like(v, text) for k, v in value.items()}
     if isinstance(value, str):
         return text(value)
     if value is None or isinstance(value, bool | float):
