@@ -333,10 +333,6 @@ class Response:
         self._conn, self._client, self._origin = conn, client, origin
         self._done = False
 
-    @property
-    def complete(self) -> bool:
-        return self._done and self._conn.complete
-
     async def read(self) -> bytes:
         conn = self._conn
         if conn.complete:  # the usual case: the whole answer came with its headers
@@ -350,7 +346,7 @@ class Response:
                 self.close()
                 raise
             data = b"".join(parts)
-        self._release()
+        self.close()
         return data
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -360,17 +356,11 @@ class Response:
         except BaseException:  # incl. GeneratorExit: the reader stopped midway
             self.close()
             raise
-        self._release()
+        self.close()
 
     def close(self) -> None:
-        if not self._done:
-            self._done = True
-            if not self._conn.complete:
-                self._conn.close()
-            else:
-                self._client.release(self._origin, self._conn)
-
-    def _release(self) -> None:
+        """Done with it: the pool takes the connection back only if its answer was read to
+        the end (``Client.release`` checks); any other is closed."""
         if not self._done:
             self._done = True
             self._client.release(self._origin, self._conn)
