@@ -109,6 +109,22 @@ def test_models_lists_every_system(live):
     assert one.owned_by == "trimtab"
 
 
+def test_a_broken_edit_of_the_project_file_keeps_the_gateway_serving(live, project_dir,
+                                                                     monkeypatch, caplog):
+    from trimtab import workspace
+
+    ws, _ = live
+    monkeypatch.setattr(workspace, "PROJECT_TTL", 0.0)  # look at the file on every request
+    path = project_dir / "trimtab.yaml"
+    with running_gateway(ws) as url:
+        path.write_text(path.read_text() + "\nsystems: [unclosed\n")
+        answer = client(url).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "it rattles"}])
+        models = client(url).models.list()
+    assert answer.choices[0].message.content and [m.id for m in models.data] == [MODEL]
+    assert "still using the last good version of trimtab.yaml" in caplog.text
+
+
 def test_metrics_and_health(live):
     ws, _ = live
     with running_gateway(ws) as url:

@@ -149,17 +149,37 @@ def test_short_numbers_are_features_not_card_numbers(ws, project_dir, mode):
 
 def test_a_changed_logging_mode_applies_once_record_looks_at_the_file_again(ws, project_dir,
                                                                             monkeypatch):
-    from trimtab import workspace_calls
+    from trimtab import workspace
 
     first, _, _ = record_and_read(ws)
     assert first.logging_mode == "redacted"
     set_logging(project_dir, "hashed")
     # Within the TTL record() trusts its last look (no stat per call) ...
-    monkeypatch.setattr(workspace_calls, "RECORD_PROJECT_TTL", 3600.0)
+    monkeypatch.setattr(workspace, "PROJECT_TTL", 3600.0)
     cached, _, _ = record_and_read(ws)
     assert cached.logging_mode == "redacted"
     # ... and once it has passed, the file's new mode applies to the next call.
-    monkeypatch.setattr(workspace_calls, "RECORD_PROJECT_TTL", 0.0)
+    monkeypatch.setattr(workspace, "PROJECT_TTL", 0.0)
     changed, _, _ = record_and_read(ws)
     assert changed.logging_mode == "hashed" and changed.request.startswith("sha256:")
     assert EMAIL not in changed.request
+
+
+def test_a_broken_edit_of_the_project_file_does_not_fail_record(ws, project_dir, monkeypatch,
+                                                                caplog):
+    from trimtab import workspace
+
+    record_and_read(ws)
+    monkeypatch.setattr(workspace, "PROJECT_TTL", 0.0)
+    path = project_dir / "trimtab.yaml"
+    good = path.read_text()
+    path.write_text(good + "\nsystems: [unclosed\n")
+    # Mid-edit: the last good version keeps applying, and the problem is logged.
+    stored, on_disk, _ = record_and_read(ws)
+    assert stored.logging_mode == "redacted" and EMAIL not in on_disk
+    assert "still using the last good version of trimtab.yaml" in caplog.text
+    # Fixed: the file as it is now applies again.
+    path.write_text(good)
+    set_logging(project_dir, "hashed")
+    fixed, _, _ = record_and_read(ws)
+    assert fixed.logging_mode == "hashed"

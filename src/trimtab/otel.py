@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -54,7 +53,6 @@ CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _CONTENT_ON = {"true", "1", "yes", "span_only", "span_and_event"}
 _OFF = {"off", "false", "0", "no", "none"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PROJECT_TTL = 5.0  # seconds a read of trimtab.yaml's systems is trusted
 _MICROSECOND = timedelta(microseconds=1)
 
 #: Provider kinds in trimtab.yaml -> gen_ai.provider.name well-known values.
@@ -97,7 +95,6 @@ class SpanExport:
         self._workspace = weakref.ref(ws)
         self._tracer = provider.get_tracer("trimtab", __version__)
         self._providers: dict[str | None, tuple[str, str | None, int | None]] = {}
-        self._systems: tuple[float, dict[str, Any]] = (-_PROJECT_TTL - 1, {})
         self._closed = False
 
     # --- observer (the hot path: build a span, queue it) --------------------
@@ -191,19 +188,14 @@ class SpanExport:
         return spec.kind if spec is not None else None
 
     def _declared(self, system: str):
-        """The system as trimtab.yaml declares it, re-read at most every few seconds
-        (checking the file on every call would cost more than the span)."""
-        now = time.monotonic()
-        if now - self._systems[0] > _PROJECT_TTL:
-            systems: dict[str, Any] = {}
-            ws = self._workspace()
-            try:
-                if ws is not None and ws.project_file is not None:
-                    systems = dict(ws.project.spec.systems)
-            except TrimtabError:
-                systems = self._systems[1]  # a broken edit: keep what was valid
-            self._systems = (now, systems)
-        return self._systems[1].get(system)
+        """The system as trimtab.yaml declares it (Workspace.recent_project: no
+        stat per call, the last good version through a broken edit)."""
+        ws = self._workspace()
+        try:
+            project = ws.recent_project() if ws is not None else None
+        except TrimtabError:  # broken before it was ever read: nothing is declared
+            return None
+        return project.spec.systems.get(system) if project is not None else None
 
     def _content_allowed(self, record: CallRecord) -> bool:
         """Content leaves only where the system itself keeps it in full."""

@@ -7,7 +7,6 @@ stays readable in one sitting. It holds no state of its own.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,9 +23,6 @@ from trimtab.store.calls import Call
 if TYPE_CHECKING:
     from trimtab.project import Project
     from trimtab.retention import Pruned
-
-# Seconds record() trusts its last look at trimtab.yaml (the gateway's is 1 s too).
-RECORD_PROJECT_TTL = 1.0
 
 # What record() accepts beyond its named arguments: usage, cost, timing.
 RECORD_FIELDS = {
@@ -57,7 +53,7 @@ class CallLog:
         """Record a call or prediction made elsewhere (a scikit-learn model, an
         endpoint trimtab does not proxy). Returns the call id; never blocks on
         the database."""
-        project = self._project_for_record()
+        project = self.recent_project()
         if env is None:
             env = project.production if project else "production"
         unknown = set(fields) - RECORD_FIELDS
@@ -88,20 +84,6 @@ class CallLog:
             response=_storable(privacy, output), **fields,
         )
         return self.emit(record)
-
-    def _project_for_record(self) -> Project | None:
-        """The project file as record() sees it: looked at (a stat) at most every
-        RECORD_PROJECT_TTL seconds, like the gateway does. A stat per call cost
-        2 us, and 15 us while the writer thread was inserting: the system call
-        hands it the GIL, and the call waits to get it back."""
-        if self.project_file is None:
-            return None
-        now = time.monotonic()
-        if self._project is not None and now - self._record_looked < RECORD_PROJECT_TTL:
-            return self._project[1]
-        project = self.project
-        self._record_looked = now
-        return project
 
     def _record_privacy(self, project: Project | None, system: str) -> tuple[Any, Any]:
         """The system's declared privacy, applied before anything is spooled (a

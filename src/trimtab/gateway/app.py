@@ -18,12 +18,10 @@ import asyncio
 import gc
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from trimtab.calling import Direct
-from trimtab.errors import TrimtabError
 from trimtab.gateway import chat, records
 from trimtab.gateway.bodies import parse_json
 from trimtab.gateway.errors import GatewayError, from_exception
@@ -40,7 +38,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 MAX_BODY = 32 << 20  # images as base64 are big; a runaway client is bigger
 MAX_DIRECT = 1024  # distinct passthrough model names remembered
-PROJECT_TTL = 1.0  # seconds between looks at trimtab.yaml for changes
 RECORDER_INTERVAL = 0.25  # seconds between the recorder's batches
 
 
@@ -95,7 +92,6 @@ class Gateway:
         self.owns_workspace = owns_workspace
         self.registry: Any = None
         self._direct: tuple[Project | None, dict[str, Direct]] = (None, {})
-        self._project: tuple[float, Project] | None = None
         self._routes = {
             ("POST", "/v1/chat/completions"): self._chat,
             ("POST", "/chat/completions"): self._chat,
@@ -238,22 +234,11 @@ class Gateway:
                            "GET /metrics and GET /healthz", code="not_found")
 
     def project(self) -> Project:
-        """The project file, looked at (a stat) at most once a second, not per request.
-
-        A file broken mid-edit must not take the gateway down: the last good
-        version keeps serving, and the problem is logged until it is fixed.
-        """
-        now = time.monotonic()
-        if self._project is None or now - self._project[0] > PROJECT_TTL:
-            try:
-                project = self.ws.project
-            except TrimtabError as exc:
-                if self._project is None:
-                    raise
-                log.error("gateway: %s; still serving the last good version", exc)
-                project = self._project[1]
-            self._project = (now, project)
-        return self._project[1]
+        """The project file as requests see it (Workspace.recent_project): looked
+        at once a second at most, the last good version kept through a broken edit."""
+        project = self.ws.recent_project()
+        assert project is not None  # the gateway does not start without one
+        return project
 
     # --- passthrough targets ---------------------------------------------------------
 
