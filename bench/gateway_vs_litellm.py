@@ -247,6 +247,8 @@ providers:
     kind: openai
     base_url: http://127.0.0.1:{mock_port}/v1
     api_key_env: BENCH_UPSTREAM_KEY
+    prices:  # every call is priced, as it would be on a real provider
+      mock-model: {{input_mtok: 0.15, output_mtok: 0.6}}
 systems:
   bench-router:
     description: Routes complaints; the gateway benchmark's system.

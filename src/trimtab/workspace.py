@@ -87,16 +87,17 @@ class Workspace(CallLog, Observing):
             self._project = (stamp, load_project(self.project_file))
         return self._project[1]
 
-    def recent_project(self) -> Project | None:
+    def recent_project(self, *, fresh: bool = False) -> Project | None:
         """The project file for the hot paths (the gateway per request, record()
-        per call): looked at (a stat) at most every PROJECT_TTL seconds. A stat
-        per call cost 2 us, and 15 us while the writer thread held the GIL. A
-        file broken mid-edit must not fail calls: the last good version keeps
-        serving, and the problem is logged (once per look) until it is fixed."""
+        per call): looked at (a stat) at most every PROJECT_TTL seconds, or now
+        when ``fresh`` (a gateway starting). A stat per call cost 2 us, and 15 us
+        while the writer thread held the GIL. A file broken mid-edit must not
+        fail calls: the last good version keeps serving, and the problem is
+        logged (once per look) until it is fixed."""
         if self.project_file is None:
             return None
         now = time.monotonic()
-        if self._project is not None and now - self._project_looked < PROJECT_TTL:
+        if not fresh and self._project is not None and now - self._project_looked < PROJECT_TTL:
             return self._project[1]
         try:
             project = self.project

@@ -6,8 +6,11 @@ a hang is a silent connection, a drop is a closed one mid-body.
 
 It serves OpenAI Chat Completions at ``/v1/chat/completions`` and the
 Anthropic Messages API at ``/v1/messages``. What each request gets is taken
-from ``script`` first (one fault per request), else drawn with ``fail_rate``
-from ``fail_mix``, else a normal answer.
+from ``script`` first (one fault per request), else, for a ``fail_rate``
+share of requests, drawn from ``fail_mix``, else a normal answer. The share
+is dealt, not tossed: each run of ten requests holds exactly that many
+faults in a shuffled order, so "30% of upstream calls fail" holds over the
+few hundred calls a test makes, not only on average.
 
 Faults: ``ok``, an HTTP status as int (``500``, ``429``, ``401``...),
 ``hang``, ``malformed`` (200 with broken JSON), ``drop`` (close before
@@ -58,6 +61,8 @@ class MockUpstream:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self._deck: list[bool] = []  # the rest of the current run of ten: fail or not
+        self._deck_rate = 0.0
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -92,10 +97,18 @@ class MockUpstream:
     def _next_fault(self) -> Any:
         if self.script:
             return self.script.popleft()
-        if self.fail_rate and self.rng.random() < self.fail_rate:
+        if self.fail_rate and self._deal():
             kinds, weights = zip(*self.fail_mix.items(), strict=True)
             return self.rng.choices(kinds, weights)[0]
         return "ok"
+
+    def _deal(self) -> bool:
+        if not self._deck or self._deck_rate != self.fail_rate:
+            failing = round(self.fail_rate * 10)
+            self._deck = [True] * failing + [False] * (10 - failing)
+            self.rng.shuffle(self._deck)
+            self._deck_rate = self.fail_rate
+        return self._deck.pop()
 
     # --- HTTP ---------------------------------------------------------------------
 

@@ -153,3 +153,63 @@ async def test_stream_usage_is_priced(upstream):
             streamed = call.result.cost
             completed = (await router.complete(request)).cost
         assert streamed.micro_usd == completed.micro_usd == expected
+
+
+def table_prices():
+    """Every price in the installed genai-prices table (conditional ones included)."""
+    from genai_prices import data_snapshot
+
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            prices = model.prices if isinstance(model.prices, list) else [model.prices]
+            for price in prices:
+                yield f"{provider.id}/{model.id}", getattr(price, "prices", price)
+
+
+def usages(rng, n):
+    """Edges (zeros, reads and writes filling the input, all-reasoning output), then random."""
+    yield Usage()
+    yield Usage(input_tokens=7, cache_read_tokens=3, cache_write_tokens=4, output_tokens=9,
+                reasoning_tokens=9)
+    for _ in range(n):
+        inp, out = rng.randrange(0, 2_000_000), rng.randrange(0, 200_000)
+        read = rng.randrange(0, inp + 1)
+        yield Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=read,
+                    cache_write_tokens=rng.randrange(0, inp - read + 1),
+                    reasoning_tokens=rng.randrange(0, out + 1))
+
+
+def test_every_table_price_comes_out_exactly_as_genai_prices_computes_it():
+    """trimtab prices a call with coefficients fitted to genai-prices' own arithmetic
+    (70 us a call down to 5): for every price in the table and usage of every
+    shape, the result must be genai-prices' to the last Decimal digit, and where
+    genai-prices refuses a usage, so must trimtab."""
+    import random
+
+    import genai_prices
+
+    from trimtab.runtime.cost import _fit, _priced, _usage
+
+    rng, fitted, checked = random.Random(20261203), 0, 0
+    for name, price in table_prices():
+        fitted += _fit(price) is not None  # tiered prices go through genai-prices itself
+        for usage in [*usages(rng, 12),
+                      Usage(input_tokens=5, cache_read_tokens=6),  # invalid: refused by both
+                      Usage(output_tokens=1, reasoning_tokens=2)]:
+            try:
+                want = price.calc_price(_usage(usage))
+            except ValueError:
+                with pytest.raises(ValueError):
+                    _priced(price, usage)
+                continue
+            got = _priced(price, usage)
+            assert got == (want["input_price"], want["output_price"], want["total_price"]), (
+                name, usage)
+            checked += 1
+    assert fitted > 1_000 and checked > 20_000  # the whole table, not an empty loop
+    # And end to end, through the lookup: cost_of agrees with genai_prices.calc_price.
+    for model in ("gpt-4o", "gpt-4o-mini", "o3-mini", "gpt-4.1"):
+        for usage in usages(rng, 5):
+            want = genai_prices.calc_price(_usage(usage), model, provider_id="openai",
+                                           genai_request_timestamp=AT)
+            assert cost_of(usage, model, OPENAI, at=AT).usd == want.total_price

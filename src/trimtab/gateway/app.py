@@ -127,6 +127,7 @@ class Gateway:
                 return
 
     async def startup(self) -> None:
+        self.ws.recent_project(fresh=True)  # serve the file as it is now, not a second ago
         await self.keys.start()
         from trimtab.prometheus import install_prometheus
 

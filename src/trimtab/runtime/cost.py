@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import genai_prices
+from genai_prices import data_snapshot
 from genai_prices.types import ModelPrice, Tier, TieredPrices
 
 from trimtab.project import PriceSpec, ProviderSpec, TieredPriceSpec
@@ -88,6 +89,94 @@ def model_price(spec: PriceSpec) -> ModelPrice:
                          for field, value in spec if value is not None})
 
 
+#: id(spec) -> (spec, its ModelPrice): a project file's prices, built once per version.
+_overrides: dict[int, tuple[PriceSpec, ModelPrice]] = {}
+
+
+def _override(spec: PriceSpec) -> ModelPrice:
+    known = _overrides.get(id(spec))
+    if known is None or known[0] is not spec:
+        if len(_overrides) >= 1024:
+            _overrides.clear()
+        known = _overrides[id(spec)] = (spec, model_price(spec))
+    return known[1]
+
+
+# --- pricing a call: genai-prices' own arithmetic, worked out once per price ---------
+#
+# genai-prices prices a usage by decomposing it over its unit registry, about 70 us
+# a call: as much as all the rest of recording one. For a price without tiers that
+# arithmetic is affine in the five counts trimtab reports (leaves are differences of
+# counts, each priced per token, plus any per-request fee), so six calls of
+# genai-prices' own calc_price at one-token probes give exact Decimal coefficients,
+# and a call is five multiplications. Tiered prices, prices the probes cannot
+# compute and usage outside the plainly valid region go through calc_price itself.
+
+_PROBES = ((0, 0, 0, 0, 0), (1, 0, 0, 0, 0), (1, 1, 0, 0, 0), (1, 0, 1, 0, 0),
+           (0, 0, 0, 1, 0), (0, 0, 0, 1, 1))
+#: id(price) -> (price, its coefficients or None): the table's prices live as long as
+#: the table, and holding each price keeps its id from being reused.
+_affine: dict[int, tuple[ModelPrice, tuple | None]] = {}
+
+
+def _counts(usage: Usage) -> tuple[int, ...] | None:
+    """The counts in trimtab's order, or None outside the region the coefficients hold
+    for: whole non-negative counts, cached reads and writes within input, reasoning
+    within output."""
+    counts = (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
+              usage.output_tokens, usage.reasoning_tokens)
+    if any(type(n) is not int or n < 0 for n in counts):
+        return None
+    if counts[1] + counts[2] > counts[0] or counts[4] > counts[3]:
+        return None
+    return counts
+
+
+def _probe(price: ModelPrice, counts: tuple[int, ...]) -> tuple[Decimal, Decimal, Decimal]:
+    got = price.calc_price(genai_prices.Usage(
+        input_tokens=counts[0], cache_read_tokens=counts[1], cache_write_tokens=counts[2],
+        output_tokens=counts[3], output_reasoning_tokens=counts[4]))
+    return got["input_price"], got["output_price"], got["total_price"]
+
+
+def _fit(price: ModelPrice) -> tuple | None:
+    """(at zero usage, per input / cached read / cache write / output / reasoning token),
+    each an (input, output, total) triple; None where the price is not affine."""
+    if any(isinstance(value, TieredPrices) for value in vars(price).values()):
+        return None
+    try:
+        zero, inp, read, write, out, reason = (_probe(price, p) for p in _PROBES)
+    except (ValueError, LookupError):  # e.g. a price the five counts cannot reach
+        return None
+
+    def minus(a, *others):
+        return tuple(x - sum(o[i] for o in others) for i, x in enumerate(a))
+
+    per_input, per_output = minus(inp, zero), minus(out, zero)
+    return zero, (per_input, minus(read, zero, per_input), minus(write, zero, per_input),
+                  per_output, minus(reason, zero, per_output))
+
+
+def _priced(price: ModelPrice, usage: Usage) -> tuple[Decimal, Decimal, Decimal]:
+    """(input, output, total) USD, exactly as ``price.calc_price`` gives them."""
+    known = _affine.get(id(price))
+    if known is None or known[0] is not price:
+        if len(_affine) >= 4096:  # project-file prices are rebuilt per file version
+            _affine.clear()
+        known = _affine[id(price)] = (price, _fit(price))
+    fitted, counts = known[1], _counts(usage)
+    if fitted is None or counts is None:
+        got = price.calc_price(_usage(usage))
+        return got["input_price"], got["output_price"], got["total_price"]
+    zero, per = fitted
+    result = list(zero)
+    for n, coefficients in zip(counts, per, strict=True):
+        if n:
+            for i in range(3):
+                result[i] += coefficients[i] * n
+    return result[0], result[1], result[2]
+
+
 def _usage(usage: Usage) -> genai_prices.Usage:
     return genai_prices.Usage(
         input_tokens=usage.input_tokens,
@@ -126,11 +215,10 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
     for model in candidates:
         if model in provider.prices:
             try:
-                price = model_price(provider.prices[model]).calc_price(_usage(usage))
+                input_usd, output_usd, usd = _priced(_override(provider.prices[model]), usage)
             except ValueError as exc:
                 return unknown(f"usage cannot be priced: {exc}")
-            return Cost(usd=price["total_price"], input_usd=price["input_price"],
-                        output_usd=price["output_price"],
+            return Cost(usd=usd, input_usd=input_usd, output_usd=output_usd,
                         source=f"trimtab.yaml providers.{provider_name}.prices", priced_as=model)
     lookup, table_models = _table_lookup(provider), candidates
     if provider.kind == "simulated":  # no price of its own; maybe costed as a real model
@@ -140,16 +228,19 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
         if missed in _unpriced:
             continue
         try:
-            calc = genai_prices.calc_price(_usage(usage), model, **lookup,
-                                           genai_request_timestamp=at or datetime.now(UTC))
+            # What genai_prices.calc_price does, with the arithmetic above.
+            _, info = data_snapshot.get_snapshot().find_provider_model(
+                model, None, lookup.get("provider_id"), lookup.get("provider_api_url"))
         except LookupError:
             if len(_unpriced) < 10_000:  # passthrough model names are client-chosen
                 _unpriced.add(missed)
             continue
+        try:
+            input_usd, output_usd, usd = _priced(info.get_prices(at or datetime.now(UTC)), usage)
         except ValueError as exc:
             return unknown(f"usage cannot be priced: {exc}")
-        return Cost(usd=calc.total_price, input_usd=calc.input_price,
-                    output_usd=calc.output_price, source=PRICE_TABLE, priced_as=calc.model.id)
+        return Cost(usd=usd, input_usd=input_usd, output_usd=output_usd, source=PRICE_TABLE,
+                    priced_as=info.id)
     model = candidates[0] if candidates else "?"
     if (provider_name, model) not in _warned and len(_warned) < 1000:  # passthrough names
         _warned.add((provider_name, model))                            # are client-chosen
