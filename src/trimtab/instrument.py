@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from trimtab.calling import fill_usage
+from trimtab.project import ProviderSpec
 from trimtab.records import CallRecord
 from trimtab.runtime.cost import cost_of
 from trimtab.runtime.messages import Usage
@@ -109,6 +110,9 @@ class _Context:
                  tags: dict[str, str] | None):
         self.ws, self.system, self.env, self.tags = ws, system, env, tags
         self.provider = provider
+        # Validated once: cost_of would otherwise rebuild it (and its prices) per call.
+        self.provider_spec = ProviderSpec.model_validate(
+            {k: v for k, v in provider.items() if k != "name"})
         try:
             privacy = ws.project.system(system).privacy()
         except Exception:  # noqa: BLE001 - undeclared system: the safe default
@@ -141,7 +145,9 @@ class _Context:
         record.model = model
         record.response = self.redactor.text(text) if self.redactor.keeps_text else None
         counted = Usage.from_openai(usage)
-        fill_usage(record, counted, cost_of(counted, [model, kwargs.get("model")], self.provider))
+        cost = cost_of(counted, [model, kwargs.get("model")], self.provider_spec,
+                       provider_name=self.provider["name"])
+        fill_usage(record, counted, cost)
         self.ws.emit(record)
 
     def failed(self, kwargs: dict[str, Any], exc: Exception, started: float) -> None:

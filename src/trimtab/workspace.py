@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trimtab")
 
-#: Seconds the hot paths (gateway requests, record()) trust their last look at trimtab.yaml.
+#: Seconds the hot paths (gateway requests, record(), the OpenTelemetry exporter) trust
+#: their last look at trimtab.yaml.
 PROJECT_TTL = 1.0
 
 class Workspace(CallLog, Observing):

@@ -104,7 +104,9 @@ class MockUpstream:
 
     def _deal(self) -> bool:
         if not self._deck or self._deck_rate != self.fail_rate:
-            failing = round(self.fail_rate * 10)
+            failing = self.fail_rate * 10
+            assert failing == int(failing), f"fail_rate is dealt in tenths, not {self.fail_rate}"
+            failing = int(failing)
             self._deck = [True] * failing + [False] * (10 - failing)
             self.rng.shuffle(self._deck)
             self._deck_rate = self.fail_rate

@@ -182,20 +182,28 @@ def usages(rng, n):
 def test_every_table_price_comes_out_exactly_as_genai_prices_computes_it():
     """trimtab prices a call with coefficients fitted to genai-prices' own arithmetic
     (70 us a call down to 5): for every price in the table and usage of every
-    shape, the result must be genai-prices' to the last Decimal digit, and where
-    genai-prices refuses a usage, so must trimtab."""
+    shape, the value must be genai-prices' exactly (written without trailing
+    zeros), and where genai-prices refuses a usage, so must trimtab."""
     import random
+    from decimal import localcontext
 
     import genai_prices
 
     from trimtab.runtime.cost import _fit, _priced, _usage
+
+    def plain(value):  # no trailing zeros after the point, no positive exponent (1E+1)
+        sign, digits, exponent = value.as_tuple()
+        return exponent == 0 or (exponent < 0 and digits[-1] != 0)
 
     rng, fitted, checked = random.Random(20261203), 0, 0
     for name, price in table_prices():
         fitted += _fit(price) is not None  # tiered prices go through genai-prices itself
         for usage in [*usages(rng, 12),
                       Usage(input_tokens=5, cache_read_tokens=6),  # invalid: refused by both
-                      Usage(output_tokens=1, reasoning_tokens=2)]:
+                      Usage(output_tokens=1, reasoning_tokens=2),
+                      # past the counts 28 digits always hold: genai-prices' own rounding
+                      Usage(input_tokens=10**25 + 7, cache_read_tokens=10**24 + 3,
+                            output_tokens=10**23 + 1)]:
             try:
                 want = price.calc_price(_usage(usage))
             except ValueError:
@@ -205,11 +213,26 @@ def test_every_table_price_comes_out_exactly_as_genai_prices_computes_it():
             got = _priced(price, usage)
             assert got == (want["input_price"], want["output_price"], want["total_price"]), (
                 name, usage)
+            assert all(plain(x) for x in got), (name, got)
             checked += 1
     assert fitted > 1_000 and checked > 20_000  # the whole table, not an empty loop
+
+    # A caller's own Decimal context of low precision: genai-prices' rounding, as before.
+    gpt4o = next(price for name, price in table_prices() if name == "openai/gpt-4o")
+    usage = Usage(input_tokens=123_457, cache_read_tokens=1_234, output_tokens=98_765)
+    with localcontext() as context:
+        context.prec = 6
+        assert _priced(gpt4o, usage)[2] == price_of(gpt4o, usage)
+
     # And end to end, through the lookup: cost_of agrees with genai_prices.calc_price.
     for model in ("gpt-4o", "gpt-4o-mini", "o3-mini", "gpt-4.1"):
         for usage in usages(rng, 5):
             want = genai_prices.calc_price(_usage(usage), model, provider_id="openai",
                                            genai_request_timestamp=AT)
             assert cost_of(usage, model, OPENAI, at=AT).usd == want.total_price
+
+
+def price_of(price, usage):
+    from trimtab.runtime.cost import _usage
+
+    return price.calc_price(_usage(usage))["total_price"]

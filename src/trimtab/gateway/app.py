@@ -238,8 +238,8 @@ class Gateway:
         """The project file as requests see it (Workspace.recent_project): looked
         at once a second at most, the last good version kept through a broken edit."""
         project = self.ws.recent_project()
-        assert project is not None  # the gateway does not start without one
-        return project
+        # No project file: ws.project raises the error that says how to make one.
+        return project if project is not None else self.ws.project
 
     # --- passthrough targets ---------------------------------------------------------
 

@@ -15,7 +15,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    getcontext,
+    localcontext,
+)
 from typing import Any
 
 import genai_prices
@@ -94,6 +103,8 @@ _overrides: dict[int, tuple[PriceSpec, ModelPrice]] = {}
 
 
 def _override(spec: PriceSpec) -> ModelPrice:
+    """A project file's price as a ModelPrice, built once per loaded file: a new one per
+    call would also be a new price to fit per call."""
     known = _overrides.get(id(spec))
     if known is None or known[0] is not spec:
         if len(_overrides) >= 1024:
@@ -105,76 +116,102 @@ def _override(spec: PriceSpec) -> ModelPrice:
 # --- pricing a call: genai-prices' own arithmetic, worked out once per price ---------
 #
 # genai-prices prices a usage by decomposing it over its unit registry, about 70 us
-# a call: as much as all the rest of recording one. For a price without tiers that
-# arithmetic is affine in the five counts trimtab reports (leaves are differences of
-# counts, each priced per token, plus any per-request fee), so six calls of
-# genai-prices' own calc_price at one-token probes give exact Decimal coefficients,
-# and a call is five multiplications. Tiered prices, prices the probes cannot
-# compute and usage outside the plainly valid region go through calc_price itself.
+# a call: as much as all the rest of recording one. For a price whose every value is
+# a plain Decimal that arithmetic is affine in the five counts trimtab reports
+# (leaves are differences of counts, each priced per token, plus any per-request
+# fee), so six calls of genai-prices' own calc_price at one-token probes give the
+# coefficients, and a call is five multiplications. Both steps run in a context that
+# traps any rounding, and counts are capped so that 28 digits always suffice: the
+# result is then genai-prices' value exactly. Anything else (tiers, a value type a
+# later genai-prices adds, usage outside the plainly valid region, a caller's context
+# of lower precision, a rounding trapped) goes through calc_price itself.
 
 _PROBES = ((0, 0, 0, 0, 0), (1, 0, 0, 0, 0), (1, 1, 0, 0, 0), (1, 0, 1, 0, 0),
            (0, 0, 0, 1, 0), (0, 0, 0, 1, 1))
-#: id(price) -> (price, its coefficients or None): the table's prices live as long as
-#: the table, and holding each price keeps its id from being reused.
-_affine: dict[int, tuple[ModelPrice, tuple | None]] = {}
+_MAX_COUNT = 10**12  # with prices of up to 12 significant digits, 28 digits are exact
+_EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation])
+_WIDE = Context(prec=100)
+Triple = tuple[Decimal, Decimal, Decimal]  # input, output and total USD
+#: id(price) -> (price, (at zero usage, per-count triples) or None): holding each price
+#: keeps its id from being reused while the entry lives.
+_affine: dict[int, tuple[ModelPrice, tuple[Triple, tuple[Triple, ...]] | None]] = {}
 
 
 def _counts(usage: Usage) -> tuple[int, ...] | None:
     """The counts in trimtab's order, or None outside the region the coefficients hold
-    for: whole non-negative counts, cached reads and writes within input, reasoning
-    within output."""
+    for: whole counts from 0 to _MAX_COUNT, cached reads and writes within input,
+    reasoning within output."""
     counts = (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
               usage.output_tokens, usage.reasoning_tokens)
-    if any(type(n) is not int or n < 0 for n in counts):
+    if any(type(n) is not int or not 0 <= n < _MAX_COUNT for n in counts):
         return None
     if counts[1] + counts[2] > counts[0] or counts[4] > counts[3]:
         return None
     return counts
 
 
-def _probe(price: ModelPrice, counts: tuple[int, ...]) -> tuple[Decimal, Decimal, Decimal]:
-    got = price.calc_price(genai_prices.Usage(
+def _probe(price: ModelPrice, counts: tuple[int, ...]) -> Triple:
+    """genai-prices' price of one probe usage (counts in _counts' order)."""
+    got = price.calc_price(_usage(Usage(
         input_tokens=counts[0], cache_read_tokens=counts[1], cache_write_tokens=counts[2],
-        output_tokens=counts[3], output_reasoning_tokens=counts[4]))
+        output_tokens=counts[3], reasoning_tokens=counts[4])))
     return got["input_price"], got["output_price"], got["total_price"]
 
 
-def _fit(price: ModelPrice) -> tuple | None:
+def _fit(price: ModelPrice) -> tuple[Triple, tuple[Triple, ...]] | None:
     """(at zero usage, per input / cached read / cache write / output / reasoning token),
-    each an (input, output, total) triple; None where the price is not affine."""
-    if any(isinstance(value, TieredPrices) for value in vars(price).values()):
+    each an (input, output, total) triple; None where the price is not known affine."""
+    if not all(value is None or type(value) is Decimal
+               for key, value in vars(price).items() if not key.startswith("_")):
         return None
     try:
-        zero, inp, read, write, out, reason = (_probe(price, p) for p in _PROBES)
-    except (ValueError, LookupError):  # e.g. a price the five counts cannot reach
-        return None
+        with localcontext(_EXACT):
+            zero, inp, read, write, out, reason = (_probe(price, p) for p in _PROBES)
 
-    def minus(a, *others):
-        return tuple(x - sum(o[i] for o in others) for i, x in enumerate(a))
+            def less(a: Triple, *others: Triple) -> Triple:
+                """A probe's price less the parts the probe shares with cheaper ones."""
+                return a[0] - sum(o[0] for o in others), a[1] - sum(o[1] for o in others), \
+                    a[2] - sum(o[2] for o in others)
 
-    per_input, per_output = minus(inp, zero), minus(out, zero)
-    return zero, (per_input, minus(read, zero, per_input), minus(write, zero, per_input),
-                  per_output, minus(reason, zero, per_output))
+            per_input, per_output = less(inp, zero), less(out, zero)
+            return zero, (per_input, less(read, zero, per_input), less(write, zero, per_input),
+                          per_output, less(reason, zero, per_output))
+    except (ValueError, DecimalException):  # a price the five counts cannot reach, or
+        return None                         # one that would round
 
 
-def _priced(price: ModelPrice, usage: Usage) -> tuple[Decimal, Decimal, Decimal]:
-    """(input, output, total) USD, exactly as ``price.calc_price`` gives them."""
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form (0.0000282, 0.0035, 12), whichever
+    path priced it: genai-prices leaves whatever zeros its arithmetic happened to keep."""
+    value = value.normalize(_WIDE)
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+
+
+def _priced(price: ModelPrice, usage: Usage) -> Triple:
+    """(input, output, total) USD: the value ``price.calc_price`` gives, in plain form."""
     known = _affine.get(id(price))
     if known is None or known[0] is not price:
-        if len(_affine) >= 4096:  # project-file prices are rebuilt per file version
+        if len(_affine) >= 4096:  # bounded; the table's prices are a few thousand
             _affine.clear()
         known = _affine[id(price)] = (price, _fit(price))
     fitted, counts = known[1], _counts(usage)
-    if fitted is None or counts is None:
-        got = price.calc_price(_usage(usage))
-        return got["input_price"], got["output_price"], got["total_price"]
-    zero, per = fitted
-    result = list(zero)
-    for n, coefficients in zip(counts, per, strict=True):
-        if n:
-            for i in range(3):
-                result[i] += coefficients[i] * n
-    return result[0], result[1], result[2]
+    got: Triple | None = None
+    if fitted is not None and counts is not None and getcontext().prec >= _EXACT.prec:
+        zero, per = fitted
+        add, multiply = _EXACT.add, _EXACT.multiply  # its traps, not the caller's context
+        try:
+            result = list(zero)
+            for n, coefficients in zip(counts, per, strict=True):
+                if n:
+                    for i in range(3):
+                        result[i] = add(result[i], multiply(coefficients[i], n))
+            got = (result[0], result[1], result[2])
+        except DecimalException:
+            got = None
+    if got is None:
+        calc = price.calc_price(_usage(usage))
+        got = (calc["input_price"], calc["output_price"], calc["total_price"])
+    return _plain(got[0]), _plain(got[1]), _plain(got[2])
 
 
 def _usage(usage: Usage) -> genai_prices.Usage:
