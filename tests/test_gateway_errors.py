@@ -148,6 +148,20 @@ def test_no_active_release_says_how_to_fix_it(ws):
         assert "trimtab promote complaint-router" in error["message"]
 
 
+def test_a_gateway_without_a_project_file_says_how_to_make_one(database_url):
+    from trimtab import Workspace
+
+    ws = Workspace(None, database_url=database_url)
+    try:
+        with running_gateway(ws) as url:
+            answer = httpx.post(f"{url}/v1/chat/completions", json={"model": MODEL,
+                                                                    "messages": [U]})
+    finally:
+        ws.close()
+    assert answer.status_code == 400
+    assert "no trimtab.yaml found" in error_of(answer)["message"]
+
+
 # --- upstream faults -------------------------------------------------------------------
 
 
