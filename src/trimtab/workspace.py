@@ -49,6 +49,7 @@ log = logging.getLogger("trimtab")
 #: their last look at trimtab.yaml.
 PROJECT_TTL = 1.0
 
+
 class Workspace(CallLog, Observing):
     """The Python API. Its methods are grouped by concern across three modules:
     this one (where things live, systems, releases, environments, keys, audit),

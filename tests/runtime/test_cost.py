@@ -222,7 +222,7 @@ def test_every_table_price_comes_out_exactly_as_genai_prices_computes_it():
     usage = Usage(input_tokens=123_457, cache_read_tokens=1_234, output_tokens=98_765)
     with localcontext() as context:
         context.prec = 6
-        assert _priced(gpt4o, usage)[2] == price_of(gpt4o, usage)
+        assert _priced(gpt4o, usage)[2] == gpt4o.calc_price(_usage(usage))["total_price"]
 
     # And end to end, through the lookup: cost_of agrees with genai_prices.calc_price.
     for model in ("gpt-4o", "gpt-4o-mini", "o3-mini", "gpt-4.1"):
@@ -230,9 +230,3 @@ def test_every_table_price_comes_out_exactly_as_genai_prices_computes_it():
             want = genai_prices.calc_price(_usage(usage), model, provider_id="openai",
                                            genai_request_timestamp=AT)
             assert cost_of(usage, model, OPENAI, at=AT).usd == want.total_price
-
-
-def price_of(price, usage):
-    from trimtab.runtime.cost import _usage
-
-    return price.calc_price(_usage(usage))["total_price"]

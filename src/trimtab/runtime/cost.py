@@ -12,7 +12,7 @@ so a number can be explained after the table has moved on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import (
@@ -98,19 +98,22 @@ def model_price(spec: PriceSpec) -> ModelPrice:
                          for field, value in spec if value is not None})
 
 
-#: id(spec) -> (spec, its ModelPrice): a project file's prices, built once per version.
-_overrides: dict[int, tuple[PriceSpec, ModelPrice]] = {}
-
-
-def _override(spec: PriceSpec) -> ModelPrice:
-    """A project file's price as a ModelPrice, built once per loaded file: a new one per
-    call would also be a new price to fit per call."""
-    known = _overrides.get(id(spec))
-    if known is None or known[0] is not spec:
-        if len(_overrides) >= 1024:
-            _overrides.clear()
-        known = _overrides[id(spec)] = (spec, model_price(spec))
+def _remembered(cache: dict[int, tuple[Any, Any]], key: Any, make: Callable[[Any], Any],
+                limit: int) -> Any:
+    """``make(key)``, worked out once per object: keyed by id, with the object held in
+    the entry so its id cannot be reused while the entry lives (project-file prices are
+    unhashable, and genai-prices' ModelPrice compares by value but does not hash)."""
+    known = cache.get(id(key))
+    if known is None or known[0] is not key:
+        if len(cache) >= limit:
+            cache.clear()
+        known = cache[id(key)] = (key, make(key))
     return known[1]
+
+
+#: A project file's prices as ModelPrices, built once per loaded file: a new one per
+#: call would also be a new price to fit per call.
+_overrides: dict[int, tuple[PriceSpec, ModelPrice]] = {}
 
 
 # --- pricing a call: genai-prices' own arithmetic, worked out once per price ---------
@@ -132,8 +135,7 @@ _MAX_COUNT = 10**12  # with prices of up to 12 significant digits, 28 digits are
 _EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation])
 _WIDE = Context(prec=100)
 Triple = tuple[Decimal, Decimal, Decimal]  # input, output and total USD
-#: id(price) -> (price, (at zero usage, per-count triples) or None): holding each price
-#: keeps its id from being reused while the entry lives.
+#: Each price's (at zero usage, per-count triples), or None where it is priced per call.
 _affine: dict[int, tuple[ModelPrice, tuple[Triple, tuple[Triple, ...]] | None]] = {}
 
 
@@ -189,12 +191,8 @@ def _plain(value: Decimal) -> Decimal:
 
 def _priced(price: ModelPrice, usage: Usage) -> Triple:
     """(input, output, total) USD: the value ``price.calc_price`` gives, in plain form."""
-    known = _affine.get(id(price))
-    if known is None or known[0] is not price:
-        if len(_affine) >= 4096:  # bounded; the table's prices are a few thousand
-            _affine.clear()
-        known = _affine[id(price)] = (price, _fit(price))
-    fitted, counts = known[1], _counts(usage)
+    # Bounded: the table holds a few thousand prices.
+    fitted, counts = _remembered(_affine, price, _fit, 4096), _counts(usage)
     got: Triple | None = None
     if fitted is not None and counts is not None and getcontext().prec >= _EXACT.prec:
         zero, per = fitted
@@ -252,7 +250,8 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
     for model in candidates:
         if model in provider.prices:
             try:
-                input_usd, output_usd, usd = _priced(_override(provider.prices[model]), usage)
+                override = _remembered(_overrides, provider.prices[model], model_price, 1024)
+                input_usd, output_usd, usd = _priced(override, usage)
             except ValueError as exc:
                 return unknown(f"usage cannot be priced: {exc}")
             return Cost(usd=usd, input_usd=input_usd, output_usd=output_usd,
