@@ -120,7 +120,7 @@ def peak_mb() -> float:
 # ------------------------------------------------------------------ workers
 
 def worker_trimtab(data: Path, runs: int) -> dict:
-    from trimtab import drift
+    from trimtab.observe import drift
 
     ref, cur = load(data, "ref"), load(data, "cur")
     loaded_mb = peak_mb()

@@ -63,7 +63,7 @@ def bucket_probabilities(median_ms: float, sigma: float):
     """P(latency falls in sketch bucket i) for a log-normal, over the buckets that matter."""
     import numpy as np
 
-    from trimtab.sketch import _LOG_GAMMA
+    from trimtab.store.latency_sketch import _LOG_GAMMA
 
     mu = math.log(median_ms)
     lo = math.floor((mu - 5 * sigma) / _LOG_GAMMA)
@@ -79,7 +79,7 @@ class SketchMaker:
     """Sketch JSON for a row of n calls: bucket counts drawn from the system's latency."""
 
     def __init__(self, rng, median_ms: float, sigma: float):
-        from trimtab.sketch import GAMMA
+        from trimtab.store.latency_sketch import GAMMA
 
         self.rng = rng
         self.index, self.probs = bucket_probabilities(median_ms, sigma)

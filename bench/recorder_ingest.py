@@ -56,7 +56,7 @@ USERS_PER_SYSTEM = 200  # 1,000 end users, each using one system
 
 def make_records(n: int, seed: int = 7):
     """Traffic shaped like a real team's: see the module docstring."""
-    from trimtab.records import CallRecord
+    from trimtab.recorder.records import CallRecord
 
     rng = random.Random(seed)
     now = datetime.now(UTC)
@@ -124,7 +124,7 @@ def check(store, expected: dict[str, int]) -> dict:
 
 def run_backlog(url: str, records, folder: Path, options: dict) -> dict:
     """The writer alone: see the module docstring."""
-    from trimtab.recorder import Recorder
+    from trimtab.recorder.recorder import Recorder
     from trimtab.store import Store
 
     spool = folder / "spool-backlog"
@@ -139,7 +139,7 @@ def run_backlog(url: str, records, folder: Path, options: dict) -> dict:
 
 
 def run_live(url: str, records, folder: Path, options: dict) -> dict:
-    from trimtab.recorder import Recorder
+    from trimtab.recorder.recorder import Recorder
     from trimtab.store import Store
 
     store = Store(url)

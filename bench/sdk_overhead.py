@@ -51,8 +51,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import trimtab
-    from trimtab.records import CallRecord
-    from trimtab.scaffold import init_project
+    from trimtab.project.scaffold import init_project
+    from trimtab.recorder.records import CallRecord
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="trimtab-sdk-bench-") as tmp:

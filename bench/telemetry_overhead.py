@@ -64,10 +64,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import trimtab
-    from trimtab.otel import install_otel
-    from trimtab.prometheus import CallMetrics, install_prometheus, metrics_response
-    from trimtab.records import CallRecord
-    from trimtab.scaffold import init_project
+    from trimtab.project.scaffold import init_project
+    from trimtab.recorder.records import CallRecord
+    from trimtab.telemetry.otel import install_otel
+    from trimtab.telemetry.prometheus import CallMetrics, install_prometheus, metrics_response
 
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         os.environ.pop(name, None)

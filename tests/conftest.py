@@ -113,27 +113,3 @@ def cli(project_dir, database_url, monkeypatch):
         return result
 
     return run
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Change a project file in place, failing loudly if the text is not there."""
-    content = path.read_text()
-    assert old in content, f"{old!r} not in {path}"
-    path.write_text(content.replace(old, new, 1))
-
-
-def eventually(check, timeout: float = 5.0, interval: float = 0.02):
-    """Poll ``check()`` until it returns something truthy; fail after ``timeout``.
-
-    For changes that propagate asynchronously (a promote reaching a runtime's
-    cached route): asserting at once would test the cache, not the promise.
-    """
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, f"not true within {timeout}s: {check}"
-            return value
-        time.sleep(interval)

@@ -15,20 +15,20 @@ __version__ = "0.1.0"
 
 # module -> the public names it provides.
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "trimtab.alerts": ("AlertStatus",),
-    "trimtab.calling": ("NoActiveRelease", "RunResult", "SystemClient"),
-    "trimtab.cost_report": ("CostReport",),
-    "trimtab.diffs": ("SpecDiff",),
-    "trimtab.drift.monitor": ("DriftCheck",),
+    "trimtab.observe.alerts": ("AlertStatus",),
+    "trimtab.sdk.calling": ("NoActiveRelease", "RunResult", "SystemClient"),
+    "trimtab.observe.cost_report": ("CostReport",),
+    "trimtab.releases.diffs": ("SpecDiff",),
+    "trimtab.observe.drift.monitor": ("DriftCheck",),
     "trimtab.errors": (
         "ArtefactCorruptError", "ProjectError", "SchemaTooNewError", "TrimtabError",
     ),
-    "trimtab.instrument": ("instrument",),
-    "trimtab.monitor": ("run_monitor",),
-    "trimtab.otel": ("install_otel",),
-    "trimtab.project": ("Project", "load_project"),
-    "trimtab.prometheus": ("install_prometheus", "metrics_response"),
-    "trimtab.retention": ("Pruned",),
+    "trimtab.observe.monitor": ("run_monitor",),
+    "trimtab.telemetry.otel": ("install_otel",),
+    "trimtab.project.loader": ("load_project",),
+    "trimtab.project.models": ("Project",),
+    "trimtab.telemetry.prometheus": ("install_prometheus", "metrics_response"),
+    "trimtab.observe.retention": ("Pruned",),
     "trimtab.runtime.errors": ("ProviderError",),
     "trimtab.runtime.resilience": ("CallFailed",),
     "trimtab.store.alerts": ("AlertEvent", "AlertState"),
@@ -39,7 +39,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.store.releases": ("Release",),
     "trimtab.store.scores": ("Score",),
     "trimtab.store.systems": ("System",),
-    "trimtab.workspace": ("Workspace", "active_release", "connect"),
+    "trimtab.workspace": ("Workspace", "active_release", "connect", "instrument"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -97,25 +97,23 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
-    from trimtab.alerts import AlertStatus
-    from trimtab.calling import NoActiveRelease, RunResult, SystemClient
-    from trimtab.cost_report import CostReport
-    from trimtab.diffs import SpecDiff
-    from trimtab.drift.monitor import DriftCheck
     from trimtab.errors import (
         ArtefactCorruptError,
         ProjectError,
         SchemaTooNewError,
         TrimtabError,
     )
-    from trimtab.instrument import instrument
-    from trimtab.monitor import run_monitor
-    from trimtab.otel import install_otel
-    from trimtab.project import Project, load_project
-    from trimtab.prometheus import install_prometheus, metrics_response
-    from trimtab.retention import Pruned
+    from trimtab.observe.alerts import AlertStatus
+    from trimtab.observe.cost_report import CostReport
+    from trimtab.observe.drift.monitor import DriftCheck
+    from trimtab.observe.monitor import run_monitor
+    from trimtab.observe.retention import Pruned
+    from trimtab.project.loader import load_project
+    from trimtab.project.models import Project
+    from trimtab.releases.diffs import SpecDiff
     from trimtab.runtime.errors import ProviderError
     from trimtab.runtime.resilience import CallFailed
+    from trimtab.sdk.calling import NoActiveRelease, RunResult, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState
     from trimtab.store.audit import AuditEntry, ChainReport
     from trimtab.store.deployments import Deployment
@@ -124,4 +122,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.store.releases import Release
     from trimtab.store.scores import Score
     from trimtab.store.systems import System
-    from trimtab.workspace import Workspace, active_release, connect
+    from trimtab.telemetry.otel import install_otel
+    from trimtab.telemetry.prometheus import install_prometheus, metrics_response
+    from trimtab.workspace import Workspace, active_release, connect, instrument

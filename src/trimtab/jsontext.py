@@ -13,6 +13,7 @@ Datetimes and other non-JSON values become ``str(value)``, as they did with
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -52,3 +53,19 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         if isinstance(data, memoryview | bytearray):
             data = bytes(data)
         return json.loads(data)
+
+
+# --- canonical JSON: the text release ids and audit hashes are taken over ---
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(value: Any) -> str:
+    return sha256_hex(canonical_json(value))

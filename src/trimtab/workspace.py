@@ -15,16 +15,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trimtab import releases as release_specs
-from trimtab.active import ActiveReleases
 from trimtab.actor import ci_run_url, current_actor
-from trimtab.artefacts import ArtefactStore
-from trimtab.diffs import SpecDiff, diff_specs
 from trimtab.errors import TrimtabError
-from trimtab.gitinfo import git_state
-from trimtab.project import Project, find_project_file, load_project
-from trimtab.recorder import Recorder
-from trimtab.records import CallRecord
+from trimtab.project.loader import find_project_file, load_project
+from trimtab.project.models import Project
+from trimtab.recorder.recorder import Recorder
+from trimtab.recorder.records import CallRecord
+from trimtab.releases import spec as release_specs
+from trimtab.releases.active import ActiveReleases
+from trimtab.releases.artefacts import ArtefactStore
+from trimtab.releases.diffs import SpecDiff, diff_specs
+from trimtab.releases.gitinfo import git_state
 from trimtab.store import Store
 from trimtab.store import audit as audit_store
 from trimtab.store import deployments as deployment_store
@@ -41,7 +42,7 @@ from trimtab.workspace_calls import CallLog
 from trimtab.workspace_observe import Observing
 
 if TYPE_CHECKING:
-    from trimtab.calling import Caller, SystemClient
+    from trimtab.sdk.calling import Caller, SystemClient
 
 log = logging.getLogger("trimtab")
 
@@ -183,7 +184,7 @@ class Workspace(CallLog, Observing):
 
     @cached_property
     def caller(self) -> Caller:
-        from trimtab.calling import Caller  # the runtime (httpx, prices) loads on first call
+        from trimtab.sdk.calling import Caller  # the runtime (httpx, prices) loads on first call
 
         return Caller(self)
 
@@ -192,7 +193,7 @@ class Workspace(CallLog, Observing):
 
         ``env`` defaults to the last (production) environment.
         """
-        from trimtab.calling import SystemClient
+        from trimtab.sdk.calling import SystemClient
 
         return SystemClient(self, name, env)
 
@@ -437,7 +438,7 @@ def connect(project: str | Path | None = None, *, database_url: str | None = Non
         project_file = find_project_file()
     ws = Workspace(project_file, database_url)
     # --- telemetry: OTLP span export when OTEL_EXPORTER_OTLP_*ENDPOINT is set ---
-    from trimtab.otel import install_from_env
+    from trimtab.telemetry.otel import install_from_env
 
     install_from_env(ws)
     return ws
@@ -452,3 +453,15 @@ def active_release(system: str, env: str) -> Release | None:
     if _default is None:
         _default = connect()
     return _default.active_release(system, env)
+
+
+def instrument(client: Any, system: str, *, env: str | None = None,
+               workspace: Workspace | None = None, tags: dict[str, str] | None = None,
+               provider: str | None = None) -> Any:
+    """Record an existing OpenAI client's calls under ``system`` (see
+    trimtab.sdk.instrument); here so that leaving ``workspace`` out can mean
+    the project this process runs in, which only this layer may open."""
+    from trimtab.sdk.instrument import instrument as wrap
+
+    return wrap(client, system, env=env, workspace=workspace or connect(), tags=tags,
+                provider=provider)

@@ -12,17 +12,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
-from trimtab.canonical import canonical_json
 from trimtab.errors import TrimtabError
-from trimtab.metrics import MetricRow
-from trimtab.metrics import compute as compute_metrics
-from trimtab.records import CallRecord
+from trimtab.jsontext import canonical_json
+from trimtab.observe.metrics import MetricRow
+from trimtab.observe.metrics import compute as compute_metrics
+from trimtab.recorder.records import CallRecord
 from trimtab.store import calls as call_store
 from trimtab.store.calls import Call
 
 if TYPE_CHECKING:
-    from trimtab.project import Project
-    from trimtab.retention import Pruned
+    from trimtab.observe.retention import Pruned
+    from trimtab.project.models import Project
 
 # What record() accepts beyond its named arguments: usage, cost, timing.
 RECORD_FIELDS = {
@@ -144,7 +144,7 @@ class CallLog:
     ) -> list[Pruned]:
         """Delete calls older than each system's ``retention_days``; ``older_than``
         reaches only systems that declare none. Audited per system; rollups stay."""
-        from trimtab import retention
+        from trimtab.observe import retention
 
         declared = self.project.spec.systems if self.project_file else {}
         return retention.prune(self.store, declared, actor=current_actor(),

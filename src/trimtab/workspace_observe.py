@@ -19,10 +19,10 @@ from trimtab.store import systems as system_store
 from trimtab.store.drift import DriftBaseline, DriftResult
 
 if TYPE_CHECKING:
-    from trimtab.cost_report import CostReport
-    from trimtab.drift.monitor import DriftCheck
-    from trimtab.monitor import Cycle
-    from trimtab.notify import Outcome
+    from trimtab.observe.channels import Outcome
+    from trimtab.observe.cost_report import CostReport
+    from trimtab.observe.drift.monitor import DriftCheck
+    from trimtab.observe.monitor import Cycle
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.scores import Score
 
@@ -169,7 +169,7 @@ class Observing:
     def cost_report(self, month: str | None = None) -> CostReport:
         """Spend of ``month`` (YYYY-MM; default: the last full month) by system, model
         and user, against the month before; read from rollups."""
-        from trimtab import cost_report
+        from trimtab.observe import cost_report
 
         return cost_report.build(self.store, month or cost_report.last_full_month())
 
@@ -201,13 +201,13 @@ class Observing:
 
     def check_alerts(self, *, now: datetime | None = None) -> Cycle:
         """Evaluate every alert rule once and send the notifications that are due."""
-        from trimtab.monitor import run_cycle
+        from trimtab.observe.monitor import run_cycle
 
         return run_cycle(self, now=now)
 
     def monitor(self, interval: float | timedelta = 30.0, stop_event=None, **kwargs) -> None:
         """Evaluate and notify every ``interval`` until ``stop_event`` is set."""
-        from trimtab.monitor import run_monitor
+        from trimtab.observe.monitor import run_monitor
 
         run_monitor(self, interval, stop_event, **kwargs)
 
@@ -240,8 +240,8 @@ class Observing:
 
     def test_channel(self, name: str) -> Outcome:
         """Send a test message through a channel now; the outcome says whether it went."""
-        from trimtab import notify
-        from trimtab.project import _suggest
+        from trimtab.observe import channels as notify
+        from trimtab.project.naming import suggest as _suggest
 
         channels = self.project.spec.channels
         if name not in channels:
@@ -258,7 +258,7 @@ class Observing:
 def _drift_monitor():
     """The drift monitor, or a clear error when its optional dependencies are missing."""
     try:
-        from trimtab.drift import monitor
+        from trimtab.observe.drift import monitor
     except ImportError as exc:
         raise TrimtabError(
             f"drift checks need numpy and scipy ({exc.name} is missing). "

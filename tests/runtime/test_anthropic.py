@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.runtime.conftest import KEY, provider_for
+from tests.helpers.providers import KEY, provider_for
 from trimtab.runtime import ChatRequest, ProviderError, Usage
 from trimtab.runtime.anthropic import to_anthropic
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.runtime.conftest import KEY, provider_entry
-from trimtab.project import ProviderSpec
+from tests.helpers.providers import KEY, provider_entry
+from trimtab.project.models import ProviderSpec
 from trimtab.runtime import (
     PRICE_TABLE,
     BreakerRegistry,

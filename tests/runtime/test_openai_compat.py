@@ -6,7 +6,7 @@ import traceback
 
 import pytest
 
-from tests.runtime.conftest import KEY, PLAIN_KEY, provider_for
+from tests.helpers.providers import KEY, PLAIN_KEY, provider_for
 from trimtab.runtime import ChatRequest, ProviderError, Usage, make_provider
 
 pytestmark = pytest.mark.anyio

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from trimtab.errors import ProjectError
-from trimtab.project import load_project
-from trimtab.releases import resolve_spec
+from trimtab.project.loader import load_project
+from trimtab.releases.spec import resolve_spec
 from trimtab.runtime import (
     BreakerRegistry,
     ChatRequest,

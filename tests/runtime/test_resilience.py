@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tests.runtime.conftest import KEY, provider_entry
-from tests.runtime.mock_upstream import MockUpstream
-from trimtab.project import RetrySpec
+from tests.helpers.mock_upstream import MockUpstream
+from tests.helpers.providers import KEY, provider_entry
+from trimtab.project.models import RetrySpec
 from trimtab.runtime import (
     BreakerRegistry,
     CallFailed,

@@ -33,7 +33,7 @@ def _state(state: str) -> str:
 
 
 def _threshold(metric: str, comparator: str, threshold: float) -> str:
-    from trimtab.alerts import format_value
+    from trimtab.observe.alerts import format_value
 
     return f"{comparator} {format_value(metric, threshold)}"
 
@@ -51,7 +51,7 @@ def check(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
 
         trimtab check && trimtab promote complaint-router staging production
     """
-    from trimtab.alerts import format_value
+    from trimtab.observe.alerts import format_value
 
     ws = workspace()
     if not ws.project.spec.alerts and not json_output:
@@ -59,7 +59,7 @@ def check(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
                       "(see docs/alerts.md)")
         return
     # Failed deliveries are printed below; keep logging's last-resort copy quiet.
-    quiet = logging.getLogger("trimtab.alerts")
+    quiet = logging.getLogger("trimtab.observe.alerts")
     if not quiet.handlers:
         quiet.addHandler(logging.NullHandler())
     cycle = ws.check_alerts()
@@ -101,7 +101,7 @@ def monitor(
 
         trimtab monitor --interval 30s
     """
-    from trimtab.alert_rules import parse_duration
+    from trimtab.project.alert_rules import parse_duration
 
     try:
         seconds = parse_duration(interval).total_seconds()
@@ -130,7 +130,7 @@ def monitor(
 
 def _report(cycle) -> None:
     firing = len(cycle.firing)
-    logging.getLogger("trimtab.alerts").info(
+    logging.getLogger("trimtab.observe.alerts").info(
         "evaluated %d alert%s: %d firing", len(cycle.statuses),
         "s" * (len(cycle.statuses) != 1), firing)
 
@@ -144,7 +144,7 @@ def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
 
         trimtab alerts list
     """
-    from trimtab.alerts import format_value
+    from trimtab.observe.alerts import format_value
     from trimtab.store.alerts import ALL_ENVS
 
     ws = workspace()

@@ -8,7 +8,7 @@ import typer
 
 from trimtab.cli.environments import print_status
 from trimtab.cli.output import console, handles_errors
-from trimtab.scaffold import init_project
+from trimtab.project.scaffold import init_project
 
 
 @handles_errors

@@ -28,7 +28,7 @@ from trimtab.cli.output import (
 from trimtab.errors import TrimtabError
 
 if TYPE_CHECKING:
-    from trimtab.drift.report import ColumnVerdict
+    from trimtab.observe.drift.report import ColumnVerdict
 
 _SPAN = re.compile(r"^\d+\s*[mhdw]$")
 _FILE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")

@@ -87,7 +87,7 @@ def serve(
 
         trimtab serve --port 4000 --interval 1m
     """
-    from trimtab.alert_rules import parse_duration
+    from trimtab.project.alert_rules import parse_duration
 
     try:
         seconds = parse_duration(interval).total_seconds()

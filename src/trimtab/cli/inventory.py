@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from trimtab.cli.output import console, handles_errors, print_json, workspace
-from trimtab.scaffold import init_project
+from trimtab.project.scaffold import init_project
 
 
 @handles_errors
@@ -44,7 +44,7 @@ def validate(
 
         trimtab validate trimtab.yaml
     """
-    from trimtab.project import PROJECT_FILE, load_project
+    from trimtab.project.loader import PROJECT_FILE, load_project
 
     path = file or workspace().project_file or Path(PROJECT_FILE)
     project = load_project(path)

@@ -29,7 +29,7 @@ def cost(
 
         trimtab report cost --month 2026-10 --out reports/
     """
-    from trimtab import cost_report
+    from trimtab.observe import cost_report
 
     report = workspace().cost_report(month)
     paths, notes = cost_report.write(report, out)

@@ -21,14 +21,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from trimtab.calling import Direct
 from trimtab.gateway import chat, records
 from trimtab.gateway.bodies import parse_json
 from trimtab.gateway.errors import GatewayError, from_exception
 from trimtab.gateway.keyring import KeyRing
+from trimtab.sdk.calling import Direct
 
 if TYPE_CHECKING:
-    from trimtab.project import Project
+    from trimtab.project.models import Project
     from trimtab.workspace import Workspace
 
 log = logging.getLogger("trimtab.gateway")
@@ -129,7 +129,7 @@ class Gateway:
     async def startup(self) -> None:
         self.ws.recent_project(fresh=True)  # serve the file as it is now, not a second ago
         await self.keys.start()
-        from trimtab.prometheus import install_prometheus
+        from trimtab.telemetry.prometheus import install_prometheus
 
         self.registry = install_prometheus(self.ws)
         # Open the spool (adopting orphans) before traffic. The writer runs in its own
@@ -212,7 +212,7 @@ class Gateway:
         await self.send_json(send, 200, json.dumps({"ids": ids}).encode())
 
     async def _metrics(self, request: Request, send: Send) -> None:
-        from trimtab.prometheus import install_prometheus, metrics_response
+        from trimtab.telemetry.prometheus import install_prometheus, metrics_response
 
         if self.registry is None:
             self.registry = install_prometheus(self.ws)

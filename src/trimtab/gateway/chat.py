@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trimtab import jsontext
-from trimtab.calling import PASSTHROUGH, Direct, RunResult, StreamedRun
 from trimtab.gateway.bodies import check_chat
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
-from trimtab.project import BUILTIN_PROVIDERS
+from trimtab.project.models import BUILTIN_PROVIDERS
 from trimtab.runtime import CallFailed
+from trimtab.sdk.calling import PASSTHROUGH, Direct, RunResult, StreamedRun
 
 if TYPE_CHECKING:
     from trimtab.gateway.app import Gateway, Request
-    from trimtab.project import Project
+    from trimtab.project.models import Project
     from trimtab.store.keys import ApiKey
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]

@@ -15,11 +15,9 @@ import logging
 import math
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
-from trimtab.calling import NoActiveRelease
 from trimtab.errors import StoreUnavailable, TrimtabError
 from trimtab.runtime import CallFailed, ProviderError, TemplateError
+from trimtab.sdk.calling import NoActiveRelease
 
 log = logging.getLogger("trimtab.gateway")
 
@@ -77,7 +75,7 @@ def from_exception(exc: BaseException, *, messages_given: bool = True) -> Gatewa
             wait = exc.retry_after if exc.retry_after is not None else 1.0
             headers["retry-after"] = str(max(1, math.ceil(wait)))
         return GatewayError(status, str(exc), type=type_, code=code, headers=headers)
-    if isinstance(exc, StoreUnavailable | OperationalError):
+    if isinstance(exc, StoreUnavailable):
         # Only a (system, env) this process has never routed needs the store.
         return GatewayError(503, "the store is unreachable and this system's active release "
                             "is not known yet; retry shortly", type="server_error",

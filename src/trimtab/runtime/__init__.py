@@ -17,8 +17,8 @@ import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from trimtab.project import ProviderSpec, SimulateSpec
 from trimtab.runtime.anthropic import AnthropicProvider
+from trimtab.runtime.config import ProviderSpec, SimulateSpec
 from trimtab.runtime.cost import PRICE_TABLE, Cost, cost_of
 from trimtab.runtime.errors import ErrorKind, ProviderError
 from trimtab.runtime.messages import (

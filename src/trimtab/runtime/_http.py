@@ -25,8 +25,8 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 from trimtab import jsontext
-from trimtab.project import ProviderSpec
 from trimtab.runtime import http1
+from trimtab.runtime.config import ProviderSpec
 from trimtab.runtime.errors import ProviderError, kind_for_status
 
 MAX_ERROR_TEXT = 300

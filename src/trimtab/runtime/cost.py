@@ -31,7 +31,7 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices.types import ModelPrice, Tier, TieredPrices
 
-from trimtab.project import PriceSpec, ProviderSpec, TieredPriceSpec
+from trimtab.runtime.config import PriceSpec, ProviderSpec, TieredPriceSpec
 from trimtab.runtime.messages import Usage
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from trimtab.project import BreakerSpec, RetrySpec
+from trimtab.runtime.config import BreakerSpec, RetrySpec
 from trimtab.runtime.cost import Cost, cost_of
 from trimtab.runtime.errors import ProviderError
 from trimtab.runtime.messages import ChatChunk, ChatRequest, ChatResponse, StreamAccumulator

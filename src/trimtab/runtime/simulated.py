@@ -19,7 +19,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from trimtab.project import ProviderSpec, SimEndpointSpec, SimRuleSpec, SimulateSpec
+from trimtab.runtime.config import ProviderSpec, SimEndpointSpec, SimRuleSpec, SimulateSpec
 from trimtab.runtime.errors import ProviderError
 from trimtab.runtime.messages import (
     ChatChunk,

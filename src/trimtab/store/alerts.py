@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
-from trimtab.canonical import canonical_json
+from trimtab.jsontext import canonical_json
 from trimtab.store import audit
 from trimtab.store.schema import alert_deliveries, alert_events, alert_state
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from trimtab.canonical import canonical_json, sha256_hex
+from trimtab.jsontext import canonical_json, sha256_hex
 from trimtab.store.schema import audit, audit_head, utcnow
 
 GENESIS_HASH = "0" * 64

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from trimtab.errors import TrimtabError
-from trimtab.records import CALL_COLUMNS
 from trimtab.store import audit, bulk
+from trimtab.store.call_columns import CALL_COLUMNS
 from trimtab.store.schema import calls
 
 COLUMNS = tuple(c.name for c in calls.columns)

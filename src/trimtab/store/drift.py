@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from trimtab.errors import TrimtabError
-from trimtab.records import new_call_id
 from trimtab.store import audit
+from trimtab.store.ids import new_call_id
 from trimtab.store.schema import calls, drift_baselines, drift_results, utcnow
 
 #: What drift extraction reads from a call; never the whole row.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from trimtab.errors import SchemaTooNewError, StoreUnavailable, TrimtabError
 from trimtab.store.schema import audit_head
@@ -50,8 +50,23 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with self._reachable(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextlib.contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Connection failures leave the store as the project's StoreUnavailable,
+        so callers above it (the gateway's 503, the CLI's message) never need to
+        know SQLAlchemy. Errors in a statement itself pass through unchanged."""
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            if not _is_connection_failure(exc):
+                raise
+            raise StoreUnavailable(
+                f"cannot reach the store at {self!r}: {exc.orig}. "
+                "Fix: check TRIMTAB_DATABASE_URL and that the database server is running."
+            ) from exc
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -60,7 +75,7 @@ class Store:
         Every state change takes it, so each sees the latest committed state
         and appends to the audit chain without a fork.
         """
-        with self.engine.connect() as conn:
+        with self._reachable(), self.engine.connect() as conn:
             conn.execution_options(trimtab_begin="IMMEDIATE")
             conn.info["trimtab_write"] = True
             try:
@@ -76,7 +91,7 @@ class Store:
     def ingest(self) -> Iterator[Connection]:
         """A write transaction for bulk data (calls, rollups): not audited, so it
         does not take the change lock and never queues behind a promotion."""
-        with self.engine.connect() as conn:
+        with self._reachable(), self.engine.connect() as conn:
             conn.execution_options(trimtab_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
@@ -132,6 +147,18 @@ def _make_engine(url: str) -> Engine:
         f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or "
         "postgresql://user@host:5432/dbname"
     )
+
+
+def _is_connection_failure(exc: OperationalError | InterfaceError) -> bool:
+    """A lost or refused connection, as opposed to a locked SQLite file or a bad
+    statement: SQLAlchemy marks invalidated connections, psycopg raises
+    OperationalError only for connection-level trouble, and sqlite3 names it."""
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        message = str(exc.orig).lower()
+        return "unable to open" in message or "disk i/o" in message
+    return True
 
 
 def current_revision(store: Store) -> str | None:

@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, or_, select
 
-from trimtab.records import COLUMN
-from trimtab.sketch import LatencySketch, bucket_of
 from trimtab.store import bulk
+from trimtab.store.call_columns import COLUMN
+from trimtab.store.latency_sketch import LatencySketch, bucket_of
 from trimtab.store.schema import rollups
 
 GRAIN = ("system", "env", "release_id", "model", "outcome")

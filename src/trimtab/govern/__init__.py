@@ -1,0 +1,3 @@
+"""Governance: identities and roles, approvals, suspend, incidents, timeline, evidence, audit
+checkpoints.
+"""

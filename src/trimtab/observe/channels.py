@@ -1,0 +1,194 @@
+"""Sending alert events: webhooks (JSON over httpx), Slack, Teams, e-mail and
+the rest through apprise, and a rule's command with the event on stdin.
+
+Every sender returns an ``Outcome`` instead of raising: a channel that is down
+is a fact to record and retry, never a reason for the monitor to stop. Detail
+messages name the host, never the full URL, which may carry a token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from trimtab.project.alert_rules import ChannelSpec, RunSpec
+
+log = logging.getLogger("trimtab.observe.alerts")
+
+MAX_PAUSE = 30.0
+_APPRISE_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    detail: str
+
+
+def send(channel: ChannelSpec, document: dict[str, Any], *,
+         sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Deliver one event through one channel, retrying as the channel says."""
+    try:
+        url = _resolve_url(channel)
+        if channel.kind == "webhook":
+            return _webhook(channel, url, document, sleep)
+        return _apprise(channel, url, document, sleep)
+    except _Unsendable as exc:
+        return Outcome(False, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the monitor
+        log.exception("channel failed unexpectedly")
+        return Outcome(False, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+class _Unsendable(Exception):
+    """Configuration that makes sending impossible (an unset variable)."""
+
+
+def _resolve_url(channel: ChannelSpec) -> str:
+    if channel.url is not None:
+        return channel.url
+    value = os.environ.get(channel.url_env or "", "").strip()
+    if not value:
+        raise _Unsendable(f"environment variable {channel.url_env} is not set. Fix: export it "
+                          "with the channel's URL where the monitor runs.")
+    return value
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+def _pause(channel: ChannelSpec, attempt: int, retry_after: str | None = None) -> float:
+    if retry_after and retry_after.strip().isdigit():
+        return min(float(retry_after), MAX_PAUSE)
+    return min(channel.backoff * 2 ** attempt, MAX_PAUSE)
+
+
+def _webhook(channel: ChannelSpec, url: str, document: dict[str, Any], sleep) -> Outcome:
+    import httpx
+
+    from trimtab import __version__
+
+    headers = {"User-Agent": f"trimtab/{__version__}", **channel.headers}
+    for header, var in channel.headers_env.items():
+        value = os.environ.get(var)
+        if value is None:
+            raise _Unsendable(f"environment variable {var} (header {header}) is not set. "
+                              "Fix: export it where the monitor runs.")
+        headers[header] = value
+    where = _host(url)
+    problem = ""
+    with httpx.Client(timeout=channel.timeout, headers=headers) as client:
+        for attempt in range(channel.retries + 1):
+            retry_after = None
+            try:
+                response = client.post(url, json=document)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if response.status_code < 300:
+                    return Outcome(True, f"{where} answered {response.status_code}")
+                problem = f"HTTP {response.status_code}"
+                if response.status_code < 500 and response.status_code != 429:
+                    return Outcome(False, f"{where} refused the event: {problem} (not retried: "
+                                   "check the URL and credentials)")
+                retry_after = response.headers.get("retry-after")
+            if attempt < channel.retries:
+                sleep(_pause(channel, attempt, retry_after))
+    return Outcome(False, f"{where}: {problem} ({_tries(channel)})")
+
+
+def _tries(channel: ChannelSpec) -> str:
+    tries = channel.retries + 1
+    return f"{tries} attempt{'s' * (tries > 1)}"
+
+
+def render(document: dict[str, Any]) -> tuple[str, str]:
+    """A title and body for people (chat, e-mail); webhooks get the JSON itself."""
+    if document.get("test"):
+        title = "[TEST] trimtab alert channel"
+    else:
+        title = (f"[{document['state'].upper()}] {document['severity']}: {document['rule']} "
+                 f"({document['system']})")
+    lines = [document["summary"]]
+    if document.get("description"):
+        lines.append(document["description"])
+    lines.append(f"{document['detail']} · {document['time']} · project {document['project']}")
+    return title, "\n".join(lines)
+
+
+def _apprise(channel: ChannelSpec, url: str, document: dict[str, Any], sleep) -> Outcome:
+    try:
+        import apprise
+    except ImportError:
+        raise _Unsendable("kind: apprise needs the apprise package. Fix: "
+                          "pip install 'trimtab[alerts]'") from None
+    scheme = url.split("://", 1)[0]
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise _Unsendable(f"apprise does not understand a {scheme}:// URL. Fix: see "
+                          "https://github.com/caronc/apprise/wiki for the URL of your service.")
+    title, body = render(document)
+    kind = "success" if document["state"] == "resolved" else \
+        _APPRISE_TYPES.get(document["severity"], "info")
+    problem = ""
+    for attempt in range(channel.retries + 1):
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            ok = notifier.notify(title=title, body=body, notify_type=kind)
+            problem = captured.getvalue().strip().splitlines()[-1:] or ["no reason given"]
+        if ok:
+            return Outcome(True, f"sent through {scheme}://")
+        if attempt < channel.retries:
+            sleep(_pause(channel, attempt))
+    return Outcome(False, f"{scheme}://: {problem[0].rstrip('.')} ({_tries(channel)})")
+
+
+def run_command(run: RunSpec, document: dict[str, Any], cwd: Path | None) -> Outcome:
+    """Run the rule's command once with the event as JSON on stdin.
+
+    Never retried: a command may start something expensive (a retraining run)
+    that must not start twice.
+    """
+    argv = shlex.split(run.command) if isinstance(run.command, str) else list(run.command)
+    env = {**os.environ, "TRIMTAB_ALERT_RULE": document["rule"],
+           "TRIMTAB_ALERT_STATE": document["state"], "TRIMTAB_ALERT_SYSTEM": document["system"],
+           "TRIMTAB_ALERT_SEVERITY": document["severity"]}
+    try:
+        done = subprocess.run(argv, input=json.dumps(document).encode(), capture_output=True,
+                              timeout=run.timeout, cwd=cwd, env=env)
+    except FileNotFoundError:
+        return Outcome(False, f"command not found: {argv[0]} (looked in {cwd} and PATH)")
+    except PermissionError:
+        return Outcome(False, f"command {argv[0]} is not executable. Fix: chmod +x it.")
+    except subprocess.TimeoutExpired:
+        return Outcome(False, f"{argv[0]} ran past its timeout of {run.timeout:g}s and was "
+                       "killed")
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-1:]
+        return Outcome(False, f"{argv[0]} exited {done.returncode}"
+                       + (f": {last[0]}" if last else ""))
+    return Outcome(True, f"{argv[0]} exited 0")
+
+
+def test_document(project: str, channel: str) -> dict[str, Any]:
+    """What `trimtab alerts test` sends: shaped like a real event, marked test."""
+    return {
+        "kind": "trimtab.alert", "version": 1, "event_id": None, "test": True,
+        "project": project, "state": "firing", "rule": "trimtab-test", "description": "",
+        "system": "-", "env": None, "severity": "info", "metric": "-", "value": None,
+        "comparator": ">", "threshold": 0.0, "window": "-", "for": "0",
+        "time": datetime.now(UTC).isoformat(), "active_since": None, "reason": "test",
+        "detail": f"sent by `trimtab alerts test {channel}`",
+        "summary": f"Test message from trimtab: channel {channel!r} works.",
+    }

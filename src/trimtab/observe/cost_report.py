@@ -1,0 +1,321 @@
+"""The monthly cost review: where the money went, and how that changed.
+
+Spend by system (use case), model and user, each against the previous month,
+the top spenders, and cost per successful task (spend / calls that did not
+fail: what one useful answer costs). Written as Markdown for people, CSV for
+spreadsheets and a PNG chart. Read from rollups through ``metrics.compute``,
+never from the raw call log, so a month of ten million calls costs a few
+hundred rollup rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from trimtab.errors import TrimtabError
+from trimtab.observe.metrics import MetricRow, compute
+from trimtab.store import Store
+
+SECTIONS = ("system", "model", "user")
+NO_USER = "(no user)"
+TOP = 5
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_CENT = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One group's spend this month and the month before."""
+
+    section: str  # total | system | model | user
+    name: str
+    cost_usd: Decimal
+    previous_cost_usd: Decimal
+    calls: int
+    successful_calls: int
+    cost_unknown_calls: int
+
+    @property
+    def change_usd(self) -> Decimal:
+        return self.cost_usd - self.previous_cost_usd
+
+    @property
+    def change_pct(self) -> float | None:
+        """None when there was no spend to compare with (a new system, model or user)."""
+        if not self.previous_cost_usd:
+            return None
+        return float(self.change_usd / self.previous_cost_usd * 100)
+
+    @property
+    def cost_per_successful_call_usd(self) -> Decimal | None:
+        if not self.successful_calls:
+            return None
+        return (self.cost_usd / self.successful_calls).quantize(_CENT)
+
+    def to_dict(self) -> dict[str, Any]:
+        per = self.cost_per_successful_call_usd
+        pct = self.change_pct
+        return {
+            "section": self.section, "name": self.name, "cost_usd": str(self.cost_usd),
+            "previous_cost_usd": str(self.previous_cost_usd), "change_usd": str(self.change_usd),
+            "change_pct": None if pct is None else round(pct, 1), "calls": self.calls,
+            "successful_calls": self.successful_calls,
+            "cost_per_successful_call_usd": None if per is None else str(per),
+            "cost_unknown_calls": self.cost_unknown_calls,
+        }
+
+
+@dataclass(frozen=True)
+class CostReport:
+    month: str
+    previous_month: str
+    lines: list[Line]
+
+    @property
+    def total(self) -> Line:
+        return next(line for line in self.lines if line.section == "total")
+
+    def section(self, name: str) -> list[Line]:
+        return [line for line in self.lines if line.section == name]
+
+    @property
+    def top_spenders(self) -> list[Line]:
+        """The users who spent most this month (calls without a user left out)."""
+        users = [u for u in self.section("user") if u.name != NO_USER and u.cost_usd > 0]
+        return users[:TOP]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"month": self.month, "previous_month": self.previous_month,
+                "lines": [line.to_dict() for line in self.lines],
+                "top_spenders": [u.name for u in self.top_spenders]}
+
+
+# --- building -------------------------------------------------------------------------
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) in UTC."""
+    match = _MONTH.match(month.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise TrimtabError(f"--month {month!r}: not a month. Fix: use YYYY-MM, e.g. 2026-10.")
+    year, number = int(match.group(1)), int(match.group(2))
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def previous(month: str) -> str:
+    start, _ = month_bounds(month)
+    return f"{start.year - (start.month == 1)}-{(start.month - 2) % 12 + 1:02d}"
+
+
+def last_full_month(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return previous(f"{now.year}-{now.month:02d}")
+
+
+@dataclass(frozen=True)
+class _Sums:
+    calls: int
+    errors: int
+    cost_usd: Decimal
+    cost_unknown_calls: int
+
+    @classmethod
+    def of(cls, row: MetricRow) -> _Sums:
+        return cls(row.calls, row.errors, row.cost_usd, row.cost_unknown_calls)
+
+    def minus(self, others: list[_Sums]) -> _Sums:
+        return _Sums(self.calls - sum(o.calls for o in others),
+                     self.errors - sum(o.errors for o in others),
+                     self.cost_usd - sum((o.cost_usd for o in others), Decimal(0)),
+                     self.cost_unknown_calls - sum(o.cost_unknown_calls for o in others))
+
+
+def _month(store: Store, month: str, section: str) -> dict[str, _Sums]:
+    """Sums per group of one month; users get a '(no user)' line for unattributed calls."""
+    start, end = month_bounds(month)
+    if section == "total":
+        rows = compute(store, window=end - start, end=end)
+        return {"total": _Sums.of(rows[0])} if rows else {}
+    rows = compute(store, window=end - start, end=end, by=(section,))
+    sums = {row.group[section] or "(none)": _Sums.of(row) for row in rows}
+    if section == "user":  # rollups attribute only the calls that name a user
+        total = _month(store, month, "total")
+        if total:
+            rest = total["total"].minus(list(sums.values()))
+            if rest.calls:
+                sums[NO_USER] = rest
+    return sums
+
+
+def build(store: Store, month: str) -> CostReport:
+    before = previous(month)
+    lines: list[Line] = []
+    for section in ("total", *SECTIONS):
+        now, then = _month(store, month, section), _month(store, before, section)
+        if section == "total" and not now:
+            start, end = month_bounds(month)
+            raise TrimtabError(
+                f"no calls recorded in {month} ({start:%Y-%m-%d} to {end:%Y-%m-%d} UTC), so "
+                "there is no spend to review. Fix: pick a month with calls "
+                "(`trimtab metrics --window 30d` shows recent ones)."
+            )
+        found = [_line(section, name, now.get(name), then.get(name))
+                 for name in dict.fromkeys([*now, *then])]
+        found.sort(key=lambda line: (-line.cost_usd, -line.calls, line.name))
+        lines.extend(found)
+    return CostReport(month, before, lines)
+
+
+def _line(section: str, name: str, now: _Sums | None, then: _Sums | None) -> Line:
+    return Line(
+        section=section, name=name,
+        cost_usd=now.cost_usd if now else Decimal(0),
+        previous_cost_usd=then.cost_usd if then else Decimal(0),
+        calls=now.calls if now else 0,
+        successful_calls=now.calls - now.errors if now else 0,
+        cost_unknown_calls=now.cost_unknown_calls if now else 0,
+    )
+
+
+# --- writing ----------------------------------------------------------------------------
+
+CSV_FIELDS = ("section", "name", "cost_usd", "previous_cost_usd", "change_usd", "change_pct",
+              "calls", "successful_calls", "cost_per_successful_call_usd", "cost_unknown_calls")
+_TITLES = {"system": "Spend by system", "model": "Spend by model", "user": "Spend by user"}
+
+
+def write(report: CostReport, out_dir: Path) -> tuple[dict[str, Path], list[str]]:
+    """Write cost-YYYY-MM.md, .csv and .png into ``out_dir``; returns paths and notes."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrimtabError(f"--out {out_dir}: cannot create it ({exc.strerror}). "
+                           "Fix: choose a folder you can write to.") from None
+    stem = f"cost-{report.month}"
+    paths = {"csv": out_dir / f"{stem}.csv", "markdown": out_dir / f"{stem}.md"}
+    notes: list[str] = []
+    chart = out_dir / f"{stem}.png"
+    if write_chart(report, chart):
+        paths["chart"] = chart
+    else:
+        notes.append("no chart: matplotlib is not installed. Fix: pip install 'trimtab[report]'")
+    with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for line in report.lines:
+            writer.writerow(line.to_dict())
+    paths["markdown"].write_text(markdown(report, chart.name if "chart" in paths else None),
+                                 encoding="utf-8")
+    return paths, notes
+
+
+def _usd(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.4f}"
+
+
+def _change(line: Line) -> str:
+    pct = line.change_pct
+    delta = ("+" if line.change_usd > 0 else "") + _usd(line.change_usd)
+    return f"{delta} (new)" if pct is None and line.cost_usd else \
+        delta if pct is None else f"{delta} ({pct:+.1f}%)"
+
+
+def _month_name(month: str) -> str:
+    start, _ = month_bounds(month)
+    return f"{start:%B %Y}"
+
+
+def markdown(report: CostReport, chart: str | None) -> str:
+    total = report.total
+    out = [f"# Cost review: {_month_name(report.month)}", ""]
+    out.append(
+        f"Total spend **{_usd(total.cost_usd)}** over {total.calls:,} calls "
+        f"({total.successful_calls:,} successful); previous month "
+        f"({_month_name(report.previous_month)}) {_usd(total.previous_cost_usd)}, "
+        f"change {_change(total)}."
+    )
+    out.append("")
+    out.append(f"Cost per successful task: **{_usd(total.cost_per_successful_call_usd)}** "
+               "(spend / calls that did not fail).")
+    if total.cost_unknown_calls:
+        out += ["", f"Calls without a price (unknown model or no token counts): "
+                f"{total.cost_unknown_calls:,}; they are not in these sums."]
+    if chart:
+        out += ["", f"![Spend by system, this month and the previous one]({chart})"]
+    top = report.top_spenders
+    if top:
+        out += ["", "## Top spenders", ""]
+        for rank, line in enumerate(top, start=1):
+            share = line.cost_usd / total.cost_usd * 100 if total.cost_usd else Decimal(0)
+            out.append(f"{rank}. {line.name}: {_usd(line.cost_usd)} ({share:.1f}% of spend, "
+                       f"{line.calls:,} calls)")
+    for section in SECTIONS:
+        out += ["", f"## {_TITLES[section]}", "",
+                f"| {section} | spend | previous month | change | calls | successful "
+                "| cost per successful task |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for line in report.section(section):
+            unknown = f" (+{line.cost_unknown_calls} unpriced)" if line.cost_unknown_calls else ""
+            out.append(
+                f"| {line.name} | {_usd(line.cost_usd)}{unknown} | "
+                f"{_usd(line.previous_cost_usd)} | {_change(line)} | {line.calls:,} | "
+                f"{line.successful_calls:,} | {_usd(line.cost_per_successful_call_usd)} |"
+            )
+    out += ["", "Made by `trimtab report cost` from rollups; amounts in USD.", ""]
+    return "\n".join(out)
+
+
+def write_chart(report: CostReport, path: Path) -> bool:
+    """Spend by system (this month beside the previous one) and by model; False without
+    matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    systems = report.section("system")[:12]
+    models = report.section("model")[:12]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.5 * max(len(systems), 4) + 2))
+    try:
+        rows = range(len(systems))
+        left.barh([r + 0.2 for r in rows], [float(s.previous_cost_usd) for s in systems],
+                  height=0.4, label=_month_name(report.previous_month), color="#b0b7c3")
+        left.barh([r - 0.2 for r in rows], [float(s.cost_usd) for s in systems], height=0.4,
+                  label=_month_name(report.month), color="#2f6db5")
+        left.set_yticks(list(rows), [_plain(s.name) for s in systems])
+        left.invert_yaxis()
+        left.set_xlabel("USD")
+        left.set_title("Spend by system")
+        left.legend(loc="lower right")
+        right.barh([_plain(m.name) for m in models], [float(m.cost_usd) for m in models],
+                   color="#e08a2c")
+        right.invert_yaxis()
+        right.set_xlabel("USD")
+        right.set_title(f"Spend by model, {_month_name(report.month)}")
+        title = f"Cost review {report.month}: {_usd(report.total.cost_usd)} " \
+            f"({_change(report.total)})"
+        fig.suptitle(_plain(title))
+        fig.tight_layout()
+        fig.savefig(path, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+    return True
+
+
+def _plain(text: str) -> str:
+    """Matplotlib reads text between two $ as maths; show a dollar sign instead."""
+    return text.replace("$", r"\$")

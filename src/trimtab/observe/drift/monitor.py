@@ -1,0 +1,254 @@
+"""Drift checks on a system's recorded calls: baselines in, stored verdicts out.
+
+The workspace calls these; they read calls and baselines through
+``trimtab.store.drift`` and never keep reference rows: a baseline is a
+profile plus the extraction plan that cut its columns, so a check only reads
+the current window's calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from trimtab.errors import TrimtabError
+from trimtab.observe.drift import calls as call_columns
+from trimtab.observe.drift.check import check_drift
+from trimtab.observe.drift.files import read_rows
+from trimtab.observe.drift.profiles import DatasetProfile, profile
+from trimtab.observe.drift.report import DriftReport
+from trimtab.store import Store
+from trimtab.store import deployments as deployment_store
+from trimtab.store import drift as drift_store
+from trimtab.store import systems as system_store
+from trimtab.store.drift import DriftBaseline, DriftResult
+
+DEFAULT_BASELINE_SPAN = timedelta(days=7)
+#: Calls read per window: a reference keeps its oldest, a current window its newest,
+#: and the report says so.
+MAX_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows of a reference or current window and what they were, in words."""
+
+    description: str
+    rows: list[dict[str, Any]]
+    start: datetime | None = None
+    end: datetime | None = None
+    release_id: str | None = None
+    source: str = "calls"  # calls | file
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    """A finished check: the report, both windows in words, the stored row."""
+
+    system: str
+    env: str
+    reference: str
+    current: str
+    report: DriftReport
+    baseline: DriftBaseline | None = None
+    result: DriftResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system, "env": self.env, "reference": self.reference,
+            "current": self.current,
+            "baseline_id": self.baseline.id if self.baseline else None,
+            "result_id": self.result.id if self.result else None,
+            **self.report.to_dict(), "notes": [*self.report.notes, *self.notes],
+        }
+
+
+# --- windows ------------------------------------------------------------------------
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def calls_window(
+    store: Store, system: str, env: str, start: datetime, end: datetime, *,
+    release_id: str | None = None, which: str = "current", fix: str = "widen --current",
+    after_reference: bool = False,
+) -> Window:
+    """Calls of [start, end); ``after_reference``: the span was moved to start where
+    the reference ends, so an empty window means the baseline holds every call."""
+    if after_reference and start >= end:
+        _covered(start)
+    if start >= end:
+        raise TrimtabError(f"the {which} window starts at {_stamp(start)}, after it ends at "
+                           f"{_stamp(end)}. Fix: give the earlier time first.")
+    with store.read() as conn:
+        rows = drift_store.calls_between(conn, system, env, start, end, release_id=release_id,
+                                         limit=MAX_ROWS + 1, newest=which == "current")
+    of_release = f" of release {release_id[:12]}" if release_id else ""
+    if not rows and after_reference:
+        _covered(start)
+    if not rows:
+        raise TrimtabError(
+            f"no calls for {system}{of_release} in env {env} between {_stamp(start)} and "
+            f"{_stamp(end)} (the {which} window) — record some calls or {fix}."
+        )
+    notes = ()
+    if len(rows) > MAX_ROWS:
+        kept = "newest" if which == "current" else "oldest"
+        rows = rows[1:] if which == "current" else rows[:MAX_ROWS]
+        notes = (f"the {which} window holds more than {MAX_ROWS:,} calls; the {kept} "
+                 f"{MAX_ROWS:,} were used",)
+    description = f"calls{of_release} {_stamp(start)} → {_stamp(end)}"
+    return Window(description, rows, start, end, release_id, "calls", notes)
+
+
+def _covered(reference_end: datetime) -> None:
+    raise TrimtabError(
+        f"no calls after the reference window, which ends at {_stamp(reference_end)}: the "
+        "baseline covers all calls so far, and comparing calls with themselves finds no "
+        "drift. Fix: record more calls and check again, or pass --current START..END to "
+        "compare a window of your choice."
+    )
+
+
+def file_window(path: Path) -> Window:
+    rows = read_rows(path)
+    return Window(f"file {path.name} ({len(rows):,} rows)", rows, source="file")
+
+
+def first_week_of_release(store: Store, system: str, env: str,
+                          span: timedelta = DEFAULT_BASELINE_SPAN,
+                          now: datetime | None = None) -> Window:
+    """The default reference: the first ``span`` of calls the active release answered.
+
+    A release younger than ``span`` gives the calls so far: the window ends now,
+    not in the future, so later checks know which calls the baseline already holds.
+    """
+    with store.read() as conn:
+        found = system_store.find(conn, system)
+        active = deployment_store.active(conn, found.id, env) if found else None
+        first = drift_store.first_call_time(conn, system, env, active.release_id) \
+            if active else None
+    if active is None:
+        raise TrimtabError(
+            f"no release of {system} is active in env {env}, so there is no first week to "
+            f"use as the baseline. Fix: `trimtab promote {system} RELEASE --env {env}`, or "
+            "give the reference window with --since/--until, --window or --file."
+        )
+    if first is None:
+        raise TrimtabError(
+            f"no calls for {system} of release {active.release_id[:12]} in env {env} yet — "
+            "record some calls first, or give the reference window with --since/--until, "
+            "--window or --file."
+        )
+    end = min(first + span, now or datetime.now(UTC))
+    if end <= first:  # calls stamped ahead of this clock: keep the whole span
+        end = first + span
+    return calls_window(store, system, env, first, end, release_id=active.release_id,
+                        which="reference", fix="give --since/--until or --window")
+
+
+def reference_end(reference: DriftBaseline | Window) -> datetime | None:
+    """Where a calls reference stops holding calls (None: a file has no time).
+
+    A baseline holds no call recorded after it was saved, whatever its window
+    says (baselines saved before windows were cut at "now" end in the future).
+    """
+    if isinstance(reference, DriftBaseline):
+        if reference.source != "calls" or reference.window_end is None:
+            return None
+        return min(reference.window_end, reference.created_at)
+    return reference.end if reference.source == "calls" else None
+
+
+def overlaps(reference: DriftBaseline | Window, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) reaches into the calls ``reference`` holds.
+
+    A current span that does starts where the reference ends instead: comparing
+    calls with themselves finds no drift however much there is.
+    """
+    ref_end = reference_end(reference)
+    ref_start = reference.window_start if isinstance(reference, DriftBaseline) \
+        else reference.start
+    return not (ref_end is None or ref_start is None or ref_end <= start or ref_start >= end)
+
+
+# --- baselines and checks -------------------------------------------------------------
+
+
+def _columns(window: Window, extraction: Mapping[str, Any] | None = None, *,
+             embeddings: bool = False) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Drift columns of a window; a reference (no extraction yet) makes the plan too."""
+    raw, n_rows, notes = call_columns.raw_columns(window.rows)
+    reference = extraction is None
+    if reference:
+        extraction = call_columns.plan(raw, embeddings=embeddings)
+    columns = call_columns.features(raw, n_rows, extraction, reference=reference)
+    if not columns:
+        raise TrimtabError(
+            f"{window.description}: no columns to check (calls recorded in metadata-only "
+            "logging mode keep no inputs or outputs, and no latency was found)."
+        )
+    return columns, dict(extraction), [*window.notes, *notes]
+
+
+def save_baseline(store: Store, system: str, env: str, window: Window, *, name: str | None,
+                  embeddings: bool, actor: str) -> DriftBaseline:
+    columns, extraction, _ = _columns(window, embeddings=embeddings)
+    prof = profile(columns)
+    if name is None:
+        name = _default_name(window)
+    with store.write() as conn:
+        return drift_store.save_baseline(
+            conn, system=system, env=env, name=name, description=window.description,
+            source=window.source, release_id=window.release_id, window_start=window.start,
+            window_end=window.end, rows=prof.rows, profile=prof.to_json(),
+            extraction=json.dumps(extraction, separators=(",", ":"), ensure_ascii=False),
+            actor=actor,
+        )
+
+
+def _default_name(window: Window) -> str:
+    if window.source == "file":
+        return window.description.split(" ")[1]
+    if window.release_id:
+        return f"release-{window.release_id[:12]}-first-{(window.end - window.start).days}d"
+    return f"{window.start:%Y-%m-%dT%H:%M}..{window.end:%Y-%m-%dT%H:%M}"
+
+
+def check(
+    store: Store, system: str, env: str, *, reference: DriftBaseline | Window, current: Window,
+    drift_share: float, save: bool, actor: str, embeddings: bool = False,
+) -> DriftCheck:
+    """Check ``current`` against a stored baseline or a raw reference window."""
+    if isinstance(reference, DriftBaseline):
+        ref: DatasetProfile | dict[str, Any] = DatasetProfile.from_json(reference.profile)
+        extraction = json.loads(reference.extraction)
+        ref_text = f"baseline {reference.name} ({reference.short_id}): {reference.description}"
+        notes: list[str] = []
+    else:
+        ref, extraction, notes = _columns(reference, embeddings=embeddings)
+        ref_text = reference.description
+    cur, _, cur_notes = _columns(current, extraction)
+    report = check_drift(ref, cur, drift_share=drift_share)
+    all_notes = list(dict.fromkeys([*notes, *cur_notes]))
+    result = None
+    if save:
+        with store.write() as conn:
+            result = drift_store.save_result(
+                conn, system=system, env=env,
+                baseline_id=reference.id if isinstance(reference, DriftBaseline) else None,
+                reference=ref_text, current=current.description,
+                current_start=current.start, current_end=current.end,
+                report=report.to_dict(), actor=actor,
+            )
+    baseline = reference if isinstance(reference, DriftBaseline) else None
+    return DriftCheck(system, env, ref_text, current.description, report, baseline, result,
+                      all_notes)

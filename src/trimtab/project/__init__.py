@@ -1,0 +1,3 @@
+"""The project file, trimtab.yaml: its schema, the loader with line numbers, the checks and the
+`init` scaffold.
+"""

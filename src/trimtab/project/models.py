@@ -1,0 +1,171 @@
+"""The project file, trimtab.yaml: the team's AI systems declared as code, in Git.
+
+The models here say what the file may hold; ``trimtab.project.checks`` finds
+everything wrong with it in one round, each with file:line:column, the field
+path, what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trimtab.errors import TrimtabError
+from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
+from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
+from trimtab.runtime.config import (  # noqa: F401  (re-exported: the file's schema embeds them)
+    ENV_VAR,
+    BreakerSpec,
+    LatencySpec,
+    PriceSpec,
+    ProviderSpec,
+    RetrySpec,
+    SimEndpointSpec,
+    SimErrorsSpec,
+    SimRuleSpec,
+    SimToolSpec,
+    SimulateSpec,
+    TieredPriceSpec,
+    TierSpec,
+    TimeoutSpec,
+)
+
+BUILTIN_PROVIDERS = {"simulated": "simulated"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+#: In every provider snapshot; the other fields appear only when set, so
+#: releases made before they existed keep their ids.
+_PROVIDER_CORE = {"kind", "base_url", "api_key_env"}
+
+
+class FallbackSpec(_Strict):
+    provider: str
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReleaseSpec(_Strict):
+    """What a release snapshots: everything that changes behaviour."""
+
+    provider: str | None = None
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    prompts: dict[str, str] = Field(default_factory=dict)
+    fallbacks: list[FallbackSpec] = Field(default_factory=list)
+    artefacts: dict[str, str] = Field(default_factory=dict)
+    simulate: SimulateSpec | None = None
+
+
+class RedactRuleSpec(_Strict):
+    name: str
+    pattern: str
+    replace: str | None = None
+
+
+class SystemSpec(_Strict):
+    description: str
+    owner: str
+    kind: Literal["llm", "classic"] = "llm"
+    tier: Literal[1, 2, 3]
+    risk: Literal["minimal", "limited", "high"]
+    customer_facing: bool = False
+    target_stage: Literal[1, 2, 3, 4] | None = None
+    release: ReleaseSpec
+    logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
+    redact: list[RedactRuleSpec] = Field(default_factory=list)
+    retention_days: int | None = Field(None, ge=1)
+
+    def privacy(self) -> dict[str, Any]:
+        """What the recorder needs, only the parts set (so older release ids hold)."""
+        return self.model_dump(include={"logging", "redact", "retention_days"},
+                               exclude_defaults=True)
+
+    @property
+    def resolved_target_stage(self) -> int:
+        """3 unless high-risk or customer-facing (then 4): the maturity model's default."""
+        if self.target_stage is not None:
+            return self.target_stage
+        return 4 if self.risk == "high" or self.customer_facing else 3
+
+    def declared(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "description": self.description,
+            "owner": self.owner,
+            "tier": self.tier,
+            "risk": self.risk,
+            "customer_facing": self.customer_facing,
+            "target_stage": self.resolved_target_stage,
+        }
+
+
+class GatewaySpec(_Strict):
+    """How ``trimtab gateway`` treats model names that are not ``trimtab/<system>``."""
+
+    passthrough: bool = Field(True, description="false: only trimtab/<system> models are served")
+    default_provider: str | None = Field(
+        None, description="provider for bare model names; default: the only non-simulated one")
+    models: list[str] = Field(default_factory=list, description="listed in GET /v1/models")
+    logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
+
+
+class ProjectFile(_Strict):
+    version: Literal[1] = 1
+    project: str
+    environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "production"])
+    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    artefact_store: str | None = None
+    systems: dict[str, SystemSpec] = Field(default_factory=dict)
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    alerts: dict[str, AlertRuleSpec] = Field(default_factory=dict)
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+
+
+class Project:
+    """A loaded, validated project: the file's content plus where it lives."""
+
+    def __init__(self, path: Path, spec: ProjectFile):
+        self.path = path
+        self.root = path.parent
+        self.spec = spec
+
+    @property
+    def environments(self) -> list[str]:
+        return list(self.spec.environments)
+
+    @property
+    def production(self) -> str:
+        """The last environment in promotion order."""
+        return self.spec.environments[-1]
+
+    def system(self, name: str) -> SystemSpec:
+        try:
+            return self.spec.systems[name]
+        except KeyError:
+            raise TrimtabError(
+                f"{self.path.name}: no system named {name!r}.{suggest(name, self.spec.systems)} "
+                f"Declared systems: {', '.join(self.spec.systems) or 'none'}."
+            ) from None
+
+    def check_env(self, env: str) -> None:
+        if env not in self.spec.environments:
+            raise TrimtabError(
+                f"unknown environment {env!r}.{suggest(env, self.spec.environments)} "
+                f"{self.path.name} declares: {', '.join(self.spec.environments)}. "
+                "Fix: use one of those, or add it under `environments:`."
+            )
+
+    def provider(self, name: str) -> dict[str, Any]:
+        if name in self.spec.providers:
+            spec = self.spec.providers[name]
+            return {"name": name, **spec.model_dump(include=_PROVIDER_CORE),
+                    **spec.model_dump(exclude=_PROVIDER_CORE, exclude_defaults=True)}
+        return {
+            "name": name, "kind": BUILTIN_PROVIDERS[name], "base_url": None, "api_key_env": None,
+        }

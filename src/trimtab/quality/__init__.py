@@ -1,0 +1,1 @@
+"""Quality: eval suites, scorers, gates on promotion, review sampling and labels."""

@@ -1,0 +1,354 @@
+"""Recording calls without making the caller wait on the database.
+
+The hot path appends one JSON line to this process's spool segment (an
+``os.write``: the bytes are in the kernel, so they survive the process being
+killed) and returns. A drainer (see spool.py) reads the spool and inserts
+batches, checkpointing how far it got. The spool is the queue: memory stays
+bounded by one batch, a database outage only makes the file longer, and any
+record not yet checkpointed is replayed, harmlessly, because inserts skip
+ids already stored.
+
+The drainer runs as a thread here (``writer="thread"``, the default: right
+for scripts and apps that record now and then) or as a child process
+(``writer="process"``, what the gateway uses): parsing, aggregating and
+inserting tens of thousands of records a second then runs on another core
+and never holds this process's GIL, so serving requests does not queue
+behind it. The child dies with its parent, exactly as a thread would; what
+it had not stored is replayed by the next recorder on the same spool.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Literal
+
+from trimtab.recorder.records import CallRecord
+from trimtab.recorder.spool import (
+    Drainer,
+    OwnerLock,
+    glob_escape,
+    new_owner,
+    pending_bytes,
+    segment_path,
+)
+from trimtab.store import Store
+
+log = logging.getLogger("trimtab.recorder.recorder")
+
+SEGMENT_BYTES = 64 << 20
+BATCH_THREAD = 10_000  # records per transaction, at most
+BATCH_PROCESS = 40_000
+RESTART_LIMIT = 3  # writer-process crashes in a minute before falling back to a thread
+
+
+class Recorder:
+    def __init__(
+        self,
+        store: Store,
+        spool_dir: Path,
+        *,
+        batch_size: int | None = None,
+        interval: float = 0.05,
+        segment_bytes: int = SEGMENT_BYTES,
+        writer: Literal["thread", "process"] = "thread",
+    ):
+        if writer not in ("thread", "process"):
+            raise ValueError(f"writer must be 'thread' or 'process', not {writer!r}")
+        self.store = store
+        self.spool_dir = Path(spool_dir)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        # A writer process has memory of its own to spend: bigger batches write each
+        # rollup row once for more calls (a backlog drains about 20% faster).
+        self.batch_size = batch_size or (BATCH_PROCESS if writer == "process" else BATCH_THREAD)
+        self.interval = interval
+        self.segment_bytes = segment_bytes
+        self.owner = new_owner()
+        self._owner_lock = OwnerLock(self.spool_dir, self.owner)
+        self.spooled = self.dropped = 0
+        self._lock = threading.Lock()
+        self._progress = threading.Condition()
+        self._stop = threading.Event()
+        self._segment = 0
+        self._write_fd = -1
+        self._write_size = 0
+        self._rotate()
+        self._writer: _ThreadWriter | _ProcessWriter
+        if writer == "process":
+            self._writer = _ProcessWriter(self)
+        else:
+            self._writer = _ThreadWriter(self)
+        atexit.register(self.close)
+
+    # --- hot path -----------------------------------------------------------
+
+    def record(self, record: CallRecord) -> str:
+        """Append to the spool and return the call id; never touches the database."""
+        line = record.to_line()
+        with self._lock:
+            if self._write_fd < 0:
+                self.dropped += 1
+                log.error("trimtab: a call was recorded after the recorder closed; dropped")
+                return record.id
+            try:
+                os.write(self._write_fd, line)
+            except OSError as exc:
+                self.dropped += 1
+                if self.dropped == 1:
+                    log.error("trimtab: cannot write the call spool (%s); dropping records", exc)
+                return record.id
+            self.spooled += 1
+            self._write_size += len(line)
+            if self._write_size >= self.segment_bytes:
+                self._rotate()
+            full = self.spooled % self.batch_size == 0
+        # Wake the writer for a full batch only; otherwise it comes every `interval`.
+        # Waking it per record made one transaction per call: at 1,000 calls/s that
+        # cost 0.6 ms of CPU per call (GIL included), against 0.15-0.3 ms batched.
+        if full:
+            self._writer.wake()
+        return record.id
+
+    def _rotate(self) -> None:
+        """Start a new segment; the drainer then treats the old one as sealed."""
+        self._segment += 1
+        path = segment_path(self.spool_dir, self.owner, self._segment)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+        self._write_fd, self._write_size = fd, 0
+
+    # --- lifecycle ------------------------------------------------------------
+
+    @property
+    def backoff(self) -> float:
+        """Seconds the writer waits after a failed insert; 0 when healthy."""
+        return self._writer.stats().get("backoff", 0.0)
+
+    def pending(self) -> int:
+        """Bytes spooled (by this process, or adopted from a dead one) not yet stored."""
+        adopted = self._writer.stats().get("adopted_pending", 0)
+        return pending_bytes(self.spool_dir, self.owner) + int(adopted)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every spooled record is in the database; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while not self._writer.ready() or self.pending() > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._writer.alive():
+                return False
+            if not self.backoff:  # a writer backing off from a down store keeps its pace
+                self._writer.wake()
+            with self._progress:
+                self._progress.wait(min(remaining, 0.1))
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush, stop the writer, and remove the spool if it is fully drained."""
+        if self._stop.is_set():
+            return
+        with self._lock:  # nothing recorded from here on can reach a segment being removed
+            write_fd, self._write_fd = self._write_fd, -1
+        with contextlib.suppress(OSError):
+            os.close(write_fd)
+        self.flush(timeout)
+        self._stop.set()
+        # Drained only if the writer's last round (owner gone: every segment sealed,
+        # drained and removed) went through: what it could not store stays for replay.
+        stopped_cleanly = self._writer.stop()
+        left = self.pending()
+        drained = stopped_cleanly and left == 0
+        if drained:
+            for path in self.spool_dir.glob(f"{glob_escape(self.owner)}.*"):
+                if path.suffix in (".jsonl", ".offset"):
+                    path.unlink(missing_ok=True)
+        self._owner_lock.release(remove=drained)
+        if not drained:
+            log.warning("trimtab: %d bytes of calls stay spooled in %s; the next recorder "
+                        "replays them", left, self.spool_dir)
+        atexit.unregister(self.close)
+
+    def stats(self) -> dict[str, int]:
+        counts = self._writer.stats()
+        return {
+            "spooled": self.spooled, "written": int(counts.get("written", 0)),
+            "duplicates": int(counts.get("duplicates", 0)), "dropped": self.dropped,
+            "failures": int(counts.get("failures", 0)), "corrupt": int(counts.get("corrupt", 0)),
+            "pending_bytes": self.pending(),
+        }
+
+    def _progressed(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
+
+class _ThreadWriter:
+    """The drainer on a daemon thread of this process."""
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+        self.drainer = Drainer(recorder.store, recorder.spool_dir, recorder.owner,
+                               owner_alive=lambda: not recorder._stop.is_set(),
+                               batch_size=recorder.batch_size)
+        self.drainer.scan(orphans=True)  # adopt what dead processes left before returning
+        self._wake = threading.Event()
+        self._healthy = True
+        self._thread = threading.Thread(target=self._run, name="trimtab-recorder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        drainer, recorder = self.drainer, self.recorder
+        while True:
+            self._wake.wait(drainer.backoff or recorder.interval)
+            self._wake.clear()
+            stopping = recorder._stop.is_set()
+            drainer.scan()
+            self._healthy = drainer.drain_or_back_off()
+            recorder._progressed()
+            if stopping:
+                return
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def ready(self) -> bool:
+        return True
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stats(self) -> dict[str, float]:
+        return self.drainer.stats()
+
+    def stop(self) -> bool:
+        """Run the last round; True if it stored everything it held."""
+        self._wake.set()
+        self._thread.join(timeout=5)
+        if self._thread.is_alive():  # stuck on the store: it keeps its segments' locks
+            return False
+        self.drainer.release()
+        return self._healthy
+
+
+class _ProcessWriter:
+    """The drainer in a child process (``python -m trimtab.recorder.writer_process``).
+
+    It gets its settings on stdin, then a byte per wake-up; its stdout brings
+    back one JSON line of counters per round. EOF on its stdin tells it the
+    parent died. If it crashes it is restarted; after RESTART_LIMIT crashes in
+    a minute the recorder falls back to a thread.
+    """
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+        self._counts: dict[str, float] = {}  # the running child's, as it last reported
+        self._earlier: dict[str, float] = {}  # what children before it wrote
+        self._ready = threading.Event()
+        self._fallback: _ThreadWriter | None = None
+        self._crashes: list[float] = []
+        self._restarting = threading.Lock()  # a restart and stop() never interleave
+        self._start()
+
+    def _start(self) -> None:
+        recorder = self.recorder
+        self._ready.clear()
+        # The child imports this very trimtab, however this process found it.
+        here = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "trimtab.recorder.writer_process"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True,
+            env={**os.environ, "PYTHONPATH": path},
+        )
+        settings = {"url": recorder.store.url, "spool_dir": str(recorder.spool_dir),
+                    "owner": recorder.owner, "batch_size": recorder.batch_size,
+                    "interval": recorder.interval}
+        with contextlib.suppress(OSError):  # it died at once: the reader restarts it
+            self._child.stdin.write(json.dumps(settings).encode() + b"\n")
+            os.set_blocking(self._child.stdin.fileno(), False)  # wake-ups never block a call
+        self._reader = threading.Thread(target=self._read, args=(self._child,),
+                                        name="trimtab-recorder-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self, child: subprocess.Popen) -> None:
+        for line in io.BufferedReader(child.stdout):
+            try:
+                self._counts = json.loads(line)
+            except ValueError:
+                continue
+            self._ready.set()
+            self.recorder._progressed()
+        child.wait()
+        with self._restarting:
+            if self.recorder._stop.is_set():
+                return
+            self._earlier, self._counts = _added(self._earlier, self._counts), {}
+            now = time.monotonic()
+            self._crashes = [t for t in self._crashes if now - t < 60] + [now]
+            if len(self._crashes) >= RESTART_LIMIT:
+                log.error("trimtab: the recorder's writer process keeps exiting (code %s); "
+                          "writing from a thread instead", child.returncode)
+                self._fallback = _ThreadWriter(self.recorder)
+            else:
+                log.warning("trimtab: the recorder's writer process exited (code %s); "
+                            "restarting", child.returncode)
+                time.sleep(0.2)
+                self._start()
+        self.recorder._progressed()
+
+    def _send(self, data: bytes) -> None:
+        with contextlib.suppress(OSError, ValueError):  # full pipe: it is awake anyway
+            self._child.stdin.write(data)
+
+    def wake(self) -> None:
+        if self._fallback is not None:
+            return self._fallback.wake()
+        self._send(b"w")
+
+    def ready(self) -> bool:
+        """The child has scanned the spool (and adopted orphans) at least once."""
+        return self._fallback is not None or self._ready.is_set()
+
+    def alive(self) -> bool:
+        if self._fallback is not None:
+            return self._fallback.alive()
+        return True  # a dead child is restarted by the reader thread
+
+    def stats(self) -> dict[str, float]:
+        current = self._fallback.stats() if self._fallback is not None else self._counts
+        return _added(self._earlier, current)
+
+    def stop(self) -> bool:
+        """Ask the child for its last round; True if it stored everything it held."""
+        with self._restarting:  # _stop is set: whatever runs now is the last writer
+            fallback, child = self._fallback, self._child
+        if fallback is not None:
+            return fallback.stop()
+        with contextlib.suppress(OSError, ValueError):
+            os.set_blocking(child.stdin.fileno(), True)
+            child.stdin.write(b"s")
+            child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        self._reader.join(timeout=5)
+        return child.returncode == 0
+
+
+def _added(earlier: dict[str, float], current: dict[str, float]) -> dict[str, float]:
+    """Counters summed over writers; gauges (backoff, adopted_pending) are the current one's."""
+    total = dict(current)
+    for name in ("written", "duplicates", "failures", "corrupt"):
+        total[name] = earlier.get(name, 0) + current.get(name, 0)
+    return total

@@ -1,0 +1,140 @@
+"""The call record: what trimtab keeps about every AI call or prediction.
+
+Made on the hot path, so it is a plain object serialised straight to one JSON
+line for the spool (``to_line``); the writer turns that line into the values
+of a calls-table row (``values_from_spool``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
+from typing import Any
+
+from trimtab import jsontext
+from trimtab.store.call_columns import CALL_COLUMNS, COLUMN
+from trimtab.store.ids import new_call_id
+
+
+@dataclass
+class CallRecord:
+    system: str
+    env: str
+    latency_ms: float
+    status: str = "ok"  # ok | error
+    id: str = field(default_factory=new_call_id)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    release_id: str | None = None
+    source: str = "sdk"  # sdk | gateway | record | instrument
+    route: str = "primary"  # primary | canary | shadow
+    provider: str | None = None
+    model: str | None = None
+    error_kind: str | None = None
+    http_status: int | None = None
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_micro_usd: int | None = None
+    price_version: str | None = None
+    attempt_count: int = 1
+    fallback_used: bool = False
+    user_id: str | None = None
+    api_key_id: str | None = None
+    tags: dict[str, str] | None = None
+    attempts: list[dict[str, Any]] | None = None
+    logging_mode: str = "full"
+    request: Any = None
+    response: Any = None
+    error: str | None = None
+
+    def to_line(self) -> bytes:
+        """One spool line: a JSON array, the format tag then every field in order.
+
+        Positional, so neither the hot path nor the writer spends time on 31
+        key strings per call. JSON-valued fields travel as the text the store
+        keeps, so the writer reads a string instead of parsing a structure and
+        serialising it again.
+        """
+        values = [LINE_FORMAT, *_field_values(self)]
+        values[_TIME] = self.time.isoformat()
+        for i in _JSON_AT:
+            value = values[i]
+            if value is not None and not isinstance(value, str):
+                values[i] = jsontext.dumps(value)
+        return jsontext.dumpb(values) + b"\n"
+
+
+JSON_COLUMNS = ("tags", "attempts", "request", "response")
+# The spool line's fields, in order. Append new fields at the end only: a line
+# spooled by an older trimtab is then just shorter, and gets the defaults.
+FIELDS = tuple(f.name for f in fields(CallRecord))
+LINE_FORMAT = 1
+_field_values = attrgetter(*FIELDS)
+_TIME = 1 + FIELDS.index("time")
+_JSON_AT = tuple(1 + FIELDS.index(name) for name in JSON_COLUMNS)
+_DEFAULTS = {f.name: f.default for f in fields(CallRecord) if f.default is not MISSING}
+
+
+
+_LINE_LENGTH = 1 + len(FIELDS)
+_line_to_columns = itemgetter(*(1 + FIELDS.index(name) for name in CALL_COLUMNS))
+_C_TIME, _C_LATENCY, _C_ERROR = COLUMN["time"], COLUMN["latency_ms"], COLUMN["error"]
+
+
+def values_from_spool(line: bytes) -> list[Any]:
+    """A spool line as calls-table values in column order, time as UTC datetime.
+
+    Lists rather than dicts: the writer inserts them as they are and the
+    rollups read them by position, which halved its time per record.
+    Raises ValueError on a line it cannot read.
+    """
+    data = jsontext.loads(line)
+    if type(data) is not list or len(data) != _LINE_LENGTH or data[0] != LINE_FORMAT:
+        return _values_from_older(data)
+    values = list(_line_to_columns(data))
+    values[_C_TIME] = _utc(values[_C_TIME])
+    latency = values[_C_LATENCY]
+    if type(latency) is not float or not 0 <= latency < 1e9:  # NaN fails too
+        _check_latency(values, latency)
+    return values
+
+
+def _values_from_older(data: Any) -> list[Any]:
+    """Lines in older shapes: a dict (trimtab 0.1.0) or a shorter list."""
+    if isinstance(data, dict):
+        row = dict(data)
+        for name in JSON_COLUMNS:  # 0.1.0 lines hold structures
+            value = row.get(name)
+            if value is not None and not isinstance(value, str):
+                row[name] = jsontext.dumps(value)
+    elif isinstance(data, list) and data and data[0] == LINE_FORMAT:
+        row = {**_DEFAULTS, **dict(zip(FIELDS, data[1:], strict=False))}
+    else:
+        raise ValueError("not a spool line of a known format")
+    values = [row.get(name) for name in CALL_COLUMNS]
+    values[_C_TIME] = _utc(values[_C_TIME])
+    _check_latency(values, values[_C_LATENCY])
+    return values
+
+
+def _utc(text: str) -> datetime:
+    """Spooled times are UTC unless a caller passed another zone: the rollups
+    floor minutes, hours and days in UTC, so every time is brought there."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not UTC:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment
+
+
+def _check_latency(values: list[Any], latency: Any) -> None:
+    """Callers validate latency; one bad value spooled anyway (an older writer,
+    a hand-made record) must not wedge the writer on that row forever, so it is
+    stored as the slowest latency with a note, and the rest flows on."""
+    if isinstance(latency, bool) or not isinstance(latency, int | float) or not 0 <= latency < 1e9:
+        values[_C_LATENCY] = 1e9
+        note = f" [invalid latency_ms {latency!r}]"
+        values[_C_ERROR] = ((values[_C_ERROR] or "") + note).strip()

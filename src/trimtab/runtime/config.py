@@ -1,0 +1,122 @@
+"""What the runtime needs to know about an endpoint: kind, URL, key variable,
+timeouts, retries, circuit breaker, prices and simulated behaviour.
+
+These models belong to the runtime, not to the project file: the project file
+embeds them (its `providers:` section), and a release snapshot stores them, so
+the runtime can rebuild a provider from a snapshot without reading trimtab.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TimeoutSpec(_Strict):
+    """Seconds. ``read`` is the longest silence between bytes (a hung upstream)."""
+
+    connect: float = Field(5.0, gt=0)
+    read: float = Field(60.0, gt=0)
+    total: float | None = Field(None, gt=0, description="whole non-streamed call")
+
+
+class RetrySpec(_Strict):
+    max_retries: int = Field(2, ge=0, le=10)
+    backoff: float = Field(0.5, ge=0, description="first pause in seconds; doubles, with jitter")
+    max_backoff: float = Field(8.0, ge=0)
+    max_retry_after: float = Field(30.0, ge=0, description="longest Retry-After honoured")
+
+
+class BreakerSpec(_Strict):
+    failures: int = Field(5, ge=1, description="consecutive failures that open the circuit")
+    cooldown: float = Field(30.0, ge=0, description="seconds open before one probe call")
+
+
+class LatencySpec(_Strict):
+    median_ms: float = Field(0.0, ge=0)
+    p95_ms: float | None = Field(None, ge=0, description="absent: every call takes median_ms")
+
+
+class SimErrorsSpec(_Strict):
+    rate: float = Field(0.0, ge=0, le=1)
+    kinds: dict[Literal["server", "rate_limit", "timeout", "connection"], float] = Field(
+        default_factory=lambda: {"server": 1.0})
+    retry_after: float = Field(1.0, ge=0, description="Retry-After sent with simulated 429s")
+
+
+class SimEndpointSpec(_Strict):
+    """How a simulated endpoint behaves: latency, failures, token counting."""
+
+    latency: LatencySpec = Field(default_factory=LatencySpec)
+    errors: SimErrorsSpec = Field(default_factory=SimErrorsSpec)
+    seed: int | None = None
+    chars_per_token: int = Field(4, ge=1)
+
+
+class TierSpec(_Strict):
+    start: int = Field(ge=0, description="input tokens above which the whole call costs `price`")
+    price: float = Field(ge=0)
+
+
+class TieredPriceSpec(_Strict):
+    base: float = Field(ge=0)
+    tiers: list[TierSpec]
+
+
+class PriceSpec(_Strict):
+    """USD per million tokens, overriding the price package for one model."""
+
+    input_mtok: float | TieredPriceSpec
+    output_mtok: float | TieredPriceSpec
+    cache_read_mtok: float | TieredPriceSpec | None = None
+    cache_write_mtok: float | TieredPriceSpec | None = None
+    reasoning_mtok: float | TieredPriceSpec | None = None
+
+
+class ProviderSpec(_Strict):
+    """An endpoint the runtime calls. The key lives in an environment variable."""
+
+    kind: Literal["openai", "anthropic", "simulated"]
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="name of the env var holding the key")
+    api_key_header: str | None = Field(None, description="e.g. api-key for Azure; else Bearer")
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict, description="e.g. api-version for Azure")
+    timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+    retries: RetrySpec = Field(default_factory=RetrySpec)
+    circuit_breaker: BreakerSpec = Field(default_factory=BreakerSpec)
+    simulate: SimEndpointSpec | None = None
+    prices: dict[str, PriceSpec] = Field(default_factory=dict)
+
+
+class SimToolSpec(_Strict):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class SimRuleSpec(_Strict):
+    """First matching rule answers: any keyword (word start, any case) or the regex."""
+
+    when: list[str] = Field(default_factory=list)
+    regex: str | None = None
+    reply: str | dict[str, Any] | None = None
+    tool: SimToolSpec | None = None
+
+
+class SimulateSpec(_Strict):
+    """A simulated model: deterministic answers (a mapping reply is sent as JSON),
+    its own latency (else the provider's) and a real model whose prices it is costed at."""
+
+    match: Literal["last_user", "all"] = "last_user"
+    rules: list[SimRuleSpec] = Field(default_factory=list)
+    default: str | dict[str, Any] | None = None
+    latency: LatencySpec | None = None
+    price_as: str | None = None

@@ -1,0 +1,547 @@
+"""Running a system: its active release, called and recorded, for the SDK and the gateway.
+
+One path for every front end, so a call through ``router.run()`` and one
+through the gateway leave the same record: which release answered (and
+whether as canary), the rendered prompt under the system's privacy rules,
+every attempt, tokens, exact cost and the price table that produced it. The
+record is spooled (durable on local disk) before the answer is handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from trimtab.errors import TrimtabError
+from trimtab.recorder.records import CallRecord
+from trimtab.runtime import (
+    BreakerRegistry,
+    CallFailed,
+    CallResult,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Cost,
+    Provider,
+    ProviderError,
+    Redactor,
+    Router,
+    Target,
+    Usage,
+    make_provider,
+    prompt_messages,
+    render,
+    router_for_release,
+)
+from trimtab.runtime.messages import StreamAccumulator
+from trimtab.store.ids import new_call_id
+
+if TYPE_CHECKING:
+    from trimtab.store.releases import Release
+    from trimtab.workspace import Workspace
+
+log = logging.getLogger("trimtab")
+
+JSON_FORMATS = {"json", "json_object", "json_schema"}
+
+
+class NoActiveRelease(TrimtabError):
+    """Nothing is promoted for this system in this environment yet."""
+
+
+#: The system name direct calls (the gateway's passthrough) are recorded under.
+PASSTHROUGH = "passthrough"
+
+
+@dataclass(frozen=True)
+class Direct:
+    """A provider's model called as it is, with no release: the gateway's passthrough.
+
+    Shaped like a release (``id``, ``spec``) so a direct call is built,
+    retried and recorded by the same code as a system's; ``id`` is None
+    because no release was involved, and ``key`` names its router.
+    """
+
+    spec: dict[str, Any]
+    key: str  # the provider's entry: one provider (one connection pool) per entry and loop
+    id: None = None
+
+    @classmethod
+    def of(cls, provider: Mapping[str, Any], model: str,
+           privacy: Mapping[str, Any] | None = None) -> Direct:
+        spec = {"system": PASSTHROUGH, "provider": dict(provider), "model": model,
+                "privacy": dict(privacy or {})}
+        return cls(spec, json.dumps(spec["provider"], sort_keys=True))
+
+
+@dataclass
+class RunResult:
+    """What one call of a system returned, and how."""
+
+    text: str | None
+    call_id: str
+    release_id: str | None  # None for a direct (passthrough) call
+    route: str  # primary | canary
+    provider: str
+    model: str
+    latency_ms: float
+    usage: Usage | None
+    cost_usd: Decimal | None
+    attempts: list[dict[str, Any]]
+    fallback_used: bool
+    json: Any = None
+    json_error: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+    ttft_ms: float | None = None
+    response: ChatResponse | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "json": self.json, "call_id": self.call_id,
+            "release_id": self.release_id, "route": self.route, "provider": self.provider,
+            "model": self.model, "latency_ms": self.latency_ms,
+            "usage": self.usage.to_openai() if self.usage else None,
+            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+            "attempts": self.attempts, "fallback_used": self.fallback_used,
+        }
+
+
+def wants_json(spec: Mapping[str, Any], params: Mapping[str, Any] | None) -> bool:
+    fmt = (params or {}).get("response_format", (spec.get("params") or {}).get("response_format"))
+    if isinstance(fmt, Mapping):
+        fmt = fmt.get("type")
+    return fmt in JSON_FORMATS
+
+
+def build_messages(spec: Mapping[str, Any], variables: Mapping[str, Any] | None,
+                   messages: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The chat for this call.
+
+    With only variables, the release's prompts are the whole chat. With the
+    caller's own messages (the gateway), the release contributes its system
+    prompt unless the caller brought one, so the governed prompt still applies
+    to clients that only send the user turn.
+    """
+    prompts = spec.get("prompts") or {}
+    if messages is None:
+        built = prompt_messages(prompts, variables or {})
+        if not any(m["role"] == "user" for m in built):
+            raise TrimtabError(
+                f"the release of {spec.get('system')!r} has no `user` prompt, so it needs "
+                "messages. Fix: pass messages=[...] or add prompts.user to the release."
+            )
+        return built
+    if "system" in prompts and not any(m.get("role") == "system" for m in messages):
+        entry = prompts["system"]
+        content = entry["content"] if isinstance(entry, Mapping) else entry
+        label = f"'system' ({entry['path']})" if isinstance(entry, Mapping) else "'system'"
+        return [{"role": "system", "content": render(content, variables or {}, name=label)},
+                *messages]
+    return list(messages)
+
+
+def parse_json(text: str | None) -> tuple[Any, str | None]:
+    if text is None:
+        return None, "the answer has no text"
+    try:
+        return json.loads(text), None
+    except ValueError as exc:
+        return None, f"the answer is not valid JSON: {exc}"
+
+
+class Caller:
+    """Per-workspace runtime state: routers (with their HTTP connections) per
+    release and event loop, the circuit breakers, and a private event loop
+    that the synchronous ``run()`` uses so scripts need no asyncio."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.breakers = BreakerRegistry()
+        # Per event loop (an HTTP client belongs to the loop that made it); weak, so
+        # an app that calls asyncio.run() per request does not pile up dead clients.
+        self._routers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Router]] = (
+            weakref.WeakKeyDictionary())
+        self._direct: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Provider]] = (
+            weakref.WeakKeyDictionary())
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._shadows: set[asyncio.Task] = set()
+        # Parsed specs and compiled privacy rules per release id (content-addressed,
+        # so never stale): the hot path must not re-parse a release per call.
+        self._specs: dict[str, tuple[dict[str, Any], Redactor]] = {}
+
+    # --- the private loop for synchronous callers ---------------------------
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever,
+                                                name="trimtab-calls", daemon=True)
+                self._thread.start()
+            return self._loop
+
+    def run_sync(self, coro) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop()).result()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait for shadow calls started from the private loop."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self.adrain(), self._loop).result(timeout)
+
+    async def adrain(self) -> None:
+        loop = asyncio.get_running_loop()
+        pending = [t for t in self._shadows if t.get_loop() is loop]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            self.drain()
+            asyncio.run_coroutine_threadsafe(self._aclose_routers(), self._loop).result(10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(5)
+            self._loop.close()
+            self._loop = None
+
+    async def aclose(self) -> None:
+        """Wait for shadows and close the HTTP clients of the running loop (the gateway's)."""
+        await self.adrain()
+        await self._aclose_routers()
+
+    async def _aclose_routers(self) -> None:
+        for router in self._routers.pop(asyncio.get_running_loop(), {}).values():
+            await router.aclose()
+        for provider in self._direct.pop(asyncio.get_running_loop(), {}).values():
+            await provider.aclose()
+
+    # --- calling ------------------------------------------------------------
+
+    def spec(self, release: Release | Direct) -> tuple[dict[str, Any], Redactor]:
+        """The release's spec and its privacy rules, parsed once per release."""
+        if release.id is None:
+            return release.spec, Redactor.from_spec(release.spec.get("privacy"))
+        known = self._specs.get(release.id)
+        if known is None:
+            spec = release.spec
+            known = self._specs[release.id] = (spec, Redactor.from_spec(spec.get("privacy")))
+        return known
+
+    def router(self, release: Release | Direct) -> Router:
+        """One router per (release, loop): HTTP clients belong to the loop that made them.
+
+        Direct calls name any model, so they share one provider per entry and
+        loop and get a throwaway router (a list of one target) per call.
+        """
+        loop = asyncio.get_running_loop()
+        if release.id is None:
+            providers = self._direct.setdefault(loop, {})
+            provider = providers.get(release.key)
+            if provider is None:
+                provider = providers[release.key] = make_provider(release.spec["provider"])
+            return Router([Target(provider, release.spec["model"])], breakers=self.breakers)
+        routers = self._routers.setdefault(loop, {})
+        router = routers.get(release.id)
+        if router is None:
+            router = routers[release.id] = router_for_release(self.spec(release)[0],
+                                                              breakers=self.breakers)
+        return router
+
+    def pick(self, system: str, env: str, user: str | None) -> tuple[Release, str, Release | None]:
+        route = self.ws.active.route(system, env)
+        release, how = route.pick(system, user)
+        if release is None:
+            raise NoActiveRelease(
+                f"no release of {system!r} is active in {env!r}. "
+                f"Fix: trimtab release {system} && trimtab promote {system} <release> --env {env}"
+            )
+        if not self.spec(release)[0].get("provider"):
+            raise TrimtabError(
+                f"{system!r} is a classic model (no provider to call). "
+                "Fix: run it yourself and record its predictions with ws.record()."
+            )
+        return release, how, route.shadow(system, user)
+
+    async def complete(
+        self, system: str, env: str, *, variables: Mapping[str, Any] | None = None,
+        messages: list[dict[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
+        user: str | None = None, tags: Mapping[str, str] | None = None, source: str = "sdk",
+        api_key_id: str | None = None,
+    ) -> RunResult:
+        """Call the active (or canary) release, record the call, start any shadow."""
+        release, how, shadow = self.pick(system, env, user)
+        call = _Call(self, system, env, release, how, variables, messages, params, user, tags,
+                     source, api_key_id)
+        return await self._complete(call, shadow)
+
+    async def complete_direct(
+        self, direct: Direct, env: str, *, messages: list[dict[str, Any]],
+        params: Mapping[str, Any] | None = None, user: str | None = None,
+        tags: Mapping[str, str] | None = None, source: str = "gateway",
+        api_key_id: str | None = None,
+    ) -> RunResult:
+        """Call a provider's model with no release (passthrough), recorded all the same."""
+        call = _Call(self, PASSTHROUGH, env, direct, "primary", None, messages, params, user,
+                     tags, source, api_key_id)
+        return await self._complete(call, None)
+
+    async def _complete(self, call: _Call, shadow: Release | None) -> RunResult:
+        request = call.request()
+        if shadow is not None:
+            self._start_shadow(shadow, call)
+        release = call.release
+        started = time.perf_counter()
+        try:
+            result = await self.router(release).complete(request)
+        except CallFailed as failed:
+            call.record_failure(failed, _ms(started))
+            raise
+        record = call.record_success(result)
+        return call.result(result, record)
+
+    def stream(
+        self, system: str, env: str, *, variables: Mapping[str, Any] | None = None,
+        messages: list[dict[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
+        user: str | None = None, tags: Mapping[str, str] | None = None, source: str = "sdk",
+        api_key_id: str | None = None,
+    ) -> StreamedRun:
+        """Like ``complete`` but chunk by chunk; the record is spooled before the
+        iterator ends, so a gateway sends ``[DONE]`` only once the call is durable."""
+        release, how, shadow = self.pick(system, env, user)
+        call = _Call(self, system, env, release, how, variables, messages, params, user, tags,
+                     source, api_key_id)
+        return StreamedRun(self, call, shadow)
+
+    def stream_direct(
+        self, direct: Direct, env: str, *, messages: list[dict[str, Any]],
+        params: Mapping[str, Any] | None = None, user: str | None = None,
+        tags: Mapping[str, str] | None = None, source: str = "gateway",
+        api_key_id: str | None = None,
+    ) -> StreamedRun:
+        call = _Call(self, PASSTHROUGH, env, direct, "primary", None, messages, params, user,
+                     tags, source, api_key_id)
+        return StreamedRun(self, call, None)
+
+    def _start_shadow(self, release: Release, primary: _Call) -> None:
+        shadow = _Call(self, primary.system, primary.env, release, "shadow", primary.variables,
+                       primary.messages, primary.params, primary.user, primary.tags,
+                       primary.source, primary.api_key_id)
+        task = asyncio.get_running_loop().create_task(self._shadow(shadow))
+        self._shadows.add(task)
+        task.add_done_callback(self._shadows.discard)
+
+    async def _shadow(self, call: _Call) -> None:
+        """Never returned and never raised: a broken candidate must not touch users."""
+        started = time.perf_counter()
+        try:
+            result = await self.router(call.release).complete(call.request())
+        except CallFailed as failed:
+            call.record_failure(failed, _ms(started))
+        except Exception as exc:  # noqa: BLE001 - a shadow's failure is data, not an outage
+            log.warning("shadow call of %s (release %s) failed: %s", call.system,
+                        call.release.id[:12], exc)
+        else:
+            call.record_success(result)
+
+
+class _Call:
+    """One call's context, shared by its request and its record."""
+
+    def __init__(self, caller: Caller, system: str, env: str, release: Release | Direct,
+                 route: str, variables, messages, params, user, tags, source, api_key_id):
+        self.caller = caller
+        self.system, self.env, self.release, self.route = system, env, release, route
+        self.spec, self.redactor = caller.spec(release)
+        # Known before the call starts, so a gateway can name it in a stream's first bytes.
+        self.id = new_call_id()
+        self.variables = dict(variables) if variables else None
+        self.messages = messages
+        self.params = dict(params) if params else {}
+        self.user, self.tags = user, dict(tags) if tags else None
+        self.source, self.api_key_id = source, api_key_id
+        self.time = datetime.now(UTC)
+        self._built: list[dict[str, Any]] | None = None
+
+    def request(self) -> ChatRequest:
+        self._built = build_messages(self.spec, self.variables, self.messages)
+        return ChatRequest(self._built, dict(self.params))
+
+    def _base(self, latency_ms: float) -> CallRecord:
+        redactor = self.redactor
+        stored: dict[str, Any] | None = None
+        if redactor.keeps_text:
+            stored = {"messages": redactor.messages(self._built or self.messages or [])}
+            if self.variables:
+                stored["variables"] = redactor.value(self.variables)
+            if self.params:
+                stored["params"] = redactor.value(self.params)
+        return CallRecord(
+            id=self.id, system=self.system, env=self.env, latency_ms=latency_ms, time=self.time,
+            release_id=self.release.id, source=self.source, route=self.route,
+            user_id=self.user, api_key_id=self.api_key_id, tags=self.tags,
+            logging_mode=redactor.mode, request=stored,
+        )
+
+    def record_success(self, result: CallResult) -> CallRecord:
+        record = self._base(result.latency_ms)
+        response, usage = result.response, result.response.usage
+        redactor = self.redactor
+        if redactor.keeps_text:
+            stored: Any = redactor.text(response.content)
+            if response.tool_calls:
+                stored = redactor.message({"role": "assistant", "content": response.content,
+                                           "tool_calls": response.tool_calls})
+            record.response = stored
+        _fill_attempts(record, result.attempts)
+        record.ttft_ms = result.ttft_ms
+        fill_usage(record, usage, result.cost)
+        self.caller.ws.emit(record)
+        return record
+
+    def record_failure(self, failed: ProviderError, latency_ms: float) -> CallRecord:
+        record = self._base(latency_ms)
+        record.status = "error"
+        record.error_kind = failed.kind
+        record.http_status = failed.status
+        record.error = str(failed)
+        _fill_attempts(record, getattr(failed, "attempts", []))
+        if record.provider is None:
+            record.provider, record.model = failed.provider, failed.model
+        self.caller.ws.emit(record)
+        return record
+
+    def result(self, result: CallResult, record: CallRecord) -> RunResult:
+        response = result.response
+        parsed, error = (parse_json(response.content)
+                         if wants_json(self.spec, self.params) else (None, None))
+        return RunResult(
+            text=response.content, call_id=record.id, release_id=self.release.id,
+            route=self.route, provider=result.provider, model=result.model,
+            latency_ms=result.latency_ms, usage=response.usage, cost_usd=result.cost.usd,
+            attempts=[a.to_dict() for a in result.attempts], fallback_used=result.fallback_used,
+            json=parsed, json_error=error, tool_calls=response.tool_calls,
+            finish_reason=response.finish_reason, ttft_ms=result.ttft_ms, response=response,
+        )
+
+
+class StreamedRun:
+    """``async for chunk in run`` yields chunks; ``run.result`` is set at the end."""
+
+    def __init__(self, caller: Caller, call: _Call, shadow: Release | None):
+        self.caller, self.call, self.shadow = caller, call, shadow
+        self.result: RunResult | None = None
+        self.record: CallRecord | None = None
+        self.request = call.request()  # bad input fails here, before any byte is sent
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[ChatChunk]:
+        call = self.call
+        if self.shadow is not None:
+            self.caller._start_shadow(self.shadow, call)
+        started = time.perf_counter()
+        acc = StreamAccumulator()
+        stream = self.caller.router(call.release).stream(self.request)
+        finished = False
+        try:
+            async with stream:
+                async for chunk in stream:
+                    acc.add(chunk)
+                    yield chunk
+            finished = True
+        except CallFailed as failed:
+            self.record = call.record_failure(failed, _ms(started))
+            raise
+        finally:
+            if not finished and self.record is None:  # the client went away mid-stream
+                gone = ProviderError("cancelled",  # type: ignore[arg-type]
+                                     "the caller closed the stream early",
+                                     partial=bool(acc.chunks))
+                gone.attempts = stream.attempts  # type: ignore[attr-defined]
+                self.record = call.record_failure(gone, _ms(started))
+        assert stream.result is not None
+        self.record = call.record_success(stream.result)
+        self.result = call.result(stream.result, self.record)
+
+
+def fill_usage(record: CallRecord, usage: Usage | None, cost: Cost) -> None:
+    """Tokens and exact cost onto a record: one place for SDK, gateway and instrument."""
+    if usage is not None:
+        record.input_tokens = usage.input_tokens
+        record.output_tokens = usage.output_tokens
+        record.cached_input_tokens = usage.cache_read_tokens or None
+        record.cache_write_tokens = usage.cache_write_tokens or None
+        record.reasoning_tokens = usage.reasoning_tokens or None
+    record.cost_micro_usd = cost.micro_usd
+    record.price_version = cost.source if cost.known else None
+
+
+def _fill_attempts(record: CallRecord, attempts) -> None:
+    if not attempts:
+        return
+    last = attempts[-1]
+    record.attempts = [a.to_dict() for a in attempts]
+    record.attempt_count = len(attempts)
+    record.provider, record.model = last.provider, last.model
+    record.fallback_used = last.fallback > 0
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+class SystemClient:
+    """``ws.system("complaint-router", env="production")``: call a system by name.
+
+    The release is looked up on every call through a cache that re-reads the
+    store every couple of seconds, so a promote or rollback made by another
+    process reaches a long-running app without a restart.
+    """
+
+    def __init__(self, ws: Workspace, name: str, env: str | None = None):
+        self.ws = ws
+        self.name = name
+        self.env = env or ws.project.production
+        ws.project.check_env(self.env)
+        ws.project.system(name)
+
+    def run(self, variables: Mapping[str, Any] | None = None, *,
+            messages: list[dict[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
+            user: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
+        """Render the release's prompts with ``variables``, call, record, return."""
+        return self.ws.caller.run_sync(self.arun(variables, messages=messages, params=params,
+                                                 user=user, tags=tags))
+
+    async def arun(self, variables: Mapping[str, Any] | None = None, *,
+                   messages: list[dict[str, Any]] | None = None,
+                   params: Mapping[str, Any] | None = None, user: str | None = None,
+                   tags: Mapping[str, str] | None = None) -> RunResult:
+        return await self.ws.caller.complete(self.name, self.env, variables=variables,
+                                             messages=messages, params=params, user=user,
+                                             tags=tags)
+
+    def astream(self, variables: Mapping[str, Any] | None = None, *,
+                messages: list[dict[str, Any]] | None = None,
+                params: Mapping[str, Any] | None = None, user: str | None = None,
+                tags: Mapping[str, str] | None = None) -> StreamedRun:
+        return self.ws.caller.stream(self.name, self.env, variables=variables, messages=messages,
+                                     params=params, user=user, tags=tags)
+
+    def release(self) -> Release | None:
+        return self.ws.active.get(self.name, self.env)

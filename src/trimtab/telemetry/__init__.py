@@ -1,0 +1,1 @@
+"""Telemetry out of process: Prometheus exposition and OpenTelemetry export."""

@@ -1,0 +1,89 @@
+"""Real servers on loopback for the gateway tests: the gateway under uvicorn, and the
+fault-injecting mock upstream, each on its own event loop in a thread, so a test can
+talk to them with ordinary blocking clients (the official openai client, httpx)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from tests.helpers import edit
+from tests.helpers.mock_upstream import MockUpstream
+from trimtab.gateway import Gateway
+from trimtab.workspace import Workspace
+
+
+@contextlib.contextmanager
+def running_gateway(ws: Workspace, *, key_ttl: float = 0.3,
+                    lifespan: str = "on") -> Iterator[str]:
+    """Serve ``ws`` on a free loopback port; yields the base URL (``http://127.0.0.1:N``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(Gateway(ws, key_ttl=key_ttl), lifespan=lifespan, log_level="warning",
+                            access_log=False, loop="asyncio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+@contextlib.contextmanager
+def running_upstream(**options) -> Iterator[MockUpstream]:
+    """A MockUpstream served from its own loop; ``plan()`` and ``requests`` work as usual."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    upstream = MockUpstream(**options)
+    asyncio.run_coroutine_threadsafe(upstream.__aenter__(), loop).result(5)
+    try:
+        yield upstream
+    finally:
+        asyncio.run_coroutine_threadsafe(upstream.__aexit__(None, None, None), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def declare_provider(project_dir: Path, name: str, upstream: MockUpstream, **settings) -> None:
+    """Add an OpenAI-compatible provider pointing at ``upstream`` to trimtab.yaml."""
+    lines = [f"  {name}:", "    kind: openai", f"    base_url: {upstream.base_url}",
+             "    api_key_env: MOCK_UPSTREAM_KEY"]
+    for key, value in settings.items():
+        lines.append(f"    {key}: {value}")
+    path = project_dir / "trimtab.yaml"
+    text = path.read_text()
+    if "providers: {}" in text:
+        edit(path, "providers: {}", "providers:\n" + "\n".join(lines))
+    else:
+        edit(path, "providers:\n", "providers:\n" + "\n".join(lines) + "\n")
+
+
+def use_provider(project_dir: Path, provider: str, model: str = "gpt-4o-mini", *,
+                 fallback: tuple[str, str] | None = None) -> None:
+    """Point the example system's release at ``provider`` (and optionally a fallback)."""
+    path = project_dir / "trimtab.yaml"
+    edit(path, "      provider: simulated\n      model: sim-router-1",
+         f"      provider: {provider}\n      model: {model}")
+    replacement = "" if fallback is None else (
+        f"      fallbacks:\n        - provider: {fallback[0]}\n          model: {fallback[1]}\n")
+    edit(path, "      fallbacks:\n        - provider: simulated\n"
+         "          model: sim-router-small\n", replacement)

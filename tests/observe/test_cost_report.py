@@ -1,0 +1,140 @@
+"""The monthly cost review: spend by system, model and user against the month before,
+top spenders and cost per successful task, as Markdown, CSV and a PNG chart."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+import trimtab
+from trimtab.observe import cost_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def spend(ws):
+    """September: $0.50. October: $1.18 over 13 calls, one failed, one unpriced."""
+    def rec(system, model, user, micro, when, status="ok"):
+        ws.record(system, {"q": "x"}, "ok", latency_ms=100, model=model, user=user,
+                  cost_micro_usd=micro, status=status, time=at(when),
+                  error="timeout" if status == "error" else None)
+
+    rec("complaint-router", "sim-a", "alice", 9_000_000, "2026-08-31T23:59:59")  # August
+    for day in range(1, 5):
+        rec("complaint-router", "sim-a", "alice", 100_000, f"2026-09-{day:02d}T10:00:00")
+    for day in (5, 6):
+        rec("ticket-tagger", "sim-b", "bob", 50_000, f"2026-09-{day:02d}T10:00:00")
+    rec("complaint-router", "sim-a", "alice", 100_000, "2026-10-01T00:00:00")  # first instant
+    for day in range(2, 6):
+        rec("complaint-router", "sim-a", "alice", 100_000, f"2026-10-{day:02d}T12:30:00")
+    rec("complaint-router", "sim-a", "alice", 100_000, "2026-10-31T23:59:59")  # last second
+    rec("complaint-router", "sim-a", "alice", None, "2026-10-12T08:00:00")  # no price
+    for day in (7, 8):
+        rec("complaint-router", "sim-b", "bob", 250_000, f"2026-10-{day:02d}T09:00:00")
+    rec("complaint-router", "sim-b", "bob", 50_000, "2026-10-09T09:00:00", status="error")
+    for day in (10, 11, 12):
+        rec("ticket-tagger", "sim-b", None, 10_000, f"2026-10-{day:02d}T15:00:00")
+    rec("complaint-router", "sim-a", "alice", 9_000_000, "2026-11-01T00:00:00")  # November
+    assert ws.flush()
+    return ws
+
+
+def rows_of(path):
+    with path.open(newline="") as handle:
+        return {(r["section"], r["name"]): r for r in csv.DictReader(handle)}
+
+
+def test_the_csv_holds_spend_change_and_cost_per_successful_task(spend, tmp_path):
+    report = spend.cost_report("2026-10")
+    paths, notes = cost_report.write(report, tmp_path)
+    assert notes == [] and paths["csv"].name == "cost-2026-10.csv"
+    rows = rows_of(paths["csv"])
+
+    total = rows[("total", "total")]
+    assert Decimal(total["cost_usd"]) == Decimal("1.18")
+    assert Decimal(total["previous_cost_usd"]) == Decimal("0.5")
+    assert Decimal(total["change_usd"]) == Decimal("0.68") and total["change_pct"] == "136.0"
+    assert (total["calls"], total["successful_calls"], total["cost_unknown_calls"]) == \
+        ("13", "12", "1")
+    assert total["cost_per_successful_call_usd"] == "0.098333"  # 1.18 / 12
+
+    router = rows[("system", "complaint-router")]
+    assert Decimal(router["cost_usd"]) == Decimal("1.15") and router["change_pct"] == "187.5"
+    assert (router["calls"], router["successful_calls"]) == ("10", "9")
+    assert router["cost_per_successful_call_usd"] == "0.127778"
+    tagger = rows[("system", "ticket-tagger")]
+    assert Decimal(tagger["cost_usd"]) == Decimal("0.03") and tagger["change_pct"] == "-70.0"
+
+    assert Decimal(rows[("model", "sim-a")]["cost_usd"]) == Decimal("0.6")
+    assert Decimal(rows[("model", "sim-b")]["cost_usd"]) == Decimal("0.58")
+    assert rows[("model", "sim-b")]["change_pct"] == "480.0"
+    assert Decimal(rows[("user", "alice")]["cost_usd"]) == Decimal("0.6")
+    assert Decimal(rows[("user", "bob")]["cost_usd"]) == Decimal("0.55")
+    no_user = rows[("user", "(no user)")]
+    assert Decimal(no_user["cost_usd"]) == Decimal("0.03") and no_user["change_pct"] == ""
+    assert [u.name for u in report.top_spenders] == ["alice", "bob"]
+
+
+def test_the_markdown_reads_as_a_review_and_the_chart_is_a_png(spend, tmp_path):
+    paths, _ = cost_report.write(spend.cost_report("2026-10"), tmp_path)
+    text = paths["markdown"].read_text()
+    assert text.startswith("# Cost review: October 2026")
+    assert "Total spend **$1.1800** over 13 calls (12 successful)" in text
+    assert "previous month (September 2026) $0.5000, change +$0.6800 (+136.0%)" in text
+    assert "Cost per successful task: **$0.0983**" in text
+    assert "Calls without a price (unknown model or no token counts): 1" in text
+    assert "1. alice: $0.6000 (50.8% of spend, 7 calls)" in text
+    assert "2. bob: $0.5500 (46.6% of spend, 3 calls)" in text
+    assert ("| complaint-router | $1.1500 (+1 unpriced) | $0.4000 | +$0.7500 (+187.5%) | 10 | 9 "
+            "| $0.1278 |") \
+        in text
+    assert "| ticket-tagger | $0.0300 | $0.1000 | -$0.0700 (-70.0%) | 3 | 3 | $0.0100 |" in text
+    assert "| (no user) | $0.0300 | $0.0000 | +$0.0300 (new) | 3 | 3 | $0.0100 |" in text
+    assert "| sim-a | $0.6000 (+1 unpriced) |" in text
+    assert "![Spend by system, this month and the previous one](cost-2026-10.png)" in text
+    assert paths["chart"].read_bytes()[:8] == PNG_MAGIC
+    assert paths["chart"].stat().st_size > 10_000
+
+
+def test_report_cost_cli_writes_three_files(spend, cli, tmp_path):
+    out = tmp_path / "reports"
+    printed = cli("report", "cost", "--month", "2026-10", "--out", str(out)).stdout
+    assert "cost review 2026-10: $1.1800 over 13 calls (previous month $0.5000)" in printed
+    assert sorted(p.name for p in out.iterdir()) == \
+        ["cost-2026-10.csv", "cost-2026-10.md", "cost-2026-10.png"]
+    assert (out / "cost-2026-10.png").read_bytes()[:8] == PNG_MAGIC
+    september = json.loads(cli("report", "cost", "--month", "2026-09", "--out", str(out),
+                               "--json").stdout)
+    total = september["lines"][0]
+    assert september["previous_month"] == "2026-08" and total["section"] == "total"
+    assert (total["cost_usd"], total["previous_cost_usd"], total["change_pct"]) == \
+        ("0.5", "9", -94.4)
+    assert september["files"]["csv"].endswith("cost-2026-09.csv")
+
+
+def test_bad_months_are_clear(spend, cli, tmp_path):
+    assert "not a month. Fix: use YYYY-MM" in cli("report", "cost", "--month", "2026-13",
+                                                  expect=2).output
+    assert "not a month" in cli("report", "cost", "--month", "October", expect=2).output
+    empty = tmp_path / "empty"
+    out = cli("report", "cost", "--month", "2025-01", "--out", str(empty), expect=2).output
+    assert "no calls recorded in 2025-01 (2025-01-01 to 2025-02-01 UTC)" in out
+    assert not empty.exists()  # nothing half-written
+
+
+def test_month_arithmetic_crosses_years():
+    assert cost_report.previous("2026-01") == "2025-12"
+    assert cost_report.month_bounds("2026-12") == (at("2026-12-01T00:00:00"),
+                                                   at("2027-01-01T00:00:00"))
+    assert cost_report.last_full_month(at("2026-03-15T12:00:00")) == "2026-02"
+    with pytest.raises(trimtab.TrimtabError, match="not a month"):
+        cost_report.month_bounds("2026-00")

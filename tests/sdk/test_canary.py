@@ -1,0 +1,119 @@
+"""Canary and shadow: a candidate release beside the stable one, then graduate or abort."""
+
+import json
+
+import pytest
+
+import trimtab
+from tests.helpers import eventually
+from trimtab.releases.active import ActiveReleases
+
+SYSTEM = "complaint-router"
+
+
+@pytest.fixture
+def two(ws, project_dir):
+    stable, _ = ws.release(SYSTEM, note="stable")
+    (project_dir / "prompts" / "complaint-router.user.md").write_text("v2 {{text}}\n")
+    candidate, _ = ws.release(SYSTEM, note="candidate")
+    ws.promote(SYSTEM, stable.id, "production")
+    return ws, stable, candidate
+
+
+def test_canary_answers_its_share_sticky_per_user(two):
+    ws, stable, candidate = two
+    ws.promote(SYSTEM, candidate.id, "production", canary=20)
+    route = ActiveReleases(ws.store).route(SYSTEM, "production")
+    assert (route.stable.id, route.candidate.id, route.mode) == (stable.id, candidate.id, "canary")
+    picks = {f"user-{i}": route.pick(SYSTEM, f"user-{i}") for i in range(2000)}
+    share = sum(1 for release, how in picks.values() if how == "canary") / len(picks)
+    assert 0.16 < share < 0.24
+    assert all(route.pick(SYSTEM, user) == first for user, first in list(picks.items())[:200])
+    assert route.shadow(SYSTEM, "user-1") is None
+    assert ws.active_release(SYSTEM, "production").id == stable.id
+
+
+def test_promote_graduates_and_rollback_aborts(two):
+    ws, stable, candidate = two
+    ws.promote(SYSTEM, candidate.id, "production", canary=10)
+    ws.rollback(SYSTEM, "production", reason="canary errors")
+    assert ws.candidates() == []
+    assert ws.active_release(SYSTEM, "production").id == stable.id
+    aborted = ws.audit_log(action="deployment.rollback")[-1]
+    assert json.loads(aborted.payload)["aborted_candidate"] == candidate.id
+
+    ws.promote(SYSTEM, candidate.id, "production", shadow=50)
+    assert [c.action for c in ws.candidates()] == ["shadow"]
+    ws.promote(SYSTEM, candidate.id, "production", reason="shadow looked fine")
+    assert ws.candidates() == []
+    assert ws.active_release(SYSTEM, "production").id == candidate.id
+    assert ws.rollback(SYSTEM, "production").release_id == stable.id
+
+
+def test_shadow_samples_calls_and_never_answers(two):
+    ws, stable, candidate = two
+    ws.promote(SYSTEM, candidate.id, "production", shadow=100)
+    route = ActiveReleases(ws.store).route(SYSTEM, "production")
+    assert route.pick(SYSTEM, "anyone") == (route.stable, "primary")
+    assert route.shadow(SYSTEM, "anyone").id == candidate.id
+
+
+def test_route_follows_a_change_made_elsewhere_within_the_ttl(two):
+    ws, stable, candidate = two
+    active = ActiveReleases(ws.store, ttl=0.1)
+    assert active.get(SYSTEM, "production").id == stable.id
+    other = trimtab.connect(ws.project_file, database_url=ws.database_url)
+    other.promote(SYSTEM, candidate.id, "production")
+    eventually(lambda: active.get(SYSTEM, "production").id == candidate.id, timeout=3)
+
+
+def test_a_store_that_goes_away_keeps_the_last_known_route(two):
+    ws, stable, _ = two
+    active = ActiveReleases(ws.store, ttl=0.0)
+    assert active.get(SYSTEM, "production").id == stable.id
+    active.store = _Unreachable()
+    for _ in range(20):  # served from memory while refreshes fail in the background
+        assert active.get(SYSTEM, "production").id == stable.id
+
+
+class _Unreachable:
+    """A store whose every read fails, as when the database host is gone."""
+
+    def read(self):
+        raise ConnectionError("store down")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"canary": 0}, "share must be 1-99%"), ({"canary": 100}, "promote the release"),
+     ({"shadow": 101}, "1-100%"), ({"canary": 5, "shadow": 5}, "not both")],
+)
+def test_bad_shares_are_refused(two, kwargs, message):
+    ws, _, candidate = two
+    with pytest.raises(trimtab.TrimtabError, match=message):
+        ws.promote(SYSTEM, candidate.id, "production", **kwargs)
+    assert ws.candidates() == []
+
+
+def test_a_canary_needs_a_different_stable_release(two):
+    ws, stable, candidate = two
+    with pytest.raises(trimtab.TrimtabError, match="needs a stable release"):
+        ws.promote(SYSTEM, candidate.id, "staging", canary=10)
+    with pytest.raises(trimtab.TrimtabError, match="already the stable release"):
+        ws.promote(SYSTEM, stable.id, "production", canary=10)
+
+
+def test_canary_cli_and_status(cli, project_dir):
+    first = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
+    (project_dir / "prompts" / "complaint-router.user.md").write_text("v2 {{text}}\n")
+    second = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
+    cli("promote", SYSTEM, first[:10], "--env", "production")
+    out = cli("promote", SYSTEM, second[:10], "--env", "production", "--canary", "10").stdout
+    assert "runs as a canary on 10% of production calls" in out
+    status = json.loads(cli("status", "--json").stdout)
+    assert status[0]["release_id"] == first
+    assert (status[0]["candidate"]["release_id"], status[0]["candidate"]["percent"]) == (
+        second, 10)
+    assert f"canary {second[:12]} 10%" in cli("status").stdout
+    cli("rollback", SYSTEM, "--env", "production")
+    assert json.loads(cli("status", "--json").stdout)[0]["candidate"] is None

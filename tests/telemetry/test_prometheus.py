@@ -1,0 +1,181 @@
+"""Prometheus: what a scrape of /metrics shows after calls are recorded."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+import trimtab
+from trimtab import install_prometheus, metrics_response
+from trimtab.recorder.records import CallRecord
+from trimtab.telemetry.prometheus import CallMetrics, Limits
+
+SYSTEM = "complaint-router"
+
+
+def scrape(registry) -> tuple[str, list]:
+    body, content_type = metrics_response(registry)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    text = body.decode()
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    return text, samples
+
+
+def value(samples, name: str, **labels: str) -> float:
+    """The sum over the samples of ``name`` whose labels include ``labels``."""
+    matching = [s for s in samples
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+    assert matching, f"no sample {name}{labels}"
+    return sum(s.value for s in matching)
+
+
+def test_a_scrape_counts_calls_errors_tokens_cost_and_latency(live):
+    ws, release = live
+    registry = install_prometheus(ws)
+    for latency in (80, 300, 2000):
+        ws.record(SYSTEM, {"text": "the seal leaks"}, {"team": "packaging"}, latency,
+                  model="sim-router-1", user="alice@corp.example", tags={"customer": "acme-42"},
+                  input_tokens=120, output_tokens=30, cost_micro_usd=1500)
+    ws.record(SYSTEM, {"text": "slow"}, None, 30_000, status="error", error_kind="timeout",
+              error="upstream timed out", model="sim-router-1", user="alice@corp.example")
+    ws.record(SYSTEM, {"text": "odd"}, None, 5, status="error", error_kind="something new",
+              model="sim-router-1")
+    assert ws.flush()
+
+    text, samples = scrape(registry)
+    series = {"system": SYSTEM, "env": "production", "release": release.id[:12],
+              "model": "sim-router-1", "route": "primary"}
+    assert value(samples, "trimtab_calls_total", outcome="ok", **series) == 3
+    assert value(samples, "trimtab_calls_total", outcome="error", **series) == 2
+    assert value(samples, "trimtab_call_errors_total", error_kind="timeout", **series) == 1
+    # A kind the runtime does not know is one label value, not a new series per text.
+    assert value(samples, "trimtab_call_errors_total", error_kind="other", **series) == 1
+    assert value(samples, "trimtab_input_tokens_total", **series) == 360
+    assert value(samples, "trimtab_output_tokens_total", **series) == 90
+    assert value(samples, "trimtab_cost_usd_total", **series) == pytest.approx(0.0045)
+
+    bucket = "trimtab_call_duration_seconds_bucket"
+    assert value(samples, bucket, le="0.005", **series) == 1  # 5 ms: le is inclusive
+    assert value(samples, bucket, le="0.1", **series) == 2
+    assert value(samples, bucket, le="0.5", **series) == 3
+    assert value(samples, bucket, le="2.0", **series) == 4
+    assert value(samples, bucket, le="20.0", **series) == 4
+    assert value(samples, bucket, le="+Inf", **series) == 5
+    assert value(samples, "trimtab_call_duration_seconds_count", **series) == 5
+    assert value(samples, "trimtab_call_duration_seconds_sum", **series) == pytest.approx(32.385)
+
+    assert value(samples, "trimtab_recorder_spooled_total") == 5
+    assert value(samples, "trimtab_recorder_written_total") == 5
+    assert value(samples, "trimtab_recorder_dropped_total") == 0
+    assert value(samples, "trimtab_recorder_pending_bytes") == 0
+
+    # No user, tag or error text reaches Prometheus, as a label or anywhere else.
+    for secret in ("alice", "corp.example", "acme-42", "customer", "upstream timed out"):
+        assert secret not in text
+    assert all(not {"user", "user_id", "tags"} & set(s.labels) for s in samples)
+
+
+def test_streamed_calls_get_a_time_to_first_token_histogram(ws):
+    registry = install_prometheus(ws)
+    ws.record(SYSTEM, "q", "a", 900, model="sim-router-1", ttft_ms=180)
+    ws.record(SYSTEM, "q", "a", 400, model="sim-router-1")  # not streamed: no TTFT
+    _, samples = scrape(registry)
+    assert value(samples, "trimtab_time_to_first_token_seconds_count") == 1
+    assert value(samples, "trimtab_time_to_first_token_seconds_bucket", le="0.1") == 0
+    assert value(samples, "trimtab_time_to_first_token_seconds_bucket", le="0.25") == 1
+    assert value(samples, "trimtab_call_duration_seconds_count") == 2
+    assert value(samples, "trimtab_calls_total", release="none", outcome="ok") == 2
+
+
+def test_label_values_are_capped_and_the_overflow_is_counted(ws):
+    limits = Limits(releases_per_system=3, models_per_system=2, systems=2)
+    registry = install_prometheus(ws, limits=limits)
+    for i in range(6):
+        ws.emit(CallRecord(system=SYSTEM, env="production", latency_ms=10,
+                           release_id=f"{i:02d}" * 32, model="sim-router-1"))
+    for i in range(5):
+        ws.emit(CallRecord(system=SYSTEM, env="production", latency_ms=10,
+                           model=f"generated-model-{i}"))
+    for name in ("alpha", "beta", "gamma"):
+        ws.emit(CallRecord(system=name, env="production", latency_ms=10, route="sideways"))
+    _, samples = scrape(registry)
+
+    releases = {s.labels["release"] for s in samples
+                if s.name == "trimtab_calls_total" and s.labels["system"] == SYSTEM}
+    assert releases == {"000000000000", "010101010101", "020202020202", "other", "none"}
+    assert value(samples, "trimtab_calls_total", system=SYSTEM, release="other") == 3
+
+    models = {s.labels["model"] for s in samples
+              if s.name == "trimtab_calls_total" and s.labels["system"] == SYSTEM}
+    assert models == {"sim-router-1", "generated-model-0", "other"}
+    assert value(samples, "trimtab_calls_total", system=SYSTEM, model="other") == 4
+
+    systems = {s.labels["system"] for s in samples if s.name == "trimtab_calls_total"}
+    assert systems == {SYSTEM, "alpha", "other"}
+    routes = {s.labels["route"] for s in samples
+              if s.name == "trimtab_calls_total" and s.labels["system"] != SYSTEM}
+    assert routes == {"other"}
+
+    assert value(samples, "trimtab_label_overflow_total", label="release") == 3
+    assert value(samples, "trimtab_label_overflow_total", label="model") == 4
+    assert value(samples, "trimtab_label_overflow_total", label="system") == 2
+    series = {tuple(sorted(s.labels.items())) for s in samples
+              if s.name == "trimtab_call_duration_seconds_count"}
+    assert len(series) <= 2 * (3 + 1 + 1) * (2 + 1)  # systems x releases x models, bounded
+
+
+def test_an_idle_release_gives_its_place_to_a_new_one():
+    now = [0.0]
+    metrics = CallMetrics(Limits(releases_per_system=2, release_idle_seconds=600),
+                          clock=lambda: now[0])
+    registry = CollectorRegistry()
+    registry.register(metrics)
+
+    def call(release: str) -> None:
+        metrics(CallRecord(system=SYSTEM, env="production", latency_ms=10, release_id=release))
+
+    def releases() -> dict[str, float]:
+        _, samples = scrape(registry)
+        return {s.labels["release"]: s.value for s in samples
+                if s.name == "trimtab_calls_total" and s.labels["outcome"] == "ok"}
+
+    call("a" * 64)
+    now[0] = 100
+    call("b" * 64)
+    call("c" * 64)  # both others served within the idle time: counted as other
+    assert releases() == {"a" * 12: 1, "b" * 12: 1, "other": 1}
+    now[0] = 650  # a's last call was 650 s ago; b's only 550 s
+    call("c" * 64)
+    assert releases() == {"b" * 12: 1, "c" * 12: 1, "other": 1}
+
+
+def test_scraping_never_starts_the_recorder_and_install_is_idempotent(project_dir, tmp_path):
+    ws = trimtab.connect(project_dir, database_url=f"sqlite:///{tmp_path / 'p.db'}")
+    registry = install_prometheus(ws)
+    assert install_prometheus(ws) is registry
+    assert sum(isinstance(o, CallMetrics) for o in ws.observers) == 1
+    _, samples = scrape(registry)
+    assert value(samples, "trimtab_recorder_written_total") == 0
+    assert "recorder" not in ws.__dict__  # no threads, no database connection for a scrape
+    assert any(s.name.startswith("process_") for s in samples)
+    ws.close()
+
+
+def test_openmetrics_is_served_when_the_scraper_asks_for_it(ws):
+    registry = install_prometheus(ws)
+    ws.record(SYSTEM, "q", "a", 120, model="sim-router-1")
+    body, content_type = metrics_response(
+        registry, "application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.endswith(b"# EOF\n")
+    assert b'trimtab_calls_total{' in body
+
+
+def test_metrics_still_scrape_after_the_workspace_closed(ws):
+    registry = install_prometheus(ws)
+    ws.record(SYSTEM, "q", "a", 120, model="sim-router-1")
+    ws.close()
+    _, samples = scrape(registry)
+    assert value(samples, "trimtab_recorder_written_total") == 1
+    assert value(samples, "trimtab_calls_total", outcome="ok") == 1
