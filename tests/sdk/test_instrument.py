@@ -32,7 +32,7 @@ def client_for(mock):
 
 
 def test_calls_are_recorded_and_answers_untouched(ws, upstream):
-    client = trimtab.sdk.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
     answer = client.chat.completions.create(
         model="gpt-4o-mini", user="agent-3",
         messages=[{"role": "user", "content": "The seal leaks. I am jo@example.com"}])
@@ -50,8 +50,8 @@ def test_calls_are_recorded_and_answers_untouched(ws, upstream):
 
 def test_instrumenting_twice_records_once(ws, upstream):
     client = client_for(upstream)
-    trimtab.sdk.instrument(client, SYSTEM, workspace=ws)
-    trimtab.sdk.instrument(client, SYSTEM, workspace=ws)
+    trimtab.instrument(client, SYSTEM, workspace=ws)
+    trimtab.instrument(client, SYSTEM, workspace=ws)
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user",
                                                                    "content": "hi"}])
     ws.flush()
@@ -59,7 +59,7 @@ def test_instrumenting_twice_records_once(ws, upstream):
 
 
 def test_a_stream_still_streams_and_is_recorded_at_its_end(ws, upstream):
-    client = trimtab.sdk.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
     stream = client.chat.completions.create(
         model="gpt-4o-mini", stream=True, stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "hi"}])
@@ -72,7 +72,7 @@ def test_a_stream_still_streams_and_is_recorded_at_its_end(ws, upstream):
 
 def test_errors_are_recorded_and_still_raised(ws, upstream):
     upstream.plan(429, 500)
-    client = trimtab.sdk.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
     for expected in (openai.RateLimitError, openai.InternalServerError):
         with pytest.raises(expected):
             client.chat.completions.create(model="gpt-4o-mini",
@@ -84,7 +84,7 @@ def test_errors_are_recorded_and_still_raised(ws, upstream):
 
 
 def test_async_client(ws, upstream):
-    client = trimtab.sdk.instrument(
+    client = trimtab.instrument(
         openai.AsyncOpenAI(base_url=upstream.base_url, api_key="sk-test", max_retries=0),
         SYSTEM, workspace=ws, tags={"team": "qa"})
 
@@ -100,16 +100,16 @@ def test_async_client(ws, upstream):
 
 def test_unknown_env_is_refused_at_once(ws, upstream):
     with pytest.raises(trimtab.TrimtabError, match="prod"):
-        trimtab.sdk.instrument(client_for(upstream), SYSTEM, env="prod", workspace=ws)
+        trimtab.instrument(client_for(upstream), SYSTEM, env="prod", workspace=ws)
 
 
 def test_an_undeclared_provider_is_refused_with_the_fix(ws, upstream):
     with pytest.raises(trimtab.TrimtabError, match="provider='azure'.*Fix: declare it"):
-        trimtab.sdk.instrument(client_for(upstream), SYSTEM, workspace=ws, provider="azure")
+        trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws, provider="azure")
 
 
 def test_a_stream_left_early_is_recorded_as_cancelled_and_next_works(ws, upstream):
-    client = trimtab.sdk.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
     with client.chat.completions.create(model="gpt-4o-mini", stream=True,
                                         messages=[{"role": "user", "content": "hi"}]) as stream:
         first = next(stream)  # the official Stream is an iterator; so is the wrapper
@@ -120,7 +120,7 @@ def test_a_stream_left_early_is_recorded_as_cancelled_and_next_works(ws, upstrea
 
 
 def test_a_client_copied_with_options_is_recorded_too(ws, upstream):
-    client = trimtab.sdk.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
     client.with_options(timeout=5).chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     ws.flush()
