@@ -42,6 +42,7 @@ from trimtab.workspace_calls import CallLog
 from trimtab.workspace_observe import Observing
 
 if TYPE_CHECKING:
+    from trimtab.govern.checkpoints import Checkpoint
     from trimtab.sdk.calling import Caller, SystemClient
 
 log = logging.getLogger("trimtab")
@@ -69,6 +70,8 @@ class Workspace(CallLog, Observing):
         self.recorder_options: dict[str, Any] = {}
         # system -> (the Project it was worked out from, privacy, error redactor)
         self._privacy: dict[str, tuple[Project | None, Any, Any]] = {}
+        # What scheduled housekeeping (run_scheduled) remembers between cycles.
+        self._schedule: dict[str, Any] = {}
 
     # --- where things live --------------------------------------------------
 
@@ -419,9 +422,40 @@ class Workspace(CallLog, Observing):
         with self.store.read() as conn:
             return audit_store.entries(conn, system=system, since=since, action=action, limit=limit)
 
-    def verify_audit(self) -> ChainReport:
-        with self.store.read() as conn:
-            return audit_store.verify(conn)
+    def verify_audit(self, *, checkpoints: str | None = None,
+                     public_key: str | Path | None = None) -> ChainReport:
+        """The chain's own verdict; with ``checkpoints`` (a file or fsspec URL of
+        signed checkpoints) truncation and rewrites before the newest one show too."""
+        if checkpoints is None:
+            with self.store.read() as conn:
+                return audit_store.verify(conn)
+        from trimtab.govern import checkpoints as audit_checkpoints  # cryptography on demand
+
+        return audit_checkpoints.verify(self.store, self._project_or_none(),
+                                        checkpoints=checkpoints, public_key=public_key)
+
+    def checkpoint_audit(self, *, to: str | None = None,
+                         key: str | Path | None = None) -> Checkpoint:
+        """Sign the audit chain's head and append it outside the store."""
+        from trimtab.govern import checkpoints as audit_checkpoints
+
+        return audit_checkpoints.checkpoint(self.store, self._project_or_none(), to=to, key=key)
+
+    def checkpoint_location(self, explicit: str | None = None) -> str:
+        from trimtab.govern import checkpoints as audit_checkpoints
+
+        return audit_checkpoints.location(self._project_or_none(), explicit)
+
+    def run_scheduled(self, now: datetime | None = None) -> None:
+        """Housekeeping the monitor does each cycle: a signed audit checkpoint when
+        ``audit.checkpoint_every`` is set and the chain moved since the last one."""
+        if self.project_file is not None and self.project.spec.audit.checkpoint_every:
+            from trimtab.govern import checkpoints as audit_checkpoints
+
+            audit_checkpoints.scheduled(self.store, self.project, self._schedule, now=now)
+
+    def _project_or_none(self) -> Project | None:
+        return self.project if self.project_file is not None else None
 
 
 def connect(project: str | Path | None = None, *, database_url: str | None = None) -> Workspace:

@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 import trimtab
 from tests.helpers import edit
+from tests.helpers.tampering import raw, tamper
 
 SYSTEM = "complaint-router"
 
@@ -26,23 +26,6 @@ def history(ws, project_dir):
     ws.promote(SYSTEM, r2.id, "production")
     ws.rollback(SYSTEM, "production", reason="regression")
     return ws
-
-
-def raw(database_url, *statements):
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
-    engine.dispose()
-
-
-def tamper(database_url, *statements):
-    """An attacker with admin rights: drop the append-only triggers, then edit."""
-    if database_url.startswith("sqlite"):
-        drops = [f"DROP TRIGGER trg_audit_no_{op}" for op in ("update", "delete")]
-    else:
-        drops = ["ALTER TABLE audit DISABLE TRIGGER USER"]
-    raw(database_url, *drops, *statements)
 
 
 def test_audit_rows_cannot_be_edited_without_dropping_triggers(history, database_url):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -64,21 +65,47 @@ def summary(action: str, payload: dict, object_id: str) -> str:
 
 @app.command("verify")
 @handles_errors
-def verify(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def verify(
+    checkpoints: str = typer.Option(
+        None, "--checkpoints", "-c", metavar="PATH",
+        help="Signed checkpoints (file or fsspec URL) to compare with; default: the project's "
+             "checkpoint file when it exists.",
+    ),
+    public_key: str = typer.Option(
+        None, "--public-key", metavar="FILE",
+        help="The checkpoint key's public half (default: beside the private key).",
+    ),
+    no_checkpoints: bool = typer.Option(False, "--no-checkpoints",
+                                        help="Check the hash chain alone."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Recompute the hash chain; exit 1 and name the first bad entry if it was tampered with.
 
-    Publish the head hash it prints (CI log, Git tag) to anchor the chain outside
-    the database.
+    With checkpoints (written by `trimtab audit checkpoint`), a chain cut short
+    or rewritten before the newest checkpoint is caught too: the hash chain
+    alone cannot see a truncated tail whose head row was rewritten to match.
 
     Example:
 
         trimtab audit verify
+        trimtab audit verify --checkpoints s3://audit-anchors/trimtab.jsonl --public-key ck.pub
     """
-    report = workspace().verify_audit()
+    ws = workspace()
+    if checkpoints is None and not no_checkpoints:
+        default = ws.checkpoint_location() if ws.project_file is not None else None
+        if default is not None and "://" not in default and Path(default).is_file():
+            checkpoints = default
+    report = ws.verify_audit(
+        checkpoints=None if no_checkpoints else checkpoints, public_key=public_key)
     if json_output:
         print_json(report.__dict__)
     elif report.ok:
-        console.print(f"[green]ok[/] {report.entries} entries verify; head {report.head_hash}")
+        against = f" and match {report.checkpoints} signed checkpoints" \
+            if report.checkpoints is not None else ""
+        console.print(f"[green]ok[/] {report.entries} entries verify{against}; "
+                      f"head {report.head_hash}")
+    elif report.first_bad_seq is None:
+        console.print(f"[bold red]BROKEN[/]: {report.problem}")
     else:
         console.print(
             f"[bold red]BROKEN[/] at entry {report.first_bad_seq}: {report.problem} "
@@ -86,3 +113,39 @@ def verify(json_output: bool = typer.Option(False, "--json", help="Print JSON.")
         )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+@handles_errors
+def checkpoint(
+    to: str = typer.Option(
+        None, "--to", metavar="PATH",
+        help="Where to append it: a file or fsspec URL (default: audit.checkpoints in "
+             "trimtab.yaml, audit-checkpoints.jsonl beside it).",
+    ),
+    key: str = typer.Option(
+        None, "--key", metavar="FILE",
+        help="Ed25519 private key (default: TRIMTAB_CHECKPOINT_KEY, audit.checkpoint_key, "
+             "or .trimtab/keys/audit-checkpoint.pem, made on first use).",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Sign the audit chain's head (seq, hash, time) and append it outside the store.
+
+    Commit the checkpoint file (or write it to a bucket the database's users
+    cannot rewrite); `trimtab audit verify` then also catches a chain cut short
+    and rewritten. `trimtab monitor` writes one on a schedule when
+    `audit.checkpoint_every` is set.
+
+    Example:
+
+        trimtab audit checkpoint && git add audit-checkpoints.jsonl
+        trimtab audit checkpoint --to s3://audit-anchors/trimtab.jsonl
+    """
+    ws = workspace()
+    made = ws.checkpoint_audit(to=to, key=key)
+    if json_output:
+        print_json(made.to_dict())
+        return
+    console.print(f"checkpoint: entry {made.seq}, head {made.hash}, signed by key "
+                  f"{made.key_id}; appended to {ws.checkpoint_location(to)}")

@@ -134,6 +134,16 @@ def run_cycle(ws: Workspace, *, now: datetime | None = None,
     return Cycle(statuses, deliver(ws, now=now, sleep=sleep))
 
 
+def _housekeeping(ws: Workspace) -> None:
+    """The workspace's scheduled chores (signed audit checkpoints), never fatal."""
+    try:
+        ws.run_scheduled()
+    except TrimtabError as exc:
+        log.error("scheduled housekeeping skipped: %s", exc)
+    except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+        log.exception("scheduled housekeeping failed")
+
+
 def run_monitor(
     ws: Workspace,
     interval: float | timedelta = 30.0,
@@ -163,4 +173,5 @@ def run_monitor(
                     on_cycle(cycle)
                 except Exception:  # noqa: BLE001
                     log.exception("monitor callback failed")
+        _housekeeping(ws)
         stop.wait(seconds)

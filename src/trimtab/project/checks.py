@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from trimtab.project import yamlsource
 from trimtab.project.alert_rules import check as check_alert_rules
+from trimtab.project.governance import check as check_governance
 from trimtab.project.models import (
     BUILTIN_PROVIDERS,
     FallbackSpec,
@@ -350,6 +351,7 @@ def _check_semantics(
             _check_system(name, system.kind, system.release, system.redact, providers, root,
                           problem)
         check_alert_rules(spec, problem)
+        check_governance(spec, problem)
         _check_gateway(spec, problem)
     for name, (kind, release, redact) in partial.items():
         _check_system(name, kind, release, redact, providers, root, problem)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trimtab.errors import TrimtabError
 from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
+from trimtab.project.governance import AuditSpec, PolicySpec, SuspendedSpec
 from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
 from trimtab.runtime.config import (  # noqa: F401  (re-exported: the file's schema embeds them)
     ENV_VAR,
@@ -80,6 +81,7 @@ class SystemSpec(_Strict):
     logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
     redact: list[RedactRuleSpec] = Field(default_factory=list)
     retention_days: int | None = Field(None, ge=1)
+    when_suspended: SuspendedSpec | None = None
 
     def privacy(self) -> dict[str, Any]:
         """What the recorder needs, only the parts set (so older release ids hold)."""
@@ -125,6 +127,8 @@ class ProjectFile(_Strict):
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     alerts: dict[str, AlertRuleSpec] = Field(default_factory=dict)
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+    audit: AuditSpec = Field(default_factory=AuditSpec)
+    policies: dict[str, PolicySpec] = Field(default_factory=dict)
 
 
 class Project:

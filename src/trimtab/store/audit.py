@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from trimtab.jsontext import canonical_json, sha256_hex
 from trimtab.store.schema import audit, audit_head, utcnow
@@ -62,6 +62,8 @@ class ChainReport:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    #: Signed checkpoints the chain was compared with (None: none were given).
+    checkpoints: int | None = None
 
 
 def _head(conn: Connection):
@@ -150,6 +152,30 @@ def entries(
         query = query.order_by(None).order_by(audit.c.seq.desc()).limit(limit)
         return sorted((AuditEntry(**r._mapping) for r in conn.execute(query)), key=lambda e: e.seq)
     return [AuditEntry(**r._mapping) for r in conn.execute(query)]
+
+
+def hashes_at(conn: Connection, seqs: list[int]) -> dict[int, str]:
+    """The stored hash of each entry in ``seqs`` that exists (checkpoints compare them)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start:start + 500]
+        query = select(audit.c.seq, audit.c.hash).where(audit.c.seq.in_(chunk))
+        found.update({row.seq: row.hash for row in conn.execute(query)})
+    return found
+
+
+def first_written_after(conn: Connection, moment: datetime, upto_seq: int) -> int | None:
+    """The lowest seq up to ``upto_seq`` whose entry was written after ``moment``:
+    an entry a checkpoint taken at ``moment`` should have covered, so a rewrite."""
+    return conn.execute(
+        select(func.min(audit.c.seq)).where(audit.c.seq <= upto_seq, audit.c.time > moment)
+    ).scalar()
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The newest (seq, hash) as the head row records it."""
+    row = _head(conn)
+    return row.seq, row.hash
 
 
 def _stream(conn: Connection) -> Iterator[AuditEntry]:
