@@ -1,3 +1,2 @@
-"""The maturity assessment: checks per stage, the stage of each system, next steps, generated
-documents.
-"""
+"""The maturity assessment: checks per stage, the stage of each system from
+evidence, the next smallest steps and what to skip."""

@@ -8,6 +8,7 @@ import typer
 
 from trimtab.cli import (
     alerts,
+    assess,
     audit,
     calls,
     database,
@@ -72,6 +73,7 @@ app.add_typer(drift.app, name="drift")
 app.add_typer(report.app, name="report")
 app.command()(gateway.gateway)
 app.command()(gateway.serve)
+app.command()(assess.assess)
 app.command()(demo.demo)
 
 

@@ -117,6 +117,17 @@ class GatewaySpec(_Strict):
     logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
 
 
+class ScaleSpec(_Strict):
+    """The problems that would make a heavy component worth running; `trimtab
+    assess` advises skipping each one until its number is reached."""
+
+    models_sharing_features: int = Field(0, ge=0)
+    training_runs_per_month: int = Field(0, ge=0)
+    models_in_production: int = Field(0, ge=0)
+    retraining_pipelines: int = Field(0, ge=0)
+    predictions_per_day: int = Field(0, ge=0)
+
+
 class ProjectFile(_Strict):
     version: Literal[1] = 1
     project: str
@@ -129,6 +140,7 @@ class ProjectFile(_Strict):
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
     audit: AuditSpec = Field(default_factory=AuditSpec)
     policies: dict[str, PolicySpec] = Field(default_factory=dict)
+    scale: ScaleSpec = Field(default_factory=ScaleSpec)
 
 
 class Project:

@@ -139,3 +139,30 @@ def prune(
             system=system, payload={"deleted": deleted, "before": before.isoformat(), **policy},
         )
     return deleted
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How complete the call log of one system and environment is over a window:
+    the maturity checks A4 (structured logs) and O5 (cost attribution) read it."""
+
+    calls: int
+    complete: int  # release, model, latency, tokens, cost and status all present
+    attributed: int  # priced, with a model and a user or tags to charge it to
+
+
+def coverage(conn: Connection, system: str, env: str, since: datetime) -> Coverage:
+    """One aggregate over an indexed (system, time) range; the status and latency
+    columns are never null, so only the nullable fields are counted."""
+    complete = (calls.c.release_id.is_not(None) & calls.c.model.is_not(None)
+                & calls.c.input_tokens.is_not(None) & calls.c.output_tokens.is_not(None)
+                & calls.c.cost_micro_usd.is_not(None))
+    attributed = (calls.c.cost_micro_usd.is_not(None) & calls.c.model.is_not(None)
+                  & (calls.c.user_id.is_not(None) | calls.c.tags.is_not(None)))
+    statement = select(
+        func.count(),
+        func.count().filter(complete),
+        func.count().filter(attributed),
+    ).where(calls.c.system == system, calls.c.env == env, calls.c.time >= since)
+    total, full, charged = conn.execute(statement).one()
+    return Coverage(calls=total, complete=full, attributed=charged)

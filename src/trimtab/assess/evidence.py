@@ -1,0 +1,321 @@
+"""Each maturity check as a predicate over what the store and the project file
+hold. Evidence expires (7 days of logs, 90 days for a rollback, 12 months for
+documents and drills), so every verdict is taken at a moment ``now``.
+
+A verdict carries the evidence it used (ids, dates, counts) so a person can
+check it, and a check whose evidence trimtab does not record yet says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from trimtab.assess.checks import (
+    AUTOMATED,
+    CHECKS,
+    CLASSIC,
+    LLM,
+    MANUAL,
+    MISSING,
+    NO_SOURCE,
+    NOT_APPLICABLE,
+    Check,
+)
+from trimtab.project.models import Project, SystemSpec
+from trimtab.store import Store
+from trimtab.store import alerts as alert_store
+from trimtab.store import audit as audit_store
+from trimtab.store import calls as call_store
+from trimtab.store import deployments as deployment_store
+from trimtab.store import drift as drift_store
+from trimtab.store import releases as release_store
+from trimtab.store import systems as system_store
+from trimtab.store.deployments import Deployment
+from trimtab.store.releases import Release
+
+LOG_WINDOW = timedelta(days=7)
+ROLLBACK_WINDOW = timedelta(days=90)
+COVERAGE_NEEDED = 0.95
+#: Model names that float to whatever the provider serves today.
+_ALIAS = re.compile(r"(^|[-_.:/@])(latest|default|current|stable|preview)$")
+#: Latency and error-rate rules O6 looks for.
+_OPS_METRICS = ("latency_p95", "latency_p99", "error_rate")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: Check
+    state: str  # automated | manual | missing | n/a | no evidence source yet
+    evidence: str
+    fix: str
+
+    @property
+    def passes(self) -> bool:
+        if self.state == AUTOMATED:
+            return True
+        return self.state == MANUAL and not self.check.needs_automation
+
+    @property
+    def counts(self) -> bool:
+        return self.state != NOT_APPLICABLE
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the checks read for one system, gathered in one read transaction."""
+
+    name: str
+    spec: SystemSpec | None
+    registered: bool
+    environments: list[str]
+    deployments: list[Deployment]  # every environment, oldest first
+    releases: dict[str, Release]
+    coverage: call_store.Coverage | None
+    drift_baselines: int
+    newest_drift_check: datetime | None
+    alert_rules: dict[str, dict]  # rule name -> {metric, env, channels, evaluated_at}
+    chain: audit_store.ChainReport
+    now: datetime
+
+    @property
+    def production(self) -> str:
+        return self.environments[-1]
+
+    @property
+    def track(self) -> str:
+        return CLASSIC if self.spec is not None and self.spec.kind == CLASSIC else LLM
+
+
+def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
+    spec = project.spec.systems.get(name)
+    environments = list(project.spec.environments)
+    production = environments[-1]
+    with store.read() as conn:
+        system = system_store.find(conn, name)
+        history: list[Deployment] = []
+        releases: dict[str, Release] = {}
+        if system is not None:
+            history = sorted(deployment_store.history(conn, system.id), key=lambda d: d.id)
+            releases = {r.id: r for r in release_store.for_system(conn, system.id)}
+        coverage = call_store.coverage(conn, name, production, now - LOG_WINDOW)
+        baselines = drift_store.baselines(conn, name)
+        newest = drift_store.results(conn, name, limit=1)
+        states = alert_store.states(conn)
+        chain = audit_store.verify(conn)
+    rules: dict[str, dict] = {}
+    for rule_name, rule in project.spec.alerts.items():
+        if rule.system not in (None, name):
+            continue
+        evaluated = [s.evaluated_at for (r, sys_name, _), s in states.items()
+                     if r == rule_name and sys_name == name]
+        rules[rule_name] = {"metric": rule.metric, "env": rule.env, "score": rule.score,
+                            "channels": list(rule.channels),
+                            "evaluated_at": max(evaluated, default=None)}
+    return Facts(
+        name=name, spec=spec, registered=system is not None, environments=environments,
+        deployments=history, releases=releases, coverage=coverage,
+        drift_baselines=len(baselines), newest_drift_check=newest[0].time if newest else None,
+        alert_rules=rules, chain=chain, now=now,
+    )
+
+
+def evaluate(facts: Facts) -> list[Verdict]:
+    return [_verdict(check, facts) for check in CHECKS]
+
+
+def _verdict(check: Check, facts: Facts) -> Verdict:
+    fix = check.fix.format(system=facts.name, production=facts.production,
+                           before_production=_before(facts.environments))
+    if facts.track not in check.tracks:
+        return Verdict(check, NOT_APPLICABLE, f"does not apply to {facts.track} systems", fix)
+    state, evidence = _EVALUATORS.get(check.id, _pending(check.id))(facts)
+    return Verdict(check, state, evidence, fix)
+
+
+def _before(environments: list[str]) -> str:
+    return environments[-2] if len(environments) > 1 else environments[-1]
+
+
+# --- the checks ------------------------------------------------------------------
+
+
+def _m1(f: Facts) -> tuple[str, str]:
+    if f.spec is None:
+        return MISSING, "not declared in trimtab.yaml"
+    if not f.registered:
+        return MISSING, "declared but not in the store yet"
+    missing = [field for field in ("owner", "description") if not getattr(f.spec, field).strip()]
+    if missing:
+        return MISSING, f"empty: {', '.join(missing)}"
+    return MANUAL, (f"owner {f.spec.owner}, tier {f.spec.tier}, risk {f.spec.risk}, "
+                    f"environments {' → '.join(f.environments)}")
+
+
+def _production_history(f: Facts) -> list[Deployment]:
+    return [d for d in f.deployments if d.env == f.production]
+
+
+def _active(f: Facts, env: str) -> Deployment | None:
+    stable = [d for d in f.deployments if d.env == env and d.action in ("promote", "rollback")]
+    return stable[-1] if stable else None
+
+
+def _m2(f: Facts) -> tuple[str, str]:
+    active = _active(f, f.production)
+    if active is None:
+        return MISSING, f"no release has been promoted to {f.production}"
+    return MANUAL, f"release {active.release_id[:12]} active since {_day(active.created_at)}"
+
+
+def _a1(f: Facts) -> tuple[str, str]:
+    active = _active(f, f.production)
+    if active is None:
+        return MISSING, f"nothing runs in {f.production}"
+    release = f.releases.get(active.release_id)
+    spec = json.loads(release.spec_json) if release else {}
+    if f.track == CLASSIC:
+        artefacts = spec.get("artefacts") or {}
+        if not artefacts:
+            return MISSING, f"release {active.release_id[:12]} pins no model artefact"
+        return AUTOMATED, f"release {active.release_id[:12]} pins {len(artefacts)} artefact(s)"
+    model = str(spec.get("model") or "")
+    if not model or _ALIAS.search(model):
+        return MISSING, f"release {active.release_id[:12]} uses model {model or '(none)'!r}"
+    return AUTOMATED, f"release {active.release_id[:12]} pins model {model}"
+
+
+def _a2(f: Facts) -> tuple[str, str]:
+    changes = _production_history(f)
+    if not changes:
+        return MISSING, f"no change recorded in {f.production}"
+    from_ci = sum(1 for d in changes if d.ci_url)
+    return AUTOMATED, (f"{len(changes)} change(s) through trimtab, {from_ci} from CI; "
+                       f"last by {changes[-1].actor} on {_day(changes[-1].created_at)}")
+
+
+def _a3(f: Facts) -> tuple[str, str]:
+    active = _active(f, f.production)
+    if active is None:
+        return MISSING, f"nothing runs in {f.production}"
+    if len(f.environments) == 1:
+        return MISSING, "only one environment is declared"
+    lower = {d.release_id for d in f.deployments
+             if d.env in f.environments[:-1] and d.created_at <= active.created_at}
+    if active.release_id in lower:
+        return AUTOMATED, f"release {active.release_id[:12]} ran in a lower environment first"
+    return MISSING, f"release {active.release_id[:12]} went to {f.production} directly"
+
+
+def _a4(f: Facts) -> tuple[str, str]:
+    c = f.coverage
+    if c is None or c.calls == 0:
+        return MISSING, f"no calls recorded in {f.production} in the last 7 days"
+    share = c.complete / c.calls
+    evidence = f"{c.complete:,} of {c.calls:,} calls complete ({share:.1%}) in 7 days"
+    if f.track == CLASSIC:  # predictions carry no tokens or cost: any recorded call counts
+        return AUTOMATED, f"{c.calls:,} predictions recorded in 7 days"
+    return (AUTOMATED if share >= COVERAGE_NEEDED else MISSING), evidence
+
+
+def _a5(f: Facts) -> tuple[str, str]:
+    releases = []
+    for d in _production_history(f):
+        if d.release_id not in releases:
+            releases.append(d.release_id)
+    if len(releases) < 2:
+        return MISSING, f"only {len(releases)} release(s) ever ran in {f.production}"
+    return MANUAL, (f"previous release {releases[-2][:12]} is stored; "
+                    f"`trimtab rollback {f.name} --env {f.production}` restores it")
+
+
+def _o4(f: Facts) -> tuple[str, str]:
+    return _rule_check(f, ("quality_score",), "quality")
+
+
+def _o5(f: Facts) -> tuple[str, str]:
+    c = f.coverage
+    if c is None or c.calls == 0:
+        return MISSING, f"no calls recorded in {f.production} in the last 7 days"
+    share = c.attributed / c.calls
+    state = MANUAL if share >= COVERAGE_NEEDED else MISSING
+    return state, f"{c.attributed:,} of {c.calls:,} calls attributed ({share:.1%}) in 7 days"
+
+
+def _o6(f: Facts) -> tuple[str, str]:
+    found = {metric: [n for n, r in f.alert_rules.items() if r["metric"] == metric
+                      and r["channels"]] for metric in _OPS_METRICS}
+    missing = [metric for metric, names in found.items() if not names]
+    if missing:
+        return MISSING, f"no rule with a channel for: {', '.join(missing)}"
+    return MANUAL, "; ".join(f"{metric}: {', '.join(names)}" for metric, names in found.items())
+
+
+def _o7(f: Facts) -> tuple[str, str]:
+    if f.drift_baselines == 0:
+        return MISSING, "no drift baseline"
+    checked = f.newest_drift_check
+    state, evidence = _rule_check(f, ("drift",), "drift")
+    when = f"last check {_day(checked)}" if checked else "never checked"
+    if state == AUTOMATED:
+        return AUTOMATED, f"{f.drift_baselines} baseline(s), {when}; {evidence}"
+    if checked is not None and f.now - checked <= timedelta(days=30):
+        return MANUAL, f"{f.drift_baselines} baseline(s), {when}, by hand ({evidence})"
+    return MISSING, f"{f.drift_baselines} baseline(s), {when}; {evidence}"
+
+
+def _o8(f: Facts) -> tuple[str, str]:
+    since = f.now - ROLLBACK_WINDOW
+    rollbacks = [d for d in f.deployments if d.action == "rollback" and d.created_at >= since]
+    if not rollbacks:
+        return MISSING, "no rollback in the last 90 days"
+    last = rollbacks[-1]
+    return MANUAL, (f"{len(rollbacks)} rollback(s) in 90 days; last in {last.env} on "
+                    f"{_day(last.created_at)} by {last.actor}")
+
+
+def _g3(f: Facts) -> tuple[str, str]:
+    if not f.chain.ok:
+        return MISSING, f"the chain breaks at entry {f.chain.first_bad_seq}: {f.chain.problem}"
+    return AUTOMATED, (f"{f.chain.entries:,} entries verify (head {f.chain.head_hash[:12]}); "
+                       "truncation is only visible with checkpoints")
+
+
+def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str]:
+    rules = {n: r for n, r in f.alert_rules.items() if r["metric"] in metrics}
+    if not rules:
+        return MISSING, f"no {what} alert rule"
+    with_channel = {n: r for n, r in rules.items() if r["channels"]}
+    if not with_channel:
+        return MISSING, f"{what} rule(s) {', '.join(rules)} have no channel"
+    fresh = [n for n, r in with_channel.items()
+             if r["evaluated_at"] is not None and f.now - r["evaluated_at"] <= timedelta(days=1)]
+    if fresh:
+        return AUTOMATED, f"rule(s) {', '.join(fresh)} evaluated in the last 24 h"
+    return MANUAL, (f"rule(s) {', '.join(with_channel)} not evaluated in 24 h "
+                    "(run `trimtab monitor`)")
+
+
+_PENDING = {
+    "O1": "eval runs", "O2": "eval datasets", "O3": "review samples", "G1": "eval gates",
+    "G2": "approvals", "G4": "generated documents", "G5": "incident drills",
+    "G6": "independent reviews",
+}
+
+
+def _pending(check_id: str):
+    def evaluate(f: Facts) -> tuple[str, str]:
+        return NO_SOURCE, f"trimtab does not record {_PENDING[check_id]} yet"
+    return evaluate
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+_EVALUATORS = {
+    "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
+    "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G3": _g3,
+}

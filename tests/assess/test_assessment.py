@@ -1,0 +1,207 @@
+"""Golden scenarios: workspaces built through the public API at each stage the
+evidence supports today, each with its exact stage, failing checks and first
+next step."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.helpers import edit
+
+SYSTEM = "complaint-router"
+COMPLAINT = {"customer": "ACME GmbH", "product": "K-200", "text": "The charger sparks."}
+
+
+def promote_in_order(ws, release_id: str) -> None:
+    for env in ws.project.spec.environments:
+        ws.promote(SYSTEM, release_id, env)
+
+
+def failing(assessment) -> list[str]:
+    return [v.check.id for v in assessment.verdicts if v.counts and not v.passes]
+
+
+def at_stage_two(ws, project_dir, calls: int = 20):
+    """Two releases promoted dev → staging → production and fully logged calls."""
+    first, _ = ws.release(SYSTEM)
+    promote_in_order(ws, first.id)
+    edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Customer complaint")
+    second, _ = ws.release(SYSTEM)
+    promote_in_order(ws, second.id)
+    router = ws.system(SYSTEM, env="production")
+    for _ in range(calls):
+        router.run(COMPLAINT, user="agent-7", tags={"channel": "email"})
+    assert ws.flush()
+    return first, second
+
+
+def add_yaml(project_dir, text: str) -> None:
+    path = project_dir / "trimtab.yaml"
+    path.write_text(path.read_text() + "\n" + textwrap.dedent(text))
+
+
+def test_a_declared_system_with_nothing_in_production_is_not_yet_at_stage_one(ws):
+    ws.sync()
+    a = ws.assess(SYSTEM)
+
+    assert (a.stage, a.target, a.track) == (0, 3, "llm")
+    assert "M2" in failing(a) and "M1" not in failing(a)
+    assert a.next_steps[0].check.id == "M2"
+    assert "trimtab promote complaint-router RELEASE --env production" in a.next_steps[0].fix
+
+
+def test_one_release_in_production_is_manual_and_the_next_step_is_a_rollback_path(ws):
+    release, _ = ws.release(SYSTEM)
+    promote_in_order(ws, release.id)
+    a = ws.assess(SYSTEM)
+
+    assert a.stage == 1
+    assert {"A4", "A5"} <= set(failing(a)) and "A3" not in failing(a)
+    # Cheapest first: a second release (A5, cost 2) before logging coverage (A4, cost 3).
+    assert [v.check.id for v in a.next_steps] == ["A5", "A4"]
+    by_id = {v.check.id: v for v in a.verdicts}
+    assert by_id["A1"].state == "automated" and "sim-router-1" in by_id["A1"].evidence
+    assert by_id["A4"].evidence == "no calls recorded in production in the last 7 days"
+
+
+def test_a_model_alias_in_production_fails_a1(ws, project_dir):
+    edit(project_dir / "trimtab.yaml", "model: sim-router-1", "model: sim-router-latest")
+    release, _ = ws.release(SYSTEM)
+    promote_in_order(ws, release.id)
+
+    by_id = {v.check.id: v for v in ws.assess(SYSTEM).verdicts}
+    assert by_id["A1"].state == "missing"
+    assert "'sim-router-latest'" in by_id["A1"].evidence
+
+
+def test_versioned_promoted_and_logged_is_automated_and_the_next_step_is_latency_alerts(
+        ws, project_dir):
+    at_stage_two(ws, project_dir)
+    a = ws.assess(SYSTEM)
+
+    assert a.stage == 2
+    by_id = {v.check.id: v for v in a.verdicts}
+    assert by_id["A4"].state == "automated"
+    assert by_id["A4"].evidence.startswith("20 of 20 calls complete (100.0%)")
+    assert by_id["O5"].state == "manual"
+    # Stage 3's cheapest failing check: the latency and error-rate alert rules.
+    assert a.next_steps[0].check.id == "O6"
+    assert "latency_p95" in a.next_steps[0].fix
+    # Evidence trimtab does not record yet fails, and says so.
+    assert by_id["O1"].state == "no evidence source yet" and not by_id["O1"].passes
+
+
+def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage(
+        ws, project_dir):
+    at_stage_two(ws, project_dir)
+    add_yaml(project_dir, """
+        channels:
+          team: {kind: webhook, url: "http://127.0.0.1:9/hook"}
+        alerts:
+          p95: {system: complaint-router, metric: latency_p95, comparator: ">",
+                threshold: 2000, channels: [team]}
+          p99: {system: complaint-router, metric: latency_p99, comparator: ">",
+                threshold: 4000, channels: [team]}
+          errors: {system: complaint-router, metric: error_rate, comparator: ">",
+                   threshold: 0.05, channels: [team]}
+    """)
+    ws.rollback(SYSTEM, "staging")
+    a = ws.assess(SYSTEM)
+
+    by_id = {v.check.id: v for v in a.verdicts}
+    assert by_id["O6"].state == "manual" and "latency_p99: p99" in by_id["O6"].evidence
+    assert by_id["O8"].state == "manual" and "last in staging" in by_id["O8"].evidence
+    assert a.stage == 2
+    assert "O6" not in [v.check.id for v in a.next_steps]
+
+
+def test_a_classic_model_skips_llm_only_checks_as_not_applicable(ws, project_dir):
+    text = (project_dir / "trimtab.yaml").read_text()
+    text = text.replace("systems:\n", textwrap.dedent("""\
+        systems:
+          churn-model:
+            description: Predicts which customers will cancel next month.
+            owner: data-team@example.com
+            kind: classic
+            tier: 3
+            risk: minimal
+            release:
+              artefacts:
+                model: model.pkl
+        """), 1)
+    (project_dir / "trimtab.yaml").write_text(text)
+    (project_dir / "model.pkl").write_bytes(b"\x80\x04 a pickled model")
+    release, _ = ws.release("churn-model")
+    for env in ws.project.spec.environments:
+        ws.promote("churn-model", release.id, env)
+    a = ws.assess("churn-model")
+
+    states = {v.check.id: v.state for v in a.verdicts}
+    assert a.track == "classic"
+    assert states["O3"] == "n/a" and states["O5"] == "n/a"
+    assert states["A1"] == "automated"  # the model artefact is pinned by its sha256
+    assert "O3" not in failing(a) and "O5" not in failing(a)
+
+
+def test_a_system_above_its_target_is_told_so(ws, project_dir):
+    edit(project_dir / "trimtab.yaml", "# target_stage: 3", "target_stage: 1")
+    at_stage_two(ws, project_dir, calls=3)
+    a = ws.assess(SYSTEM)
+
+    assert (a.stage, a.target) == (2, 1)
+    assert a.next_steps == []
+    assert a.notes[0].startswith("Above its target (stage 1, Manual)")
+
+
+def test_skip_advice_turns_into_add_when_the_project_declares_the_problem(ws, project_dir):
+    ws.sync()
+    assert {s.component: s.verdict for s in ws.assess(SYSTEM).skips}["feature store"] == "skip"
+
+    add_yaml(project_dir, "scale: {models_sharing_features: 12}\n")
+    advice = {s.component: s for s in ws.assess(SYSTEM).skips}
+    assert advice["feature store"].verdict == "add"
+    assert "12" in advice["feature store"].reason
+    assert advice["pipeline orchestrator"].verdict == "skip"
+
+
+def test_evidence_expires(ws, project_dir):
+    at_stage_two(ws, project_dir, calls=3)
+    later = datetime.now(UTC) + timedelta(days=8)
+    a = ws.assess(SYSTEM, now=later)
+
+    assert a.stage == 1
+    assert "A4" in failing(a)
+
+
+def test_cli_table_json_markdown_and_the_ci_gate(cli, ws, project_dir):
+    release, _ = ws.release(SYSTEM)
+    promote_in_order(ws, release.id)
+
+    table = cli("assess").output
+    assert "complaint-router (llm): stage 1 Manual, target 3 Observed" in table
+    assert "next steps" in table and "A5" in table
+
+    [data] = json.loads(cli("assess", SYSTEM, "--format", "json").output)
+    assert (data["stage"], data["target"], data["next_steps"][0]["id"]) == (1, 3, "A5")
+
+    text = cli("assess", "--format", "markdown").output
+    assert text.startswith("# complaint-router: stage 1 (Manual), target 3 (Observed)")
+    assert "| M2 | 1 | manual |" in text
+
+    cli("assess", "--fail-below-target", expect=1)
+    assert "use table, json or markdown" in cli("assess", "--format", "xml", expect=2).output
+    assert "no system named 'nope'" in cli("assess", "nope", expect=2).output
+
+
+@pytest.mark.parametrize("bad", ["-1", "'many'"])
+def test_a_bad_scale_value_names_the_field(ws, project_dir, bad):
+    import trimtab
+
+    add_yaml(project_dir, f"scale: {{models_in_production: {bad}}}\n")
+    with pytest.raises(trimtab.ProjectError) as info:
+        trimtab.load_project(project_dir / "trimtab.yaml")
+    assert "scale.models_in_production" in str(info.value)
