@@ -42,8 +42,8 @@ from trimtab.workspace_calls import CallLog
 from trimtab.workspace_observe import Observing
 
 if TYPE_CHECKING:
-    from trimtab.govern.checkpoints import Checkpoint
     from trimtab.assess.assessment import Assessment
+    from trimtab.govern.checkpoints import Checkpoint
     from trimtab.sdk.calling import Caller, SystemClient
 
 log = logging.getLogger("trimtab")
@@ -457,15 +457,12 @@ class Workspace(CallLog, Observing):
 
     def _project_or_none(self) -> Project | None:
         return self.project if self.project_file is not None else None
+
     def assess(self, system: str, *, now: datetime | None = None) -> Assessment:
         """The system's maturity stage from evidence, with the next smallest steps."""
         from trimtab.assess.assessment import assess
 
         return assess(self.store, self.project, system, now=now)
-
-    def verify_audit(self) -> ChainReport:
-        with self.store.read() as conn:
-            return audit_store.verify(conn)
 
 
 def connect(project: str | Path | None = None, *, database_url: str | None = None) -> Workspace:
