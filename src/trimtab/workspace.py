@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,8 +43,10 @@ from trimtab.workspace_observe import Observing
 
 if TYPE_CHECKING:
     from trimtab.assess.assessment import Assessment
+    from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
     from trimtab.sdk.calling import Caller, SystemClient
+    from trimtab.store.assessments import StoredAssessment
 
 log = logging.getLogger("trimtab")
 
@@ -458,11 +460,30 @@ class Workspace(CallLog, Observing):
     def _project_or_none(self) -> Project | None:
         return self.project if self.project_file is not None else None
 
-    def assess(self, system: str, *, now: datetime | None = None) -> Assessment:
-        """The system's maturity stage from evidence, with the next smallest steps."""
+    def assess(self, system: str, *, now: datetime | None = None,
+               save: bool = True) -> Assessment:
+        """The system's maturity stage from evidence, with the next smallest steps;
+        stored (unless ``save=False``) so the stage has a history."""
+        from trimtab.assess import portfolio
         from trimtab.assess.assessment import assess
 
-        return assess(self.store, self.project, system, now=now)
+        assessment = assess(self.store, self.project, system, now=now)
+        if save:
+            portfolio.save(self.store, assessment, current_actor())
+        return assessment
+
+    def portfolio(self, *, now: datetime | None = None, save: bool = True) -> list[Ranked]:
+        """Every declared system assessed and ranked by gap × impact."""
+        from trimtab.assess import portfolio
+
+        now = now or datetime.now(UTC)
+        found = [self.assess(name, now=now, save=save) for name in self.project.spec.systems]
+        return portfolio.rank(self.store, self.project, found, now)
+
+    def assessment_history(self, system: str, limit: int = 50) -> list[StoredAssessment]:
+        from trimtab.assess import portfolio
+
+        return portfolio.history(self.store, system, limit)
 
 
 def connect(project: str | Path | None = None, *, database_url: str | None = None) -> Workspace:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -19,6 +22,12 @@ def assess(
     fail_below_target: bool = typer.Option(
         False, "--fail-below-target",
         help="Exit 1 when a system is below its target stage (for CI)."),
+    portfolio: bool = typer.Option(
+        False, "--portfolio", help="Rank every system by gap × impact (risk, volume, spend)."),
+    plan: Path = typer.Option(
+        None, "--plan", help="With --portfolio: write the quarter's plan as Markdown here."),
+    history: bool = typer.Option(
+        False, "--history", help="Show SYSTEM's stored assessments, newest first."),
 ) -> None:
     """Work out each system's stage (Manual, Automated, Observed, Governed) from
     what the store holds, and say what the next smallest step is.
@@ -28,15 +37,29 @@ def assess(
     that fixes it. The weakest link decides the stage; the target comes from
     risk and customer-facing (or target_stage in trimtab.yaml).
 
+    Each run is stored: --history shows a system's trend, and --portfolio ranks
+    every system by gap × impact and can write the quarter's plan (--plan).
+
     Example:
 
         trimtab assess complaint-router --format markdown > maturity.md
+        trimtab assess --portfolio --plan plan.md
     """
     if output_format not in ("table", "json", "markdown"):
         raise TrimtabError(f"--format {output_format!r}: use table, json or markdown.")
+    if plan is not None and not portfolio:
+        raise TrimtabError("--plan writes the portfolio's plan. Fix: add --portfolio.")
     from trimtab.assess.assessment import markdown
 
     ws = workspace()
+    if history:
+        if not system:
+            raise TrimtabError("--history needs a SYSTEM. Fix: trimtab assess SYSTEM --history")
+        _print_history(ws, system, output_format)
+        return
+    if portfolio:
+        _print_portfolio(ws, output_format, plan)
+        return
     names = [system] if system else list(ws.project.spec.systems)
     results = [ws.assess(name) for name in names]
     if output_format == "json":
@@ -49,6 +72,63 @@ def assess(
             _print(a)
     if fail_below_target and any(a.stage < a.target for a in results):
         raise typer.Exit(1)
+
+
+def _print_history(ws, system: str, output_format: str) -> None:
+    from trimtab.assess.checks import STAGES
+    from trimtab.assess.portfolio import stale_note
+
+    ws.project.system(system)  # an unknown name fails with the declared ones
+    rows = ws.assessment_history(system)
+    if output_format == "json":
+        print_json([{"time": r.time.isoformat(), "stage": r.stage, "target": r.target,
+                     "failing": r.failing_checks, "actor": r.actor} for r in rows])
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("#", "time (UTC)", "stage", "target", "failing checks", "by"):
+        table.add_column(column, no_wrap=column != "failing checks", overflow="fold")
+    for i, r in enumerate(rows, 1):
+        table.add_row(str(i), f"{r.time:%Y-%m-%d %H:%M}", f"{r.stage} {STAGES[r.stage]}",
+                      str(r.target), ", ".join(r.failing_checks) or "none", r.actor)
+    console.print(table)
+    if len(rows) >= 2:
+        change = rows[0].stage - rows[-1].stage
+        trend = "up" if change > 0 else "down" if change < 0 else "flat"
+        console.print(f"trend over {len(rows)} assessments: {trend} "
+                      f"({rows[-1].stage} → {rows[0].stage})", markup=False)
+    note = stale_note(rows[0] if rows else None, datetime.now(UTC))
+    if note:
+        console.print(note, markup=False)
+
+
+def _print_portfolio(ws, output_format: str, plan: Path | None) -> None:
+    from trimtab.assess.checks import STAGES
+    from trimtab.assess.portfolio import plan_markdown, quarter_of
+
+    ranked = ws.portfolio()
+    if plan is not None:
+        now = ranked[0].assessment.assessed_at if ranked else datetime.now(UTC)
+        plan.write_text(plan_markdown(ranked, quarter_of(now)), encoding="utf-8")
+    if output_format == "json":
+        print_json([{**r.assessment.to_dict(), "impact": r.impact, "priority": r.priority,
+                     "calls_30d": r.calls_30d, "spend_usd_30d": r.spend_usd_30d}
+                    for r in ranked])
+    elif output_format == "markdown":
+        console.print(plan_markdown(ranked, quarter_of(datetime.now(UTC))), markup=False,
+                      highlight=False, soft_wrap=True)
+    else:
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("#", "system", "stage", "target", "impact", "priority", "next step"):
+            table.add_column(column, no_wrap=column != "next step", overflow="fold")
+        for i, r in enumerate(ranked, 1):
+            a = r.assessment
+            step = a.next_steps[0] if a.next_steps else None
+            table.add_row(str(i), a.system, f"{a.stage} {STAGES[a.stage]}",
+                          f"{a.target} {STAGES[a.target]}", f"{r.impact:g}", f"{r.priority:g}",
+                          f"{step.check.id} {step.check.title}" if step else "at target")
+        console.print(table)
+    if plan is not None:
+        console.print(f"wrote {plan}", markup=False)
 
 
 def _print(a) -> None:

@@ -149,6 +149,7 @@ class Coverage:
     calls: int
     complete: int  # release, model, latency, tokens, cost and status all present
     attributed: int  # priced, with a model and a user or tags to charge it to
+    spend_micro_usd: int = 0
 
 
 def coverage(conn: Connection, system: str, env: str, since: datetime) -> Coverage:
@@ -163,6 +164,7 @@ def coverage(conn: Connection, system: str, env: str, since: datetime) -> Covera
         func.count(),
         func.count().filter(complete),
         func.count().filter(attributed),
+        func.coalesce(func.sum(calls.c.cost_micro_usd), 0),
     ).where(calls.c.system == system, calls.c.env == env, calls.c.time >= since)
-    total, full, charged = conn.execute(statement).one()
-    return Coverage(calls=total, complete=full, attributed=charged)
+    total, full, charged, spend = conn.execute(statement).one()
+    return Coverage(calls=total, complete=full, attributed=charged, spend_micro_usd=int(spend))

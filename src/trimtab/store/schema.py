@@ -278,6 +278,23 @@ drift_results = Table(
     Index(None, "system", "env", "time"),
 )
 
+# --- maturity assessments ---------------------------------------------------------
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("track", String(20), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("target", Integer, nullable=False),
+    Column("failing", Text, nullable=False),  # comma-separated check ids
+    Column("result", Text, nullable=False),  # the whole assessment as JSON
+    Column("actor", String(320), nullable=False),
+    Index(None, "system", "time"),
+)
+
 # --- alerts -------------------------------------------------------------------
 
 # The current state of each (rule, system, env) an alert rule watches; env "*"
