@@ -43,6 +43,7 @@ from trimtab.workspace_observe import Observing
 
 if TYPE_CHECKING:
     from trimtab.assess.assessment import Assessment
+    from trimtab.assess.documents import Generated
     from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
     from trimtab.sdk.calling import Caller, SystemClient
@@ -479,6 +480,18 @@ class Workspace(CallLog, Observing):
         now = now or datetime.now(UTC)
         found = [self.assess(name, now=now, save=save) for name in self.project.spec.systems]
         return portfolio.rank(self.store, self.project, found, now)
+
+    def documents(self, system: str, *, kinds: list[str] | None = None, fmt: str = "md",
+                  out: Path | None = None, as_of: datetime | None = None) -> list[Generated]:
+        """Write the compliance documents for ``system`` from evidence (default: all
+        kinds, Markdown, into docs/compliance/ beside trimtab.yaml) and record each
+        one's hash; the same store state and ``as_of`` give the same bytes."""
+        from trimtab.assess import documents
+
+        folder = out or (self.project.root / "docs" / "compliance")
+        return documents.generate(self.store, self.project, system,
+                                  kinds=list(kinds or documents.KINDS), fmt=fmt, out=folder,
+                                  as_of=as_of, actor=current_actor())
 
     def assessment_history(self, system: str, limit: int = 50) -> list[StoredAssessment]:
         from trimtab.assess import portfolio

@@ -30,6 +30,7 @@ from trimtab.store import alerts as alert_store
 from trimtab.store import audit as audit_store
 from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
+from trimtab.store import documents as document_store
 from trimtab.store import drift as drift_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
@@ -38,6 +39,7 @@ from trimtab.store.releases import Release
 
 LOG_WINDOW = timedelta(days=7)
 ROLLBACK_WINDOW = timedelta(days=90)
+DOCUMENTS_WINDOW = timedelta(days=365)
 COVERAGE_NEEDED = 0.95
 #: Model names that float to whatever the provider serves today.
 _ALIAS = re.compile(r"(^|[-_.:/@])(latest|default|current|stable|preview)$")
@@ -78,6 +80,7 @@ class Facts:
     newest_drift_check: datetime | None
     alert_rules: dict[str, dict]  # rule name -> {metric, env, channels, evaluated_at}
     chain: audit_store.ChainReport
+    documents: list[document_store.DocumentRecord]
     now: datetime
 
     @property
@@ -105,6 +108,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         newest = drift_store.results(conn, name, limit=1)
         states = alert_store.states(conn)
         chain = audit_store.verify(conn)
+        documents = document_store.for_system(conn, name)
     rules: dict[str, dict] = {}
     for rule_name, rule in project.spec.alerts.items():
         if rule.system not in (None, name):
@@ -118,7 +122,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         name=name, spec=spec, registered=system is not None, environments=environments,
         deployments=history, releases=releases, coverage=coverage,
         drift_baselines=len(baselines), newest_drift_check=newest[0].time if newest else None,
-        alert_rules=rules, chain=chain, now=now,
+        alert_rules=rules, chain=chain, documents=documents, now=now,
     )
 
 
@@ -283,6 +287,21 @@ def _g3(f: Facts) -> tuple[str, str]:
                        "truncation is only visible with checkpoints")
 
 
+def _g4(f: Facts) -> tuple[str, str]:
+    recent = [d for d in f.documents
+              if d.generated_at <= f.now and f.now - d.generated_at <= DOCUMENTS_WINDOW]
+    if not recent:
+        return MISSING, "no document generated in the last 12 months"
+    owned = [d for d in recent if d.owner]
+    if not owned:
+        return MISSING, "the documents name no owner (set the system's `owner:`)"
+    kinds = sorted({d.kind for d in owned})
+    newest = max(owned, key=lambda d: d.generated_at)
+    gaps = sum(d.missing for d in owned if d.generated_at == newest.generated_at)
+    return MANUAL, (f"{len(kinds)} kind(s) generated, newest {_day(newest.generated_at)} by "
+                    f"{newest.actor}, owner {newest.owner}; {gaps} item(s) marked missing")
+
+
 def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str]:
     rules = {n: r for n, r in f.alert_rules.items() if r["metric"] in metrics}
     if not rules:
@@ -300,7 +319,7 @@ def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str
 
 _PENDING = {
     "O1": "eval runs", "O2": "eval datasets", "O3": "review samples", "G1": "eval gates",
-    "G2": "approvals", "G4": "generated documents", "G5": "incident drills",
+    "G2": "approvals", "G5": "incident drills",
     "G6": "independent reviews",
 }
 
@@ -317,5 +336,5 @@ def _day(moment: datetime) -> str:
 
 _EVALUATORS = {
     "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
-    "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G3": _g3,
+    "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G3": _g3, "G4": _g4,
 }

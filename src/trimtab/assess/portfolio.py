@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from trimtab.assess.assessment import Assessment
 from trimtab.assess.checks import STAGES
+from trimtab.assess.doc_texts import money
 from trimtab.project.models import Project
 from trimtab.store import Store
 from trimtab.store import assessments as assessment_store
@@ -90,7 +91,7 @@ def plan_markdown(ranked: list[Ranked], quarter: str, steps_per_system: int = 3)
         a = r.assessment
         lines += [f"## {i}. {a.system}: stage {a.stage} ({STAGES[a.stage]}) → "
                   f"{a.target} ({STAGES[a.target]})", "",
-                  f"Impact {r.impact:g} ({r.calls_30d:,} calls and ${r.spend_usd_30d:,.2f} "
+                  f"Impact {r.impact:g} ({r.calls_30d:,} calls and {money(r.spend_usd_30d)} "
                   f"in 30 days); priority {r.priority:g}.", ""]
         lines += [f"- [ ] **{v.check.id}** {v.check.title}: `{v.fix}`"
                   for v in a.next_steps[:steps_per_system]]

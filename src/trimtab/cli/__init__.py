@@ -13,6 +13,7 @@ from trimtab.cli import (
     calls,
     database,
     demo,
+    documents,
     drift,
     environments,
     gateway,
@@ -74,6 +75,7 @@ app.add_typer(report.app, name="report")
 app.command()(gateway.gateway)
 app.command()(gateway.serve)
 app.command()(assess.assess)
+app.command()(documents.docs)
 app.command()(demo.demo)
 
 

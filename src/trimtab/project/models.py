@@ -69,6 +69,32 @@ class RedactRuleSpec(_Strict):
     replace: str | None = None
 
 
+class TransparencySpec(_Strict):
+    """EU AI Act Art. 50: what the people using the system are told and shown."""
+
+    discloses_ai_interaction: bool | None = Field(
+        None, description="people are told they interact with an AI system")
+    marks_synthetic_output: bool | None = Field(
+        None, description="generated text/images are marked machine-readably as AI output")
+    deep_fake_disclosure: bool | None = None
+
+
+class ComplianceSpec(_Strict):
+    """What only the team knows and the documents need: never guessed, so an
+    absent field is printed as missing in every generated document."""
+
+    role: Literal["provider", "deployer"] | None = None
+    regimes: list[Literal["eu-ai-act", "nist-ai-rmf", "iso-42001", "gdpr", "nis2"]] = Field(
+        default_factory=list)
+    intended_purpose: str | None = None
+    out_of_scope: list[str] = Field(default_factory=list)
+    users: str | None = Field(None, description="who uses it and who is affected")
+    data_sources: list[str] = Field(default_factory=list)
+    human_oversight: str | None = None
+    known_limitations: list[str] = Field(default_factory=list)
+    transparency: TransparencySpec = Field(default_factory=TransparencySpec)
+
+
 class SystemSpec(_Strict):
     description: str
     owner: str
@@ -82,6 +108,7 @@ class SystemSpec(_Strict):
     redact: list[RedactRuleSpec] = Field(default_factory=list)
     retention_days: int | None = Field(None, ge=1)
     when_suspended: SuspendedSpec | None = None
+    compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
 
     def privacy(self) -> dict[str, Any]:
         """What the recorder needs, only the parts set (so older release ids hold)."""

@@ -295,6 +295,23 @@ assessments = Table(
     Index(None, "system", "time"),
 )
 
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("kind", String(60), nullable=False),  # technical-documentation, model-card, ...
+    Column("format", String(10), nullable=False),  # md | html | pdf
+    Column("sha256", String(64), nullable=False),
+    Column("as_of", UTCDateTime, nullable=False),  # the evidence cut-off it was built at
+    Column("generated_at", UTCDateTime, nullable=False),
+    Column("owner", String(320), nullable=False),
+    Column("missing", Integer, nullable=False),  # items marked missing in it
+    Column("location", Text, nullable=True),
+    Column("actor", String(320), nullable=False),
+    Index(None, "system", "generated_at"),
+)
+
 # --- alerts -------------------------------------------------------------------
 
 # The current state of each (rule, system, env) an alert rule watches; env "*"
