@@ -23,7 +23,7 @@ environments: [dev, staging, production]
 #     api_key_env: OPENAI_API_KEY
 #     timeouts: {{connect: 5, read: 30}}
 #     retries: {{max_retries: 2}}            # 429/5xx/timeouts, honouring Retry-After
-#     circuit_breaker: {{failures: 5, cooldown: 30}}
+#     circuit_breaker: {{failure_rate: 0.5, min_calls: 20, cooldown: 30}}
 providers: {{}}
 
 systems:

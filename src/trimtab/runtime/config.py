@@ -36,7 +36,24 @@ class RetrySpec(_Strict):
 
 
 class BreakerSpec(_Strict):
-    failures: int = Field(5, ge=1, description="consecutive failures that open the circuit")
+    """When to stop calling a failing provider for a while.
+
+    The circuit opens when the last ``window`` seconds hold at least
+    ``min_calls`` calls and at least ``failure_rate`` of them failed (a rate
+    over a sliding window, as resilience4j and Envoy's outlier detection
+    judge). Below ``min_calls``, where a rate means little, it opens after
+    ``failures`` failures in a row, as it always did. So a provider that is
+    down opens it quickly, and one that fails now and then (30% of calls) does
+    not shut out the 70% it would answer.
+    """
+
+    failures: int = Field(5, ge=1, description="failures in a row that open it while the "
+                          "window holds fewer than min_calls calls")
+    failure_rate: float = Field(0.5, gt=0, le=1, description="share of the window's calls "
+                                "that failed at which it opens")
+    min_calls: int = Field(20, ge=1, description="calls the window must hold before its rate "
+                           "counts")
+    window: float = Field(10.0, gt=0, description="seconds of recent calls the rate is taken over")
     cooldown: float = Field(30.0, ge=0, description="seconds open before one probe call")
 
 
