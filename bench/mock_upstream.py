@@ -10,7 +10,9 @@ chunk, ``[DONE]``), the first after the delay. ``GET /v1/models`` and
 path (the body is only searched for ``"stream":true``), so that on a 2-core
 machine the upstream costs as little CPU as possible and what is measured is
 the gateway. uvloop is used when installed. Prints ``ready <port>`` when
-listening; ``--port 0`` picks a free port.
+listening; ``--port 0`` picks a free port. ``--openai-headers`` adds the
+twenty-odd response headers OpenAI's API sends (request id, rate limits,
+cookies), for measuring what header handling costs a client.
 """
 
 from __future__ import annotations
@@ -61,6 +63,27 @@ MODELS = json.dumps({"object": "list", "data": [
 MODELS_RESPONSE = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d"
                    b"\r\n\r\n" % len(MODELS)) + MODELS
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+#: What api.openai.com sends besides the framing (values shortened, same shapes).
+OPENAI_HEADERS = (
+    b"date: Tue, 02 Dec 2025 10:00:00 GMT\r\naccess-control-expose-headers: X-Request-ID\r\n"
+    b"openai-organization: user-abc123\r\nopenai-processing-ms: 412\r\n"
+    b"openai-project: proj_abc123\r\nopenai-version: 2020-10-01\r\n"
+    b"x-envoy-upstream-service-time: 415\r\nx-ratelimit-limit-requests: 10000\r\n"
+    b"x-ratelimit-limit-tokens: 10000000\r\nx-ratelimit-remaining-requests: 9999\r\n"
+    b"x-ratelimit-remaining-tokens: 9999980\r\nx-ratelimit-reset-requests: 6ms\r\n"
+    b"x-ratelimit-reset-tokens: 0s\r\nx-request-id: req_0123456789abcdef0123456789abcdef\r\n"
+    b"strict-transport-security: max-age=31536000; includeSubDomains; preload\r\n"
+    b"cf-cache-status: DYNAMIC\r\nset-cookie: __cf_bm=abcdefghijklmnop; path=/; "
+    b"expires=Tue, 02-Dec-25 10:30:00 GMT; domain=.api.openai.com; HttpOnly; Secure\r\n"
+    b"x-content-type-options: nosniff\r\nset-cookie: _cfuvid=abcdefghijklmnop; path=/; "
+    b"domain=.api.openai.com; HttpOnly; Secure; SameSite=None\r\nserver: cloudflare\r\n"
+    b"cf-ray: 8f00000000000000-FRA\r\nalt-svc: h3=\":443\"; ma=86400\r\n")
+
+
+def with_openai_headers(response: bytes) -> bytes:
+    """``response`` with OPENAI_HEADERS after its status line."""
+    status, _, rest = response.partition(b"\r\n")
+    return status + b"\r\n" + OPENAI_HEADERS + rest
 
 
 class Upstream(asyncio.Protocol):
@@ -125,7 +148,13 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--delay-ms", type=float, default=10.0)
+    parser.add_argument("--openai-headers", action="store_true",
+                        help="send OpenAI's response headers with every answer")
     args = parser.parse_args()
+    if args.openai_headers:
+        global JSON_RESPONSE, STREAM_RESPONSE
+        JSON_RESPONSE = with_openai_headers(JSON_RESPONSE)
+        STREAM_RESPONSE = with_openai_headers(STREAM_RESPONSE)
     try:
         import uvloop
 

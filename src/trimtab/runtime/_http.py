@@ -12,7 +12,6 @@ neither httpx nor aiohttp is used.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -71,16 +70,18 @@ def error_text(body: bytes) -> str:
     return text[:MAX_ERROR_TEXT] or "no error message"
 
 
-def proxy_for(url: str) -> str | None:
-    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for ``url``, decided once.
+def proxy_for(url: str) -> tuple[str, str] | None:
+    """(variable, proxy) that HTTPS_PROXY/HTTP_PROXY, else ALL_PROXY, name for ``url``
+    unless NO_PROXY exempts it; decided once, as curl and requests decide it.
 
     (aiohttp's ``trust_env`` decided per request, reading ~/.netrc in a
     thread each time: a fifth of the gateway's CPU.)
     """
     parts = urlsplit(url)
     proxies = getproxies()
-    if parts.scheme in proxies and not proxy_bypass(parts.hostname or ""):
-        return proxies[parts.scheme]
+    for scheme in (parts.scheme, "all"):
+        if proxies.get(scheme) and not proxy_bypass(parts.hostname or ""):
+            return f"{scheme.upper()}_PROXY", proxies[scheme]
     return None
 
 
@@ -102,7 +103,7 @@ class HttpProvider:
         self._env = env if env is not None else os.environ
         self._client = client
         self._own_client = client is None
-        self.proxy = proxy_for(self.base_url)
+        self.proxy_setting = proxy_for(self.base_url)
         query = f"?{urlencode(spec.query)}" if spec.query else ""
         self._query = query
         self._urls: dict[str, str] = {}
@@ -118,13 +119,17 @@ class HttpProvider:
         longest silence between bytes (a hung upstream).
         """
         if self._client is None:
-            t = self.spec.timeouts
+            t, limits = self.spec.timeouts, self.spec.limits
+            variable, proxy = self.proxy_setting or ("", None)
             try:
                 self._client = http1.Client(connect_timeout=t.connect, read_timeout=t.read,
-                                            proxy=self.proxy)
-            except ValueError as exc:  # e.g. HTTPS_PROXY=socks5://...: fail as a call, clearly
-                raise self.error("connection", f"proxy settings (HTTP(S)_PROXY): {exc}",
-                                 None) from None
+                                            proxy=proxy,
+                                            max_header_bytes=limits.max_header_bytes,
+                                            max_headers=limits.max_headers)
+            except ValueError as exc:  # e.g. ALL_PROXY=socks5://...: fail as a call, clearly
+                raise self.error("connection", f"proxy settings ({variable}): {exc}. Fix: "
+                                 f"point {variable} at an http:// proxy, or exempt this host "
+                                 "with NO_PROXY", None) from None
         return self._client
 
     async def aclose(self) -> None:
@@ -171,32 +176,40 @@ class HttpProvider:
 
     def _status_error(self, response: http1.Response, body: bytes, model: str | None):
         status = response.status
+        if status < 400:  # a redirect (or an odd 1xx/3xx): never an answer to pass on
+            where = response.headers.get("location", "").partition("?")[0][:100]
+            return self.error("malformed", f"HTTP {status} instead of an answer"
+                              + (f" (to {where})" if where else "") + "; trimtab follows no "
+                              "redirects. Fix: set the provider's base_url to the final URL",
+                              model, status=status)
         return self.error(kind_for_status(status), error_text(body), model, status=status,
                           retry_after=parse_retry_after(response.headers))
 
     def _transport_error(self, exc: Exception, model: str | None, *, partial: bool = False):
-        # ConnectTimeout and ReadTimeout subclass TimeoutError; a bare one is the total.
+        # ConnectTimeout and ReadTimeout subclass TimeoutError; so does http1.Deadline,
+        # which names its setting; a bare one is the router's deadline.
         if isinstance(exc, TimeoutError):
-            what = "total" if type(exc) is TimeoutError else type(exc).__name__
+            what = getattr(exc, "what", None) or \
+                ("total" if type(exc) is TimeoutError else type(exc).__name__)
             return self.error("timeout", f"no answer in time ({what})", model, partial=partial)
+        if isinstance(exc, http1.Refused):  # an answer over a limit: another try gets the same
+            return self.error("malformed", f"{exc} (limits in the provider's settings)", model,
+                              partial=partial)
         return self.error("connection", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT], model,
                           partial=partial)
 
     async def post_json(self, path: str, body: dict[str, Any], model: str | None) -> Any:
         """POST and parse a JSON answer; any failure is a classified ProviderError."""
         data, headers = jsontext.dumpb(body), self._headers(model)
-        total = self.spec.timeouts.total
         try:
-            if total is None:  # the default: connect and read timeouts bound the call
-                content, response = await self._exchange(path, headers, data)
-            else:
-                async with asyncio.timeout(total):
-                    content, response = await self._exchange(path, headers, data)
+            response = await self.client().request("POST", self.url(path), headers, data,
+                                                   timeout=self.spec.timeouts.total)
+            content = await response.read(self.spec.limits.max_body_bytes)
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
         except ValueError as exc:  # base_url or a configured header that cannot be sent
             raise self.error("connection", str(exc), model) from None
-        if response.status >= 400:
+        if response.status >= 300:
             raise self._status_error(response, content, model)
         try:
             return jsontext.loads(content)
@@ -205,25 +218,22 @@ class HttpProvider:
                              + content[:80].decode("utf-8", "replace"), model,
                              status=response.status) from None
 
-    async def _exchange(self, path: str, headers: dict[str, str],
-                        data: bytes) -> tuple[bytes, http1.Response]:
-        response = await self.client().request("POST", self.url(path), headers, data)
-        return await response.read(), response
-
     @asynccontextmanager
     async def post_stream(self, path: str, body: dict[str, Any], model: str | None):
         """POST with a streamed answer; yields the response once its status is OK."""
         data, headers = jsontext.dumpb(body), self._headers(model)
-        try:
-            response = await self.client().request("POST", self.url(path), headers, data)
+        try:  # the head is due within the idle timeout, then each event (``sse``)
+            response = await self.client().request("POST", self.url(path), headers, data,
+                                                   timeout=self.spec.timeouts.idle,
+                                                   timeout_name="idle")
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model) from None
         except ValueError as exc:
             raise self.error("connection", str(exc), model) from None
         try:
-            if response.status >= 400:
+            if response.status >= 300:
                 try:
-                    content = await response.read()
+                    content = await response.read(self.spec.limits.max_body_bytes)
                 except (http1.TransportError, TimeoutError) as exc:
                     raise self._transport_error(exc, model) from None
                 raise self._status_error(response, content, model)
@@ -237,14 +247,18 @@ class HttpProvider:
 
         ``seen`` is a one-item counter the caller bumps per chunk it yields, so
         the error can say whether the caller already saw part of the answer.
+        Each event must come within ``timeouts.idle`` of the caller asking for it,
+        and no line or event may pass ``limits.max_event_bytes``.
         """
-        event, data = "message", []
+        idle, limit = self.spec.timeouts.idle, self.spec.limits.max_event_bytes
+        event, data, size = "message", [], 0
         try:
-            async for line in _lines(response):
+            async for line in _lines(response, limit):
                 if not line:
                     if data:
                         yield event, "\n".join(data)
-                    event, data = "message", []
+                        response.extend("idle", idle)
+                    event, data, size = "message", [], 0
                 elif line.startswith(":"):
                     continue
                 else:
@@ -254,6 +268,9 @@ class HttpProvider:
                         event = value
                     elif field == "data":
                         data.append(value)
+                        size += len(value)
+                        if size > limit:
+                            raise http1.Refused(f"a stream event is over {limit} bytes")
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model, partial=seen[0] > 0) from None
         if data:
@@ -270,17 +287,30 @@ class HttpProvider:
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
-async def _lines(response: http1.Response) -> AsyncIterator[str]:
-    """Lines as SSE defines them (CRLF, LF or CR), however the bytes arrive."""
-    pending = b""
+async def _lines(response: http1.Response, limit: int) -> AsyncIterator[str]:
+    """Lines as SSE defines them (CRLF, LF or CR), however the bytes arrive; over
+    ``limit`` bytes a line is refused. Each read is scanned once and a line's pieces
+    joined once, so a line that never ends costs linear time, not quadratic."""
+    pieces: list[bytes] = []  # the line begun in earlier reads
+    size = 0
+    after_cr = False  # the last read ended a line with CR: an LF next is its CRLF
     async for data in response.chunks():
-        pending += data
-        # A CR that ends this read may be the first half of a CRLF: wait for the next byte.
-        held = pending[-1:] == b"\r"
-        *lines, pending = _NEWLINE.split(pending[:-1] if held else pending)
-        if held:
-            pending += b"\r"
-        for line in lines:
-            yield line.decode("utf-8", "replace")
-    for line in _NEWLINE.split(pending) if pending else ():
-        yield line.decode("utf-8", "replace")
+        if after_cr and data[:1] == b"\n":
+            data = data[1:]
+        after_cr = data[-1:] == b"\r"
+        *lines, rest = _NEWLINE.split(data)
+        if lines:
+            if pieces:
+                lines[0] = b"".join((*pieces, lines[0]))
+                pieces, size = [], 0
+            for line in lines:
+                if len(line) > limit:
+                    raise http1.Refused(f"a stream line is over {limit} bytes")
+                yield line.decode("utf-8", "replace")
+        if rest:
+            pieces.append(rest)
+            size += len(rest)
+            if size > limit:
+                raise http1.Refused(f"a stream line is over {limit} bytes")
+    if pieces:
+        yield b"".join(pieces).decode("utf-8", "replace")

@@ -21,11 +21,25 @@ class _Strict(BaseModel):
 
 
 class TimeoutSpec(_Strict):
-    """Seconds. ``read`` is the longest silence between bytes (a hung upstream)."""
+    """Seconds. ``read`` is the longest silence between bytes (a hung upstream); ``total``
+    bounds a non-streamed answer and ``idle`` the wait for each event of a stream, so an
+    upstream that trickles a byte at a time cannot hold a call (600 s is what OpenAI's
+    and Anthropic's own SDKs allow a call)."""
 
     connect: float = Field(5.0, gt=0)
     read: float = Field(60.0, gt=0)
-    total: float | None = Field(None, gt=0, description="whole non-streamed call")
+    total: float | None = Field(600.0, gt=0, description="whole non-streamed answer; null: none")
+    idle: float = Field(60.0, gt=0, description="longest wait for a stream's next event")
+
+
+class LimitSpec(_Strict):
+    """Bytes (and header lines) an upstream's answer may take: past them it is an upstream
+    error (``malformed``), so a broken or hostile provider cannot exhaust the runtime."""
+
+    max_header_bytes: int = Field(64 << 10, ge=1024, description="status lines and headers")
+    max_headers: int = Field(100, ge=8, description="header lines, 1xx answers included")
+    max_body_bytes: int = Field(32 << 20, ge=1024, description="a non-streamed answer's body")
+    max_event_bytes: int = Field(8 << 20, ge=1024, description="one line or event of a stream")
 
 
 class RetrySpec(_Strict):
@@ -108,6 +122,7 @@ class ProviderSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     query: dict[str, str] = Field(default_factory=dict, description="e.g. api-version for Azure")
     timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+    limits: LimitSpec = Field(default_factory=LimitSpec)
     retries: RetrySpec = Field(default_factory=RetrySpec)
     circuit_breaker: BreakerSpec = Field(default_factory=BreakerSpec)
     simulate: SimEndpointSpec | None = None

@@ -4,8 +4,14 @@ Pooled keep-alive connections as asyncio protocols, answers parsed by
 httptools (llhttp, the parser inside Node.js), so the framing (Content-Length,
 chunked, keep-alive) is a C library's job. It does what a provider call
 needs and nothing else: POST a body, read the answer whole or as it comes,
-TLS, HTTP proxies (CONNECT tunnels for https), a connect timeout and a read
-timeout (the longest silence between bytes).
+TLS, HTTP proxies (CONNECT tunnels for https), a connect timeout, a read
+timeout (the longest silence between bytes) and a deadline per request that
+the reader of a stream can push on.
+
+A provider is trusted with the answer, not with the gateway: the head is
+capped in bytes and headers (interim 1xx answers included), a body read whole
+is capped, an encoded body is refused (``Accept-Encoding: identity`` is
+asked for), and everything is handled in time linear in the bytes received.
 
 Why not aiohttp (used before) or httpx: against a 10 ms upstream on 2 cores,
 aiohttp's request and response machinery (request/response objects, payload
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -30,6 +37,9 @@ import httptools
 KEEPALIVE_EXPIRY = 15.0  # seconds an idle connection is reused; servers keep theirs 5-120 s
 MAX_IDLE = 256  # idle connections kept per origin
 HIGH_WATER = 1 << 20  # unread streamed bytes at which the socket stops being read
+MAX_HEADER_BYTES = 64 << 10  # an answer's head (status lines and headers, 1xx included)
+MAX_HEADERS = 100  # header lines in an answer's head, 1xx included
+MAX_INTERIM = 10  # 1xx answers before the real one (100 Continue, 103 Early Hints)
 
 
 class TransportError(Exception):
@@ -54,6 +64,18 @@ class Disconnected(TransportError):
 
 class ProtocolError(TransportError):
     """The server's bytes are not an HTTP/1.1 answer."""
+
+
+class Refused(ProtocolError):
+    """An answer over a limit (head, body, interim answers) or in an encoding not asked for."""
+
+
+class Deadline(TransportError, TimeoutError):
+    """The request's deadline passed: ``what`` names the setting (``total``, ``idle``)."""
+
+    def __init__(self, what: str, seconds: float):
+        super().__init__(f"nothing complete within {seconds:g} s (timeouts.{what})")
+        self.what = what
 
 
 class Origin(NamedTuple):
@@ -95,31 +117,55 @@ def split_url(url: str) -> tuple[Origin, str]:
 
 
 #: Headers the client writes itself: the framing is its job (two Content-Lengths are
-#: how requests get smuggled); a configured Host replaces its own.
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+#: how requests get smuggled), and so is the encoding (it decodes none); a configured
+#: Host replaces its own.
+_OWN = frozenset({"content-length", "transfer-encoding", "connection", "accept-encoding"})
+#: A header name is an RFC 9110 token: no colon, space, CR, LF or NUL can slip in.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Names checked already, lower-cased: a provider sends the same few on every call.
+_NAMES: dict[str, str] = {}
+
+
+def _lower(name: str) -> str:
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise ValueError(f"header name {name!r}: not a valid HTTP header name")
+    if len(_NAMES) < 1024:
+        _NAMES[name] = name.lower()
+    return name.lower()
 
 
 def request_head(method: str, target: str, host: str, headers: Mapping[str, str],
                  length: int) -> bytes:
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     for name, value in headers.items():
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            raise ValueError(f"header {name!r}: a name or value must not contain a line break")
-        lower = name.lower()
+        lower = _NAMES.get(name) or _lower(name)
         if lower == "host":
             host = value
-        elif lower not in _FRAMING:
+        elif lower not in _OWN:
             lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Host: {host}\r\nContent-Length: {length}\r\n\r\n")
-    return "".join(lines).encode()
+    lines.append(f"Host: {host}\r\nAccept-Encoding: identity\r\nContent-Length: {length}"
+                 "\r\n\r\n")
+    head = "".join(lines)
+    # Every CR and LF is a line end the client wrote; one more is a header smuggled in.
+    ends = len(lines) + 3
+    if head.count("\n") != ends or head.count("\r") != ends or "\0" in head:
+        for name, value in (*headers.items(), ("Host", host)):
+            if "\r" in value or "\n" in value or "\0" in value:
+                raise ValueError(f"header {name!r}: a value must not contain a line break "
+                                 "or NUL")
+        raise ValueError(f"request target {target!r}: must not contain a line break or NUL")
+    return head.encode()
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection and the answer being read on it."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float | None):
+    def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float | None,
+                 max_header_bytes: int = MAX_HEADER_BYTES, max_headers: int = MAX_HEADERS):
         self.loop = loop
         self.read_timeout = read_timeout
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -133,25 +179,48 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: dict[str, str] = {}
+        self._repeated: dict[str, list[str]] | None = None  # names sent more than once
+        self.in_head = False  # the final status line and headers are still to come
+        self._head_bytes = self._header_count = self._interim = 0
         self.body: deque[bytes] = deque()
         self.buffered = 0
         self.paused = False
         self._waiter: asyncio.Future | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last = 0.0
+        self.deadline: float | None = None  # loop time by which the answer must be whole
+        self._deadline_error: tuple[str, float] = ("total", 0.0)
 
-    def begin(self) -> None:
+    def begin(self, timeout: float | None = None, what: str = "total") -> None:
         """Ready for the next request's answer (the previous one was read to its end)."""
         self.parser = httptools.HttpResponseParser(self)
         self.head = self.loop.create_future()
         self.complete, self.keep_alive, self.error = False, False, None
         self.until_close = False
-        self.status, self.headers = 0, {}
+        self.status, self.headers, self._repeated = 0, {}, None
+        self.in_head = True
+        self._head_bytes = self._header_count = self._interim = 0
         self.body.clear()
         self.buffered = 0
-        if self.read_timeout is not None:
-            self._last = self.loop.time()
-            self._timer = self.loop.call_at(self._last + self.read_timeout, self._check_silence)
+        self._last = now = self.loop.time()
+        if timeout is None:
+            self.deadline = None
+        else:
+            self.deadline = now + timeout
+            self._deadline_error = (what, timeout)
+        self._arm()
+
+    def extend(self, what: str, seconds: float) -> None:
+        """The answer's deadline is now ``seconds`` from now (a stream's reader, per event)."""
+        self.deadline = deadline = self.loop.time() + seconds
+        self._deadline_error = (what, seconds)
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if self.complete or self.error is not None:
+                return
+            if timer is not None:
+                timer.cancel()
+            self._arm()
 
     # --- asyncio protocol ---------------------------------------------------------
 
@@ -169,7 +238,14 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self.fail(ProtocolError(f"the answer is not HTTP/1.1 ({exc})"))
+            refused = exc.__context__
+            self.fail(refused if isinstance(refused, TransportError)
+                      else ProtocolError(f"the answer is not HTTP/1.1 ({exc})"))
+            return
+        if self.in_head:  # all of ``data`` was head: count it (linear, bounded)
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_header_bytes:
+                self.fail(Refused(f"the answer's head is over {self.max_header_bytes} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -188,18 +264,36 @@ class _Connection(asyncio.Protocol):
         if self.complete:  # a second answer in the same read: not ours to take
             self.keep_alive = False
             return
+        self._header_count += 1
+        if self._header_count > self.max_headers:
+            raise Refused(f"the answer has over {self.max_headers} header lines")
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
-        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+        if key in self.headers:  # joined once the head is in: linear, however many repeats
+            if self._repeated is None:
+                self._repeated = {}
+            self._repeated.setdefault(key, [self.headers[key]]).append(text)
+        else:
+            self.headers[key] = text
 
     def on_headers_complete(self) -> None:
         if self.complete:
             return
+        headers = self.headers
+        if self._repeated is not None:
+            for key, values in self._repeated.items():
+                headers[key] = ", ".join(values)
+            self._repeated = None
         self.status = self.parser.get_status_code()
         if self.status >= 200 and self.head is not None and not self.head.done():
+            self.in_head = False
+            encoding = headers.get("content-encoding")
+            if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+                raise Refused(f"the answer is encoded ({encoding[:40]}), though the request "
+                              "asked for identity")
             self.until_close = self.status not in (204, 304) and \
-                "content-length" not in self.headers and \
-                "chunked" not in self.headers.get("transfer-encoding", "").lower()
+                "content-length" not in headers and \
+                "chunked" not in headers.get("transfer-encoding", "").lower()
             self.head.set_result(None)
 
     def on_body(self, data: bytes) -> None:
@@ -218,6 +312,9 @@ class _Connection(asyncio.Protocol):
             self.keep_alive = False
             return
         if self.status < 200:  # 1xx (e.g. 103 Early Hints): the real answer follows
+            self._interim += 1
+            if self._interim > MAX_INTERIM:
+                raise Refused(f"over {MAX_INTERIM} interim (1xx) answers before the real one")
             self.headers = {}
             return
         self.keep_alive = self.parser.should_keep_alive()  # only known in this callback
@@ -264,6 +361,9 @@ class _Connection(asyncio.Protocol):
                 raise self.error
             if self.complete:
                 return None
+            if self.deadline is not None and self.loop.time() >= self.deadline:
+                self.fail(Deadline(*self._deadline_error))
+                continue
             self._waiter = self.loop.create_future()
             await self._waiter
 
@@ -278,16 +378,36 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _arm(self, now: float = 0.0) -> None:
+        """One timer per answer, at the earlier of silence and deadline; it re-arms itself.
+        A deadline already past (its reader was busy elsewhere) is its next wait's to check."""
+        due = self.deadline
+        if due is not None and due <= now:
+            due = None
+        if self.read_timeout is not None:
+            silence = self._last + self.read_timeout
+            due = silence if due is None or silence < due else due
+        if due is not None:
+            self._timer = self.loop.call_at(due, self._check_silence)
+
     def _check_silence(self) -> None:
         self._timer = None
         if self.complete or self.error is not None:
             return
-        due = self._last + self.read_timeout  # type: ignore[operator]
-        if self.paused or self.loop.time() < due:  # a slow reader is not a silent server
-            self._timer = self.loop.call_at(max(due, self.loop.time() + 0.01),
-                                            self._check_silence)
+        now = self.loop.time()
+        # The deadline binds while the answer's head is awaited or a reader waits for the
+        # body; a reader busy with what it has (a slow client downstream) is not held to it.
+        if self.deadline is not None and now >= self.deadline and \
+                (self.in_head or self._waiter is not None):
+            self.fail(Deadline(*self._deadline_error))
             return
-        self.fail(ReadTimeout(f"no byte from the server in {self.read_timeout:g} s"))
+        if self.read_timeout is not None:
+            if not self.paused and now >= self._last + self.read_timeout:
+                self.fail(ReadTimeout(f"no byte from the server in {self.read_timeout:g} s"))
+                return
+            if self.paused:  # a slow reader is not a silent server: look again shortly
+                self._last = max(self._last, now - self.read_timeout + 0.01)
+        self._arm(now)
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -333,21 +453,42 @@ class Response:
         self._conn, self._client, self._origin = conn, client, origin
         self._done = False
 
-    async def read(self) -> bytes:
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; over ``limit`` bytes it is refused (and the connection closed)."""
         conn = self._conn
         if conn.complete:  # the usual case: the whole answer came with its headers
             data = conn.take_body()
         else:
             parts = []
+            size = 0
             try:
+                if limit is not None:
+                    declared = self.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > limit:
+                        raise self._too_large(limit, declared)
                 while (chunk := await conn.next_chunk()) is not None:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise self._too_large(limit)
                     parts.append(chunk)
             except BaseException:
                 self.close()
                 raise
             data = b"".join(parts)
         self.close()
+        if limit is not None and len(data) > limit:
+            raise self._too_large(limit)
         return data
+
+    @staticmethod
+    def _too_large(limit: int, declared: str | None = None) -> Refused:
+        size = f" ({declared} bytes)" if declared else ""
+        return Refused(f"the answer's body{size} is over {limit} bytes")
+
+    def extend(self, what: str, seconds: float) -> None:
+        """Give the rest of the answer ``seconds`` more from now; past that, the reader's
+        next wait raises Deadline naming ``what``. A stream's reader calls it per event."""
+        self._conn.extend(what, seconds)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
@@ -375,9 +516,12 @@ class Client:
 
     def __init__(self, *, connect_timeout: float | None = None,
                  read_timeout: float | None = None, proxy: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None):
+                 ssl_context: ssl.SSLContext | None = None,
+                 max_header_bytes: int = MAX_HEADER_BYTES, max_headers: int = MAX_HEADERS):
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
         self._ssl = ssl_context
         self._idle: dict[tuple, deque[_Connection]] = {}
         self._closed = False
@@ -400,8 +544,14 @@ class Client:
         return self._ssl
 
     async def request(self, method: str, url: str, headers: Mapping[str, str],
-                      body: bytes = b"") -> Response:
-        """Send, and return once the status and headers are in."""
+                      body: bytes = b"", *, timeout: float | None = None,
+                      timeout_name: str = "total") -> Response:
+        """Send, and return once the status and headers are in.
+
+        ``timeout`` bounds the whole answer, head and body, from the moment the request
+        is sent (a stream's reader pushes it on with ``Response.extend``); the Deadline
+        error names it ``timeout_name``.
+        """
         origin, path = split_url(url)
         plain_proxy = self.proxy is not None and origin.scheme == "http"
         if plain_proxy:
@@ -412,7 +562,7 @@ class Client:
             target, pool = path, origin
         data = request_head(method, target, origin.authority, headers, len(body)) + body
         conn = await self._checkout(pool, origin)
-        conn.begin()
+        conn.begin(timeout, timeout_name)
         conn.transport.write(data)  # type: ignore[union-attr]
         # Not retried here when the connection turns out dead: a POST the server may
         # have taken is not sent twice behind the caller's back (a model call is billed).
@@ -454,7 +604,8 @@ class Client:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, self.read_timeout), hop.host, hop.port,
+                    lambda: _Connection(loop, self.read_timeout, self.max_header_bytes,
+                                        self.max_headers), hop.host, hop.port,
                     ssl=self.ssl_context() if tls and self.proxy is None else None,
                     server_hostname=origin.host if tls and self.proxy is None else None)
                 if tls and self.proxy is not None:
