@@ -23,7 +23,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.errors": (
         "ArtefactCorruptError", "ProjectError", "SchemaTooNewError", "TrimtabError",
     ),
-    "trimtab.observe.monitor": ("run_monitor",),
     "trimtab.telemetry.otel": ("install_otel",),
     "trimtab.project.loader": ("load_project",),
     "trimtab.project.models": ("Project",),
@@ -39,7 +38,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.store.releases": ("Release",),
     "trimtab.store.scores": ("Score",),
     "trimtab.store.systems": ("System",),
-    "trimtab.workspace": ("Workspace", "active_release", "connect", "instrument"),
+    "trimtab.workspace": (
+        "Workspace", "active_release", "connect", "instrument", "run_monitor",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -106,7 +107,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.observe.alerts import AlertStatus
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
-    from trimtab.observe.monitor import run_monitor
     from trimtab.observe.retention import Pruned
     from trimtab.project.loader import load_project
     from trimtab.project.models import Project
@@ -124,4 +124,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.store.systems import System
     from trimtab.telemetry.otel import install_otel
     from trimtab.telemetry.prometheus import install_prometheus, metrics_response
-    from trimtab.workspace import Workspace, active_release, connect, instrument
+    from trimtab.workspace import Workspace, active_release, connect, instrument, run_monitor

@@ -1,7 +1,9 @@
 """A workspace is a project file plus the store and artefact store it uses.
 
 ``trimtab.connect()`` returns one; the CLI, the gateway and the monitor are
-thin shells over its methods, so every front end does the same thing.
+thin shells over its methods, so every front end does the same thing. This
+is the facade: each method hands what it needs (the store, the project file,
+the artefact store) to the package that does the work, in a line or two.
 """
 
 from __future__ import annotations
@@ -10,44 +12,57 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trimtab.actor import ci_run_url, current_actor
+from trimtab.actor import current_actor
 from trimtab.errors import TrimtabError
-from trimtab.project.loader import find_project_file, load_project
+from trimtab.observe.metrics import MetricRow
+from trimtab.observe.metrics import compute as compute_metrics
+from trimtab.project.loader import find_project_file, load_project, missing_project_file
 from trimtab.project.models import Project
 from trimtab.recorder.recorder import Recorder
 from trimtab.recorder.records import CallRecord
-from trimtab.releases import spec as release_specs
+from trimtab.releases import lifecycle
 from trimtab.releases.active import ActiveReleases
 from trimtab.releases.artefacts import ArtefactStore
-from trimtab.releases.diffs import SpecDiff, diff_specs
-from trimtab.releases.gitinfo import git_state
+from trimtab.releases.diffs import SpecDiff
+from trimtab.sdk.record import RecordPrivacy, call_record
 from trimtab.store import Store
 from trimtab.store import audit as audit_store
+from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
+from trimtab.store import drift as drift_store
 from trimtab.store import keys as key_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.audit import AuditEntry, ChainReport
+from trimtab.store.calls import Call
 from trimtab.store.deployments import Deployment
+from trimtab.store.drift import DriftBaseline, DriftResult
 from trimtab.store.engine import database_url_from_env, default_sqlite_url
 from trimtab.store.keys import ApiKey
 from trimtab.store.releases import Release
 from trimtab.store.systems import System
-from trimtab.workspace_calls import CallLog
-from trimtab.workspace_observe import Observing
 
 if TYPE_CHECKING:
+    import threading
+
     from trimtab.assess.assessment import Assessment
     from trimtab.assess.documents import Generated
     from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
+    from trimtab.observe.channels import Outcome
+    from trimtab.observe.cost_report import CostReport
+    from trimtab.observe.drift.monitor import DriftCheck
+    from trimtab.observe.monitor import Cycle
+    from trimtab.observe.retention import Pruned
     from trimtab.sdk.calling import Caller, SystemClient
+    from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.scores import Score
 
 log = logging.getLogger("trimtab")
 
@@ -55,25 +70,27 @@ log = logging.getLogger("trimtab")
 #: their last look at trimtab.yaml.
 PROJECT_TTL = 1.0
 
+#: The parts of a workspace that start on first use; ``started()`` asks about them.
+PARTS = ("store", "recorder", "caller", "active", "artefacts")
 
-class Workspace(CallLog, Observing):
-    """The Python API. Its methods are grouped by concern across three modules:
-    this one (where things live, systems, releases, environments, keys, audit),
-    workspace_calls.py (the call log) and workspace_observe.py (drift, cost,
-    alerts); the two parts hold no state, only methods."""
+
+class Workspace:
+    """The Python API: where things live, systems, releases, environments, the
+    call log, drift, cost, scores, alerts, gateway keys and the audit log."""
 
     def __init__(self, project_file: Path | None, database_url: str | None = None):
         self.project_file = project_file
         self._database_url = database_url
         self._project: tuple[tuple[int, int] | None, Project] | None = None
         self._project_looked = float("-inf")  # when recent_project() last looked at the file
-        # Called with every record after it is spooled (Prometheus, OpenTelemetry).
+        # Called with every record after it is spooled (Prometheus, OpenTelemetry): see
+        # subscribe().
         self.observers: list[Callable[[CallRecord], None]] = []
-        self._telemetry: list[tuple[Callable[[float], bool], Callable[[], None]]] = []
+        # (observer, flush, close) of the exporters that buffer.
+        self._telemetry: list[tuple[Any, Callable[[float], bool], Callable[[], None]]] = []
         # Recorder(...) keywords for when the recorder starts (the gateway sets writer).
         self.recorder_options: dict[str, Any] = {}
-        # system -> (the Project it was worked out from, privacy, error redactor)
-        self._privacy: dict[str, tuple[Project | None, Any, Any]] = {}
+        self._privacy = RecordPrivacy()
         # What scheduled housekeeping (run_scheduled) remembers between cycles.
         self._schedule: dict[str, Any] = {}
 
@@ -84,10 +101,7 @@ class Workspace(CallLog, Observing):
         """The project file as it is now: reloaded when it changed on disk, so a
         long-lived workspace never releases a stale declaration."""
         if self.project_file is None:
-            raise TrimtabError(
-                "no trimtab.yaml found in this directory or its parents. "
-                "Fix: run `trimtab init`, cd into your project, or set TRIMTAB_PROJECT."
-            )
+            raise missing_project_file()
         try:
             stat = self.project_file.stat()
             stamp = (stat.st_mtime_ns, stat.st_size)
@@ -175,6 +189,15 @@ class Workspace(CallLog, Observing):
     def active(self) -> ActiveReleases:
         return ActiveReleases(self.store)
 
+    def started(self, part: str) -> bool:
+        """Whether a part that starts on first use (``PARTS``: the store, the
+        recorder, ...) has started: asking never starts it."""
+        if part not in PARTS:
+            raise ValueError(f"started({part!r}): a workspace's parts are {', '.join(PARTS)}")
+        return part in self.__dict__  # a cached_property lives there once computed
+
+    # --- calls and their observers --------------------------------------------
+
     def emit(self, record: CallRecord) -> str:
         """Spool a record (durable before this returns), then tell the observers.
 
@@ -189,11 +212,44 @@ class Workspace(CallLog, Observing):
                 log.exception("call observer %r failed", observer)
         return call_id
 
+    def subscribe(self, observer: Callable[[CallRecord], object], *,
+                  flush: Callable[[float], bool] | None = None,
+                  close: Callable[[], None] | None = None) -> None:
+        """Hand ``observer`` every record after it is spooled. An exporter that
+        buffers (OpenTelemetry's batch span processor) gives ``flush`` and
+        ``close`` too, so that ``flush()`` and ``close()`` push out what it holds."""
+        self.observers.append(observer)
+        if flush is not None and close is not None:
+            self._telemetry.append((observer, flush, close))
+
+    def unsubscribe(self, observer: Callable[[CallRecord], object]) -> None:
+        if observer in self.observers:
+            self.observers.remove(observer)
+        self._telemetry = [hooks for hooks in self._telemetry if hooks[0] is not observer]
+
+    def _flush_telemetry(self, timeout: float) -> bool:
+        done = True
+        for _, flush, _ in list(self._telemetry):
+            try:
+                done = bool(flush(timeout)) and done
+            except Exception:  # noqa: BLE001 - telemetry must not break the caller
+                log.exception("telemetry flush %r failed", flush)
+                done = False
+        return done
+
+    def _close_telemetry(self) -> None:
+        hooks, self._telemetry = self._telemetry, []
+        for _, _, close in hooks:
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                log.exception("telemetry close %r failed", close)
+
     @cached_property
     def caller(self) -> Caller:
         from trimtab.sdk.calling import Caller  # the runtime (httpx, prices) loads on first call
 
-        return Caller(self)
+        return Caller(lambda system, env: self.active.route(system, env), self.emit)
 
     def system(self, name: str, env: str | None = None) -> SystemClient:
         """A handle to call a system's active release: ``.run(vars)``, ``await .arun(vars)``.
@@ -206,17 +262,17 @@ class Workspace(CallLog, Observing):
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every recorded call is in the store (scripts call this last)."""
-        if "caller" in self.__dict__:
+        if self.started("caller"):
             self.caller.drain(timeout)
-        done = self.recorder.flush(timeout) if "recorder" in self.__dict__ else True
+        done = self.recorder.flush(timeout) if self.started("recorder") else True
         return self._flush_telemetry(timeout) and done
 
     def close(self) -> None:
-        if "caller" in self.__dict__:
+        if self.started("caller"):
             self.caller.close()
-        if "recorder" in self.__dict__:
+        if self.started("recorder"):
             self.recorder.close()
-        if "store" in self.__dict__:
+        if self.started("store"):
             self.store.dispose()
         self._close_telemetry()
 
@@ -226,139 +282,49 @@ class Workspace(CallLog, Observing):
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    # --- telemetry ------------------------------------------------------------
-    # Exporters that buffer (OpenTelemetry's batch span processor) register here,
-    # so that flush() and close() also push out what they hold.
-
-    def add_telemetry(self, *, flush: Callable[[float], bool], close: Callable[[], None]) -> None:
-        self._telemetry.append((flush, close))
-
-    def _flush_telemetry(self, timeout: float) -> bool:
-        done = True
-        for flush, _ in list(self._telemetry):
-            try:
-                done = bool(flush(timeout)) and done
-            except Exception:  # noqa: BLE001 - telemetry must not break the caller
-                log.exception("telemetry flush %r failed", flush)
-                done = False
-        return done
-
-    def _close_telemetry(self) -> None:
-        hooks, self._telemetry = self._telemetry, []
-        for _, close in hooks:
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                log.exception("telemetry close %r failed", close)
-
-    # --- end telemetry --------------------------------------------------------
-
-    # --- systems ------------------------------------------------------------
+    # --- systems and releases -------------------------------------------------
 
     def sync(self, names: list[str] | None = None) -> list[tuple[System, str]]:
         """Register or update systems from the project file (all when names is None)."""
-        declared = self.project.spec.systems
-        for name in names or []:
-            self.project.system(name)
-        actor = current_actor()
-        with self.store.write() as conn:
-            return [
-                system_store.register(conn, name, declared[name].declared(), actor=actor)
-                for name in (names or list(declared))
-            ]
+        return lifecycle.sync(self.store, self.project, names)
 
     def systems(self) -> list[System]:
         with self.store.read() as conn:
             return system_store.list_all(conn)
 
-    # --- releases -----------------------------------------------------------
-
     def release(self, system: str, note: str = "") -> tuple[Release, bool]:
         """Snapshot ``system`` as declared now. Returns (release, created)."""
-        spec = release_specs.resolve_spec(self.project, system, self.artefacts)
-        rid, text = release_specs.release_id(spec)
-        git = git_state(self.project.root)
-        actor = current_actor()
-        with self.store.write() as conn:
-            stored, _ = system_store.register(
-                conn, system, self.project.system(system).declared(), actor=actor
-            )
-            return release_store.create(
-                conn, system_id=stored.id, system_name=system, release_id=rid,
-                spec_json=text, note=note, actor=actor,
-                git_commit=git.commit if git else None, git_dirty=git.dirty if git else None,
-            )
+        return lifecycle.snapshot(self.store, self.project, self.artefacts, system, note)
 
     def releases(self, system: str) -> list[Release]:
         with self.store.read() as conn:
             return release_store.for_system(conn, system_store.get(conn, system).id)
 
     def get_release(self, ref: str, system: str | None = None) -> Release:
-        with self.store.read() as conn:
-            return release_store.resolve(conn, ref, system=system)
+        return lifecycle.get(self.store, ref, system)
 
     def diff(self, old_ref: str, new_ref: str) -> tuple[Release, Release, SpecDiff]:
-        old, new = self.get_release(old_ref), self.get_release(new_ref)
-        changes = diff_specs(old.spec, new.spec, old_label=old.short_id, new_label=new.short_id)
-        return old, new, changes
+        return lifecycle.diff(self.store, old_ref, new_ref)
 
     def fetch_artefact(self, ref: str, name: str, destination: Path) -> Path:
-        release = self.get_release(ref)
-        artefacts = release.spec.get("artefacts", {})
-        if name not in artefacts:
-            raise TrimtabError(
-                f"release {release.short_id} has no artefact {name!r}; it has: "
-                f"{', '.join(artefacts) or 'none'}."
-            )
-        return self.artefacts.get(artefacts[name]["sha256"], destination)
+        return lifecycle.fetch_artefact(self.store, self.artefacts, ref, name, destination)
 
     # --- environments -------------------------------------------------------
 
-    def promote(
-        self,
-        system: str,
-        ref: str,
-        env: str,
-        reason: str = "",
-        *,
-        canary: int | None = None,
-        shadow: int | None = None,
-    ) -> Deployment | None:
+    def promote(self, system: str, ref: str, env: str, reason: str = "", *,
+                canary: int | None = None, shadow: int | None = None) -> Deployment | None:
         """Make a release active in ``env``; None when it already was.
 
         With ``canary=N`` the release answers N% of calls beside the stable one;
         with ``shadow=N`` it gets a copy of N% of calls, recorded, never returned.
         A later plain promote graduates it; a rollback aborts it.
         """
-        self.project.check_env(env)
-        if canary is not None and shadow is not None:
-            raise TrimtabError("choose --canary or --shadow, not both.")
-        with self.store.write() as conn:
-            stored = system_store.get(conn, system)
-            release = release_store.resolve(conn, ref)
-            if canary is not None or shadow is not None:
-                return deployment_store.start_candidate(
-                    conn, system=stored, release=release, env=env,
-                    mode="canary" if canary is not None else "shadow",
-                    percent=canary if canary is not None else shadow, reason=reason,
-                    actor=current_actor(), ci_url=ci_run_url(),
-                )
-            return deployment_store.promote(
-                conn, system=stored, release=release, env=env, reason=reason,
-                actor=current_actor(), ci_url=ci_run_url(),
-            )
+        return lifecycle.promote(self.store, self.project, system, ref, env, reason,
+                                 canary=canary, shadow=shadow)
 
-    def rollback(
-        self, system: str, env: str, to: str | None = None, reason: str = ""
-    ) -> Deployment:
-        self.project.check_env(env)
-        with self.store.write() as conn:
-            stored = system_store.get(conn, system)
-            target = release_store.resolve(conn, to) if to else None
-            return deployment_store.rollback(
-                conn, system=stored, env=env, to=target, reason=reason,
-                actor=current_actor(), ci_url=ci_run_url(),
-            )
+    def rollback(self, system: str, env: str, to: str | None = None,
+                 reason: str = "") -> Deployment:
+        return lifecycle.rollback(self.store, self.project, system, env, to, reason)
 
     def status(self) -> list[Deployment]:
         """The stable deployment of every (system, env)."""
@@ -376,21 +342,168 @@ class Workspace(CallLog, Observing):
 
     def active_release(self, system: str, env: str) -> Release | None:
         """Read through to the store: always the latest (the runtime uses ``active``)."""
+        return lifecycle.active_release(self.store, system, env)
+
+    # --- the call log ---------------------------------------------------------
+
+    def record(self, system: str, inputs: Any, output: Any, latency_ms: float, *,
+               env: str | None = None, status: str = "ok", error: str | None = None,
+               model: str | None = None, user: str | None = None,
+               tags: dict[str, str] | None = None, **fields: Any) -> str:
+        """Record a call or prediction made elsewhere (a scikit-learn model, an
+        endpoint trimtab does not proxy). Returns the call id; never blocks on
+        the database."""
+        return self.emit(call_record(
+            self.recent_project(), self._release_of, self._privacy, system, inputs, output,
+            latency_ms, env=env, status=status, error=error, model=model, user=user, tags=tags,
+            fields=fields))
+
+    def _release_of(self, system: str, env: str) -> Release | None:
+        return self.active.get(system, env)
+
+    def calls(self, *, system: str | None = None, env: str | None = None,
+              since: datetime | None = None, status: str | None = None,
+              limit: int = 50) -> list[Call]:
         with self.store.read() as conn:
-            found = system_store.find(conn, system)
-            current = deployment_store.active(conn, found.id, env) if found else None
-            return release_store.resolve(conn, current.release_id) if current else None
+            return call_store.query(conn, system=system, env=env, since=since, status=status,
+                                    limit=limit)
+
+    def call(self, ref: str) -> Call:
+        with self.store.read() as conn:
+            return call_store.get(conn, ref)
+
+    def metrics(self, *, window: timedelta = timedelta(hours=24),
+                by: tuple[str, ...] | list[str] = (), system: str | None = None,
+                env: str | None = None, tag: str | None = None,
+                end: datetime | None = None) -> list[MetricRow]:
+        """Calls, errors, p50/p95/p99, tokens and cost over a window, grouped."""
+        return compute_metrics(self.store, window=window, by=tuple(by), system=system, env=env,
+                               tag=tag, end=end)
+
+    def prune(self, older_than: timedelta | None = None, *, system: str | None = None,
+              dry_run: bool = False) -> list[Pruned]:
+        """Delete calls older than each system's ``retention_days``; ``older_than``
+        reaches only systems that declare none. Audited per system; rollups stay."""
+        from trimtab.observe import retention
+
+        declared = self.project.spec.systems if self.project_file else {}
+        return retention.prune(self.store, declared, actor=current_actor(),
+                               older_than=older_than, system=system, dry_run=dry_run)
+
+    # --- drift ----------------------------------------------------------------
+
+    def drift_baseline(self, system: str, *, env: str | None = None,
+                       window: timedelta | None = None, since: datetime | None = None,
+                       until: datetime | None = None, file: str | Path | None = None,
+                       name: str | None = None, embeddings: bool = False) -> DriftBaseline:
+        """Store a drift reference profile of ``system`` in ``env``.
+
+        The reference is a file, a time window (``since``/``until``, or the last
+        ``window``), or by default the first 7 days of calls of the release
+        active in ``env``. Only the profile is stored, never the rows.
+        """
+        return _drift().store_baseline(
+            self.store, self._project_or_none(), system, env=env, window=window, since=since,
+            until=until, file=file, name=name, embeddings=embeddings)
+
+    def drift(self, system: str, *, env: str | None = None,
+              reference: str | Path | timedelta | tuple[datetime, datetime] | None = None,
+              current: Path | timedelta | tuple[datetime, datetime] = timedelta(hours=24),
+              end: datetime | None = None, drift_share: float = 0.5, embeddings: bool = False,
+              save: bool = True) -> DriftCheck:
+        """Check the current window of ``system`` for drift against a reference.
+
+        ``reference``: None for the newest stored baseline, a baseline name or
+        id prefix, a file, a (start, end) window, or a span that ends where the
+        current window starts. ``current``: the last span before ``end`` (now),
+        a (start, end) window, or a file. A span never reaches back into the
+        reference's calls: it starts where the reference ends (an error when
+        no call is left). The result is stored and audited unless ``save=False``.
+        """
+        return _drift().check_system(
+            self.store, self._project_or_none(), system, env=env, reference=reference,
+            current=current, end=end, drift_share=drift_share, embeddings=embeddings,
+            save=save)
+
+    def drift_baselines(self, system: str, env: str | None = None) -> list[DriftBaseline]:
+        """Stored baselines of ``system``, newest first."""
+        with self.store.read() as conn:
+            return drift_store.baselines(conn, system, env)
+
+    def drift_history(self, system: str, env: str | None = None,
+                      limit: int = 20) -> list[DriftResult]:
+        """Stored drift results of ``system``, newest first."""
+        with self.store.read() as conn:
+            return drift_store.results(conn, system, env, limit)
+
+    # --- cost and scores ------------------------------------------------------
+
+    def cost_report(self, month: str | None = None) -> CostReport:
+        """Spend of ``month`` (YYYY-MM; default: the last full month) by system, model
+        and user, against the month before; read from rollups."""
+        from trimtab.observe import cost_report
+
+        return cost_report.build(self.store, month or cost_report.last_full_month())
+
+    def score(self, call_id: str, name: str, value: float, comment: str | None = None) -> Score:
+        """Record a quality score on a recorded call (a reviewer's or an evaluator's
+        verdict, like a Langfuse score); audited. ``quality_score`` rules average them."""
+        from trimtab.observe import scores
+
+        return scores.add(self.store, call_id, name, value, comment)
+
+    def scores(self, call_id: str) -> list[Score]:
+        from trimtab.observe import scores
+
+        return scores.for_call(self.store, call_id)
+
+    # --- alerts ---------------------------------------------------------------
+
+    def check_alerts(self, *, now: datetime | None = None) -> Cycle:
+        """Evaluate every alert rule once and send the notifications that are due."""
+        from trimtab.observe.monitor import run_cycle
+
+        return run_cycle(self.store, self.project, now=now)
+
+    def monitor(self, interval: float | timedelta = 30.0,
+                stop_event: threading.Event | None = None, **kwargs) -> None:
+        """Evaluate and notify every ``interval`` until ``stop_event`` is set."""
+        from trimtab.observe.monitor import run_monitor
+
+        run_monitor(self.store, lambda: self.project, interval, stop_event,
+                    chores=self.run_scheduled, **kwargs)
+
+    def alert_states(self) -> list[AlertState]:
+        """The current state of every (rule, system, env) evaluated so far."""
+        from trimtab.store import alerts as alert_store
+
+        with self.store.read() as conn:
+            return list(alert_store.states(conn).values())
+
+    def alert_events(self, *, rule: str | None = None, system: str | None = None,
+                     since: datetime | None = None, limit: int | None = 50) -> list[AlertEvent]:
+        """Firing and resolved events, newest first."""
+        from trimtab.store import alerts as alert_store
+
+        with self.store.read() as conn:
+            return alert_store.events(conn, rule=rule, system=system, since=since, limit=limit)
+
+    def alert_deliveries(self, event_ids: list[int]) -> dict[int, list[Delivery]]:
+        from trimtab.store import alerts as alert_store
+
+        with self.store.read() as conn:
+            return alert_store.deliveries(conn, event_ids)
+
+    def test_channel(self, name: str) -> Outcome:
+        """Send a test message through a channel now; the outcome says whether it went."""
+        from trimtab.observe import channels
+
+        return channels.send_test(self.project, name)
 
     # --- gateway keys -------------------------------------------------------
 
-    def create_key(
-        self,
-        name: str,
-        *,
-        env: str,
-        systems: list[str] | None = None,
-        tags: dict[str, str] | None = None,
-    ) -> tuple[ApiKey, str]:
+    def create_key(self, name: str, *, env: str, systems: list[str] | None = None,
+                   tags: dict[str, str] | None = None) -> tuple[ApiKey, str]:
         """A virtual key for one application; the returned text is shown once."""
         self.project.check_env(env)
         for system in systems or []:
@@ -415,14 +528,8 @@ class Workspace(CallLog, Observing):
 
     # --- audit --------------------------------------------------------------
 
-    def audit_log(
-        self,
-        *,
-        system: str | None = None,
-        since: datetime | None = None,
-        action: str | None = None,
-        limit: int | None = None,
-    ) -> list[AuditEntry]:
+    def audit_log(self, *, system: str | None = None, since: datetime | None = None,
+                  action: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         with self.store.read() as conn:
             return audit_store.entries(conn, system=system, since=since, action=action, limit=limit)
 
@@ -459,6 +566,7 @@ class Workspace(CallLog, Observing):
             audit_checkpoints.scheduled(self.store, self.project, self._schedule, now=now)
 
     def _project_or_none(self) -> Project | None:
+        """The project file, or None where there is none (a store-only workspace)."""
         return self.project if self.project_file is not None else None
 
     def assess(self, system: str, *, now: datetime | None = None,
@@ -499,6 +607,18 @@ class Workspace(CallLog, Observing):
         return portfolio.history(self.store, system, limit)
 
 
+def _drift():
+    """The drift monitor, or a clear error when its optional dependencies are missing."""
+    try:
+        from trimtab.observe.drift import monitor
+    except ImportError as exc:
+        raise TrimtabError(
+            f"drift checks need numpy and scipy ({exc.name} is missing). "
+            "Fix: pip install 'trimtab[drift]'."
+        ) from None
+    return monitor
+
+
 def connect(project: str | Path | None = None, *, database_url: str | None = None) -> Workspace:
     """Find the project (argument, TRIMTAB_PROJECT, or cwd and parents) and its store."""
     if project is not None:
@@ -528,6 +648,13 @@ def active_release(system: str, env: str) -> Release | None:
     if _default is None:
         _default = connect()
     return _default.active_release(system, env)
+
+
+def run_monitor(ws: Workspace, interval: float | timedelta = 30.0,
+                stop_event: threading.Event | None = None, **kwargs) -> None:
+    """Evaluate ``ws``'s alert rules and notify every ``interval`` until
+    ``stop_event`` is set (``on_cycle=`` is called with each cycle); safe in a thread."""
+    ws.monitor(interval, stop_event, **kwargs)
 
 
 def instrument(client: Any, system: str, *, env: str | None = None,

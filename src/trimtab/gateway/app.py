@@ -136,7 +136,7 @@ class Gateway:
         # process, off the GIL that serves requests, every quarter second: bigger
         # batches, a fraction of the CPU per call, and the records are durable in the
         # spool meanwhile.
-        if "recorder" not in self.ws.__dict__:
+        if not self.ws.started("recorder"):
             self.ws.recorder_options.setdefault("writer", "process")
             self.ws.recorder_options.setdefault("interval", RECORDER_INTERVAL)
         self.ws.recorder  # noqa: B018 - start it now, not on the first call

@@ -59,9 +59,7 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
     stop = threading.Event()
     monitor = None
     if monitor_interval is not None:
-        from trimtab.observe.monitor import run_monitor
-
-        monitor = threading.Thread(target=run_monitor, args=(ws, monitor_interval, stop),
+        monitor = threading.Thread(target=ws.monitor, args=(monitor_interval, stop),
                                    name="trimtab-monitor", daemon=True)
         monitor.start()
     try:

@@ -18,10 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from trimtab.errors import TrimtabError
 from trimtab.project.alert_rules import ChannelSpec, RunSpec
+from trimtab.project.naming import suggest
+
+if TYPE_CHECKING:
+    from trimtab.project.models import Project
 
 log = logging.getLogger("trimtab.observe.alerts")
 
@@ -192,3 +197,15 @@ def test_document(project: str, channel: str) -> dict[str, Any]:
         "detail": f"sent by `trimtab alerts test {channel}`",
         "summary": f"Test message from trimtab: channel {channel!r} works.",
     }
+
+
+def send_test(project: Project, name: str) -> Outcome:
+    """Send a test message through a declared channel now (`trimtab alerts test`)."""
+    channels = project.spec.channels
+    if name not in channels:
+        raise TrimtabError(
+            f"unknown channel {name!r}.{suggest(name, channels)} "
+            f"{project.path.name} declares: {', '.join(channels) or 'none'}. "
+            "Fix: add it under `channels:`."
+        )
+    return send(channels[name], test_document(project.spec.project, name))

@@ -2,10 +2,11 @@
 
 ``trimtab monitor`` runs ``run_monitor`` in the foreground; ``trimtab serve``
 starts it in a thread with its own stop event; ``trimtab check`` runs one
-cycle. A channel that fails is recorded and retried on later cycles (up to
-``MAX_ATTEMPTS``); an evaluation that fails (store unreachable, project file
-broken mid-edit) is logged and tried again next interval. Nothing here stops
-the loop except the stop event.
+cycle. They take the store and the project file, not the workspace. A channel
+that fails is recorded and retried on later cycles (up to ``MAX_ATTEMPTS``);
+an evaluation that fails (store unreachable, project file broken mid-edit) is
+logged and tried again next interval. Nothing here stops the loop except the
+stop event.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from trimtab.observe.alerts import AlertStatus, evaluate
 from trimtab.store import alerts as alert_store
 
 if TYPE_CHECKING:
-    from trimtab.workspace import Workspace
+    from trimtab.project.models import Project
+    from trimtab.store import Store
 
 log = logging.getLogger("trimtab.observe.alerts")
 
@@ -65,18 +67,17 @@ class Cycle:
         return [s for s in self.statuses if s.firing]
 
 
-def deliver(ws: Workspace, *, now: datetime | None = None,
+def deliver(store: Store, project: Project, *, now: datetime | None = None,
             sleep: Callable[[float], object] = time.sleep) -> list[Sent]:
     """Send every due delivery once; record each outcome."""
     clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
-    project = ws.project
-    with ws.store.read() as conn:
+    with store.read() as conn:
         due = alert_store.due(conn, now=clock(), stale=STALE_CLAIM)
     sent = []
     for delivery in due:
         if delivery.status == "failed" and clock() - delivery.updated_at < _retry_delay(delivery):
             continue
-        with ws.store.ingest() as conn:
+        with store.ingest() as conn:
             if not alert_store.claim(conn, delivery, now=clock()):
                 continue  # another monitor has it
             event = alert_store.get_event(conn, delivery.event_id)
@@ -89,7 +90,7 @@ def deliver(ws: Workspace, *, now: datetime | None = None,
         final = final or attempt >= MAX_ATTEMPTS
         gave_up = not outcome.ok and final
         status = "sent" if outcome.ok else "gave_up" if gave_up else "failed"
-        with ws.store.ingest() as conn:
+        with store.ingest() as conn:
             alert_store.finish(conn, event.id, delivery.target, status=status,
                                detail=outcome.detail, now=clock())
         if not outcome.ok:
@@ -123,21 +124,21 @@ def _attempt(project, target: str, event, sleep) -> tuple[notify.Outcome, bool]:
     return notify.send(channel, event.document, sleep=sleep), False
 
 
-def run_cycle(ws: Workspace, *, now: datetime | None = None,
+def run_cycle(store: Store, project: Project, *, now: datetime | None = None,
               sleep: Callable[[float], object] = time.sleep) -> Cycle:
     """Evaluate every rule once, then deliver what is due."""
-    statuses = evaluate(ws.store, ws.project, now=now)
+    statuses = evaluate(store, project, now=now)
     for status in statuses:
         if status.event is not None:
             log.info("alert %s %s for %s: %s", status.rule, status.event.state, status.system,
                      status.event.document["summary"])
-    return Cycle(statuses, deliver(ws, now=now, sleep=sleep))
+    return Cycle(statuses, deliver(store, project, now=now, sleep=sleep))
 
 
-def _housekeeping(ws: Workspace) -> None:
+def _housekeeping(chores: Callable[[], object]) -> None:
     """The workspace's scheduled chores (signed audit checkpoints), never fatal."""
     try:
-        ws.run_scheduled()
+        chores()
     except TrimtabError as exc:
         log.error("scheduled housekeeping skipped: %s", exc)
     except Exception:  # noqa: BLE001 - the loop must outlive any one failure
@@ -145,16 +146,21 @@ def _housekeeping(ws: Workspace) -> None:
 
 
 def run_monitor(
-    ws: Workspace,
+    store: Store,
+    project: Callable[[], Project],
     interval: float | timedelta = 30.0,
     stop_event: threading.Event | None = None,
     *,
     on_cycle: Callable[[Cycle], object] | None = None,
+    chores: Callable[[], object] | None = None,
 ) -> None:
     """Evaluate and notify every ``interval`` until ``stop_event`` is set.
 
     Safe to run in a thread (``trimtab serve`` does): it only returns when the
     event is set, and pauses between channel retries wake up on it too.
+    ``project`` is asked for the project file each cycle, so an edit of
+    trimtab.yaml applies from the next one; ``chores`` (the workspace's
+    scheduled housekeeping) run after each cycle.
     """
     stop = stop_event or threading.Event()
     seconds = interval.total_seconds() if isinstance(interval, timedelta) else float(interval)
@@ -162,7 +168,7 @@ def run_monitor(
         raise TrimtabError("the monitor interval must be positive (e.g. 30s).")
     while not stop.is_set():
         try:
-            cycle = run_cycle(ws, sleep=stop.wait)
+            cycle = run_cycle(store, project(), sleep=stop.wait)
         except TrimtabError as exc:
             log.error("alert evaluation skipped: %s", exc)
         except Exception:  # noqa: BLE001 - the loop must outlive any one failure
@@ -173,5 +179,6 @@ def run_monitor(
                     on_cycle(cycle)
                 except Exception:  # noqa: BLE001
                     log.exception("monitor callback failed")
-        _housekeeping(ws)
+        if chores is not None:
+            _housekeeping(chores)
         stop.wait(seconds)

@@ -28,6 +28,14 @@ def find_project_file(start: Path | None = None) -> Path | None:
     return None
 
 
+def missing_project_file() -> TrimtabError:
+    """The error for work that needs trimtab.yaml where none was found."""
+    return TrimtabError(
+        "no trimtab.yaml found in this directory or its parents. "
+        "Fix: run `trimtab init`, cd into your project, or set TRIMTAB_PROJECT."
+    )
+
+
 def load_project(path: Path) -> Project:
     try:
         text = path.read_text(encoding="utf-8")

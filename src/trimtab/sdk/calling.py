@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -46,6 +46,7 @@ from trimtab.runtime.messages import StreamAccumulator
 from trimtab.store.ids import new_call_id
 
 if TYPE_CHECKING:
+    from trimtab.releases.active import Route
     from trimtab.store.releases import Release
     from trimtab.workspace import Workspace
 
@@ -162,10 +163,15 @@ def parse_json(text: str | None) -> tuple[Any, str | None]:
 class Caller:
     """Per-workspace runtime state: routers (with their HTTP connections) per
     release and event loop, the circuit breakers, and a private event loop
-    that the synchronous ``run()`` uses so scripts need no asyncio."""
+    that the synchronous ``run()`` uses so scripts need no asyncio.
 
-    def __init__(self, ws: Workspace):
-        self.ws = ws
+    ``route(system, env)`` names the releases that answer (the active-release
+    cache); ``emit(record)`` spools a finished call and tells the observers.
+    """
+
+    def __init__(self, route: Callable[[str, str], Route], emit: Callable[[CallRecord], str]):
+        self.route = route
+        self.emit = emit
         self.breakers = BreakerRegistry()
         # Per event loop (an HTTP client belongs to the loop that made it); weak, so
         # an app that calls asyncio.run() per request does not pile up dead clients.
@@ -263,7 +269,7 @@ class Caller:
         return router
 
     def pick(self, system: str, env: str, user: str | None) -> tuple[Release, str, Release | None]:
-        route = self.ws.active.route(system, env)
+        route = self.route(system, env)
         release, how = route.pick(system, user)
         if release is None:
             raise NoActiveRelease(
@@ -410,7 +416,7 @@ class _Call:
         _fill_attempts(record, result.attempts)
         record.ttft_ms = result.ttft_ms
         fill_usage(record, usage, result.cost)
-        self.caller.ws.emit(record)
+        self.caller.emit(record)
         return record
 
     def record_failure(self, failed: ProviderError, latency_ms: float) -> CallRecord:
@@ -422,7 +428,7 @@ class _Call:
         _fill_attempts(record, getattr(failed, "attempts", []))
         if record.provider is None:
             record.provider, record.model = failed.provider, failed.model
-        self.caller.ws.emit(record)
+        self.caller.emit(record)
         return record
 
     def result(self, result: CallResult, record: CallRecord) -> RunResult:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from trimtab.jsontext import canonical_json
 from trimtab.store import audit
+from trimtab.store.filters import matching
 from trimtab.store.schema import alert_deliveries, alert_events, alert_state
 
 ALL_ENVS = "*"
@@ -158,13 +159,8 @@ def events(
     limit: int | None = 50,
 ) -> list[AlertEvent]:
     """Newest first."""
-    query = select(alert_events).order_by(alert_events.c.id.desc())
-    if rule is not None:
-        query = query.where(alert_events.c.rule == rule)
-    if system is not None:
-        query = query.where(alert_events.c.system == system)
-    if since is not None:
-        query = query.where(alert_events.c.time >= since)
+    query = matching(select(alert_events).order_by(alert_events.c.id.desc()), alert_events,
+                     rule=rule, system=system, since=since)
     if limit is not None:
         query = query.limit(limit)
     return [AlertEvent(**r._mapping) for r in conn.execute(query)]

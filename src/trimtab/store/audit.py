@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from trimtab.jsontext import canonical_json, sha256_hex
+from trimtab.store.filters import matching
 from trimtab.store.schema import audit, audit_head, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -140,13 +141,8 @@ def entries(
     action: str | None = None,
     limit: int | None = None,
 ) -> list[AuditEntry]:
-    query = select(audit).order_by(audit.c.seq)
-    if system is not None:
-        query = query.where(audit.c.system == system)
-    if since is not None:
-        query = query.where(audit.c.time >= since)
-    if action is not None:
-        query = query.where(audit.c.action == action)
+    query = matching(select(audit).order_by(audit.c.seq), audit, system=system, since=since,
+                     action=action)
     if limit is not None:
         # The newest N, still shown oldest first.
         query = query.order_by(None).order_by(audit.c.seq.desc()).limit(limit)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, func, select
 from trimtab.errors import TrimtabError
 from trimtab.store import audit, bulk
 from trimtab.store.call_columns import CALL_COLUMNS
+from trimtab.store.filters import matching
 from trimtab.store.schema import calls
 
 COLUMNS = tuple(c.name for c in calls.columns)
@@ -80,14 +81,7 @@ def query(
     limit: int = 50,
 ) -> list[Call]:
     statement = select(calls).order_by(calls.c.time.desc(), calls.c.id.desc()).limit(limit)
-    if system is not None:
-        statement = statement.where(calls.c.system == system)
-    if env is not None:
-        statement = statement.where(calls.c.env == env)
-    if since is not None:
-        statement = statement.where(calls.c.time >= since)
-    if status is not None:
-        statement = statement.where(calls.c.status == status)
+    statement = matching(statement, calls, system=system, env=env, since=since, status=status)
     return [Call(**r._mapping) for r in conn.execute(statement)]
 
 

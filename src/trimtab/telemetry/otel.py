@@ -215,8 +215,8 @@ class SpanExport:
             return
         self._closed = True
         ws = self._workspace()
-        if ws is not None and self in ws.observers:
-            ws.observers.remove(self)
+        if ws is not None:
+            ws.unsubscribe(self)
         if self.owned:
             self.provider.shutdown()
         else:
@@ -413,8 +413,7 @@ def install_otel(
             tracer_provider = TracerProvider(resource=_resource(ws, Resource))
             tracer_provider.add_span_processor(BatchSpanProcessor(_exporter(endpoint, headers)))
         export = SpanExport(ws, tracer_provider, owned=owned, capture_content=capture_content)
-        ws.observers.append(export)
-        ws.add_telemetry(flush=export.flush, close=export.close)
+        ws.subscribe(export, flush=export.flush, close=export.close)
         _installed[ws] = export
         return export
 

@@ -91,7 +91,7 @@ class _Series:
 
 
 class CallMetrics:
-    """The observer (``ws.observers``) and the collector (the registry) in one:
+    """The observer (``ws.subscribe``) and the collector (the registry) in one:
     it counts each record as it is emitted and reports the counts when scraped."""
 
     def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic):
@@ -249,7 +249,7 @@ class RecorderCollector:
     def collect(self) -> Iterator[Metric]:
         ws = self._workspace()
         # Never start a recorder (threads, a database connection) just to be scraped.
-        recorder = ws.__dict__.get("recorder") if ws is not None else None
+        recorder = ws.recorder if ws is not None and ws.started("recorder") else None
         stats: dict[str, int] = {}
         if recorder is not None:
             try:
@@ -288,7 +288,7 @@ def install_prometheus(ws: Workspace, *, limits: Limits | None = None,
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
-        ws.observers.append(metrics)
+        ws.subscribe(metrics)
         _installed[ws] = registry
         return registry
 

@@ -1,31 +1,36 @@
 """Drift checks on a system's recorded calls: baselines in, stored verdicts out.
 
-The workspace calls these; they read calls and baselines through
-``trimtab.store.drift`` and never keep reference rows: a baseline is a
-profile plus the extraction plan that cut its columns, so a check only reads
-the current window's calls.
+The workspace calls ``store_baseline`` and ``check_system``; they read calls
+and baselines through ``trimtab.store.drift`` and never keep reference rows:
+a baseline is a profile plus the extraction plan that cut its columns, so a
+check only reads the current window's calls.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from trimtab.actor import current_actor
 from trimtab.errors import TrimtabError
 from trimtab.observe.drift import calls as call_columns
 from trimtab.observe.drift.check import check_drift
 from trimtab.observe.drift.files import read_rows
 from trimtab.observe.drift.profiles import DatasetProfile, profile
 from trimtab.observe.drift.report import DriftReport
+from trimtab.project.loader import missing_project_file
 from trimtab.store import Store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import drift as drift_store
 from trimtab.store import systems as system_store
 from trimtab.store.drift import DriftBaseline, DriftResult
+
+if TYPE_CHECKING:
+    from trimtab.project.models import Project
 
 DEFAULT_BASELINE_SPAN = timedelta(days=7)
 #: Calls read per window: a reference keeps its oldest, a current window its newest,
@@ -252,3 +257,97 @@ def check(
     baseline = reference if isinstance(reference, DriftBaseline) else None
     return DriftCheck(system, env, ref_text, current.description, report, baseline, result,
                       all_notes)
+
+
+# --- what the workspace asks for ---------------------------------------------------------
+
+
+def scope(store: Store, project: Project | None, system: str, env: str | None) -> str:
+    """The env to check (production by default); the system must be declared in
+    the project file or known to the store."""
+    if env is None:
+        env = project.production if project is not None else "production"
+    elif project is not None:
+        project.check_env(env)
+    if project is None or system not in project.spec.systems:
+        with store.read() as conn:
+            if system_store.find(conn, system) is None:
+                if project is None:
+                    raise missing_project_file()
+                project.system(system)  # raises, naming the declared systems
+    return env
+
+
+def store_baseline(
+    store: Store, project: Project | None, system: str, *, env: str | None = None,
+    window: timedelta | None = None, since: datetime | None = None,
+    until: datetime | None = None, file: str | Path | None = None, name: str | None = None,
+    embeddings: bool = False,
+) -> DriftBaseline:
+    """Profile a reference and store it (see ``Workspace.drift_baseline``)."""
+    env = scope(store, project, system, env)
+    chosen = [x is not None for x in (window, since or until, file)]
+    if sum(chosen) > 1:
+        raise TrimtabError("give one reference: --window, --since/--until, or --file.")
+    if file is not None:
+        reference = file_window(Path(file))
+    elif window is not None or since is not None or until is not None:
+        end = until or datetime.now(UTC)
+        start = since or end - (window or DEFAULT_BASELINE_SPAN)
+        reference = calls_window(store, system, env, start, end, which="reference",
+                                 fix="widen --window, or move --since/--until")
+    else:
+        reference = first_week_of_release(store, system, env)
+    return save_baseline(store, system, env, reference, name=name, embeddings=embeddings,
+                         actor=current_actor())
+
+
+def check_system(
+    store: Store, project: Project | None, system: str, *, env: str | None = None,
+    reference: str | Path | timedelta | tuple[datetime, datetime] | None = None,
+    current: Path | timedelta | tuple[datetime, datetime] = timedelta(hours=24),
+    end: datetime | None = None, drift_share: float = 0.5, embeddings: bool = False,
+    save: bool = True,
+) -> DriftCheck:
+    """Check a current window against a reference (see ``Workspace.drift``)."""
+    env = scope(store, project, system, env)
+    end = end or datetime.now(UTC)
+    baseline = None
+    if reference is None or isinstance(reference, str):
+        with store.read() as conn:
+            baseline = (drift_store.get_baseline(conn, system, reference, env) if reference
+                        else drift_store.latest_baseline(conn, system, env))
+    if isinstance(current, Path):
+        cur = file_window(current)
+    else:
+        start, stop = (end - current, end) if isinstance(current, timedelta) else current
+        bounds = Window("", [], *reference) if isinstance(reference, tuple) else baseline
+        moved = isinstance(current, timedelta) and bounds is not None \
+            and overlaps(bounds, start, stop)
+        if moved:
+            start = reference_end(bounds)
+        cur = calls_window(store, system, env, start, stop, after_reference=moved)
+        if bounds is not None and overlaps(bounds, start, stop):
+            cur = replace(cur, notes=(*cur.notes, "the current window overlaps the "
+                                      "reference window: calls in both are compared "
+                                      "with themselves"))
+    if reference is None or isinstance(reference, str):
+        if baseline is None:
+            raise TrimtabError(
+                f"no drift baseline for {system} in env {env}. Fix: `trimtab drift "
+                f"baseline {system} --env {env}` stores one (the first 7 days of the "
+                "active release), or pass --reference (a window, a span or a file)."
+            )
+        ref: DriftBaseline | Window = baseline
+    elif isinstance(reference, Path):
+        ref = file_window(reference)
+    else:
+        if isinstance(reference, timedelta):
+            if cur.start is None:
+                raise TrimtabError("a reference span needs a current time window, "
+                                   "not a file. Fix: give --reference START..END.")
+            reference = (cur.start - reference, cur.start)
+        ref = calls_window(store, system, env, *reference, which="reference",
+                           fix="widen --reference")
+    return check(store, system, env, reference=ref, current=cur, drift_share=drift_share,
+                 save=save, actor=current_actor(), embeddings=embeddings)
