@@ -23,7 +23,7 @@ from trimtab.gateway.bodies import check_chat
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
 from trimtab.project.models import BUILTIN_PROVIDERS
 from trimtab.runtime import CallFailed
-from trimtab.sdk.calling import PASSTHROUGH, Direct, RunResult, StreamedRun
+from trimtab.sdk.calling import PASSTHROUGH, CallOptions, Direct, RunResult, StreamedRun
 
 if TYPE_CHECKING:
     from trimtab.gateway.app import Gateway, Request
@@ -110,12 +110,12 @@ async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
             raise GatewayError(403, f"this API key may not call {system!r}; it may call "
                                f"{', '.join(key.systems or [])}", type="permission_error",
                                param="model", code="system_not_allowed")
-        args = {"variables": body.get("variables"), "messages": messages or None, **common}
+        options = CallOptions(body.get("variables"), messages or None, **common)
         try:
             if stream:
-                run = caller.stream(system, who.env, **args)
+                run = caller.stream(system, who.env, options)
             else:
-                result = await caller.complete(system, who.env, **args)
+                result = await caller.complete(system, who.env, options)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an OpenAI error
             raise from_exception(exc, messages_given=bool(messages)) from None
     else:
@@ -131,11 +131,11 @@ async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
         if not messages:
             raise bad_request("messages: must not be empty", "messages")
         try:
+            options = CallOptions(messages=messages, **common)
             if stream:
-                run = caller.stream_direct(direct, who.env, messages=messages, **common)
+                run = caller.stream(direct, who.env, options)
             else:
-                result = await caller.complete_direct(direct, who.env, messages=messages,
-                                                      **common)
+                result = await caller.complete(direct, who.env, options)
         except Exception as exc:  # noqa: BLE001
             raise from_exception(exc) from None
     if stream:

@@ -117,6 +117,20 @@ class RunResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """What a caller asks of one call besides whom it calls: the same for the
+    call and its shadow. ``source`` and ``api_key_id`` say where it came from."""
+
+    variables: Mapping[str, Any] | None = None
+    messages: list[dict[str, Any]] | None = None
+    params: Mapping[str, Any] | None = None
+    user: str | None = None
+    tags: Mapping[str, str] | None = None
+    source: str = "sdk"
+    api_key_id: str | None = None
+
+
 def wants_json(spec: Mapping[str, Any], params: Mapping[str, Any] | None) -> bool:
     fmt = (params or {}).get("response_format", (spec.get("params") or {}).get("response_format"))
     if isinstance(fmt, Mapping):
@@ -283,30 +297,22 @@ class Caller:
             )
         return release, how, route.shadow(system, user)
 
-    async def complete(
-        self, system: str, env: str, *, variables: Mapping[str, Any] | None = None,
-        messages: list[dict[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
-        user: str | None = None, tags: Mapping[str, str] | None = None, source: str = "sdk",
-        api_key_id: str | None = None,
-    ) -> RunResult:
-        """Call the active (or canary) release, record the call, start any shadow."""
-        release, how, shadow = self.pick(system, env, user)
-        call = _Call(self, system, env, release, how, variables, messages, params, user, tags,
-                     source, api_key_id)
-        return await self._complete(call, shadow)
+    def _prepare(self, target: str | Direct, env: str,
+                 options: CallOptions) -> tuple[_Call, Release | None]:
+        """The call's context, and the shadow release to call beside it, if any.
 
-    async def complete_direct(
-        self, direct: Direct, env: str, *, messages: list[dict[str, Any]],
-        params: Mapping[str, Any] | None = None, user: str | None = None,
-        tags: Mapping[str, str] | None = None, source: str = "gateway",
-        api_key_id: str | None = None,
-    ) -> RunResult:
-        """Call a provider's model with no release (passthrough), recorded all the same."""
-        call = _Call(self, PASSTHROUGH, env, direct, "primary", None, messages, params, user,
-                     tags, source, api_key_id)
-        return await self._complete(call, None)
+        A system name calls its active (or canary) release; a ``Direct`` calls a
+        provider's model as it is, with no release, recorded all the same.
+        """
+        if isinstance(target, Direct):
+            return _Call(self, PASSTHROUGH, env, target, "primary", options), None
+        release, how, shadow = self.pick(target, env, options.user)
+        return _Call(self, target, env, release, how, options), shadow
 
-    async def _complete(self, call: _Call, shadow: Release | None) -> RunResult:
+    async def complete(self, target: str | Direct, env: str,
+                       options: CallOptions = CallOptions()) -> RunResult:
+        """Call, record the call, start any shadow."""
+        call, shadow = self._prepare(target, env, options)
         request = call.request()
         if shadow is not None:
             self._start_shadow(shadow, call)
@@ -320,33 +326,14 @@ class Caller:
         record = call.record_success(result)
         return call.result(result, record)
 
-    def stream(
-        self, system: str, env: str, *, variables: Mapping[str, Any] | None = None,
-        messages: list[dict[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
-        user: str | None = None, tags: Mapping[str, str] | None = None, source: str = "sdk",
-        api_key_id: str | None = None,
-    ) -> StreamedRun:
+    def stream(self, target: str | Direct, env: str,
+               options: CallOptions = CallOptions()) -> StreamedRun:
         """Like ``complete`` but chunk by chunk; the record is spooled before the
         iterator ends, so a gateway sends ``[DONE]`` only once the call is durable."""
-        release, how, shadow = self.pick(system, env, user)
-        call = _Call(self, system, env, release, how, variables, messages, params, user, tags,
-                     source, api_key_id)
-        return StreamedRun(self, call, shadow)
-
-    def stream_direct(
-        self, direct: Direct, env: str, *, messages: list[dict[str, Any]],
-        params: Mapping[str, Any] | None = None, user: str | None = None,
-        tags: Mapping[str, str] | None = None, source: str = "gateway",
-        api_key_id: str | None = None,
-    ) -> StreamedRun:
-        call = _Call(self, PASSTHROUGH, env, direct, "primary", None, messages, params, user,
-                     tags, source, api_key_id)
-        return StreamedRun(self, call, None)
+        return StreamedRun(self, *self._prepare(target, env, options))
 
     def _start_shadow(self, release: Release, primary: _Call) -> None:
-        shadow = _Call(self, primary.system, primary.env, release, "shadow", primary.variables,
-                       primary.messages, primary.params, primary.user, primary.tags,
-                       primary.source, primary.api_key_id)
+        shadow = _Call(self, primary.system, primary.env, release, "shadow", primary.options)
         task = asyncio.get_running_loop().create_task(self._shadow(shadow))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
@@ -369,17 +356,18 @@ class _Call:
     """One call's context, shared by its request and its record."""
 
     def __init__(self, caller: Caller, system: str, env: str, release: Release | Direct,
-                 route: str, variables, messages, params, user, tags, source, api_key_id):
+                 route: str, options: CallOptions):
         self.caller = caller
         self.system, self.env, self.release, self.route = system, env, release, route
+        self.options = options
         self.spec, self.redactor = caller.spec(release)
         # Known before the call starts, so a gateway can name it in a stream's first bytes.
         self.id = new_call_id()
-        self.variables = dict(variables) if variables else None
-        self.messages = messages
-        self.params = dict(params) if params else {}
-        self.user, self.tags = user, dict(tags) if tags else None
-        self.source, self.api_key_id = source, api_key_id
+        self.variables = dict(options.variables) if options.variables else None
+        self.messages = options.messages
+        self.params = dict(options.params) if options.params else {}
+        self.user, self.tags = options.user, dict(options.tags) if options.tags else None
+        self.source, self.api_key_id = options.source, options.api_key_id
         self.time = datetime.now(UTC)
         self._built: list[dict[str, Any]] | None = None
 
@@ -538,16 +526,15 @@ class SystemClient:
                    messages: list[dict[str, Any]] | None = None,
                    params: Mapping[str, Any] | None = None, user: str | None = None,
                    tags: Mapping[str, str] | None = None) -> RunResult:
-        return await self.ws.caller.complete(self.name, self.env, variables=variables,
-                                             messages=messages, params=params, user=user,
-                                             tags=tags)
+        return await self.ws.caller.complete(self.name, self.env, CallOptions(
+            variables, messages, params, user, tags))
 
     def astream(self, variables: Mapping[str, Any] | None = None, *,
                 messages: list[dict[str, Any]] | None = None,
                 params: Mapping[str, Any] | None = None, user: str | None = None,
                 tags: Mapping[str, str] | None = None) -> StreamedRun:
-        return self.ws.caller.stream(self.name, self.env, variables=variables, messages=messages,
-                                     params=params, user=user, tags=tags)
+        return self.ws.caller.stream(self.name, self.env, CallOptions(
+            variables, messages, params, user, tags))
 
     def release(self) -> Release | None:
         return self.ws.active.get(self.name, self.env)
