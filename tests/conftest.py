@@ -35,7 +35,8 @@ def _pg_base() -> str:
 def _clean_env(monkeypatch, tmp_path):
     """Tests never see the developer's own project, store or identity."""
     for name in ("TRIMTAB_DATABASE_URL", "TRIMTAB_PROJECT", "TRIMTAB_ARTEFACT_STORE",
-                 "TRIMTAB_CI_URL", "GITHUB_RUN_ID", "CI_JOB_URL", "BUILD_URL"):
+                 "TRIMTAB_CI_URL", "GITHUB_RUN_ID", "CI_JOB_URL", "BUILD_URL",
+                 "TRIMTAB_TOKEN", "TRIMTAB_CHECKPOINT_KEY"):
         monkeypatch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith("OTEL_")]:  # no spans to a real collector
         monkeypatch.delenv(name, raising=False)

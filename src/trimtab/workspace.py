@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from trimtab.assess.documents import Generated
     from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
+    from trimtab.govern.identities import User
     from trimtab.observe.channels import Outcome
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.scores import Score
 
 log = logging.getLogger("trimtab")
@@ -93,6 +95,9 @@ class Workspace:
         self._privacy = RecordPrivacy()
         # What scheduled housekeeping (run_scheduled) remembers between cycles.
         self._schedule: dict[str, Any] = {}
+        # The API token this workspace acts with (default: TRIMTAB_TOKEN); a server
+        # sets it per request.
+        self.token: str | None = None
 
     # --- where things live --------------------------------------------------
 
@@ -286,7 +291,8 @@ class Workspace:
 
     def sync(self, names: list[str] | None = None) -> list[tuple[System, str]]:
         """Register or update systems from the project file (all when names is None)."""
-        return lifecycle.sync(self.store, self.project, names)
+        return lifecycle.sync(self.store, self.project, names,
+                              actor=self.authorize("system.sync"))
 
     def systems(self) -> list[System]:
         with self.store.read() as conn:
@@ -294,7 +300,8 @@ class Workspace:
 
     def release(self, system: str, note: str = "") -> tuple[Release, bool]:
         """Snapshot ``system`` as declared now. Returns (release, created)."""
-        return lifecycle.snapshot(self.store, self.project, self.artefacts, system, note)
+        return lifecycle.snapshot(self.store, self.project, self.artefacts, system, note,
+                                  actor=self.authorize("release.create", system))
 
     def releases(self, system: str) -> list[Release]:
         with self.store.read() as conn:
@@ -320,11 +327,13 @@ class Workspace:
         A later plain promote graduates it; a rollback aborts it.
         """
         return lifecycle.promote(self.store, self.project, system, ref, env, reason,
-                                 canary=canary, shadow=shadow)
+                                 canary=canary, shadow=shadow,
+                                 actor=self.authorize("deployment.promote", system))
 
     def rollback(self, system: str, env: str, to: str | None = None,
                  reason: str = "") -> Deployment:
-        return lifecycle.rollback(self.store, self.project, system, env, to, reason)
+        return lifecycle.rollback(self.store, self.project, system, env, to, reason,
+                                  actor=self.authorize("deployment.rollback", system))
 
     def status(self) -> list[Deployment]:
         """The stable deployment of every (system, env)."""
@@ -387,7 +396,8 @@ class Workspace:
         from trimtab.observe import retention
 
         declared = self.project.spec.systems if self.project_file else {}
-        return retention.prune(self.store, declared, actor=current_actor(),
+        actor = current_actor() if dry_run else self.authorize("calls.prune", system)
+        return retention.prune(self.store, declared, actor=actor,
                                older_than=older_than, system=system, dry_run=dry_run)
 
     # --- drift ----------------------------------------------------------------
@@ -404,7 +414,8 @@ class Workspace:
         """
         return _drift().store_baseline(
             self.store, self._project_or_none(), system, env=env, window=window, since=since,
-            until=until, file=file, name=name, embeddings=embeddings)
+            until=until, file=file, name=name, embeddings=embeddings,
+            actor=self.authorize("drift.baseline", system))
 
     def drift(self, system: str, *, env: str | None = None,
               reference: str | Path | timedelta | tuple[datetime, datetime] | None = None,
@@ -423,7 +434,7 @@ class Workspace:
         return _drift().check_system(
             self.store, self._project_or_none(), system, env=env, reference=reference,
             current=current, end=end, drift_share=drift_share, embeddings=embeddings,
-            save=save)
+            save=save, actor=self.authorize("drift.check", system) if save else None)
 
     def drift_baselines(self, system: str, env: str | None = None) -> list[DriftBaseline]:
         """Stored baselines of ``system``, newest first."""
@@ -450,7 +461,9 @@ class Workspace:
         verdict, like a Langfuse score); audited. ``quality_score`` rules average them."""
         from trimtab.observe import scores
 
-        return scores.add(self.store, call_id, name, value, comment)
+        system = self.call(call_id).system
+        return scores.add(self.store, call_id, name, value, comment,
+                          actor=self.authorize("score.add", system))
 
     def scores(self, call_id: str) -> list[Score]:
         from trimtab.observe import scores
@@ -463,6 +476,7 @@ class Workspace:
         """Evaluate every alert rule once and send the notifications that are due."""
         from trimtab.observe.monitor import run_cycle
 
+        self.authorize("alerts.evaluate")
         return run_cycle(self.store, self.project, now=now)
 
     def monitor(self, interval: float | timedelta = 30.0,
@@ -508,10 +522,11 @@ class Workspace:
         self.project.check_env(env)
         for system in systems or []:
             self.project.system(system)
+        actor = self.authorize("key.manage")
         with self.store.write() as conn:
             return key_store.create(
                 conn, name=name, default_env=env, systems=systems or None, tags=tags or {},
-                actor=current_actor(),
+                actor=actor,
             )
 
     def keys(self) -> list[ApiKey]:
@@ -519,12 +534,61 @@ class Workspace:
             return key_store.list_all(conn)
 
     def revoke_key(self, key_id: str) -> ApiKey:
+        actor = self.authorize("key.manage")
         with self.store.write() as conn:
-            return key_store.revoke(conn, key_id, actor=current_actor())
+            return key_store.revoke(conn, key_id, actor=actor)
 
     def authenticate(self, presented: str) -> ApiKey | None:
         with self.store.read() as conn:
             return key_store.authenticate(conn, presented)
+
+    # --- identities, roles, tokens (trimtab.govern) ----------------------------
+
+    def authorize(self, action: str, system: str | None = None) -> str:
+        """Who is acting, when they may do ``action`` (see trimtab.govern.roles);
+        PermissionDenied, audited, when they may not."""
+        from trimtab.govern.roles import authorize
+
+        return authorize(self.store, self._project_or_none(), action, system=system,
+                         token=self.token)
+
+    def whoami(self) -> tuple[str, str | None, bool]:
+        """(name, project-wide role or None, single-user mode)."""
+        from trimtab.govern.roles import whoami
+
+        return whoami(self.store, self._project_or_none(), token=self.token)
+
+    def add_user(self, name: str, role: str, *, system: str | None = None) -> User:
+        return _identities().add_user(self.store, self._project_or_none(), name, role,
+                                      system=system, token=self.token)
+
+    def users(self) -> list[User]:
+        return _identities().users(self.store, self._project_or_none())
+
+    def grant(self, name: str, role: str, *, system: str | None = None) -> Grant:
+        return _identities().grant(self.store, self._project_or_none(), name, role,
+                                   system=system, token=self.token)
+
+    def revoke(self, name: str, role: str, *, system: str | None = None) -> Grant:
+        return _identities().revoke(self.store, self._project_or_none(), name, role,
+                                    system=system, token=self.token)
+
+    def remove_user(self, name: str) -> Identity:
+        return _identities().remove_user(self.store, self._project_or_none(), name,
+                                         token=self.token)
+
+    def create_token(self, *, user: str | None = None, name: str = "cli",
+                     expires: timedelta | None = None) -> tuple[Token, str]:
+        """An API token (for ``user``, default oneself); the text is shown once."""
+        return _identities().create_token(self.store, self._project_or_none(), user=user,
+                                          label=name, expires=expires, token=self.token)
+
+    def tokens(self, user: str | None = None) -> list[Token]:
+        return _identities().tokens(self.store, user)
+
+    def revoke_token(self, token_id: str) -> Token:
+        return _identities().revoke_token(self.store, self._project_or_none(), token_id,
+                                          token=self.token)
 
     # --- audit --------------------------------------------------------------
 
@@ -550,6 +614,7 @@ class Workspace:
         """Sign the audit chain's head and append it outside the store."""
         from trimtab.govern import checkpoints as audit_checkpoints
 
+        self.authorize("audit.checkpoint")
         return audit_checkpoints.checkpoint(self.store, self._project_or_none(), to=to, key=key)
 
     def checkpoint_location(self, explicit: str | None = None) -> str:
@@ -605,6 +670,12 @@ class Workspace:
         from trimtab.assess import portfolio
 
         return portfolio.history(self.store, system, limit)
+
+
+def _identities():
+    from trimtab.govern import identities
+
+    return identities
 
 
 def _drift():

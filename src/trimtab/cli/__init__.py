@@ -24,6 +24,7 @@ from trimtab.cli import (
     report,
     retention,
     scores,
+    users,
 )
 from trimtab.cli.output import _options
 
@@ -69,6 +70,9 @@ app.add_typer(alerts.app, name="alerts")
 app.command()(scores.score)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(users.users_app, name="users")
+app.add_typer(users.tokens_app, name="tokens")
+app.command()(users.whoami)
 app.add_typer(database.app, name="db")
 app.add_typer(drift.app, name="drift")
 app.add_typer(report.app, name="report")

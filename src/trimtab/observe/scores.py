@@ -16,7 +16,7 @@ from trimtab.store.scores import Score
 
 
 def add(store: Store, call_id: str, name: str, value: float,
-        comment: str | None = None) -> Score:
+        comment: str | None = None, *, actor: str | None = None) -> Score:
     if not name or len(name) > 100:
         raise TrimtabError(f"score name {name!r}: give 1 to 100 characters, e.g. helpful.")
     if isinstance(value, bool) or not isinstance(value, int | float) \
@@ -25,7 +25,7 @@ def add(store: Store, call_id: str, name: str, value: float,
     with store.write() as conn:
         call = call_store.get(conn, call_id)
         return score_store.add(conn, call, name=name, value=float(value), comment=comment,
-                               actor=current_actor())
+                               actor=actor or current_actor())
 
 
 def for_call(store: Store, call_id: str) -> list[Score]:

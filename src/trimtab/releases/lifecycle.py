@@ -25,13 +25,13 @@ from trimtab.store.releases import Release
 from trimtab.store.systems import System
 
 
-def sync(store: Store, project: Project, names: list[str] | None = None
-         ) -> list[tuple[System, str]]:
+def sync(store: Store, project: Project, names: list[str] | None = None, *,
+         actor: str | None = None) -> list[tuple[System, str]]:
     """Register or update systems from the project file (all when names is None)."""
     declared = project.spec.systems
     for name in names or []:
         project.system(name)
-    actor = current_actor()
+    actor = actor or current_actor()
     with store.write() as conn:
         return [
             system_store.register(conn, name, declared[name].declared(), actor=actor)
@@ -40,12 +40,12 @@ def sync(store: Store, project: Project, names: list[str] | None = None
 
 
 def snapshot(store: Store, project: Project, artefacts: ArtefactStore, system: str,
-             note: str = "") -> tuple[Release, bool]:
+             note: str = "", *, actor: str | None = None) -> tuple[Release, bool]:
     """Snapshot ``system`` as declared now. Returns (release, created)."""
     spec = release_specs.resolve_spec(project, system, artefacts)
     rid, text = release_specs.release_id(spec)
     git = git_state(project.root)
-    actor = current_actor()
+    actor = actor or current_actor()
     with store.write() as conn:
         stored, _ = system_store.register(conn, system, project.system(system).declared(),
                                           actor=actor)
@@ -80,12 +80,14 @@ def fetch_artefact(store: Store, artefacts: ArtefactStore, ref: str, name: str,
 
 
 def promote(store: Store, project: Project, system: str, ref: str, env: str, reason: str = "",
-            *, canary: int | None = None, shadow: int | None = None) -> Deployment | None:
+            *, canary: int | None = None, shadow: int | None = None,
+            actor: str | None = None) -> Deployment | None:
     """Make a release active in ``env``, or start it as a canary or shadow; None
     when it already was active (see ``Workspace.promote``)."""
     project.check_env(env)
     if canary is not None and shadow is not None:
         raise TrimtabError("choose --canary or --shadow, not both.")
+    actor = actor or current_actor()
     with store.write() as conn:
         stored = system_store.get(conn, system)
         release = release_store.resolve(conn, ref)
@@ -94,23 +96,24 @@ def promote(store: Store, project: Project, system: str, ref: str, env: str, rea
                 conn, system=stored, release=release, env=env,
                 mode="canary" if canary is not None else "shadow",
                 percent=canary if canary is not None else shadow, reason=reason,
-                actor=current_actor(), ci_url=ci_run_url(),
+                actor=actor, ci_url=ci_run_url(),
             )
         return deployment_store.promote(
             conn, system=stored, release=release, env=env, reason=reason,
-            actor=current_actor(), ci_url=ci_run_url(),
+            actor=actor, ci_url=ci_run_url(),
         )
 
 
 def rollback(store: Store, project: Project, system: str, env: str, to: str | None = None,
-             reason: str = "") -> Deployment:
+             reason: str = "", *, actor: str | None = None) -> Deployment:
     project.check_env(env)
+    actor = actor or current_actor()
     with store.write() as conn:
         stored = system_store.get(conn, system)
         target = release_store.resolve(conn, to) if to else None
         return deployment_store.rollback(
             conn, system=stored, env=env, to=target, reason=reason,
-            actor=current_actor(), ci_url=ci_run_url(),
+            actor=actor, ci_url=ci_run_url(),
         )
 
 

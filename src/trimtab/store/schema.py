@@ -385,3 +385,47 @@ scores = Table(
     Index(None, "system", "time"),
     Index(None, "call_id"),
 )
+
+# --- identities and roles -------------------------------------------------------
+
+# People and pipelines that act on the store. Never deleted: a removed identity
+# keeps its row so the audit trail's names still resolve.
+identities = Table(
+    "identities",
+    metadata,
+    Column("name", String(320), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("removed_at", UTCDateTime, nullable=True),
+    Column("removed_by", String(320), nullable=True),
+)
+
+# A role in a project, or in one system of it (``system`` set).
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("identity", String(320), ForeignKey("identities.name"), nullable=False),
+    Column("role", String(20), nullable=False),  # viewer | reviewer | operator | approver | admin
+    Column("project", String(200), nullable=False),
+    Column("system", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_by", String(320), nullable=True),
+    Index(None, "identity", "project"),
+)
+
+# API tokens for identities: the sha256 of the secret, never the secret.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("identity", String(320), ForeignKey("identities.name"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)

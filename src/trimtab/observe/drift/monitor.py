@@ -282,7 +282,7 @@ def store_baseline(
     store: Store, project: Project | None, system: str, *, env: str | None = None,
     window: timedelta | None = None, since: datetime | None = None,
     until: datetime | None = None, file: str | Path | None = None, name: str | None = None,
-    embeddings: bool = False,
+    embeddings: bool = False, actor: str | None = None,
 ) -> DriftBaseline:
     """Profile a reference and store it (see ``Workspace.drift_baseline``)."""
     env = scope(store, project, system, env)
@@ -299,7 +299,7 @@ def store_baseline(
     else:
         reference = first_week_of_release(store, system, env)
     return save_baseline(store, system, env, reference, name=name, embeddings=embeddings,
-                         actor=current_actor())
+                         actor=actor or current_actor())
 
 
 def check_system(
@@ -307,7 +307,7 @@ def check_system(
     reference: str | Path | timedelta | tuple[datetime, datetime] | None = None,
     current: Path | timedelta | tuple[datetime, datetime] = timedelta(hours=24),
     end: datetime | None = None, drift_share: float = 0.5, embeddings: bool = False,
-    save: bool = True,
+    save: bool = True, actor: str | None = None,
 ) -> DriftCheck:
     """Check a current window against a reference (see ``Workspace.drift``)."""
     env = scope(store, project, system, env)
@@ -350,4 +350,4 @@ def check_system(
         ref = calls_window(store, system, env, *reference, which="reference",
                            fix="widen --reference")
     return check(store, system, env, reference=ref, current=cur, drift_share=drift_share,
-                 save=save, actor=current_actor(), embeddings=embeddings)
+                 save=save, actor=actor or current_actor(), embeddings=embeddings)
