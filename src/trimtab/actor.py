@@ -1,13 +1,33 @@
 """Who is making a change: the name every audit entry and deployment carries."""
 
+import contextlib
 import getpass
 import os
 import subprocess
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+_acting: ContextVar[str | None] = ContextVar("trimtab_acting", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(name: str | None) -> Iterator[None]:
+    """Changes made inside are made by ``name`` (the web API's caller), not by
+    whoever runs the process; None keeps the usual identity."""
+    token = _acting.set(name)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def current_actor() -> str:
-    """TRIMTAB_USER wins (CI sets it to the pipeline identity), then git's
-    user.email (what the team already uses to sign commits), then the OS user."""
+    """Who ``acting_as`` names, else TRIMTAB_USER (CI sets it to the pipeline
+    identity), then git's user.email (what the team already uses to sign
+    commits), then the OS user."""
+    acting = _acting.get()
+    if acting:
+        return acting
     explicit = os.environ.get("TRIMTAB_USER", "").strip()
     if explicit:
         return explicit

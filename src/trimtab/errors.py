@@ -11,6 +11,11 @@ class TrimtabError(Exception):
     exit_code = 2
 
 
+class NotFound(TrimtabError):
+    """What was asked for does not exist (a system, release, call, baseline):
+    the web API answers 404 where other mistakes answer 400."""
+
+
 class ProjectError(TrimtabError):
     """Every problem found in a project file, reported together."""
 

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
 from trimtab.errors import TrimtabError
-from trimtab.observe.metrics import MetricRow
+from trimtab.observe.metrics import MetricRow, Series
 from trimtab.observe.metrics import compute as compute_metrics
+from trimtab.observe.metrics import series as metric_series
 from trimtab.project.loader import find_project_file, load_project, missing_project_file
 from trimtab.project.models import Project
 from trimtab.recorder.recorder import Recorder
@@ -298,6 +299,10 @@ class Workspace:
         with self.store.read() as conn:
             return system_store.list_all(conn)
 
+    def get_system(self, name: str) -> System:
+        with self.store.read() as conn:
+            return system_store.get(conn, name)
+
     def release(self, system: str, note: str = "") -> tuple[Release, bool]:
         """Snapshot ``system`` as declared now. Returns (release, created)."""
         return lifecycle.snapshot(self.store, self.project, self.artefacts, system, note,
@@ -371,11 +376,12 @@ class Workspace:
         return self.active.get(system, env)
 
     def calls(self, *, system: str | None = None, env: str | None = None,
-              since: datetime | None = None, status: str | None = None,
+              since: datetime | None = None, until: datetime | None = None,
+              status: str | None = None, release: str | None = None, model: str | None = None,
               limit: int = 50) -> list[Call]:
         with self.store.read() as conn:
-            return call_store.query(conn, system=system, env=env, since=since, status=status,
-                                    limit=limit)
+            return call_store.query(conn, system=system, env=env, since=since, until=until,
+                                    status=status, release=release, model=model, limit=limit)
 
     def call(self, ref: str) -> Call:
         with self.store.read() as conn:
@@ -388,6 +394,12 @@ class Workspace:
         """Calls, errors, p50/p95/p99, tokens and cost over a window, grouped."""
         return compute_metrics(self.store, window=window, by=tuple(by), system=system, env=env,
                                tag=tag, end=end)
+
+    def metric_series(self, *, window: timedelta = timedelta(hours=24),
+                      system: str | None = None, env: str | None = None,
+                      end: datetime | None = None) -> Series:
+        """The same metrics per step over a window (a chart's points)."""
+        return metric_series(self.store, window=window, system=system, env=env, end=end)
 
     def prune(self, older_than: timedelta | None = None, *, system: str | None = None,
               dry_run: bool = False) -> list[Pruned]:

@@ -24,19 +24,26 @@ from trimtab.workspace import Workspace
 def running_gateway(ws: Workspace, *, key_ttl: float = 0.3,
                     lifespan: str = "on") -> Iterator[str]:
     """Serve ``ws`` on a free loopback port; yields the base URL (``http://127.0.0.1:N``)."""
+    with running_app(Gateway(ws, key_ttl=key_ttl), lifespan=lifespan) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_app(app, *, lifespan: str = "on") -> Iterator[str]:
+    """Serve any ASGI app under uvicorn on a free loopback port; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(Gateway(ws, key_ttl=key_ttl), lifespan=lifespan, log_level="warning",
-                            access_log=False, loop="asyncio")
+    config = uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False,
+                            loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the gateway did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"

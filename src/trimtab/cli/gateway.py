@@ -1,4 +1,5 @@
-"""`trimtab gateway` and `trimtab serve`: the OpenAI-compatible HTTP gateway."""
+"""`trimtab gateway` and `trimtab serve`: the OpenAI-compatible HTTP gateway, and with
+`serve` the dashboard, the JSON API and the alert monitor beside it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ from trimtab.cli.output import console, err_console, handles_errors, workspace
 from trimtab.errors import TrimtabError
 
 
-def _start(host: str, port: int, workers: int, monitor_interval: float | None) -> None:
-    from trimtab.gateway.server import serve
+def _start(host: str, port: int, workers: int, monitor_interval: float | None,
+           web: bool = False) -> None:
+    if web:
+        try:
+            import fastapi  # noqa: F401
+            import jinja2  # noqa: F401
+        except ImportError as exc:
+            raise TrimtabError(f"the dashboard needs the web extra ({exc.name} is missing). "
+                               "Fix: pip install 'trimtab[web]', or run `trimtab gateway` "
+                               "for the gateway alone.") from None
+        from trimtab.web.server import serve
+    else:
+        from trimtab.gateway.server import serve
 
     if workers < 1:
         raise TrimtabError(f"--workers {workers}: must be 1 or more.")
@@ -32,6 +44,10 @@ def _start(host: str, port: int, workers: int, monitor_interval: float | None) -
         url = f"http://{host}:{port}/v1"
         console.print(f"trimtab gateway on {url} ({workers} worker{'s' * (workers != 1)}); "
                       f"project {project.spec.project}; systems: {systems}", soft_wrap=True)
+        if web:
+            console.print(f"dashboard: http://{host}:{port}/  API: http://{host}:{port}/api/v1 "
+                          f"(docs /docs, health /healthz, /readyz)" + ("" if not keys else
+                          "; sign in with an API key"), soft_wrap=True)
         if not keys:
             err_console.print("[bold yellow]open:[/] no API keys exist, so anyone who can "
                               "reach this port can call. Create one with `trimtab keys create "
@@ -81,7 +97,12 @@ def serve(
     interval: str = typer.Option("30s", "--interval", "-i",
                                  help="Time between alert evaluations: 30s, 1m, 5m."),
 ) -> None:
-    """Run the gateway and the alert monitor together: one process to operate.
+    """Run everything in one process: the gateway, the dashboard, the JSON API
+    (/api/v1, OpenAPI at /openapi.json, docs at /docs), /metrics, /healthz,
+    /readyz and the alert monitor. Needs the web extra: pip install 'trimtab[web]'.
+
+    With API keys (`trimtab keys create`) the dashboard and the API need one
+    (a browser signs in with it); without, they run in local mode, no login.
 
     Example:
 
@@ -96,4 +117,4 @@ def serve(
     if seconds <= 0:
         raise TrimtabError(f"--interval {interval!r}: not a positive duration. Fix: use 30s, "
                            "1m or 5m.")
-    _start(host, port, workers, seconds)
+    _start(host, port, workers, seconds, web=True)

@@ -101,6 +101,8 @@ class Gateway:
             ("GET", "/metrics"): self._metrics,
             ("GET", "/healthz"): self._health,
         }
+        #: What a router in front (``trimtab serve``'s) sends here: these and /v1/...
+        self.paths = frozenset(path for _, path in self._routes)
 
     # --- ASGI ---------------------------------------------------------------------
 

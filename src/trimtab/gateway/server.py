@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trimtab.gateway.app import Gateway
 
@@ -48,11 +48,14 @@ def _settings() -> dict:
 
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int = 1, *,
           monitor_interval: float | None = None,
-          on_ready: Callable[[], None] | None = None) -> None:
+          on_ready: Callable[[], None] | None = None, app: Any = None,
+          factory: str = "trimtab.gateway.server:worker_app") -> None:
     """Serve until SIGINT/SIGTERM; then finish in-flight calls and flush the recorder.
 
     ``monitor_interval`` also runs the alert loop (``trimtab serve``), once,
-    in this process, however many workers answer calls.
+    in this process, however many workers answer calls. ``app`` (one process)
+    and ``factory`` (each worker's) serve something wrapping the gateway
+    instead of the gateway alone: ``trimtab serve``'s web app.
     """
     import uvicorn
 
@@ -69,11 +72,12 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
             os.environ["TRIMTAB_DATABASE_URL"] = ws.database_url
             if on_ready is not None:
                 on_ready()
-            uvicorn.run("trimtab.gateway.server:worker_app", host=host, port=port,
-                        factory=True, workers=workers, **_settings())
+            uvicorn.run(factory, host=host, port=port, factory=True, workers=workers,
+                        **_settings())
         else:
-            server = uvicorn.Server(uvicorn.Config(Gateway(ws, owns_process=True), host=host,
-                                                   port=port, **_settings()))
+            if app is None:
+                app = Gateway(ws, owns_process=True)
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_settings()))
             if on_ready is not None:
                 _call_when_started(server, on_ready)
             server.run()

@@ -81,6 +81,47 @@ def compute(
     return [_row(group, totals) for group, totals in groups]
 
 
+#: Steps a series may use, finest first: the first that keeps it within MAX_POINTS.
+STEPS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1),
+         timedelta(hours=6), timedelta(days=1))
+MAX_POINTS = 200
+
+
+@dataclass(frozen=True)
+class Series:
+    """Metrics per step over a window, for charts: ``points[i].group["start"]``
+    is the step's start (ISO, UTC); steps without calls are left out. ``start``
+    is the first step's start."""
+    start: datetime
+    end: datetime
+    step: timedelta
+    points: list[MetricRow]
+
+
+def series(
+    store: Store,
+    *,
+    window: timedelta,
+    system: str | None = None,
+    env: str | None = None,
+    end: datetime | None = None,
+) -> Series:
+    """Calls, errors, p50/p95/p99 and cost per step over ``window``, read from
+    rollups; the step is the finest that keeps the window within MAX_POINTS."""
+    if window <= timedelta(0):
+        raise TrimtabError("the window must be positive (e.g. 24h, 7d).")
+    step = next((s for s in STEPS if window / s <= MAX_POINTS), None)
+    if step is None:
+        raise TrimtabError(f"a window of {window} is too long for a chart. "
+                           f"Fix: ask for {MAX_POINTS} days or fewer.")
+    end = end or datetime.now(UTC)
+    start = rollup_store.floor_to(end - window, step)
+    with store.read() as conn:
+        rows = rollup_store.series(conn, start, end, step, system=system, env=env)
+    points = [_row({"start": moment.isoformat()}, totals) for moment, totals in rows]
+    return Series(start=start, end=end, step=step, points=points)
+
+
 def _row(group: dict[str, str], totals: rollup_store.Totals) -> MetricRow:
     sketch = totals.sketch
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
 from trimtab.project.governance import AuditSpec, PolicySpec, SuspendedSpec
 from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
@@ -191,7 +191,7 @@ class Project:
         try:
             return self.spec.systems[name]
         except KeyError:
-            raise TrimtabError(
+            raise NotFound(
                 f"{self.path.name}: no system named {name!r}.{suggest(name, self.spec.systems)} "
                 f"Declared systems: {', '.join(self.spec.systems) or 'none'}."
             ) from None

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit, bulk
 from trimtab.store.call_columns import CALL_COLUMNS
 from trimtab.store.filters import matching
@@ -77,11 +77,20 @@ def query(
     system: str | None = None,
     env: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     status: str | None = None,
+    release: str | None = None,
+    model: str | None = None,
     limit: int = 50,
 ) -> list[Call]:
+    """Newest first. ``release`` is a release id or a prefix of one; ``until`` is exclusive."""
     statement = select(calls).order_by(calls.c.time.desc(), calls.c.id.desc()).limit(limit)
-    statement = matching(statement, calls, system=system, env=env, since=since, status=status)
+    statement = matching(statement, calls, system=system, env=env, since=since, status=status,
+                         model=model)
+    if until is not None:
+        statement = statement.where(calls.c.time < until)
+    if release is not None:
+        statement = statement.where(calls.c.release_id.startswith(release, autoescape=True))
     return [Call(**r._mapping) for r in conn.execute(statement)]
 
 
@@ -91,7 +100,7 @@ def get(conn: Connection, ref: str) -> Call:
         select(calls).where(calls.c.id.startswith(ref, autoescape=True)).limit(2)
     ).all()
     if not rows:
-        raise TrimtabError(f"no call has an id starting with {ref!r}. Fix: `trimtab calls`.")
+        raise NotFound(f"no call has an id starting with {ref!r}. Fix: `trimtab calls`.")
     if len(rows) > 1:
         raise TrimtabError(f"call prefix {ref!r} is ambiguous. Fix: give more characters.")
     return Call(**rows[0]._mapping)

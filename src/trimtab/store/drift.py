@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
 from trimtab.store.ids import new_call_id
 from trimtab.store.schema import calls, drift_baselines, drift_results, utcnow
@@ -156,7 +156,7 @@ def get_baseline(
         raise TrimtabError(f"baseline prefix {ref!r} is ambiguous for {where}. "
                            "Fix: give more characters of the id, or its name.")
     listing = ", ".join(f"{b.name} ({b.short_id})" for b in known[:10]) or "none yet"
-    raise TrimtabError(
+    raise NotFound(
         f"unknown drift baseline {ref!r} for {where}; known: {listing}. "
         f"Fix: `trimtab drift baselines {system}` lists them, `trimtab drift baseline "
         f"{system}` saves one."

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
 from trimtab.store.schema import releases, systems, utcnow
 
@@ -111,7 +111,7 @@ def resolve(conn: Connection, ref: str, *, system: str | None = None) -> Release
     rows = conn.execute(query).all()
     scope = f" of system {system!r}" if system else ""
     if not rows:
-        raise TrimtabError(
+        raise NotFound(
             f"no release{scope} has an id starting with {ref!r}. "
             f"Fix: list them with `trimtab releases {system or 'SYSTEM'}`."
         )

@@ -40,6 +40,15 @@ def floor(moment: datetime, resolution: str) -> datetime:
     return moment
 
 
+def floor_to(moment: datetime, step: timedelta) -> datetime:
+    """The start of the ``step``-long slot holding ``moment`` (slots counted from
+    2000-01-01 UTC, so a day's slots start at midnight)."""
+    return _EPOCH + (moment - _EPOCH) // step * step
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def ceil(moment: datetime, resolution: str) -> datetime:
     floored = floor(moment, resolution)
     return floored if floored == moment else floored + STEP[resolution]
@@ -387,38 +396,78 @@ def summarize(
     groups: dict[tuple, list] = {}
     loads = orjson.loads
     for resolution, lo, hi in plan(start, end, finest="h" if dimension else "m"):
-        query = select(
-            *wanted, rollups.c.calls, rollups.c.input_tokens, rollups.c.output_tokens,
-            rollups.c.cost_micro_usd, rollups.c.cost_unknown, rollups.c.outcome, rollups.c.sketch,
-        ).where(
-            rollups.c.resolution == resolution, rollups.c.dimension == dimension,
-            rollups.c.bucket >= lo, rollups.c.bucket < hi,
-        )
-        if system is not None:
-            query = query.where(rollups.c.system == system)
-        if env is not None:
-            query = query.where(rollups.c.env == env)
-        for row in conn.execute(query):
+        for row in conn.execute(_rows(wanted, resolution, dimension, lo, hi, system, env)):
             key = tuple(row[:width])
             acc = groups.get(key)
             if acc is None:
                 acc = groups[key] = [0, 0, 0, 0, 0, 0, {}, 0, 0.0, 0.0]
-            calls, tokens_in, tokens_out, cost, unknown, outcome, text = row[width:]
-            acc[0] += calls
-            acc[1] += tokens_in
-            acc[2] += tokens_out
-            acc[3] += cost
-            acc[4] += unknown
-            if outcome == "error":
-                acc[5] += calls
-            sketch = loads(text)
-            buckets = acc[6]
-            for index, n in sketch["b"].items():
-                buckets[index] = buckets.get(index, 0) + n
-            acc[7] += sketch["n"]
-            acc[8] += sketch["s"]
-            if sketch["m"] > acc[9]:
-                acc[9] = sketch["m"]
+            _add(acc, row[width:], loads)
     result = [(dict(zip(by, key, strict=True)), _summed(acc)) for key, acc in groups.items()]
     result.sort(key=lambda item: (-item[1].cost_micro_usd, -item[1].calls))
     return result
+
+
+def series(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    *,
+    system: str | None = None,
+    env: str | None = None,
+) -> list[tuple[datetime, Totals]]:
+    """Totals per ``step`` over [start, end), oldest first, one entry per step that
+    has calls. ``start`` is floored to the step (``floor_to``); a step of whole
+    hours reads hour rows, any other minute rows, so every row falls inside one step."""
+    if step <= timedelta(0) or step % STEP["m"]:
+        raise ValueError(f"a series step must be whole minutes, not {step}")
+    resolution = "h" if step % STEP["h"] == timedelta(0) else "m"
+    start = floor_to(start, step)
+    end = ceil(end, resolution)
+    groups: dict[datetime, list] = {}
+    loads = orjson.loads
+    for row in conn.execute(_rows([rollups.c.bucket], resolution, "", start, end, system, env)):
+        key = start + (row[0] - start) // step * step
+        acc = groups.get(key)
+        if acc is None:
+            acc = groups[key] = [0, 0, 0, 0, 0, 0, {}, 0, 0.0, 0.0]
+        _add(acc, row[1:], loads)
+    return [(key, _summed(groups[key])) for key in sorted(groups)]
+
+
+def _rows(wanted: list, resolution: str, dimension: str, lo: datetime, hi: datetime,
+          system: str | None, env: str | None):
+    """The rollup rows of one resolution and dimension in [lo, hi): ``wanted``
+    columns, then the values ``_add`` sums."""
+    query = select(
+        *wanted, rollups.c.calls, rollups.c.input_tokens, rollups.c.output_tokens,
+        rollups.c.cost_micro_usd, rollups.c.cost_unknown, rollups.c.outcome, rollups.c.sketch,
+    ).where(
+        rollups.c.resolution == resolution, rollups.c.dimension == dimension,
+        rollups.c.bucket >= lo, rollups.c.bucket < hi,
+    )
+    if system is not None:
+        query = query.where(rollups.c.system == system)
+    if env is not None:
+        query = query.where(rollups.c.env == env)
+    return query
+
+
+def _add(acc: list, values: Sequence[Any], loads: Any) -> None:
+    """Sum one rollup row's values into a group's accumulator (see summarize)."""
+    calls, tokens_in, tokens_out, cost, unknown, outcome, text = values
+    acc[0] += calls
+    acc[1] += tokens_in
+    acc[2] += tokens_out
+    acc[3] += cost
+    acc[4] += unknown
+    if outcome == "error":
+        acc[5] += calls
+    sketch = loads(text)
+    buckets = acc[6]
+    for index, n in sketch["b"].items():
+        buckets[index] = buckets.get(index, 0) + n
+    acc[7] += sketch["n"]
+    acc[8] += sketch["s"]
+    if sketch["m"] > acc[9]:
+        acc[9] = sketch["m"]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound
 from trimtab.store import audit
 from trimtab.store.schema import systems, utcnow
 
@@ -81,7 +81,7 @@ def get(conn: Connection, name: str) -> System:
     if found is None:
         known = [s.name for s in list_all(conn)]
         hint = f" Registered systems: {', '.join(known)}." if known else ""
-        raise TrimtabError(
+        raise NotFound(
             f"unknown system {name!r}: it has no release in this store yet.{hint} "
             f"Fix: check the name, or cut its first release with `trimtab release {name}`."
         )

@@ -1,0 +1,174 @@
+"""The dashboard: server-rendered pages (Jinja2), HTMX for partial updates, uPlot charts.
+
+Every page works without JavaScript (filters are plain GET forms, windows
+plain links); HTMX only swaps the part that changed. Every form that changes
+something carries the CSRF token.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from trimtab.actor import acting_as
+from trimtab.web.api import WINDOW_PATTERN, workspace
+from trimtab.web.schemas import NAME_PATTERN, NO_NUL, REF_PATTERN
+from trimtab.web.security import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Caller,
+    LoginRequired,
+    check_csrf,
+    set_cookie,
+)
+from trimtab.web.views import call_filters, portfolio, render, system_page
+from trimtab.workspace import Workspace
+
+
+async def viewer(request: Request) -> Caller:
+    """The signed-in caller; a browser without a session is sent to /login."""
+    found = await request.app.state.guard.caller(request)
+    if found is None:
+        raise LoginRequired
+    request.state.caller = found
+    return found
+
+
+WS = Annotated[Workspace, Depends(workspace)]
+Who = Annotated[Caller, Depends(viewer)]
+SystemName = Annotated[str, Path(pattern=NAME_PATTERN)]
+Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
+Reason = Annotated[str, Form(max_length=2000, pattern=NO_NUL)]
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+
+@router.get("/")
+def portfolio_page(request: Request, ws: WS, who: Who):
+    return render(request, "portfolio.html", portfolio(ws))
+
+
+@router.get("/systems/{system}")
+def system_view(request: Request, system: SystemName, ws: WS, who: Who,
+                window: Annotated[str, Query(pattern=WINDOW_PATTERN)] = "24h"):
+    return render(request, "system.html", system_page(ws, system, window))
+
+
+@router.post("/systems/{system}/promote")
+def promote_form(request: Request, system: SystemName, ws: WS, who: Who, csrf: Csrf,
+                 release: Annotated[str, Form(pattern=REF_PATTERN)],
+                 env: Annotated[str, Form(pattern=NAME_PATTERN)],
+                 reason: Reason = ""):
+    check_csrf(request, csrf)
+    who.may_change(system)
+    with acting_as(who.actor):
+        ws.promote(system, release, env, reason)
+    return RedirectResponse(f"/systems/{system}", 303)
+
+
+@router.post("/systems/{system}/rollback")
+def rollback_form(request: Request, system: SystemName, ws: WS, who: Who, csrf: Csrf,
+                  env: Annotated[str, Form(pattern=NAME_PATTERN)],
+                  reason: Reason = ""):
+    check_csrf(request, csrf)
+    who.may_change(system)
+    with acting_as(who.actor):
+        ws.rollback(system, env, None, reason)
+    return RedirectResponse(f"/systems/{system}", 303)
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    """A filter's time as a browser's datetime-local sends it (UTC), or ISO."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{name} {value!r} is not a time. Fix: use "
+                            "2026-11-01T09:00 (UTC).") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+Filter = Annotated[str | None, Query(pattern=r"^[^\x00-\x1f\x7f]{0,200}$")]
+
+
+@router.get("/calls")
+def calls_page(request: Request, ws: WS, who: Who, system: Filter = None, env: Filter = None,
+               release: Filter = None, model: Filter = None, status: Filter = None,
+               since: Filter = None, until: Filter = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100):
+    if status and status not in ("ok", "error"):
+        raise HTTPException(400, f"status {status!r}: choose ok or error.")
+    chosen = {"system": system or None, "env": env or None, "release": release or None,
+              "model": model or None, "status": status or None}
+    found = ws.calls(**{k: v.strip().lower() if k == "release" and v else v
+                        for k, v in chosen.items()},
+                     since=_moment(since, "since"), until=_moment(until, "until"), limit=limit)
+    return render(request, "calls.html", {
+        "calls": found, "chosen": {**chosen, "since": since or "", "until": until or "",
+                                   "limit": limit}, **call_filters(ws)})
+
+
+@router.get("/calls/{ref}")
+def call_page(request: Request, ref: Annotated[str, Path(pattern=REF_PATTERN)], ws: WS,
+              who: Who):
+    call = ws.call(ref)
+    return render(request, "call.html", {"call": call, "data": call.to_dict(),
+                                         "scores": ws.scores(call.id)})
+
+
+@router.get("/audit")
+def audit_page(request: Request, ws: WS, who: Who, system: Filter = None,
+               action: Filter = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200):
+    entries = ws.audit_log(system=system or None, action=action or None, limit=limit)
+    return render(request, "audit.html", {
+        "report": ws.verify_audit(), "entries": list(reversed(entries)),
+        "chosen": {"system": system or "", "action": action or "", "limit": limit}})
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+def _local_target(target: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login")
+async def login_page(request: Request, next: Filter = None):
+    if await request.app.state.guard.local():
+        return RedirectResponse(_local_target(next), 303)
+    return render(request, "login.html", {"next": _local_target(next), "error": None})
+
+
+@router.post("/login")
+async def login(request: Request, csrf: Csrf,
+                key: Annotated[str, Form(pattern=r"^[\x21-\x7e]{1,500}$")],
+                next: Annotated[str, Form(max_length=2000)] = "/"):
+    check_csrf(request, csrf)
+    guard = request.app.state.guard
+    try:
+        found = await guard.keys.check(f"Bearer {key.strip()}".encode("latin-1", "replace"))
+    except Exception as exc:  # noqa: BLE001 - the gateway's 401/503: say it on the form
+        message = getattr(exc, "message", "that key does not work")
+        return render(request, "login.html", {"next": _local_target(next), "error": message},
+                      status=getattr(exc, "status", 401))
+    response = RedirectResponse(_local_target(next), 303)
+    if found is not None:
+        set_cookie(response, request, SESSION_COOKIE, guard.session_cookie(found),
+                   max_age=SESSION_SECONDS)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Csrf):
+    check_csrf(request, csrf)
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

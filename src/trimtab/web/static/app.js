@@ -1,0 +1,75 @@
+// The dashboard's charts: uPlot over the data the page carries in #chart-data.
+// Drawn on load, again after HTMX swaps the charts section (a new window), and on resize.
+"use strict";
+(function () {
+  var charts = [];
+  var palette = { p50: "#4c8bf5", p95: "#f0a030", p99: "#d64545", errors: "#d64545",
+                  volume: "#2a9d8f", cost: "#6a4c93" };
+
+  function when(seconds) {
+    return new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  }
+
+  function line(label, color, fmt) {
+    return { label: label, stroke: color, width: 2, spanGaps: false,
+             value: function (u, v) { return v == null ? "–" : fmt(v); } };
+  }
+
+  function bars(label, color, fmt) {
+    return { label: label, stroke: color, fill: color + "55", width: 1,
+             paths: uPlot.paths.bars({ size: [0.8, 40] }),
+             value: function (u, v) { return v == null ? "–" : fmt(v); } };
+  }
+
+  var fixed = function (n) { return function (v) { return v.toFixed(n); }; };
+  var kinds = {
+    latency: function (d) {
+      return { series: [line("p50", palette.p50, fixed(0)), line("p95", palette.p95, fixed(0)),
+                        line("p99", palette.p99, fixed(0))],
+               data: [d.x, d.p50, d.p95, d.p99], unit: "ms" };
+    },
+    errors: function (d) {
+      return { series: [line("error rate %", palette.errors, fixed(2))],
+               data: [d.x, d.error_rate], unit: "%" };
+    },
+    volume: function (d) {
+      return { series: [bars("calls", palette.volume, fixed(0))], data: [d.x, d.calls],
+               unit: "" };
+    },
+    cost: function (d) {
+      return { series: [bars("USD", palette.cost, fixed(6))], data: [d.x, d.cost], unit: "$" };
+    },
+  };
+
+  function draw() {
+    charts.forEach(function (c) { c.destroy(); });
+    charts = [];
+    var island = document.getElementById("chart-data");
+    if (!island || typeof uPlot === "undefined") return;
+    var data = JSON.parse(island.textContent);
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var spec = kinds[el.dataset.chart](data);
+      el.textContent = "";
+      var opts = {
+        width: Math.max(el.clientWidth, 240), height: 180,
+        series: [{ label: "time", value: function (u, v) { return v == null ? "" : when(v); } }]
+          .concat(spec.series),
+        scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; } } },
+        axes: [{}, { size: 60 }],
+        legend: { live: true },
+        cursor: { drag: { x: false, y: false } },
+      };
+      var chart = new uPlot(opts, spec.data, el);
+      el.dataset.drawn = "1";
+      charts.push(chart);
+    });
+  }
+
+  var pending = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(draw, 150);
+  });
+  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("htmx:after:settle", draw);
+})();

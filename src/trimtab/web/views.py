@@ -1,0 +1,164 @@
+"""What the dashboard's pages show, gathered from Workspace methods, and how it is rendered.
+
+The gathering here is presentation only (which numbers sit side by side on a
+page); every number comes from the same Workspace method the CLI and the API
+use.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from trimtab.web.security import CSRF_COOKIE, csrf_token, set_cookie
+
+if TYPE_CHECKING:
+    from trimtab.workspace import Workspace
+
+#: Chart windows offered on a system page.
+WINDOWS = ("1h", "6h", "24h", "7d", "30d")
+OPEN_STATES = ("firing", "pending")
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def templates() -> Environment:
+    env = Environment(loader=PackageLoader("trimtab.web", "templates"),
+                      autoescape=select_autoescape(default=True), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters.update(usd=usd, ms=ms, ago=ago, short=short, pct=pct, utc=utc)
+    return env
+
+
+def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,
+           headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A page, with the CSRF token its forms carry (and its cookie, when new)."""
+    token = csrf_token(request)
+    caller = getattr(request.state, "caller", None)
+    html = request.app.state.templates.get_template(name).render(
+        request=request, csrf=token, caller=caller, path=request.url.path, **context)
+    response = HTMLResponse(html, status, headers=headers)
+    if getattr(request.state, "new_csrf", None):
+        set_cookie(response, request, CSRF_COOKIE, token, max_age=30 * 86400)
+    return response
+
+
+def usd(value: Any, places: int = 4) -> str:
+    if value is None:
+        return "?"
+    amount = Decimal(value) / 1_000_000 if isinstance(value, int) else Decimal(str(value))
+    return f"${amount:,.{places}f}"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def short(value: str | None, n: int = 12) -> str:
+    return (value or "")[:n]
+
+
+def utc(moment: datetime | None) -> str:
+    return "" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def ago(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    seconds = int((datetime.now(UTC) - moment).total_seconds())
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{max(seconds, 0)}s ago"
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def environments(ws: Workspace) -> list[str]:
+    """The project file's environments, lowest first (the store's, without one)."""
+    if ws.project_file is not None:
+        return ws.project.environments
+    return sorted({d.env for d in ws.status()})
+
+
+def portfolio(ws: Workspace) -> dict[str, Any]:
+    """Every system: its active release per environment, the last 24 h, open alerts."""
+    envs = environments(ws)
+    active: dict[str, dict[str, Any]] = defaultdict(dict)
+    for deployment in ws.status():
+        active[deployment.system][deployment.env] = deployment
+    for candidate in ws.candidates():
+        active[candidate.system][f"{candidate.env}:candidate"] = candidate
+    day = {row.group["system"]: row for row in ws.metrics(window=timedelta(hours=24),
+                                                          by=("system",))}
+    alerts: dict[str, list] = defaultdict(list)
+    for state in ws.alert_states():
+        if state.state in OPEN_STATES:
+            alerts[state.system].append(state)
+    rows = [{"system": s, "active": active[s.name], "day": day.get(s.name),
+             "alerts": alerts[s.name]} for s in ws.systems()]
+    return {"environments": envs, "rows": rows}
+
+
+def system_page(ws: Workspace, name: str, window: str) -> dict[str, Any]:
+    from trimtab.project.alert_rules import parse_duration
+
+    system = ws.get_system(name)
+    envs = environments(ws)
+    span = parse_duration(window)
+    series = ws.metric_series(window=span, system=name)
+    by_env = {row.group["env"]: row for row in ws.metrics(window=span, system=name,
+                                                          by=("env",))}
+    return {
+        "system": system, "environments": envs, "window": window, "windows": WINDOWS,
+        "active": {env: ws.active_release(name, env) for env in envs},
+        "candidates": [d for d in ws.candidates() if d.system == name],
+        "releases": ws.releases(name)[:20],
+        "history": ws.history(name)[:20],
+        "by_env": by_env,
+        "chart": chart_data(series),
+        "alerts": [s for s in ws.alert_states() if s.system == name],
+        "events": ws.alert_events(system=name, limit=10),
+        "drift": ws.drift_history(name, limit=10),
+    }
+
+
+def chart_data(series: Any) -> dict[str, Any]:
+    """uPlot's columns: one x per step of the window (steps without calls hold
+    zero calls and no latency), then each measure."""
+    step = series.step
+    points = {p.group["start"]: p for p in series.points}
+    columns: dict[str, list] = {k: [] for k in ("x", "p50", "p95", "p99", "calls", "errors",
+                                                "error_rate", "cost")}
+    moment = series.start
+    while moment < series.end:
+        point = points.get(moment.isoformat())
+        columns["x"].append(int(moment.timestamp()))
+        columns["p50"].append(point.p50_ms if point else None)
+        columns["p95"].append(point.p95_ms if point else None)
+        columns["p99"].append(point.p99_ms if point else None)
+        columns["calls"].append(point.calls if point else 0)
+        columns["errors"].append(point.errors if point else 0)
+        columns["error_rate"].append(round(point.error_rate * 100, 3) if point else None)
+        columns["cost"].append(float(point.cost_usd) if point else 0)
+        moment += step
+    return {"step": int(step.total_seconds()), "total": sum(columns["calls"]), **columns}
+
+
+def call_filters(ws: Workspace) -> dict[str, Any]:
+    """What the call explorer's selects offer."""
+    return {"systems": [s.name for s in ws.systems()], "environments": environments(ws)}

@@ -1,0 +1,204 @@
+"""The JSON API under /api/v1: what the CLI shows, over HTTP, with clear 4xx on bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import HTTPException
+
+from tests.helpers import edit, eventually
+from tests.web.conftest import SYSTEM
+from trimtab.store.keys import ApiKey
+from trimtab.web.security import Caller
+
+
+def test_systems_releases_and_deployments(served):
+    url, ws, release = served
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    systems = api.get("/systems").json()
+    assert [s["name"] for s in systems] == [SYSTEM]
+    detail = api.get(f"/systems/{SYSTEM}").json()
+    assert detail["environments"] == ws.project.environments
+    assert detail["active"]["production"]["id"] == release.id
+    assert detail["active"]["staging"] is None
+    assert [r["id"] for r in api.get(f"/systems/{SYSTEM}/releases").json()] == [release.id]
+    shown = api.get(f"/releases/{release.id[:10]}").json()
+    assert shown["id"] == release.id and shown["spec"] == release.spec
+    stable = api.get("/deployments").json()["stable"]
+    assert [(d["system"], d["env"], d["release_id"]) for d in stable] == \
+        [(SYSTEM, "production", release.id)]
+    history = api.get(f"/systems/{SYSTEM}/history", params={"env": "production"}).json()
+    assert [d["action"] for d in history] == ["promote"]
+
+
+def test_promote_diff_and_rollback_are_audited_as_the_caller(served, project_dir):
+    url, ws, first = served
+    edit(project_dir / "prompts" / f"{SYSTEM}.system.md", "You", "Please, you")
+    second, _ = ws.release(SYSTEM, note="politer")
+    api = httpx.Client(base_url=f"{url}/api/v1")
+
+    diff = api.get(f"/releases/{first.id[:12]}/diff/{second.id[:12]}").json()
+    assert diff["old"]["id"] == first.id and diff["new"]["id"] == second.id
+    assert "+Please, you" in "".join(diff["prompts"].values())
+
+    promoted = api.post(f"/systems/{SYSTEM}/promote", json={
+        "release": second.id[:12], "env": "production", "reason": "politer prompt"})
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["changed"] is True
+    assert ws.active_release(SYSTEM, "production").id == second.id
+    again = api.post(f"/systems/{SYSTEM}/promote",
+                     json={"release": second.id, "env": "production"})
+    assert again.json() == {"changed": False, "deployment": None}
+
+    back = api.post(f"/systems/{SYSTEM}/rollback", json={"env": "production", "reason": "x"})
+    assert back.status_code == 200, back.text
+    assert back.json()["deployment"]["release_id"] == first.id
+    entries = api.get("/audit", params={"action": "deployment.rollback"}).json()
+    # Local mode (no keys): changes are made as the person running the server.
+    assert entries[-1]["actor"] == "alice@example.com"
+    assert api.get("/audit/verify").json()["ok"] is True
+
+
+def test_calls_filters_and_detail(served):
+    url, ws, release = served
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    everything = api.get("/calls", params={"limit": 100}).json()
+    assert len(everything) == 13
+    assert len(api.get("/calls", params={"limit": 5}).json()) == 5
+    [failed] = api.get("/calls", params={"status": "error"}).json()
+    assert failed["status"] == "error" and failed["latency_ms"] == 12.5
+    assert len(api.get("/calls", params={"release": release.id[:8]}).json()) == 13
+    assert api.get("/calls", params={"release": "ffff0000"}).json() == []
+    assert len(api.get("/calls", params={"model": "sim-router-1", "system": SYSTEM,
+                                         "env": "production"}).json()) == 13
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert api.get("/calls", params={"since": future}).json() == []
+    assert len(api.get("/calls", params={"until": future}).json()) == 13
+    one = api.get(f"/calls/{everything[0]['id'][:16]}").json()
+    assert one["id"] == everything[0]["id"] and "request" in one and "attempts" in one
+
+
+def test_metrics_series_alerts_and_drift(served):
+    url, *_ = served
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    [row] = api.get("/metrics", params={"window": "1h", "by": "system"}).json()
+    assert row["system"] == SYSTEM and row["calls"] == 13 and row["errors"] == 1
+    assert row["p95_ms"] > 0 and float(row["cost_usd"]) > 0
+    by_user = api.get("/metrics", params=[("by", "user"), ("by", "system")]).json()
+    assert {r["user"] for r in by_user} == {"agent-0", "agent-1", "agent-2"}
+    series = api.get("/metrics/series", params={"window": "1h", "system": SYSTEM}).json()
+    assert series["step_seconds"] == 60
+    assert sum(p["calls"] for p in series["points"]) == 13
+    assert api.get("/alerts/states").json() == []
+    assert api.get("/alerts/events").json() == []
+    assert api.get(f"/systems/{SYSTEM}/drift").json() == []
+
+
+def test_bad_input_is_a_clear_4xx(served):
+    url, *_ = served
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    missing = api.get("/systems/no-such-system")
+    assert missing.status_code == 404 and "unknown system 'no-such-system'" in \
+        missing.json()["detail"]
+    assert api.get("/releases/ffffffffffff").status_code == 404
+    assert api.get("/releases/not-hex").status_code == 422
+    assert api.get("/calls", params={"limit": 5000}).status_code == 422
+    assert api.get("/calls", params={"status": "maybe"}).status_code == 422
+    assert api.get("/metrics", params={"window": "forever"}).status_code == 422
+    too_long = api.get("/metrics", params={"window": "9999d"})
+    assert too_long.status_code == 400 and "longer than 400 days" in too_long.json()["detail"]
+    assert api.get("/metrics", params={"by": "tag"}).status_code == 400  # needs ?tag=KEY
+    assert api.get("/calls", params={"since": "0001-01-01T00:00:00+05:00"}).status_code == 400
+    unknown_env = api.post(f"/systems/{SYSTEM}/rollback", json={"env": "moon"})
+    assert unknown_env.status_code == 400 and "unknown environment 'moon'" in unknown_env.text
+    assert api.post(f"/systems/{SYSTEM}/rollback", json={"env": "production",
+                                                         "surprise": 1}).status_code == 422
+    form = api.post(f"/systems/{SYSTEM}/rollback", data={"env": "production"})
+    assert form.status_code == 422  # the API takes JSON only
+    assert api.get("/no-such-endpoint").status_code == 404
+
+
+def test_keys_turn_login_on(served):
+    url, ws, release = served
+    key, secret = ws.create_key("deployer", env="production")
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    # The key ring re-reads the keys every 2 s: from then on, every request needs one.
+    anonymous = eventually(lambda: (r := api.get("/systems")).status_code == 401 and r)
+    assert "Bearer" in anonymous.json()["detail"]
+    assert api.get("/systems", headers={"Authorization": "Bearer nope"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert api.get("/systems", headers=bearer).status_code == 200
+    done = api.post(f"/systems/{SYSTEM}/promote", headers=bearer,
+                    json={"release": release.id, "env": "staging"})
+    assert done.status_code == 200 and done.json()["deployment"]["actor"] == "key:deployer"
+    assert ws.audit_log(action="deployment.promote")[-1].actor == "key:deployer"
+
+    ws.revoke_key(key.id)
+    refused = eventually(lambda: (r := api.get("/systems", headers=bearer)).status_code == 401
+                         and r)
+    assert "revoked" in refused.json()["detail"]
+
+
+def test_a_key_limited_to_some_systems_changes_only_those(served):
+    url, ws, release = served
+    _, secret = ws.create_key("router-ci", env="production", systems=[SYSTEM])
+    own = httpx.post(f"{url}/api/v1/systems/{SYSTEM}/promote",
+                     headers={"Authorization": f"Bearer {secret}"},
+                     json={"release": release.id, "env": "staging"})
+    assert own.status_code == 200, own.text
+    elsewhere = ApiKey("k1", "billing-ci", "production", ["billing"], {},
+                       datetime.now(UTC), "alice@example.com", None)
+    with pytest.raises(HTTPException) as refused:
+        Caller(elsewhere, "token").may_change(SYSTEM)
+    assert refused.value.status_code == 403 and "billing-ci" in refused.value.detail
+
+
+def test_security_headers_on_the_web_app_and_none_on_the_gateway(served):
+    url, *_ = served
+    page = httpx.get(f"{url}/api/v1/systems")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    # The gateway's routes never pass through the web app or its middleware.
+    models = httpx.get(f"{url}/v1/models")
+    assert models.status_code == 200 and "content-security-policy" not in models.headers
+    assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
+    assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
+    assert "trimtab_calls_total" in httpx.get(f"{url}/metrics").text
+
+
+def test_cross_origin_changes_are_refused(served):
+    url, *_ = served
+    evil = httpx.post(f"{url}/api/v1/systems/{SYSTEM}/rollback", json={"env": "production"},
+                      headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403 and "cross-origin" in evil.text
+    fetched = httpx.post(f"{url}/api/v1/systems/{SYSTEM}/rollback",
+                         json={"env": "production"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert fetched.status_code == 403
+
+
+def test_local_mode_answers_loopback_names_only(served):
+    url, *_ = served
+    rebound = httpx.get(f"{url}/api/v1/systems", headers={"Host": "evil.example"})
+    assert rebound.status_code == 403 and "local mode" in rebound.json()["detail"]
+    port = url.rsplit(":", 1)[1]
+    assert httpx.get(f"http://localhost:{port}/api/v1/systems").status_code == 200
+
+
+def test_openapi_document_and_docs(served):
+    url, *_ = served
+    document = httpx.get(f"{url}/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    paths = document["paths"]
+    for path in ("/api/v1/systems", "/api/v1/calls", "/api/v1/calls/{ref}",
+                 "/api/v1/systems/{system}/promote", "/api/v1/audit/verify",
+                 "/api/v1/metrics/series", "/api/v1/alerts/events", "/readyz"):
+        assert path in paths, path
+    assert not any(p.startswith("/systems") or p == "/" for p in paths)  # pages stay out
+    docs = httpx.get(f"{url}/docs")
+    assert docs.status_code == 200 and "/static/vendor/swagger-ui-bundle.js" in docs.text
+    assert "<script>" not in docs.text  # no inline script: the CSP allows none
