@@ -8,10 +8,11 @@ the artefact store) to the package that does the work, in a line or two.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -278,6 +279,8 @@ class Workspace:
             self.caller.close()
         if self.started("recorder"):
             self.recorder.close()
+        if self.started("active"):
+            self.active.close()
         if self.started("store"):
             self.store.dispose()
         self._close_telemetry()
@@ -331,14 +334,26 @@ class Workspace:
         with ``shadow=N`` it gets a copy of N% of calls, recorded, never returned.
         A later plain promote graduates it; a rollback aborts it.
         """
-        return lifecycle.promote(self.store, self.project, system, ref, env, reason,
-                                 canary=canary, shadow=shadow,
-                                 actor=self.authorize("deployment.promote", system))
+        with self._changing_routes():
+            return lifecycle.promote(self.store, self.project, system, ref, env, reason,
+                                     canary=canary, shadow=shadow,
+                                     actor=self.authorize("deployment.promote", system))
 
     def rollback(self, system: str, env: str, to: str | None = None,
                  reason: str = "") -> Deployment:
-        return lifecycle.rollback(self.store, self.project, system, env, to, reason,
-                                  actor=self.authorize("deployment.rollback", system))
+        with self._changing_routes():
+            return lifecycle.rollback(self.store, self.project, system, env, to, reason,
+                                      actor=self.authorize("deployment.rollback", system))
+
+    @contextlib.contextmanager
+    def _changing_routes(self) -> Iterator[None]:
+        """After a deployment change, this process serves it at once; the others
+        within a second (ActiveReleases watches the store's change signal)."""
+        try:
+            yield
+        finally:
+            if self.started("active"):
+                self.active.invalidate()
 
     def status(self) -> list[Deployment]:
         """The stable deployment of every (system, env)."""

@@ -1,21 +1,25 @@
-"""Which release serves a call, cached for the hot path and refreshed within seconds.
+"""Which release serves a call: held in memory for the hot path, kept current by the store.
 
 A promote, canary or rollback in another process (CLI, CI, another gateway
-replica) lands in the store; each runtime re-reads at most every ``ttl``
-seconds, so a rollback takes effect everywhere within that time without any
-messaging between processes.
+replica) lands in the store and moves its change counter (store/changes.py).
+A background thread per process waits on that signal (PostgreSQL's
+LISTEN/NOTIFY, or the counter read every 0.2 s on SQLite) and re-reads the
+routes it holds as soon as it moves, so every process serves the new state
+within a second of the change, busy or idle, and calls never read the store
+(only the first call of a (system, env) does, inline).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
-import time
 import zlib
 from dataclasses import dataclass
 
 from trimtab.store import Store
+from trimtab.store import changes as change_store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
@@ -52,75 +56,131 @@ class Route:
 
 
 class ActiveReleases:
-    def __init__(self, store: Store, ttl: float = 2.0):
+    """The routes this process has served, each tagged with the change counter it
+    was read at; the watcher re-reads every route older than the counter."""
+
+    def __init__(self, store: Store, *, poll: float = 0.2, recheck: float = 1.0):
         self.store = store
-        self.ttl = ttl
+        self.poll = poll  # SQLite: seconds between looks at the change counter
+        self.recheck = recheck  # PostgreSQL: seconds between looks besides NOTIFY
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], tuple[float, Route]] = {}
-        self._refreshing: set[tuple[str, str]] = set()
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._seen: dict[tuple[str, str], int] = {}  # the counter each route was read at
+        self._pid: int | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def route(self, system: str, env: str) -> Route:
         """The route from memory. Only a (system, env) never seen before is read
-        in the caller's thread; a stale one is served while a background thread
-        re-reads it, so a slow or unreachable store never stalls a call (or the
-        gateway's event loop) once a route is known."""
+        in the caller's thread; the watcher keeps the others current, so a slow
+        or unreachable store never stalls a call once its route is known."""
+        if self._pid != os.getpid():
+            self._start()
         key = (system, env)
-        hit = self._cache.get(key)
+        hit = self._routes.get(key)
         if hit is not None:
-            if time.monotonic() - hit[0] >= self.ttl:
-                self._refresh_soon(key, hit[1])
-            return hit[1]
+            return hit
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._routes.get(key)
             if hit is None:
-                hit = self._cache[key] = (time.monotonic(), self._load(system, env, None))
-            return hit[1]
-
-    def _refresh_soon(self, key: tuple[str, str], previous: Route) -> None:
-        with self._lock:
-            if key in self._refreshing:
-                return
-            self._refreshing.add(key)
-        threading.Thread(target=self._refresh, args=(key, previous), daemon=True,
-                         name="trimtab-active").start()
-
-    def _refresh(self, key: tuple[str, str], previous: Route) -> None:
-        try:
-            route = self._load(*key, previous)
-        except Exception as exc:  # noqa: BLE001 - keep serving what was active
-            log.warning("trimtab: cannot re-read the active release of %s in %s (%s); "
-                        "serving the last known one", *key, type(exc).__name__)
-            route = previous
-        with self._lock:
-            self._cache[key] = (time.monotonic(), route)
-            self._refreshing.discard(key)
+                [(seen, hit)] = self._load([key], {})
+                self._routes[key], self._seen[key] = hit, seen
+            return hit
 
     def get(self, system: str, env: str) -> Release | None:
         return self.route(system, env).stable
 
     def invalidate(self) -> None:
+        """Forget every route: the next call of each reads it afresh (this process
+        just changed them, and wants to see its own change at once)."""
         with self._lock:
-            self._cache.clear()
+            self._routes.clear()
+            self._seen.clear()
 
-    def _load(self, system: str, env: str, previous: Route | None) -> Route:
-        known = {}
-        if previous is not None:
-            known = {r.id: r for r in (previous.stable, previous.candidate) if r is not None}
+    def close(self) -> None:
+        self._stop.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(self.recheck + 1)
+
+    # --- the watcher ------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Start the watcher: on first use, and again in a forked child, which
+        inherits the routes but not the thread."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            feed = change_store.ChangeFeed(self.store, poll=self.poll, recheck=self.recheck)
+            self._watcher = threading.Thread(target=self._watch, args=(feed, self._stop),
+                                             daemon=True, name="trimtab-active")
+            self._watcher.start()
+
+    def _watch(self, feed: change_store.ChangeFeed, stop: threading.Event) -> None:
+        failing = False
+        try:
+            while not stop.is_set():
+                try:
+                    self._catch_up(feed)
+                except Exception as exc:  # noqa: BLE001 - keep serving what was active
+                    if not failing:
+                        log.warning("trimtab: cannot re-read the active releases (%s); "
+                                    "serving the last known ones until the store answers",
+                                    type(exc).__name__)
+                    failing = True
+                else:
+                    if failing:
+                        log.info("trimtab: active releases readable again")
+                    failing = False
+                if stop.is_set():
+                    break
+                feed.wait()
+        finally:
+            feed.release()
+
+    def _catch_up(self, feed: change_store.ChangeFeed) -> None:
+        """Re-read every route older than the change counter."""
+        if not self._seen:
+            return
+        now = feed.version()
+        stale = [key for key, seen in list(self._seen.items()) if seen < now]
+        if not stale:
+            return
+        previous = dict(self._routes)
+        fresh = self._load(stale, previous)
+        with self._lock:
+            for key, (seen, route) in zip(stale, fresh, strict=True):
+                if key in self._seen and self._seen[key] < seen:  # not forgotten meanwhile
+                    self._routes[key], self._seen[key] = route, seen
+
+    def _load(self, keys: list[tuple[str, str]],
+              previous: dict[tuple[str, str], Route]) -> list[tuple[int, Route]]:
+        """Each route with the counter it is at least as new as: the counter is
+        read first, in the same transaction."""
+        known = {r.id: r for p in previous.values() for r in (p.stable, p.candidate)
+                 if r is not None}
         with self.store.read() as conn:
-            found = system_store.find(conn, system)
-            if found is None:
-                return Route(None)
-            stable = deployment_store.active(conn, found.id, env)
-            split = deployment_store.candidate(conn, found.id, env)
+            seen = change_store.version(conn)
+            return [(seen, self._read(conn, system, env, known)) for system, env in keys]
 
-            def release(deployment) -> Release | None:
-                if deployment is None:
-                    return None
-                return known.get(deployment.release_id) or release_store.resolve(
-                    conn, deployment.release_id
-                )
+    @staticmethod
+    def _read(conn, system: str, env: str, known: dict[str, Release]) -> Route:
+        found = system_store.find(conn, system)
+        if found is None:
+            return Route(None)
+        stable = deployment_store.active(conn, found.id, env)
+        split = deployment_store.candidate(conn, found.id, env)
 
-            return Route(
-                stable=release(stable), candidate=release(split),
-                mode=split.action if split else None, percent=split.percent or 0 if split else 0,
+        def release(deployment) -> Release | None:
+            if deployment is None:
+                return None
+            return known.get(deployment.release_id) or release_store.resolve(
+                conn, deployment.release_id
             )
+
+        return Route(
+            stable=release(stable), candidate=release(split),
+            mode=split.action if split else None, percent=split.percent or 0 if split else 0,
+        )

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from trimtab.jsontext import canonical_json, sha256_hex
+from trimtab.store import changes
 from trimtab.store.filters import matching
 from trimtab.store.schema import audit, audit_head, utcnow
 
@@ -130,6 +131,7 @@ def append(
         .where(audit_head.c.id == 1)
         .values(seq=fields["seq"], hash=fields["hash"])
     )
+    changes.notify(conn, action)  # the head's seq is the change counter; wake listeners too
     return AuditEntry(**fields)
 
 

@@ -6,6 +6,10 @@ gives r2, rollback again gives r1, never a ping-pong between r2 and r3.
 
 A canary or shadow row puts a candidate beside the stable release without
 replacing it. The next promote (graduation) or rollback (abort) ends it.
+
+Each change's audit entry moves the store's change signal in the same
+transaction (the counter, and NOTIFY on PostgreSQL: store/changes.py), which
+every running process waits on to re-read its routes within a second.
 """
 
 from __future__ import annotations

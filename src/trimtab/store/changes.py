@@ -1,0 +1,117 @@
+"""The store's change signal: how a process learns, within a second, that state changed.
+
+Every state change (promote, rollback, canary, key, and later suspend or
+policy) appends an audit entry in its own transaction (store/audit.py), so
+the audit head's sequence number is a change counter that moves with each
+one, on both databases, and nothing can change state without moving it.
+On PostgreSQL the same transaction also sends ``NOTIFY trimtab_changes``
+(delivered at commit, never for a rolled-back change), so listeners wake at
+once instead of at their next look.
+
+``ChangeFeed`` is the listening side: ``wait()`` returns when the state may
+have changed or when it is time to look again, and ``version()`` reads the
+counter. SQLite has no notifications: the counter is read every ``poll``
+seconds (one indexed row). PostgreSQL listens on a connection of its own,
+reconnects when it fails, and polls meanwhile; it still reads the counter
+every ``recheck`` seconds, so a listener whose connection died silently
+delays nothing by more than that.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, select
+
+from trimtab.store.schema import audit_head
+
+if TYPE_CHECKING:
+    from trimtab.store.engine import Store
+
+log = logging.getLogger("trimtab")
+
+CHANNEL = "trimtab_changes"
+
+
+def notify(conn: Connection, topic: str) -> None:
+    """Tell listening processes that this transaction changed state (PostgreSQL;
+    sent at commit). The counter itself moves with the audit entry."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, topic[:200])))
+
+
+def version(conn: Connection) -> int:
+    """The change counter: higher after every committed state change."""
+    return conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0
+
+
+class ChangeFeed:
+    """Waits for the store's state to change; one per process that caches state."""
+
+    def __init__(self, store: Store, *, poll: float = 0.2, recheck: float = 1.0):
+        self.store = store
+        self.poll = poll
+        self.recheck = recheck
+        self._listen = store.dialect == "postgresql"
+        self._conn: Any = None  # the LISTEN connection (psycopg), PostgreSQL only
+        self._retry_at = 0.0
+        self._closed = threading.Event()
+
+    def version(self) -> int:
+        with self.store.read() as conn:
+            return version(conn)
+
+    def wait(self) -> None:
+        """Return when a change may have happened or when it is time to look again."""
+        if not self._listen:
+            self._closed.wait(self.poll)
+            return
+        if self._conn is None and not self._connect():
+            self._closed.wait(self.poll)  # no listener: poll until one is back
+            return
+        try:
+            for _ in self._conn.notifies(timeout=self.recheck, stop_after=1):
+                pass
+        except Exception as exc:  # noqa: BLE001 - any failure: poll, then reconnect
+            log.warning("trimtab: lost the store's change notifications (%s); polling "
+                        "every %.1fs until the listener reconnects", type(exc).__name__,
+                        self.poll)
+            self._drop()
+
+    def _connect(self) -> bool:
+        now = time.monotonic()
+        if now < self._retry_at or self._closed.is_set():
+            return False
+        self._retry_at = now + 1.0
+        try:
+            raw = self.store.engine.raw_connection()
+            raw.detach()  # its own connection, never returned to the pool
+            conn = raw.driver_connection
+            conn.autocommit = True
+            conn.execute(f"LISTEN {CHANNEL}")
+        except Exception as exc:  # noqa: BLE001 - the store is down: poll meanwhile
+            log.warning("trimtab: cannot listen for store changes (%s); polling every %.1fs",
+                        type(exc).__name__, self.poll)
+            return False
+        self._conn = conn
+        return True
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is gone either way
+                pass
+
+    def close(self) -> None:
+        """Stop waiting; the thread that waits closes the listener (psycopg
+        connections are not to be closed under another thread's feet)."""
+        self._closed.set()
+
+    def release(self) -> None:
+        """Close the listener: called by the waiting thread as it ends."""
+        self._drop()
