@@ -88,8 +88,8 @@ class ChangeFeed:
         self._retry_at = now + 1.0
         try:
             raw = self.store.engine.raw_connection()
-            raw.detach()  # its own connection, never returned to the pool
             conn = raw.driver_connection
+            raw.detach()  # its own connection, never returned to the pool
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
         except Exception as exc:  # noqa: BLE001 - the store is down: poll meanwhile

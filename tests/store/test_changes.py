@@ -1,0 +1,39 @@
+"""The store's change signal: the counter moves with every state change, and on
+PostgreSQL a listener wakes at the change's commit, not at its next look."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from trimtab.store.changes import ChangeFeed
+
+
+def test_a_change_moves_the_counter_and_wakes_a_listener_at_once(live):
+    ws, _ = live
+    # SQLite looks every 0.2 s; PostgreSQL must be woken by NOTIFY: its fallback
+    # polling (no listener) and its rechecks are both 30 s here.
+    slow = 0.2 if ws.store.dialect == "sqlite" else 30
+    feed = ChangeFeed(ws.store, poll=slow, recheck=30)
+    before = feed.version()
+    woke = threading.Event()
+
+    def wait() -> None:
+        feed.wait()  # PostgreSQL: connects the listener first; SQLite: one poll
+        if feed.version() > before:
+            woke.set()
+            return
+        feed.wait()
+        woke.set()
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    try:
+        time.sleep(1)  # the listener is connected (PostgreSQL) or already polling
+        ws.create_key("app", env="production")  # any audited change, not only deployments
+        assert woke.wait(2), "the change did not wake the listener"
+        assert feed.version() > before
+    finally:
+        feed.close()
+        waiter.join(31)
+        feed.release()
