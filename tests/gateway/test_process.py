@@ -23,7 +23,6 @@ from sqlalchemy import create_engine, text
 
 import trimtab
 from tests.helpers import edit
-from tests.helpers.gateway_server import start
 from tests.helpers.http_receiver import Receiver
 from tests.helpers.processes import start
 

@@ -15,7 +15,7 @@ import pytest
 
 import trimtab
 from tests.helpers import edit
-from tests.helpers.gateway_server import start
+from tests.helpers.processes import start
 
 SYSTEM = "complaint-router"
 BODY = {"model": f"trimtab/{SYSTEM}", "messages": [{"role": "user", "content": "It leaks."}]}

@@ -1,22 +1,17 @@
 """Real servers on loopback for the gateway tests: the gateway under uvicorn, and the
 fault-injecting mock upstream, each on its own event loop in a thread, so a test can
-talk to them with ordinary blocking clients (the official openai client, httpx);
-and the gateway as a process of its own (`start`)."""
+talk to them with ordinary blocking clients (the official openai client, httpx)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from tests.helpers import edit
@@ -99,31 +94,3 @@ def use_provider(project_dir: Path, provider: str, model: str = "gpt-4o-mini", *
         f"      fallbacks:\n        - provider: {fallback[0]}\n          model: {fallback[1]}\n")
     edit(path, "      fallbacks:\n        - provider: simulated\n"
          "          model: sim-router-small\n", replacement)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(project_dir, database_url, *args: str) -> tuple[subprocess.Popen, str]:
-    """`trimtab ARGS --port P` in a new process; returns once /healthz answers."""
-    port = free_port()
-    env = {**os.environ, "TRIMTAB_PROJECT": str(project_dir),
-           "TRIMTAB_DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from trimtab.cli import main; main()", *args,
-         "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("did not start:\n" + process.stdout.read().decode())
-        time.sleep(0.05)
