@@ -121,8 +121,8 @@ def system_page(ws: Workspace, name: str, window: str) -> dict[str, Any]:
     envs = environments(ws)
     span = parse_duration(window)
     series = ws.metric_series(window=span, system=name)
-    by_env = {row.group["env"]: row for row in ws.metrics(window=span, system=name,
-                                                          by=("env",))}
+    by_env = {row.group["env"]: row for row in ws.metrics(window=timedelta(hours=24),
+                                                          system=name, by=("env",))}
     return {
         "system": system, "environments": envs, "window": window, "windows": WINDOWS,
         "active": {env: ws.active_release(name, env) for env in envs},

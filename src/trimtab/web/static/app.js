@@ -11,8 +11,19 @@
   }
 
   function line(label, color, fmt) {
+    // Points too: a window with calls in one step only still shows them.
     return { label: label, stroke: color, width: 2, spanGaps: false,
+             points: { show: true, size: 5, fill: color },
              value: function (u, v) { return v == null ? "–" : fmt(v); } };
+  }
+
+  // Axis numbers with as many digits as the smallest step needs ($0.0004, not 0).
+  function ticks(u, values) {
+    return values.map(function (v) {
+      if (v === 0) return "0";
+      var a = Math.abs(v);
+      return a >= 100 ? v.toFixed(0) : a >= 1 ? String(+v.toFixed(2)) : String(+v.toPrecision(2));
+    });
   }
 
   function bars(label, color, fmt) {
@@ -55,7 +66,9 @@
         series: [{ label: "time", value: function (u, v) { return v == null ? "" : when(v); } }]
           .concat(spec.series),
         scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; } } },
-        axes: [{}, { size: 60 }],
+        axes: [{}, { size: 60, values: ticks }],
+        // Times in UTC, as everywhere else in trimtab.
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
       };

@@ -1,0 +1,157 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright.
+
+Every page loads with no console error (a CSP violation is one), no failed
+request and no 4xx/5xx; a chart draws the calls recorded; HTMX swaps a new
+window in; an anonymous browser is sent to the login page once keys exist, and
+a key signs it in. Screenshots land in test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.helpers import eventually
+from tests.web.conftest import SYSTEM
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing. Fix: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page whose every console error, page error and failed request is kept."""
+
+    def __init__(self, browser: Browser):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page: Page = self.context.new_page()
+        self.problems: list[str] = []
+        page = self.page
+        page.on("console", lambda m: m.type == "error" and self.problems.append(
+            f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(
+            f"failed: {r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.problems.append(
+            f"{r.status}: {r.url}"))
+
+    def open(self, url: str, shot: str | None = None) -> Page:
+        self.problems.clear()
+        self.page.goto(url, wait_until="networkidle")
+        if shot:
+            ARTIFACTS.mkdir(exist_ok=True)
+            self.page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        return self.page
+
+
+@pytest.fixture
+def watched(browser) -> Iterator[Watched]:
+    watched = Watched(browser)
+    yield watched
+    watched.context.close()
+
+
+def test_every_page_loads_clean(served, watched, database_url):
+    url, ws, _ = served
+    call = ws.calls(limit=1)[0]
+    store = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    for path, shot, heading in [
+        ("/", "portfolio", "Portfolio"),
+        (f"/systems/{SYSTEM}", "system", SYSTEM),
+        ("/calls", "calls", "Calls"),
+        (f"/calls/{call.id}", "call", "Call"),
+        ("/audit", "audit", "Audit log"),
+    ]:
+        page = watched.open(url + path, f"{shot}-{store}")
+        assert watched.problems == [], (path, watched.problems)
+        assert heading in page.locator("h1").inner_text()
+    page = watched.open(url + "/docs", f"api-docs-{store}")
+    page.wait_for_selector(".opblock-summary-path", timeout=15_000)  # Swagger UI drew it
+    assert watched.problems == [], watched.problems
+
+
+def test_the_charts_draw_the_calls_and_htmx_swaps_the_window(served, watched):
+    url, *_ = served
+    page = watched.open(f"{url}/systems/{SYSTEM}?window=1h")
+    assert page.locator(".uplot canvas").count() == 4  # latency, errors, volume, cost
+    drawn = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent)")
+    assert drawn["total"] == 13 and max(drawn["calls"]) > 0
+    assert any(v is not None for v in drawn["p95"])
+    page.locator("nav.windows a", has_text="24h").click()
+    page.wait_for_url(re.compile(r"window=24h"))  # (wait_for_function would eval: the CSP
+    # refuses that)
+    page.wait_for_selector("#charts h2:has-text('Last 24h')")
+    assert page.locator(".uplot canvas").count() == 4
+    assert watched.problems == [], watched.problems
+
+
+def test_call_explorer_filters_in_place(served, watched):
+    url, *_ = served
+    page = watched.open(f"{url}/calls")
+    assert page.locator("#results tbody tr").count() == 13
+    page.select_option("select[name=status]", "error")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(re.compile(r"status=error"))
+    eventually(lambda: page.locator("#results tbody tr").count() == 1)
+    page.locator("#results tbody a").first.click()
+    page.wait_for_selector("h1:has-text('Call')")
+    assert "upstream 503" in page.locator("pre.problem").inner_text()
+    assert watched.problems == [], watched.problems
+
+
+def test_an_anonymous_browser_is_refused_once_keys_exist(served, watched):
+    url, ws, _ = served
+    _, secret = ws.create_key("team-lead", env="production")
+    page = watched.page
+    # The key ring re-reads the keys every 2 s; then the dashboard wants a login.
+    eventually(lambda: "/login" in (page.goto(f"{url}/audit") and page.url), timeout=10)
+    assert page.locator("h1").inner_text() == "Sign in"
+    assert page.evaluate(f"fetch('{url}/api/v1/systems').then(r => r.status)") == 401
+
+    page.fill("input[name=key]", "not-a-key")
+    page.click("button[type=submit]")
+    assert "invalid API key" in page.locator(".problem").inner_text()
+
+    watched.problems.clear()
+    page.fill("input[name=key]", secret)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/audit$"))
+    assert page.locator("h1").inner_text() == "Audit log"
+    assert "team-lead" in page.locator("header .who").inner_text()
+    cookie = next(c for c in watched.context.cookies() if c["name"] == "trimtab_session")
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert watched.problems == [], watched.problems
+
+    page.click("text=Sign out")
+    page.wait_for_url(re.compile(r"/login"))
+    page.goto(f"{url}/")
+    assert "/login" in page.url
+
+
+def test_a_rollback_from_the_page_is_audited(served, watched, project_dir):
+    url, ws, first = served
+    (project_dir / "prompts" / f"{SYSTEM}.system.md").write_text("Route politely.\n")
+    second, _ = ws.release(SYSTEM)
+    ws.promote(SYSTEM, second.id, "production")
+    page = watched.open(f"{url}/systems/{SYSTEM}")
+    row = page.locator("tr", has_text="production")
+    row.locator("input[name=reason]").fill("too polite")
+    row.locator("button", has_text="Roll back").click()
+    page.wait_for_load_state("networkidle")
+    assert ws.active_release(SYSTEM, "production").id == first.id
+    entry = ws.audit_log(action="deployment.rollback")[-1]
+    assert entry.actor == "alice@example.com" and "too polite" in entry.payload
+    assert watched.problems == [], watched.problems
