@@ -173,7 +173,8 @@ def test_channel_problems(project_dir):
     problems = problems_of(project_dir / "trimtab.yaml")
     assert len(problems) == 6, problems
     joined = "\n".join(problems)
-    assert "channels.chat.kind: 'slack' is not allowed" in joined and "'apprise'" in joined
+    assert "channels.chat.kind: unknown channel kind 'slack'" in joined
+    assert "use one of apprise, webhook, or install the package" in joined
     assert "channels.both: a channel needs exactly one of `url:` or `url_env:`" in joined
     assert "channels.neither: a channel needs exactly one" in joined
     assert "channels.leaky.headers.Authorization: a credential header must not" in joined

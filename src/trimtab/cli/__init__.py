@@ -20,6 +20,7 @@ from trimtab.cli import (
     inventory,
     keys,
     metrics,
+    plugins,
     releases,
     report,
     retention,
@@ -81,6 +82,7 @@ app.command()(gateway.serve)
 app.command()(assess.assess)
 app.command()(documents.docs)
 app.command()(demo.demo)
+app.command()(plugins.plugins)
 
 
 def main() -> None:

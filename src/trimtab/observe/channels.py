@@ -15,12 +15,12 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from trimtab import plugins
 from trimtab.errors import TrimtabError
 from trimtab.project.alert_rules import ChannelSpec, RunSpec
 from trimtab.project.naming import suggest
@@ -34,21 +34,25 @@ MAX_PAUSE = 30.0
 _APPRISE_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     ok: bool
     detail: str
 
 
 def send(channel: ChannelSpec, document: dict[str, Any], *,
          sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Deliver one event through one channel, retrying as the channel says."""
+    """Deliver one event through one channel, retrying as the channel says.
+
+    The channel's kind is looked up in the ``trimtab.channels`` entry points
+    (webhook and apprise register there too) and called as
+    ``deliver(channel, url, document, sleep)``, which returns ``(ok, detail)``.
+    """
     try:
+        deliver = plugins.load(plugins.CHANNELS, channel.kind)
         url = _resolve_url(channel)
-        if channel.kind == "webhook":
-            return _webhook(channel, url, document, sleep)
-        return _apprise(channel, url, document, sleep)
-    except _Unsendable as exc:
+        ok, detail = deliver(channel, url, document, sleep)
+        return Outcome(bool(ok), str(detail))
+    except (_Unsendable, TrimtabError) as exc:
         return Outcome(False, str(exc))
     except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the monitor
         log.exception("channel failed unexpectedly")
@@ -80,7 +84,8 @@ def _pause(channel: ChannelSpec, attempt: int, retry_after: str | None = None) -
     return min(channel.backoff * 2 ** attempt, MAX_PAUSE)
 
 
-def _webhook(channel: ChannelSpec, url: str, document: dict[str, Any], sleep) -> Outcome:
+def deliver_webhook(channel: ChannelSpec, url: str, document: dict[str, Any],
+                    sleep) -> Outcome:
     import httpx
 
     from trimtab import __version__
@@ -133,7 +138,8 @@ def render(document: dict[str, Any]) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _apprise(channel: ChannelSpec, url: str, document: dict[str, Any], sleep) -> Outcome:
+def deliver_apprise(channel: ChannelSpec, url: str, document: dict[str, Any],
+                    sleep) -> Outcome:
     try:
         import apprise
     except ImportError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,7 +45,8 @@ class ChannelSpec(_Strict):
     """Where notifications go. Secrets (tokens in URLs, auth headers) come from
     environment variables named here, never from the file itself."""
 
-    kind: Literal["webhook", "apprise"]
+    kind: str = Field(description="webhook, apprise, or a kind an installed package "
+                      "registers (entry-point group trimtab.channels)")
     url: str | None = Field(None, description="webhook: http(s) URL; apprise: e.g. slack://...")
     url_env: str | None = Field(None, description="name of the env var holding the URL")
     headers: dict[str, str] = Field(default_factory=dict, description="webhook only")
@@ -54,6 +55,8 @@ class ChannelSpec(_Strict):
     timeout: float = Field(10.0, gt=0, description="seconds per attempt")
     retries: int = Field(3, ge=0, le=10, description="extra attempts on 5xx, 429 or no answer")
     backoff: float = Field(1.0, ge=0, description="first pause in seconds; doubles")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="settings for a plugin kind, read by its plugin")
 
 
 class RunSpec(_Strict):

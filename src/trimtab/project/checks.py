@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from trimtab import plugins
+from trimtab.errors import TrimtabError
 from trimtab.project import yamlsource
 from trimtab.project.alert_rules import check as check_alert_rules
 from trimtab.project.governance import check as check_governance
@@ -347,6 +349,7 @@ def _check_semantics(
     if spec is not None:
         _check_environments(spec.environments, problem)
         _check_providers(spec, problem)
+        _check_kinds(spec, problem)
         for name, system in spec.systems.items():
             _check_system(name, system.kind, system.release, system.redact, providers, root,
                           problem)
@@ -420,6 +423,31 @@ def _check_providers(spec: ProjectFile, problem) -> None:
                     if starts != sorted(set(starts)):
                         problem(loc + ("prices", model, field, "tiers"), "tiers must be listed "
                                 "by increasing `start`, each start once. Fix: reorder them.")
+
+
+def _check_kinds(spec: ProjectFile, problem) -> None:
+    """Provider and channel kinds: built in or from an installed package (entry points),
+    and loadable, so a missing or broken plugin shows here and not on the first call."""
+    sections = [("providers", plugins.PROVIDERS, spec.providers),
+                ("channels", plugins.CHANNELS, spec.channels)]
+    for section, group, entries in sections:
+        for name, entry in entries.items():
+            loc = (section, name, "kind")
+            found = plugins.find(group, entry.kind)
+            if found is None:
+                known = plugins.names(group)
+                problem(loc, f"unknown {plugins.GROUPS[group]} {entry.kind!r}."
+                        f"{_suggest(entry.kind, known)} Fix: use one of {', '.join(known)}, or "
+                        f"install the package that provides {entry.kind!r} (`trimtab plugins` "
+                        "lists what is installed).")
+                continue
+            try:
+                plugins.load(group, entry.kind)
+            except TrimtabError as exc:
+                problem(loc, str(exc))
+            if entry.options and found.distribution == plugins.OWN:
+                problem((section, name, "options"), f"`options:` is read by plugin kinds only; "
+                        f"kind {entry.kind} ignores it. Fix: remove it.", key=True)
 
 
 def _check_system(

@@ -17,7 +17,7 @@ import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from trimtab.runtime.anthropic import AnthropicProvider
+from trimtab import plugins
 from trimtab.runtime.config import ProviderSpec, SimulateSpec
 from trimtab.runtime.cost import PRICE_TABLE, Cost, cost_of
 from trimtab.runtime.errors import ErrorKind, ProviderError
@@ -28,7 +28,6 @@ from trimtab.runtime.messages import (
     StreamAccumulator,
     Usage,
 )
-from trimtab.runtime.openai_compat import OpenAIProvider
 from trimtab.runtime.redaction import LoggingMode, Redactor, compile_rules, redact
 from trimtab.runtime.resilience import (
     DEFAULT_BREAKERS,
@@ -42,7 +41,6 @@ from trimtab.runtime.resilience import (
     StreamCall,
     Target,
 )
-from trimtab.runtime.simulated import SimulatedProvider
 from trimtab.runtime.templates import TemplateError, prompt_messages, render
 
 if TYPE_CHECKING:
@@ -57,25 +55,22 @@ __all__ = [
     "targets_for_release",
 ]
 
-_KINDS = {"openai": OpenAIProvider, "anthropic": AnthropicProvider}
-
-
 def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                   client: Client | None = None,
                   answers: SimulateSpec | Mapping[str, Any] | None = None,
                   rng: random.Random | None = None) -> Provider:
     """A provider from its release-snapshot entry (``{"name", "kind", ...}``).
 
-    ``env`` is where keys are looked up (default ``os.environ``); ``answers``
-    are the release's ``simulate:`` rules, used by simulated providers only.
+    The kind is looked up in the ``trimtab.providers`` entry points (the
+    built-in ones register there too) and called as
+    ``factory(name, spec, env=, client=, answers=, rng=)``. ``env`` is where
+    keys are looked up (default ``os.environ``); ``answers`` are the release's
+    ``simulate:`` rules, used by simulated providers only.
     """
     spec = ProviderSpec.model_validate({k: v for k, v in entry.items() if k != "name"})
-    name = str(entry["name"])
-    if spec.kind == "simulated":
-        if isinstance(answers, Mapping):
-            answers = SimulateSpec.model_validate(dict(answers))
-        return SimulatedProvider(name, spec, answers=answers, rng=rng)
-    return _KINDS[spec.kind](name, spec, env=env if env is not None else os.environ, client=client)
+    factory = plugins.load(plugins.PROVIDERS, spec.kind)
+    return factory(str(entry["name"]), spec, env=env if env is not None else os.environ,
+                   client=client, answers=answers, rng=rng)
 
 
 def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,

@@ -97,7 +97,7 @@ class HttpProvider:
     default_base_url = ""
 
     def __init__(self, name: str, spec: ProviderSpec, *, env: Mapping[str, str] | None = None,
-                 client: http1.Client | None = None):
+                 client: http1.Client | None = None, **_other_kinds: Any):
         self.name = name
         self.spec = spec
         self._env = env if env is not None else os.environ

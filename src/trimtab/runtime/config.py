@@ -115,7 +115,8 @@ class PriceSpec(_Strict):
 class ProviderSpec(_Strict):
     """An endpoint the runtime calls. The key lives in an environment variable."""
 
-    kind: Literal["openai", "anthropic", "simulated"]
+    kind: str = Field(description="openai, anthropic, simulated, or a kind an installed "
+                      "package registers (entry-point group trimtab.providers)")
     base_url: str | None = None
     api_key_env: str | None = Field(None, description="name of the env var holding the key")
     api_key_header: str | None = Field(None, description="e.g. api-key for Azure; else Bearer")
@@ -127,6 +128,8 @@ class ProviderSpec(_Strict):
     circuit_breaker: BreakerSpec = Field(default_factory=BreakerSpec)
     simulate: SimEndpointSpec | None = None
     prices: dict[str, PriceSpec] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="settings for a plugin kind, read by its plugin")
 
 
 class SimToolSpec(_Strict):

@@ -223,12 +223,13 @@ def _usage(usage: Usage) -> genai_prices.Usage:
 
 
 def _table_lookup(provider: ProviderSpec) -> dict[str, str]:
-    """How to find the provider in the price table: by URL when one is set, else by kind."""
+    """How to find the provider in the price table: by URL when one is set, else by kind
+    (a plugin's kind is looked up under its own name, never priced as OpenAI)."""
     if provider.kind == "anthropic":
         return {"provider_id": "anthropic"}
     if provider.base_url:
         return {"provider_api_url": provider.base_url}
-    return {"provider_id": "openai"}
+    return {"provider_id": "openai" if provider.kind in ("openai", "simulated") else provider.kind}
 
 
 def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec | Mapping,

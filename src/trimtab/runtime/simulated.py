@@ -16,7 +16,7 @@ import json
 import math
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from trimtab.runtime.config import ProviderSpec, SimEndpointSpec, SimRuleSpec, SimulateSpec
@@ -56,12 +56,15 @@ class _Rule:
 class SimulatedProvider:
     kind = "simulated"
 
-    def __init__(self, name: str, spec: ProviderSpec, *, answers: SimulateSpec | None = None,
+    def __init__(self, name: str, spec: ProviderSpec, *,
+                 answers: SimulateSpec | Mapping[str, Any] | None = None,
                  rng: random.Random | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, **_other_kinds: Any):
         self.name = name
         self.spec = spec
         self.behaviour = spec.simulate or SimEndpointSpec()
+        if isinstance(answers, Mapping):
+            answers = SimulateSpec.model_validate(dict(answers))
         self.answers = answers or SimulateSpec()
         self.rules = [_Rule(r) for r in self.answers.rules]
         self.price_as = self.answers.price_as
