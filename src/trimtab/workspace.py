@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from trimtab.observe.retention import Pruned
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
+    from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.scores import Score
@@ -327,23 +328,68 @@ class Workspace:
     # --- environments -------------------------------------------------------
 
     def promote(self, system: str, ref: str, env: str, reason: str = "", *,
-                canary: int | None = None, shadow: int | None = None) -> Deployment | None:
+                canary: int | None = None, shadow: int | None = None
+                ) -> Deployment | ApprovalRequest | None:
         """Make a release active in ``env``; None when it already was.
 
         With ``canary=N`` the release answers N% of calls beside the stable one;
         with ``shadow=N`` it gets a copy of N% of calls, recorded, never returned.
-        A later plain promote graduates it; a rollback aborts it.
+        A later plain promote graduates it; a rollback aborts it. Where an
+        approval policy protects ``env``, the result is a pending ApprovalRequest
+        that applies once approved (``approve``).
         """
+        actor = self.authorize("deployment.promote", system)
+        held = _approvals().hold(self.store, self.project, system, ref, env, reason,
+                                 canary=canary, shadow=shadow, actor=actor)
+        return held or self._apply_promotion(system, ref, env, reason, canary=canary,
+                                             shadow=shadow, actor=actor)
+
+    def _apply_promotion(self, system: str, ref: str, env: str, reason: str, *,
+                         canary: int | None, shadow: int | None,
+                         actor: str) -> Deployment | None:
+        """The promotion itself: what ``promote`` does where no approval is needed,
+        and what an approved request applies."""
         with self._changing_routes():
             return lifecycle.promote(self.store, self.project, system, ref, env, reason,
-                                     canary=canary, shadow=shadow,
-                                     actor=self.authorize("deployment.promote", system))
+                                     canary=canary, shadow=shadow, actor=actor)
+
+    def approve(self, request: str, *, release: str | None = None, comment: str = "",
+                now: datetime | None = None) -> tuple[ApprovalRequest, Deployment | None]:
+        """Approve a pending promotion (optionally naming the release approved);
+        at the quorum it applies. Returns the request and the deployment if it applied."""
+        pending = self.approval(request)
+        return _approvals().approve(
+            self.store, request, release=release, comment=comment, now=now,
+            actor=self.authorize("approval.decide", pending.system),
+            apply=lambda r: self._apply_promotion(
+                r.system, r.release_id, r.env, f"{r.reason} (approved: request {r.id})".strip(),
+                canary=r.percent if r.mode == "canary" else None, shadow=None,
+                actor=r.requested_by))
+
+    def reject(self, request: str, *, reason: str,
+               now: datetime | None = None) -> ApprovalRequest:
+        pending = self.approval(request)
+        return _approvals().reject(self.store, request, reason=reason, now=now,
+                                   actor=self.authorize("approval.decide", pending.system))
+
+    def approval(self, request: str) -> ApprovalRequest:
+        from trimtab.store import approvals as approval_store
+
+        with self.store.read() as conn:
+            return approval_store.get(conn, request)
+
+    def approvals(self, *, include_closed: bool = False,
+                  system: str | None = None) -> list[ApprovalRequest]:
+        """Promotion requests waiting for approval (all of them with ``include_closed``)."""
+        return _approvals().requests(self.store, include_closed=include_closed, system=system)
 
     def rollback(self, system: str, env: str, to: str | None = None,
                  reason: str = "") -> Deployment:
+        protected = _approvals().policy(self.project, system, env) is not None
+        action = "deployment.rollback.protected" if protected else "deployment.rollback"
         with self._changing_routes():
             return lifecycle.rollback(self.store, self.project, system, env, to, reason,
-                                      actor=self.authorize("deployment.rollback", system))
+                                      actor=self.authorize(action, system))
 
     @contextlib.contextmanager
     def _changing_routes(self) -> Iterator[None]:
@@ -697,6 +743,12 @@ class Workspace:
         from trimtab.assess import portfolio
 
         return portfolio.history(self.store, system, limit)
+
+
+def _approvals():
+    from trimtab.govern import approvals
+
+    return approvals
 
 
 def _identities():

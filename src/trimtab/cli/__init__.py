@@ -8,6 +8,7 @@ import typer
 
 from trimtab.cli import (
     alerts,
+    approvals,
     assess,
     audit,
     calls,
@@ -58,6 +59,9 @@ app.command()(releases.show)
 app.command()(releases.diff)
 app.command()(releases.artefact)
 app.command()(environments.promote)
+app.command()(approvals.approve)
+app.command()(approvals.reject)
+app.command()(approvals.approvals)
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)

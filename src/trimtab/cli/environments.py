@@ -31,7 +31,9 @@ def promote(
     """Make a release active in an environment (audited, append-only history).
 
     With --canary or --shadow the release runs beside the stable one; a later
-    plain promote graduates it, a rollback aborts it.
+    plain promote graduates it, a rollback aborts it. Where trimtab.yaml's
+    `policies:` require approvals for the environment, the promotion becomes a
+    pending request that applies once approved (`trimtab approve ID`).
 
     Example:
 
@@ -41,7 +43,11 @@ def promote(
     deployment = workspace().promote(
         system, release_ref, env, reason=reason, canary=canary, shadow=shadow
     )
-    if deployment is None:
+    if getattr(deployment, "state", None) == "pending":
+        from trimtab.cli.approvals import print_pending
+
+        print_pending(deployment)
+    elif deployment is None:
         console.print(f"{system}: {release_ref} is already active in {env}; nothing changed")
     elif deployment.action in ("canary", "shadow"):
         console.print(

@@ -429,3 +429,40 @@ tokens = Table(
     Column("expires_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+# --- two-person approval --------------------------------------------------------
+
+# A promotion held until enough approvers agree. ``state``: pending, approved
+# (quorum reached, applying), applied, rejected, expired.
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("release_id", String(64), ForeignKey("releases.id"), nullable=False),
+    Column("mode", String(20), nullable=False),  # promote | canary
+    Column("percent", Integer, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(320), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("required", Integer, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.id"), nullable=True),
+    Index(None, "state", "requested_at"),
+)
+
+# One decision per approver and request (the key refuses a replay).
+approval_votes = Table(
+    "approval_votes",
+    metadata,
+    Column("request_id", String(16), ForeignKey("approval_requests.id"), nullable=False),
+    Column("approver", String(320), nullable=False),
+    Column("decision", String(10), nullable=False),  # approve | reject
+    Column("release_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("request_id", "approver"),
+)
