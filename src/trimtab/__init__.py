@@ -8,6 +8,8 @@ SQLAlchemy and pydantic before they need them. To export a name, add it to
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +44,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Workspace", "active_release", "connect", "instrument", "run_monitor",
     ),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AlertEvent",
@@ -64,8 +65,8 @@ __all__ = [
     "Pruned",
     "Release",
     "RunResult",
-    "Score",
     "SchemaTooNewError",
+    "Score",
     "SpecDiff",
     "Store",
     "System",
@@ -84,17 +85,30 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimtab' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+def lazy_exports(package: str, exports: dict[str, tuple[str, ...]]
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` (PEP 562) for a package whose public names
+    load on first use: ``exports`` maps a module to the names it provides. The
+    root package and each subpackage use it, so that importing one never loads
+    the libraries behind all of its names."""
+    module_of = {name: module for module, names in exports.items() for name in names}
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        module = module_of.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        namespace[name] = value  # later lookups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(namespace.get("__all__", ())))
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; never runs

@@ -30,6 +30,8 @@ from trimtab.cli import (
 )
 from trimtab.cli.output import _options
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="trimtab",
     help="Right-sized MLOps for a handful of AI systems. Start with: trimtab init",

@@ -1,3 +1,45 @@
 """The SDK: system clients (run / arun / astream), instrument() for existing OpenAI/Anthropic
 clients.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trimtab import lazy_exports
+
+# module -> the public names it provides; each loads on first use.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "trimtab.sdk.calling": (
+        "CallOptions", "Caller", "Direct", "NoActiveRelease", "PASSTHROUGH", "RunResult",
+        "StreamedRun", "SystemClient",
+    ),
+    "trimtab.sdk.record": ("call_record",),
+}
+
+__all__ = [
+    "CallOptions",
+    "Caller",
+    "Direct",
+    "NoActiveRelease",
+    "PASSTHROUGH",
+    "RunResult",
+    "StreamedRun",
+    "SystemClient",
+    "call_record",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
+    from trimtab.sdk.calling import (
+        PASSTHROUGH,
+        Caller,
+        CallOptions,
+        Direct,
+        NoActiveRelease,
+        RunResult,
+        StreamedRun,
+        SystemClient,
+    )
+    from trimtab.sdk.record import call_record
