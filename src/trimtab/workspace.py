@@ -656,6 +656,13 @@ class Workspace:
         return _identities().create_token(self.store, self._project_or_none(), user=user,
                                           label=name, expires=expires, token=self.token)
 
+    def authenticate_token(self, presented: str) -> Token | None:
+        """The live API token ``presented`` is (its owner acts), or None."""
+        from trimtab.store import identities as identity_store
+
+        with self.store.read() as conn:
+            return identity_store.authenticate(conn, presented, datetime.now(UTC))
+
     def tokens(self, user: str | None = None) -> list[Token]:
         return _identities().tokens(self.store, user)
 

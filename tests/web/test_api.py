@@ -202,3 +202,63 @@ def test_openapi_document_and_docs(served):
     docs = httpx.get(f"{url}/docs")
     assert docs.status_code == 200 and "/static/vendor/swagger-ui-bundle.js" in docs.text
     assert "<script>" not in docs.text  # no inline script: the CSP allows none
+
+
+def test_users_tokens_and_roles(served):
+    url, ws, release = served
+    ws.add_user("alice@example.com", "admin")  # the first user ends single-user mode
+    ws.add_user("vera@example.com", "viewer")
+    ws.add_user("otto@example.com", "operator")
+    _, viewer = ws.create_token(user="vera@example.com")
+    _, operator = ws.create_token(user="otto@example.com")
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    eventually(lambda: api.get("/systems").status_code == 401)
+    assert api.get("/systems", headers={"Authorization": "Bearer ttu-x-y"}).status_code == 401
+
+    as_viewer = {"Authorization": f"Bearer {viewer}"}
+    assert api.get("/systems", headers=as_viewer).status_code == 200
+    refused = api.post(f"/systems/{SYSTEM}/promote", headers=as_viewer,
+                       json={"release": release.id, "env": "staging"})
+    assert refused.status_code == 403 and "needs operator" in refused.json()["detail"]
+    assert ws.audit_log(action="access.denied")[-1].actor == "vera@example.com"
+
+    done = api.post(f"/systems/{SYSTEM}/promote", headers={"Authorization": f"Bearer {operator}"},
+                    json={"release": release.id, "env": "staging"})
+    assert done.status_code == 200, done.text
+    assert done.json()["deployment"]["actor"] == "otto@example.com"
+
+
+def test_a_browser_signs_in_with_a_token(served):
+    url, ws, _ = served
+    ws.add_user("alice@example.com", "admin")
+    _, token = ws.create_token()
+    # Cookies by hand: they are Secure, which browsers honour on loopback and httpx does not.
+    browser = httpx.Client(base_url=url, follow_redirects=False)
+    eventually(lambda: browser.get("/").status_code == 303)
+    login = browser.get("/login", params={"next": "/audit"})
+    assert login.status_code == 200
+    csrf = login.cookies["trimtab_csrf"]
+    jar = {"cookie": f"trimtab_csrf={csrf}"}
+    refused = browser.post("/login", data={"key": token, "next": "/audit"}, headers=jar)
+    assert refused.status_code == 400 and "csrf_token" in refused.text  # no CSRF field
+    forged = browser.post("/login", data={"key": token, "csrf_token": "x" * 43}, headers=jar)
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    signed_in = browser.post("/login", data={"key": token, "next": "/audit",
+                                             "csrf_token": csrf}, headers=jar)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/audit"
+    cookie = signed_in.headers["set-cookie"]
+    assert all(flag in cookie.lower() for flag in ("httponly", "samesite=strict", "secure"))
+    session = cookie.split(";", 1)[0]
+    jar = {"cookie": f"trimtab_csrf={csrf}; {session}"}
+    page = browser.get("/audit", headers=jar)
+    assert page.status_code == 200 and "alice@example.com" in page.text
+    # The session cookie alone changes nothing: the API also wants the CSRF header.
+    rollback = f"/api/v1/systems/{SYSTEM}/rollback"
+    blocked = browser.post(rollback, json={"env": "production"}, headers=jar)
+    assert blocked.status_code == 403 and "CSRF" in blocked.json()["detail"]
+    allowed = browser.post(rollback, json={"env": "production"},
+                           headers={**jar, "x-csrf-token": csrf})
+    assert allowed.status_code == 400 and "no earlier release" in allowed.text  # it got in
+    evil = browser.post("/login", data={"key": token, "next": "//evil.example",
+                                        "csrf_token": csrf}, headers=jar)
+    assert evil.headers["location"] == "/"  # never an open redirect

@@ -56,8 +56,9 @@ async def caller(request: Request) -> Caller:
     """The authenticated caller (token, browser session, or local mode); 401 otherwise."""
     found = await request.app.state.guard.caller(request)
     if found is None:
-        raise HTTPException(401, "this API needs a key. Fix: send `Authorization: Bearer "
-                            "<key>` with a key from `trimtab keys create`.",
+        raise HTTPException(401, "this API needs a token. Fix: send `Authorization: Bearer "
+                            "<token>` with a token from `trimtab tokens create` or a key "
+                            "from `trimtab keys create`.",
                             headers={"www-authenticate": "Bearer"})
     if found.via == "session" and request.method not in SAFE_METHODS:
         # A page's script sends the CSRF cookie's value back; another site cannot read it.

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trimtab import __version__
 from trimtab.errors import NotFound, StoreUnavailable, TrimtabError
+from trimtab.govern.roles import PermissionDenied
 from trimtab.web import api, pages
 from trimtab.web.schemas import Problem, Ready
 from trimtab.web.security import Guard, LoginRequired, SecurityHeaders, load_secret
@@ -40,8 +41,9 @@ log = logging.getLogger("trimtab.web")
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """The JSON API of a trimtab workspace: what the CLI shows and changes.
 
-Authenticate with `Authorization: Bearer <key>` (a key from `trimtab keys create`);
-while no key exists the server runs in single-user local mode and needs none."""
+Authenticate with `Authorization: Bearer <token>`: a user's API token (`trimtab tokens
+create`; the user's roles apply) or a gateway key (`trimtab keys create`). While no key
+and no user exist, the server runs in single-user local mode and needs none."""
 
 
 def create_app(ws: Workspace, keys: KeyRing, *, hosts: frozenset[str] | None = None,
@@ -50,7 +52,7 @@ def create_app(ws: Workspace, keys: KeyRing, *, hosts: frozenset[str] | None = N
     app = FastAPI(title="trimtab", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.ws = ws
-    app.state.guard = Guard(keys, secret or load_secret(ws), hosts)
+    app.state.guard = Guard(ws, keys, secret or load_secret(ws), hosts)
     app.state.ready = False
     app.state.templates = templates()
     app.add_middleware(SecurityHeaders)
@@ -97,7 +99,9 @@ async def _trimtab_error(request: Request, exc: Exception):
     if isinstance(exc, StoreUnavailable):
         log.warning("web: %s", exc)
         return _problem(request, 503, str(exc), {"retry-after": "5"})
-    return _problem(request, 404 if isinstance(exc, NotFound) else 400, str(exc))
+    status = 404 if isinstance(exc, NotFound) else \
+        403 if isinstance(exc, PermissionDenied) else 400
+    return _problem(request, status, str(exc))
 
 
 async def _http_error(request: Request, exc: Exception):

@@ -153,16 +153,16 @@ async def login(request: Request, csrf: Csrf,
                 next: Annotated[str, Form(max_length=2000)] = "/"):
     check_csrf(request, csrf)
     guard = request.app.state.guard
+    if await guard.local():
+        return RedirectResponse(_local_target(next), 303)
     try:
-        found = await guard.keys.check(f"Bearer {key.strip()}".encode("latin-1", "replace"))
-    except Exception as exc:  # noqa: BLE001 - the gateway's 401/503: say it on the form
-        message = getattr(exc, "message", "that key does not work")
-        return render(request, "login.html", {"next": _local_target(next), "error": message},
-                      status=getattr(exc, "status", 401))
+        found = await guard.credential(key)
+    except HTTPException as exc:  # said on the form, not as a bare error page
+        return render(request, "login.html", {"next": _local_target(next),
+                                              "error": exc.detail}, status=exc.status_code)
     response = RedirectResponse(_local_target(next), 303)
-    if found is not None:
-        set_cookie(response, request, SESSION_COOKIE, guard.session_cookie(found),
-                   max_age=SESSION_SECONDS)
+    set_cookie(response, request, SESSION_COOKIE, guard.session_cookie(found),
+               max_age=SESSION_SECONDS)
     return response
 
 

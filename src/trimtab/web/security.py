@@ -1,13 +1,15 @@
 """Who may use the web app, and what protects a browser that does.
 
-Identity: the gateway's API keys (``trimtab keys create``), checked by the
-gateway's own key ring (in memory, refreshed in the background). Scripts send
-``Authorization: Bearer <key>``; a browser signs in once with a key and gets a
-session cookie (HMAC-signed, HttpOnly, SameSite=Strict, Secure unless served
-over plain HTTP to another host than this one). While no key has ever been
-created the app runs in single-user local mode: no login, changes made as the
-person running the server, and (against DNS rebinding) only loopback host
-names accepted unless the server was bound to a public address on purpose.
+Identity: a user's API token (``trimtab tokens create``: the user acts, with
+the roles trimtab.govern checks on every change), or a gateway key
+(``trimtab keys create``, checked by the gateway's key ring in memory).
+Scripts send ``Authorization: Bearer <token or key>``; a browser signs in once
+with one and gets a session cookie (HMAC-signed, HttpOnly, SameSite=Strict,
+Secure unless served over plain HTTP to another host than this one). While no
+gateway key was ever created and no user is defined, the app runs in
+single-user local mode: no login, changes made as the person running the
+server, and (against DNS rebinding) only loopback host names accepted unless
+the server was bound to a public address on purpose.
 
 Forms carry a CSRF token that must match the browser's CSRF cookie, and every
 state-changing request from another origin is refused.
@@ -24,12 +26,14 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Request
 
 from trimtab.gateway.errors import GatewayError
+from trimtab.store.identities import TOKEN_PREFIX
 
 if TYPE_CHECKING:
     from trimtab.gateway.keyring import KeyRing
@@ -43,6 +47,7 @@ CSRF_COOKIE = "trimtab_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
+USERS_TTL = 2.0  # seconds local mode trusts its last look for users
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -90,20 +95,31 @@ def load_secret(ws: Workspace) -> bytes:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking. ``key`` is None in local mode (no keys exist)."""
-    key: ApiKey | None
-    via: str  # "local", "token" or "session"
+    """Who is asking: a user (the owner of an API token, whose roles the domain
+    layer checks), a gateway key, or nobody in particular (local mode)."""
+    key: ApiKey | None = None
+    user: str | None = None
+    token_id: str | None = None  # the user's token, for a browser session
+    via: str = "local"  # "local", "token" or "session"
 
     @property
     def actor(self) -> str | None:
-        """The name audit entries carry; None: the identity running the server."""
+        """The name changes are made and audited as; None: whoever runs the server."""
+        if self.user is not None:
+            return self.user
         return None if self.key is None else f"key:{self.key.name}"
 
     @property
     def name(self) -> str:
-        return "local" if self.key is None else self.key.name
+        return self.user or (self.key.name if self.key else "local")
+
+    @property
+    def signed_in(self) -> bool:
+        return self.via != "local"
 
     def may_change(self, system: str) -> None:
+        """A gateway key limited to some systems changes only those (a user's
+        roles are checked where every change is made, whatever the front end)."""
         if self.key is not None and not self.key.allows(system):
             raise HTTPException(403, f"API key {self.key.name!r} is not allowed to change "
                                 f"system {system!r}. Fix: use a key created with --system "
@@ -115,34 +131,62 @@ class LoginRequired(Exception):
 
 
 class Guard:
-    """Checks callers against the key ring; signs and reads session cookies."""
+    """Checks callers against the key ring and the users' API tokens; signs and
+    reads session cookies."""
 
-    def __init__(self, keys: KeyRing, secret: bytes, hosts: frozenset[str] | None = None):
+    def __init__(self, ws: Workspace, keys: KeyRing, secret: bytes,
+                 hosts: frozenset[str] | None = None):
+        self.ws = ws
         self.keys = keys
         self.secret = secret
         #: Host names accepted in local mode; None: any (bound to a public address).
         self.hosts = hosts
+        self._users: tuple[float, bool] = (float("-inf"), False)
 
     async def local(self) -> bool:
-        """True while no key has ever been created: single-user local mode."""
+        """True while no gateway key was ever created and no user is defined:
+        single-user local mode, no login."""
         if not self.keys.loaded:
             await asyncio.to_thread(self.keys.refresh)
-        return self.keys.open
+        return self.keys.open and not await self._users_exist()
+
+    async def _users_exist(self) -> bool:
+        """Whether any user is defined, looked up at most every USERS_TTL seconds
+        (once there is one, there always is: the last admin cannot be removed)."""
+        checked, exists = self._users
+        if not exists and time.monotonic() - checked > USERS_TTL:
+            found = await asyncio.to_thread(self.ws.users)
+            exists = any(u.identity.live for u in found)
+            self._users = (time.monotonic(), exists)
+        return exists
 
     async def caller(self, request: Request) -> Caller | None:
         """The caller, or None when the request carries no valid credentials."""
         if await self.local():
             self.check_host(request)
-            return Caller(None, "local")
+            return Caller()
         authorization = request.headers.get("authorization")
         if authorization:
-            try:
-                key = await self.keys.check(authorization.encode("latin-1"))
-            except GatewayError as exc:
-                raise HTTPException(exc.status, exc.message, headers=exc.headers) from None
-            return Caller(key, "token")
-        key = self.session_key(request.cookies.get(SESSION_COOKIE))
-        return None if key is None else Caller(key, "session")
+            scheme, _, text = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not text.strip():
+                raise HTTPException(401, "the Authorization header must be `Bearer <token>`.")
+            return await self.credential(text.strip())
+        return await self.session(request.cookies.get(SESSION_COOKIE))
+
+    async def credential(self, text: str) -> Caller:
+        """The caller a presented token or gateway key names; 401 when none."""
+        if text.startswith(TOKEN_PREFIX + "-"):
+            token = await asyncio.to_thread(self.ws.authenticate_token, text)
+            if token is None:
+                raise HTTPException(401, "this API token is not live: unknown, expired, "
+                                    "revoked, or its user was removed. Fix: `trimtab tokens "
+                                    "create` makes a new one.")
+            return Caller(user=token.identity, token_id=token.id, via="token")
+        try:
+            key = await self.keys.check(f"Bearer {text}".encode("latin-1", "replace"))
+        except GatewayError as exc:
+            raise HTTPException(exc.status, exc.message, headers=exc.headers) from None
+        return Caller(key=key, via="token")
 
     def check_host(self, request: Request) -> None:
         if self.hosts is None:
@@ -150,9 +194,9 @@ class Guard:
         host = (request.headers.get("host") or "").lower()
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         if name not in self.hosts:
-            raise HTTPException(403, f"host {name!r} is not served in local mode (no API "
-                                "keys): open it as http://127.0.0.1 or localhost, or create "
-                                "a key (`trimtab keys create`) to serve other names.")
+            raise HTTPException(403, f"host {name!r} is not served in local mode (no keys, "
+                                "no users): open it as http://127.0.0.1 or localhost, or "
+                                "add a user (`trimtab users add`) to serve other names.")
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -160,22 +204,30 @@ class Guard:
         digest = hmac.new(self.secret, text.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def session_cookie(self, key: ApiKey) -> str:
-        expires = int(time.time()) + SESSION_SECONDS
-        body = f"{key.id}.{expires}"
+    def session_cookie(self, caller: Caller) -> str:
+        """A browser's session for a signed-in caller: which key or token, until when."""
+        kind, ident = ("u", caller.token_id) if caller.user else ("k", caller.key.id)
+        body = f"{kind}.{ident}.{int(time.time()) + SESSION_SECONDS}"
         return f"{body}.{self._sign('session|' + body)}"
 
-    def session_key(self, cookie: str | None) -> ApiKey | None:
-        """The live key a session cookie names, or None (forged, expired, revoked)."""
-        if not cookie or cookie.count(".") != 2:
+    async def session(self, cookie: str | None) -> Caller | None:
+        """The caller a session cookie names while its key or token is live, else None."""
+        if not cookie or cookie.count(".") != 3:
             return None
-        key_id, expires, signature = cookie.split(".")
-        body = f"{key_id}.{expires}"
+        body, _, signature = cookie.rpartition(".")
         if not hmac.compare_digest(signature, self._sign("session|" + body)):
             return None
+        kind, ident, expires = body.split(".")
         if not expires.isdigit() or int(expires) < time.time():
             return None
-        return self.keys.live.get(key_id)
+        if kind == "k":
+            key = self.keys.live.get(ident)
+            return None if key is None else Caller(key=key, via="session")
+        now = datetime.now(UTC)
+        for token in await asyncio.to_thread(self.ws.tokens):
+            if token.id == ident and token.state(now) == "live":
+                return Caller(user=token.identity, token_id=token.id, via="session")
+        return None
 
 
 def csrf_token(request: Request) -> str:
