@@ -71,6 +71,20 @@ def test_trimtabs_own_kinds_register_through_entry_points():
     assert plugins.names(plugins.CHANNELS) == ["apprise", "webhook"]
 
 
+def test_without_its_own_metadata_trimtab_still_knows_its_kinds_and_says_so(tmp_path):
+    """A source tree on sys.path, or an install from before the entry points: the
+    built-in table stands in, with a warning that says to reinstall."""
+    shutil.copytree(ROOT / "src" / "trimtab", tmp_path / "trimtab")  # no *.dist-info beside
+    script = ("import sys; sys.path[:0] = [sys.argv[1]]; from trimtab import plugins; "
+              "print(plugins.names(plugins.PROVIDERS), plugins.names(plugins.CHANNELS), "
+              "plugins.find(plugins.PROVIDERS, 'openai').distribution)")
+    done = subprocess.run([sys.executable, "-S", "-c", script, str(tmp_path)],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[0] == ("['anthropic', 'openai', 'simulated'] "
+                                          "['apprise', 'webhook'] trimtab")
+    assert "entry points are missing" in done.stderr and "pip install -e ." in done.stderr
+
+
 def test_validate_refuses_an_unknown_kind_where_it_is_written(project_dir):
     path = project_dir / "trimtab.yaml"
     edit(path, "providers: {}\n", "providers:\n  main:\n    kind: opnai\n"

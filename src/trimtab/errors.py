@@ -34,5 +34,9 @@ class ArtefactCorruptError(TrimtabError):
     """An artefact's bytes no longer match the sha256 its release recorded."""
 
 
+class PluginError(TrimtabError):
+    """A kind or scorer nobody installed, or whose package fails to load (trimtab.plugins)."""
+
+
 class StoreUnavailable(TrimtabError):
     """The database cannot be reached; a service answers 503 and retries later."""

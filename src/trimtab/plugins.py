@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import PluginError, TrimtabError
 
 log = logging.getLogger("trimtab.plugins")
 
@@ -155,16 +155,16 @@ def load(group: str, name: str) -> Any:
     plugin = registered.get(name)
     what = GROUPS[group]
     if plugin is None:
-        raise TrimtabError(unknown(group, name))
+        raise PluginError(unknown(group, name))
     if not plugin.value:
-        raise TrimtabError(f"{what} {name!r} is registered by more than one package "
+        raise PluginError(f"{what} {name!r} is registered by more than one package "
                            f"({plugin.distribution}). Fix: uninstall all but one of them.")
     try:
         from importlib.metadata import EntryPoint
 
         loaded = EntryPoint(name, plugin.value, group).load()
     except Exception as exc:  # noqa: BLE001 - any failure in a plugin's import is its own
-        raise TrimtabError(
+        raise PluginError(
             f"{what} {name!r} comes from {plugin.source} but does not load "
             f"({plugin.value}: {type(exc).__name__}: {exc}). Fix: reinstall or upgrade "
             f"{plugin.distribution or 'the package that provides it'} "

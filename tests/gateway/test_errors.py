@@ -354,3 +354,15 @@ async def _hammer(url: str, calls: int, concurrency: int) -> list[int]:
                 return answer.status_code
 
         return await asyncio.gather(*(one() for _ in range(calls)))
+
+
+def test_a_release_whose_provider_kind_is_not_installed_is_a_503():
+    from trimtab import plugins
+    from trimtab.errors import PluginError
+    from trimtab.gateway.errors import from_exception
+
+    with pytest.raises(PluginError) as info:
+        plugins.load(plugins.PROVIDERS, "bedrock")
+    answer = from_exception(info.value)
+    assert (answer.status, answer.code) == (503, "provider_unavailable")
+    assert "unknown provider kind 'bedrock'" in answer.message

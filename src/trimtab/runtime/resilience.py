@@ -284,8 +284,8 @@ class Router:
 
 
 class Walk:
-    """One call's way along a router's chain: THE attempt loop (targets → retries
-    with backoff → breaker → fallback), shared by ``complete`` and ``stream``.
+    """One call's way along a router's chain: the attempt loop (targets → retries
+    with backoff → breaker → fallback), written once for ``complete`` and ``stream``.
 
     ``run(attempt)`` calls ``attempt(target, request)`` until one returns; the
     caller then books the verdict on the target that answered: ``succeeded()``,
