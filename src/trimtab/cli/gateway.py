@@ -101,8 +101,9 @@ def serve(
     (/api/v1, OpenAPI at /openapi.json, docs at /docs), /metrics, /healthz,
     /readyz and the alert monitor. Needs the web extra: pip install 'trimtab[web]'.
 
-    With API keys (`trimtab keys create`) the dashboard and the API need one
-    (a browser signs in with it); without, they run in local mode, no login.
+    Once a gateway key or a user exists, the dashboard and the API need a user's
+    token (`trimtab tokens create`) or a key (a browser signs in with one);
+    before, they run in single-user local mode, no login.
 
     Example:
 
