@@ -85,10 +85,8 @@ def query(
 ) -> list[Call]:
     """Newest first. ``release`` is a release id or a prefix of one; ``until`` is exclusive."""
     statement = select(calls).order_by(calls.c.time.desc(), calls.c.id.desc()).limit(limit)
-    statement = matching(statement, calls, system=system, env=env, since=since, status=status,
-                         model=model)
-    if until is not None:
-        statement = statement.where(calls.c.time < until)
+    statement = matching(statement, calls, system=system, env=env, since=since, until=until,
+                         status=status, model=model)
     if release is not None:
         statement = statement.where(calls.c.release_id.startswith(release, autoescape=True))
     return [Call(**r._mapping) for r in conn.execute(statement)]
@@ -107,9 +105,7 @@ def get(conn: Connection, ref: str) -> Call:
 
 
 def count(conn: Connection, system: str | None = None) -> int:
-    statement = select(func.count()).select_from(calls)
-    if system is not None:
-        statement = statement.where(calls.c.system == system)
+    statement = matching(select(func.count()).select_from(calls), calls, system=system)
     return conn.execute(statement).scalar_one()
 
 
