@@ -283,12 +283,12 @@ def make_trimtab_project(folder: Path, mock_port: int) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def start_trimtab(folder: Path) -> tuple[subprocess.Popen, int]:
+def start_trimtab(folder: Path, command: str = "gateway") -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {**os.environ, "BENCH_UPSTREAM_KEY": "sk-mock"}
     env.pop("TRIMTAB_DATABASE_URL", None)
     process = subprocess.Popen(
-        [str(TRIMTAB), "gateway", "--host", "127.0.0.1", "--port", str(port)],
+        [str(TRIMTAB), command, "--host", "127.0.0.1", "--port", str(port)],
         cwd=folder / "trimtab-project", env=env, stdout=open(folder / "trimtab.log", "w"),
         stderr=subprocess.STDOUT)
     return process, port
@@ -414,6 +414,10 @@ def main() -> int:
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--skip-trimtab", action="store_true")
     parser.add_argument("--delay-ms", type=float, default=10)
+    parser.add_argument("--serve", action="store_true",
+                        help="measure `trimtab serve` (the gateway behind the router, with "
+                        "the dashboard, the API and the alert monitor) instead of "
+                        "`trimtab gateway`")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -453,7 +457,7 @@ def main() -> int:
                 stop(process)
             if not args.skip_trimtab:
                 key = make_trimtab_project(folder, mock_port)
-                process, port = start_trimtab(folder)
+                process, port = start_trimtab(folder, "serve" if args.serve else "gateway")
                 processes.append(process)
                 url = f"http://127.0.0.1:{port}/v1/chat/completions"
                 body = {"model": "trimtab/bench-router",
