@@ -233,7 +233,7 @@ class Workspace:
     def unsubscribe(self, observer: Callable[[CallRecord], object]) -> None:
         if observer in self.observers:
             self.observers.remove(observer)
-        self._telemetry = [hooks for hooks in self._telemetry if hooks[0] is not observer]
+        self._telemetry = [hooks for hooks in self._telemetry if hooks[0] != observer]
 
     def _flush_telemetry(self, timeout: float) -> bool:
         done = True
