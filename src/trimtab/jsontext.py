@@ -8,7 +8,9 @@ several times faster. It refuses a few things the standard library accepts
 the same options, so callers never see the difference.
 
 Datetimes and other non-JSON values become ``str(value)``, as they did with
-``json.dumps(default=str)``, so stored text does not change format.
+``json.dumps(default=str)``, so stored text does not change format. A string
+that is not valid Unicode (a lone surrogate, as ``json.loads`` lets through)
+is written as its ``\\u`` escape, so the text can always be encoded and stored.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import orjson
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 _fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_escaped = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=str).encode
 
 JSONDecodeError = json.JSONDecodeError  # orjson.JSONDecodeError subclasses it
 
@@ -30,7 +33,7 @@ def dumpb(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=str, option=_OPTIONS)
     except TypeError:
-        return _fallback(value).encode()
+        return _fallback_text(value).encode()
 
 
 def dumps(value: Any) -> str:
@@ -38,7 +41,17 @@ def dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, default=str, option=_OPTIONS).decode()
     except TypeError:
-        return _fallback(value)
+        return _fallback_text(value)
+
+
+def _fallback_text(value: Any) -> str:
+    """What orjson refused: integers past 64 bits, or a lone surrogate (escaped here)."""
+    text = _fallback(value)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _escaped(value)
+    return text
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:

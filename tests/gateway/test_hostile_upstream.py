@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.helpers import eventually
 from tests.helpers import hostile_upstream as hostile
 from tests.helpers.gateway_server import declare_provider, running_gateway
 
@@ -34,3 +35,21 @@ def test_a_hostile_answer_is_a_recorded_502_not_a_200(ws, project_dir, behaviour
     ws.flush()
     [call] = ws.calls(limit=5)
     assert (call.status, call.error_kind, call.system) == ("error", "malformed", "passthrough")
+
+
+@pytest.mark.parametrize("behaviour", [hostile.hang(), hostile.trickle(0.05)])
+def test_a_client_that_hangs_up_cancels_the_upstream_request_and_is_recorded(
+        ws, project_dir, behaviour):
+    with hostile.running_hostile(behaviour) as up:
+        declare_provider(project_dir, "up", up)
+        with running_gateway(ws) as url:
+            with pytest.raises(httpx.ReadTimeout):  # the client gives up and hangs up
+                httpx.post(f"{url}/v1/chat/completions", timeout=0.5, json={
+                    "model": "up/gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+            eventually(lambda: up.closed == 1)  # the upstream socket was let go, at once
+
+            def recorded():
+                ws.flush()
+                return ws.calls(limit=5)
+            [call] = eventually(recorded)
+    assert (call.status, call.error_kind, call.system) == ("error", "cancelled", "passthrough")

@@ -5,19 +5,36 @@ they do not name pass through untouched, so a parameter OpenAI adds
 tomorrow works today. A failure is one 400 whose ``param`` is the exact
 path (``messages[2].content``), because "bad request" alone costs a client
 developer an afternoon.
+
+Before any of that, ``check_limits`` bounds what a body may hold (nesting,
+array and object sizes, string lengths: ``gateway.limits``), and ``parse_json``
+refuses what JSON or UTF-8 cannot carry (NaN, lone surrogates), so no request
+can make a later step recurse, stall, fail to encode or fail to store.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal, Required
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Required
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
-from trimtab import jsontext
 from trimtab.gateway.errors import GatewayError, bad_request
+
+if TYPE_CHECKING:
+    from trimtab.project.models import InputLimitSpec
 
 _STRICT = ConfigDict(strict=True)
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -66,11 +83,11 @@ class ChatBody(TypedDict, total=False):
     """``POST /v1/chat/completions``; ``variables`` is trimtab's (via ``extra_body``)."""
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
-    model: Required[Annotated[str, Field(min_length=1)]]
+    model: Required[Annotated[str, Field(min_length=1, max_length=200)]]
     messages: Required[list[_Message]]
     stream: bool | None
     stream_options: _StreamOptions | None
-    user: str | None
+    user: Annotated[str, Field(max_length=200)] | None
     variables: dict[str, Any] | None
     temperature: _Unit | None
     top_p: Annotated[float, Field(ge=0, le=1)] | None
@@ -156,16 +173,106 @@ def check_chat(body: Any) -> dict[str, Any]:
 
 
 def parse_json(raw: bytes) -> Any:
+    """The body as JSON. orjson takes nearly every body; what it refuses goes to the
+    standard library (integers past 64 bits), which must not smuggle in what JSON or
+    UTF-8 cannot carry: NaN and Infinity, lone surrogates (``"\\ud800"``)."""
     if not raw:
         raise bad_request("the request body is empty; send a JSON object", code="invalid_json")
     try:
-        return jsontext.loads(raw)
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise GatewayError(400, "the request body is nested too deeply", code="invalid_json"
+                           ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayError(400, f"the request body is not valid JSON: {exc}",
+        raise GatewayError(400, f"the request body is not valid JSON: {exc}"[:300],
                            code="invalid_json") from None
+    if _has_lone_surrogate(value):
+        raise GatewayError(400, "the request body holds a lone surrogate (an escape such as "
+                           "\\ud800 without its pair), which is not Unicode text; send the "
+                           "character itself or its full pair", code="invalid_unicode")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            stack.extend(value)
+            stack.extend(value.values())
+        elif type(value) is list:
+            stack.extend(value)
+        elif type(value) is str and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def check_limits(body: Any, limits: InputLimitSpec) -> None:
+    """Nesting, sizes and string lengths of a parsed body, in one pass over it, before
+    anything else looks at it: 400 naming the first place past a limit."""
+    messages = body.get("messages") if type(body) is dict else None
+    if type(messages) is list and len(messages) > limits.max_messages:
+        raise GatewayError(400, f"messages: {len(messages)} messages; this gateway takes at most "
+                           f"{limits.max_messages} (gateway.limits.max_messages)",
+                           param="messages", code="array_above_max_length")
+    _walk(body, [], 1, limits, messages)
+
+
+def _walk(value: Any, path: list, depth: int, limits: InputLimitSpec, exempt: Any) -> None:
+    kind = type(value)
+    if kind is str:
+        if len(value) > limits.max_string:
+            raise _past_limit(path, f"a string of {len(value)} characters; at most "
+                              f"{limits.max_string}", "max_string", "string_above_max_length")
+        return
+    if kind is dict:
+        items: Any = value.items()
+    elif kind is list:
+        items = enumerate(value)
+    else:
+        return
+    if depth > limits.max_depth:
+        raise _past_limit(path, f"nested more than {limits.max_depth} arrays or objects deep",
+                          "max_depth", "nested_too_deeply")
+    if len(value) > limits.max_items and value is not exempt:
+        raise _past_limit(path, f"{len(value)} {'members' if kind is dict else 'elements'}; "
+                          f"at most {limits.max_items}", "max_items", "array_above_max_length")
+    for key, child in items:
+        if kind is dict and len(key) > limits.max_string:
+            raise _past_limit(path, f"a key of {len(key)} characters; at most "
+                              f"{limits.max_string}", "max_string", "string_above_max_length")
+        if type(child) in _CONTAINERS:
+            path.append(key)
+            _walk(child, path, depth + 1, limits, exempt)
+            path.pop()
+
+
+_CONTAINERS = frozenset({str, dict, list})
+
+
+def _past_limit(path: list, what: str, setting: str, code: str) -> GatewayError:
+    param = "".join(f"[{p}]" if isinstance(p, int) else f".{p[:40]}" for p in path[:12])
+    param = param.lstrip(".") + ("..." if len(path) > 12 else "")
+    where = param or "the request body"
+    return GatewayError(400, f"{where}: {what} (gateway.limits.{setting})", param=param or None,
+                        code=code)
 
 
 # --- POST /api/v1/records ------------------------------------------------------
+
+
+_Tokens = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class RecordBody(BaseModel):
@@ -173,29 +280,41 @@ class RecordBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Bounds are the calls table's columns: a value the store cannot hold would be
+    # acknowledged now and fail in the writer later.
     system: Annotated[str, Field(min_length=1, max_length=200)]
     inputs: Any = None
     output: Any = None
-    latency_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    latency_ms: Annotated[float, Field(ge=0, lt=1e9, allow_inf_nan=False)]
     env: str | None = None
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
-    model: str | None = None
-    user: str | None = None
+    model: Annotated[str, Field(max_length=200)] | None = None
+    user: Annotated[str, Field(max_length=200)] | None = None
     tags: dict[str, str] | None = None
-    provider: str | None = None
+    provider: Annotated[str, Field(max_length=100)] | None = None
     http_status: Annotated[int, Field(ge=100, le=599)] | None = None
-    ttft_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    input_tokens: Annotated[int, Field(ge=0)] | None = None
-    output_tokens: Annotated[int, Field(ge=0)] | None = None
-    cached_input_tokens: Annotated[int, Field(ge=0)] | None = None
-    cache_write_tokens: Annotated[int, Field(ge=0)] | None = None
-    reasoning_tokens: Annotated[int, Field(ge=0)] | None = None
-    cost_micro_usd: Annotated[int, Field(ge=0)] | None = None
-    price_version: str | None = None
-    error_kind: str | None = None
+    ttft_ms: Annotated[float, Field(ge=0, lt=1e9, allow_inf_nan=False)] | None = None
+    input_tokens: _Tokens | None = None
+    output_tokens: _Tokens | None = None
+    cached_input_tokens: _Tokens | None = None
+    cache_write_tokens: _Tokens | None = None
+    reasoning_tokens: _Tokens | None = None
+    cost_micro_usd: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    price_version: Annotated[str, Field(max_length=60)] | None = None
+    error_kind: Annotated[str, Field(max_length=40)] | None = None
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     time: AwareDatetime | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        try:
+            if value is not None and not 1900 <= value.astimezone(UTC).year <= 9999:
+                raise ValueError("the time must lie between the years 1900 and 9999")
+        except OverflowError:
+            raise ValueError("the time must lie between the years 1900 and 9999") from None
+        return value
 
     def fields(self) -> dict[str, Any]:
         """The extra keyword arguments for ``Workspace.record`` that were given."""

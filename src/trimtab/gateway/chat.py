@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trimtab import jsontext
-from trimtab.gateway.bodies import check_chat
+from trimtab.gateway.bodies import check_chat, check_limits
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
 from trimtab.project.models import BUILTIN_PROVIDERS
 from trimtab.runtime import CallFailed
@@ -34,6 +34,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 SYSTEM_PREFIX = "trimtab/"
+MAX_USER = 200  # the calls table's user_id
 #: Body fields the gateway consumes; everything else is a param for the model.
 OWN_FIELDS = frozenset({"model", "messages", "stream", "stream_options", "variables"})
 DONE = b"data: [DONE]\n\n"
@@ -65,6 +66,9 @@ def requester_of(request: Request, key: ApiKey | None, project: Project,
         env = key.default_env if key is not None else project.production
     user = request.header(b"x-trimtab-user") or (body_user if isinstance(body_user, str)
                                                  else None)
+    if user is not None and len(user) > MAX_USER:
+        raise bad_request(f"X-Trimtab-User: {len(user)} characters; at most {MAX_USER}",
+                          "X-Trimtab-User")
     tags = parse_tags(request.header(b"x-trimtab-tags"))
     if key is not None and key.tags:
         tags = {**(tags or {}), **key.tags}
@@ -90,9 +94,10 @@ def parse_tags(header: str | None) -> dict[str, str] | None:
 
 async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
                            body: Any, send: Send) -> None:
+    project = gw.project()
+    check_limits(body, project.spec.gateway.limits)
     body = check_chat(body)
     model: str = body["model"]
-    project = gw.project()
     who = requester_of(request, key, project, body.get("user"))
     stream = bool(body.get("stream"))
     params = {k: v for k, v in body.items() if k not in OWN_FIELDS}
@@ -115,7 +120,8 @@ async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
             if stream:
                 run = caller.stream(system, who.env, options)
             else:
-                result = await caller.complete(system, who.env, options)
+                result = await until_hangup(caller.complete(system, who.env, options),
+                                            request.receive)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an OpenAI error
             raise from_exception(exc, messages_given=bool(messages)) from None
     else:
@@ -135,12 +141,15 @@ async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
             if stream:
                 run = caller.stream(direct, who.env, options)
             else:
-                result = await caller.complete(direct, who.env, options)
+                result = await until_hangup(caller.complete(direct, who.env, options),
+                                            request.receive)
         except Exception as exc:  # noqa: BLE001
             raise from_exception(exc) from None
     if stream:
         options = body.get("stream_options") or {}
         await stream_answer(run, send, request.receive, bool(options.get("include_usage")))
+    elif result is None:
+        return  # the client hung up: the call was cancelled (and recorded so)
     else:
         await gw.send_json(send, 200, completion_body(result), call_headers(result.call_id,
                                                                             result))
@@ -184,6 +193,35 @@ async def stream_answer(run: StreamedRun, send: Send, receive: Receive,
         await asyncio.gather(pump, hangup, return_exceptions=True)
     if not pump.cancelled() and pump.exception() is not None:
         raise pump.exception()  # e.g. the call failed before its first chunk: an error answer
+
+
+async def until_hangup(call: Awaitable[RunResult], receive: Receive) -> RunResult | None:
+    """Await a non-streamed call, cancelling it the moment the client hangs up (its
+    upstream request is abandoned and the call recorded as cancelled): None then."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _hangup(receive)
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        result = await call
+    except asyncio.CancelledError:
+        if not gone:
+            raise  # the server's own cancellation (a shutdown past its grace)
+        task.uncancel()
+        return None
+    finally:
+        watcher.cancel()
+    if gone:  # it hung up just as the answer came: recorded, and nobody to send it to
+        task.uncancel()
+        return None
+    return result
 
 
 async def _hangup(receive: Receive) -> None:

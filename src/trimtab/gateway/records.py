@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trimtab.gateway.bodies import check_records
+from trimtab.gateway.bodies import check_limits, check_records
 from trimtab.gateway.chat import requester_of
 from trimtab.gateway.errors import GatewayError, bad_request
 
@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 
 def record_all(gw: Gateway, request: Request, key: ApiKey | None, body: Any) -> list[str]:
-    records = check_records(body)
     project = gw.project()
+    check_limits(body, project.spec.gateway.limits)
+    records = check_records(body)
     who = requester_of(request, key, project)
     many = isinstance(body, list)
     for i, record in enumerate(records):

@@ -134,14 +134,28 @@ class SystemSpec(_Strict):
         }
 
 
+class InputLimitSpec(_Strict):
+    """What one request body may hold, checked before any provider is called: past a limit
+    the gateway answers 400, so no client can make it recurse, stall or store too much.
+    The defaults are OpenAI's own (2,048 messages, 10 MiB strings) or well above what a
+    chat or a record needs."""
+
+    max_depth: int = Field(64, ge=4, le=512, description="nesting of arrays and objects")
+    max_messages: int = Field(2048, ge=1, description="messages in one chat request")
+    max_items: int = Field(10_000, ge=1, description="elements of any other array or object")
+    max_string: int = Field(10 << 20, ge=1024, description="characters in one string or key")
+
+
 class GatewaySpec(_Strict):
-    """How ``trimtab gateway`` treats model names that are not ``trimtab/<system>``."""
+    """How ``trimtab gateway`` treats model names that are not ``trimtab/<system>``,
+    and what a request body may hold (``limits``)."""
 
     passthrough: bool = Field(True, description="false: only trimtab/<system> models are served")
     default_provider: str | None = Field(
         None, description="provider for bare model names; default: the only non-simulated one")
     models: list[str] = Field(default_factory=list, description="listed in GET /v1/models")
     logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
+    limits: InputLimitSpec = Field(default_factory=InputLimitSpec)
 
 
 class ScaleSpec(_Strict):

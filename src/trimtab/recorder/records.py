@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
+import orjson
+
 from trimtab import jsontext
 from trimtab.store.call_columns import CALL_COLUMNS, COLUMN
 from trimtab.store.ids import new_call_id
@@ -92,7 +94,14 @@ def values_from_spool(line: bytes) -> list[Any]:
     rollups read them by position, which halved its time per record.
     Raises ValueError on a line it cannot read.
     """
-    data = jsontext.loads(line)
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:  # what only the standard library reads: make it storable
+        return _storable(_values(jsontext.loads(line)))
+    return _values(data)
+
+
+def _values(data: Any) -> list[Any]:
     if type(data) is not list or len(data) != _LINE_LENGTH or data[0] != LINE_FORMAT:
         return _values_from_older(data)
     values = list(_line_to_columns(data))
@@ -118,6 +127,30 @@ def _values_from_older(data: Any) -> list[Any]:
     values = [row.get(name) for name in CALL_COLUMNS]
     values[_C_TIME] = _utc(values[_C_TIME])
     _check_latency(values, values[_C_LATENCY])
+    return values
+
+
+#: Integer columns and the most each holds (PostgreSQL's INTEGER and BIGINT).
+_INT_RANGES = {COLUMN[name]: 2**31 - 1 for name in (
+    "http_status", "input_tokens", "output_tokens", "cached_input_tokens",
+    "cache_write_tokens", "reasoning_tokens")} | {COLUMN["cost_micro_usd"]: 2**63 - 1}
+
+
+def _storable(values: list[Any]) -> list[Any]:
+    """A line orjson refused holds a lone surrogate or an integer past 64 bits (a hostile
+    upstream's model name, a hand-made record): one such row must not wedge the writer,
+    so a string keeps its surrogates as ``\\u`` escapes and an integer past its column
+    is dropped, with a note."""
+    for i, value in enumerate(values):
+        if type(value) is str and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                values[i] = value.encode("utf-8", "backslashreplace").decode()
+        elif type(value) is int and i in _INT_RANGES and not 0 <= value <= _INT_RANGES[i]:
+            values[i] = None
+            note = f" [{CALL_COLUMNS[i]} {value} out of range]"[:200]
+            values[_C_ERROR] = ((values[_C_ERROR] or "") + note).strip()
     return values
 
 

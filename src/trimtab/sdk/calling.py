@@ -323,6 +323,11 @@ class Caller:
         except CallFailed as failed:
             call.record_failure(failed, _ms(started))
             raise
+        except asyncio.CancelledError:  # the caller went away (a gateway client hung up)
+            gone = ProviderError("cancelled",  # type: ignore[arg-type]
+                                 "the caller went away before the answer")
+            call.record_failure(gone, _ms(started))
+            raise
         record = call.record_success(result)
         return call.result(result, record)
 
@@ -375,10 +380,10 @@ class _Call:
         self._built = build_messages(self.spec, self.variables, self.messages)
         return ChatRequest(self._built, dict(self.params))
 
-    def _base(self, latency_ms: float) -> CallRecord:
+    def _base(self, latency_ms: float, texts: bool = True) -> CallRecord:
         redactor = self.redactor
         stored: dict[str, Any] | None = None
-        if redactor.keeps_text:
+        if redactor.keeps_text and texts:
             stored = {"messages": redactor.messages(self._built or self.messages or [])}
             if self.variables:
                 stored["variables"] = redactor.value(self.variables)
@@ -391,11 +396,30 @@ class _Call:
             logging_mode=redactor.mode, request=stored,
         )
 
+    def _keep(self, build: Callable[[bool], CallRecord]) -> CallRecord:
+        """Build the record and spool it; a call the provider answered is recorded with
+        its outcome even when its texts cannot be (nested past what redaction or JSON
+        can walk, say): then it is kept without them, and says so."""
+        try:
+            record = build(True)
+            self.caller.emit(record)
+        except Exception as exc:  # noqa: BLE001 - the outcome must reach the record
+            log.error("call %s of %s: its texts could not be recorded (%s); recorded "
+                      "without them", self.id, self.system, type(exc).__name__)
+            record = build(False)
+            note = f"[request and answer not stored: {type(exc).__name__}]"
+            record.error = f"{record.error} {note}" if record.error else note
+            self.caller.emit(record)
+        return record
+
     def record_success(self, result: CallResult) -> CallRecord:
-        record = self._base(result.latency_ms)
+        return self._keep(lambda texts: self._success(result, texts))
+
+    def _success(self, result: CallResult, texts: bool) -> CallRecord:
+        record = self._base(result.latency_ms, texts)
         response, usage = result.response, result.response.usage
         redactor = self.redactor
-        if redactor.keeps_text:
+        if redactor.keeps_text and texts:
             stored: Any = redactor.text(response.content)
             if response.tool_calls:
                 stored = redactor.message({"role": "assistant", "content": response.content,
@@ -404,11 +428,13 @@ class _Call:
         _fill_attempts(record, result.attempts)
         record.ttft_ms = result.ttft_ms
         fill_usage(record, usage, result.cost)
-        self.caller.emit(record)
         return record
 
     def record_failure(self, failed: ProviderError, latency_ms: float) -> CallRecord:
-        record = self._base(latency_ms)
+        return self._keep(lambda texts: self._failure(failed, latency_ms, texts))
+
+    def _failure(self, failed: ProviderError, latency_ms: float, texts: bool) -> CallRecord:
+        record = self._base(latency_ms, texts)
         record.status = "error"
         record.error_kind = failed.kind
         record.http_status = failed.status
@@ -416,7 +442,6 @@ class _Call:
         _fill_attempts(record, getattr(failed, "attempts", []))
         if record.provider is None:
             record.provider, record.model = failed.provider, failed.model
-        self.caller.emit(record)
         return record
 
     def result(self, result: CallResult, record: CallRecord) -> RunResult:

@@ -1,0 +1,156 @@
+"""Bad client input is a 400 in OpenAI's format before any provider is called, never a
+500, and a call the provider answered is always recorded (tests/gateway/test_fuzz.py
+searches for more)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.helpers import edit
+
+SYSTEM = "complaint-router"
+MODEL = f"trimtab/{SYSTEM}"
+
+
+def deep(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+@pytest.fixture
+def gateway(live):
+    from tests.helpers.gateway_server import running_gateway
+
+    ws, _ = live
+    with running_gateway(ws) as url, httpx.Client(base_url=url, timeout=60) as http:
+        yield ws, http
+
+
+def chat(http: httpx.Client, raw: bytes | dict, **headers) -> httpx.Response:
+    body = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
+    return http.post("/v1/chat/completions", content=body, headers=headers)
+
+
+def error_of(answer: httpx.Response) -> dict:
+    assert answer.status_code == 400, answer.text
+    return answer.json()["error"]
+
+
+@pytest.mark.parametrize("where", ["content", "tools", "metadata", "user"])
+def test_a_lone_surrogate_anywhere_is_a_400_and_nothing_is_called(gateway, where):
+    ws, http = gateway
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    if where == "content":
+        body["messages"][0]["content"] = "broken \ud800 text"
+    elif where == "tools":
+        body["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "description": "\udfff"}}}]
+    elif where == "metadata":
+        body["metadata"] = {"\ud83d": "x"}
+    else:
+        body["user"] = "agent-\ud800"
+    error = error_of(chat(http, json.dumps(body, ensure_ascii=True).encode()))
+    assert (error["code"], error["type"]) == ("invalid_unicode", "invalid_request_error")
+    assert ws.flush() and ws.calls(limit=5) == []
+
+
+@pytest.mark.parametrize("field", ["tools", "metadata", "x_extra"])
+def test_json_nested_900_deep_is_a_400_naming_where(gateway, field):
+    ws, http = gateway
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], field: deep(450)}
+    error = error_of(chat(http, body))
+    assert error["code"] == "nested_too_deeply" and error["param"].startswith(field)
+    assert "gateway.limits.max_depth" in error["message"]
+    assert ws.flush() and ws.calls(limit=5) == []
+
+
+def test_raw_bodies_json_encoders_refuse_are_400s(gateway):
+    _, http = gateway
+    for raw in (b'{"model": "trimtab/complaint-router", "messages": ' + b"[" * 5000
+                + b"]" * 5000 + b"}", b'{"model": "trimtab/complaint-router", "messages": [], '
+                b'"temperature": NaN}', b'["\\ud800"]'):
+        assert error_of(chat(http, raw))["code"] in ("invalid_json", "invalid_unicode")
+
+
+def test_400000_messages_are_refused_on_their_count(gateway):
+    _, http = gateway
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}] * 400_000}
+    error = error_of(chat(http, body))
+    assert (error["code"], error["param"]) == ("array_above_max_length", "messages")
+    assert "400000 messages" in error["message"] and "at most 2048" in error["message"]
+
+
+def test_a_huge_array_and_a_huge_string_are_refused(gateway):
+    _, http = gateway
+    hello = [{"role": "user", "content": "hi"}]
+    error = error_of(chat(http, {"model": MODEL, "messages": hello, "stop": ["x"] * 10_001}))
+    assert (error["code"], error["param"]) == ("array_above_max_length", "stop")
+    error = error_of(chat(http, {"model": MODEL, "messages": [
+        {"role": "user", "content": "x" * (10 * 2**20 + 1)}]}))
+    assert (error["code"], error["param"]) == ("string_above_max_length", "messages[0].content")
+
+
+def test_the_limits_are_settings_in_the_project_file(gateway, project_dir):
+    ws, http = gateway
+    with open(project_dir / "trimtab.yaml", "a") as f:
+        f.write("gateway:\n  limits: {max_messages: 2, max_depth: 8}\n")
+    ws.recent_project(fresh=True)
+    three = [{"role": "user", "content": "hi"}] * 3
+    assert "at most 2 " in error_of(chat(http, {"model": MODEL, "messages": three}))["message"]
+    error = error_of(chat(http, {"model": MODEL, "messages": three[:1], "metadata": deep(4)}))
+    assert error["code"] == "nested_too_deeply"
+
+
+def test_user_and_model_past_what_the_store_holds_are_400s(gateway):
+    _, http = gateway
+    hello = [{"role": "user", "content": "hi"}]
+    assert error_of(chat(http, {"model": MODEL, "messages": hello, "user": "u" * 201}))
+    assert error_of(chat(http, {"model": MODEL, "messages": hello},
+                         **{"X-Trimtab-User": "u" * 201}))["param"] == "X-Trimtab-User"
+    assert error_of(chat(http, {"model": "simulated/" + "m" * 200, "messages": hello}))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("input_tokens", 2**31), ("cost_micro_usd", 2**63), ("user", "u" * 201),
+    ("model", "m" * 201), ("time", "9999-12-31T23:59:59-14:00"),
+    ("time", "0001-01-01T00:00:00+14:00"), ("latency_ms", 1e9), ("inputs", deep(100))])
+def test_a_record_the_store_cannot_hold_is_a_400(gateway, field, value):
+    ws, http = gateway
+    record = {"system": SYSTEM, "latency_ms": 1.0, field: value}
+    answer = http.post("/api/v1/records", content=json.dumps(record).encode())
+    assert answer.status_code == 400, answer.text
+    assert ws.flush() and ws.calls(limit=5) == []
+
+
+def test_an_answered_call_whose_texts_cannot_be_stored_is_recorded_without_them(live):
+    """The SDK has no body limits: a prompt nested past what redaction walks still gives a
+    recorded call, with its outcome and a note, not an answer nobody recorded."""
+    ws, _ = live
+    result = ws.system(SYSTEM).run(messages=[{"role": "user", "content": "hi",
+                                              "extra": deep(2000)}])
+    assert ws.flush()
+    call = ws.call(result.call_id)
+    assert call.status == "ok" and call.request is None
+    assert "request and answer not stored: RecursionError" in call.error
+
+
+def test_a_lone_surrogate_from_the_sdk_is_stored_escaped(live):
+    ws, _ = live
+    result = ws.system(SYSTEM).run(messages=[{"role": "user", "content": "bad \ud800 text"}],
+                                   user="agent-\udc80")
+    assert ws.flush()
+    call = ws.call(result.call_id)
+    assert call.status == "ok" and call.user_id == "agent-\\udc80"
+    assert "\\ud800" in json.dumps(call.request)
+
+
+def test_the_project_file_rejects_nonsense_limits(project_dir, cli):
+    edit(project_dir / "trimtab.yaml", "systems:", "gateway:\n  limits: {max_depth: 1}\n"
+         "systems:")
+    result = cli("validate", expect=None)
+    assert result.exit_code != 0 and "max_depth" in result.output
