@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from trimtab.actor import acting_as
 from trimtab.project.alert_rules import parse_duration
+from trimtab.web import views
 from trimtab.web.schemas import (
     NAME_PATTERN,
     REF_PATTERN,
@@ -110,7 +111,7 @@ def list_systems(ws: WS):
 def show_system(system: SystemName, ws: WS):
     """A system, the stable release active in each environment, and any canary or shadow."""
     found = ws.get_system(system)
-    environments = ws.project.environments
+    environments = views.environments(ws)
     active = {env: ws.active_release(system, env) for env in environments}
     return {
         "system": found.to_dict(), "environments": environments,

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
@@ -121,7 +122,7 @@ async def _validation_error(request: Request, exc: Exception):
 
 async def _login_required(request: Request, exc: Exception):
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={_quote(target)}", 303)
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", 303)
 
 
 async def _unexpected(request: Request, exc: Exception):
@@ -130,7 +131,3 @@ async def _unexpected(request: Request, exc: Exception):
                     "has the details.")
 
 
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="/")

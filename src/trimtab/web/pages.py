@@ -103,11 +103,12 @@ def calls_page(request: Request, ws: WS, who: Who, system: Filter = None, env: F
                limit: Annotated[int, Query(ge=1, le=500)] = 100):
     if status and status not in ("ok", "error"):
         raise HTTPException(400, f"status {status!r}: choose ok or error.")
-    chosen = {"system": system or None, "env": env or None, "release": release or None,
+    # A form sends an empty field for "any".
+    chosen = {"system": system or None, "env": env or None,
+              "release": release.strip().lower() if release else None,
               "model": model or None, "status": status or None}
-    found = ws.calls(**{k: v.strip().lower() if k == "release" and v else v
-                        for k, v in chosen.items()},
-                     since=_moment(since, "since"), until=_moment(until, "until"), limit=limit)
+    found = ws.calls(**chosen, since=_moment(since, "since"), until=_moment(until, "until"),
+                     limit=limit)
     return render(request, "calls.html", {
         "calls": found, "chosen": {**chosen, "since": since or "", "until": until or "",
                                    "limit": limit}, **call_filters(ws)})
