@@ -205,3 +205,35 @@ def test_a_bad_scale_value_names_the_field(ws, project_dir, bad):
     with pytest.raises(trimtab.ProjectError) as info:
         trimtab.load_project(project_dir / "trimtab.yaml")
     assert "scale.models_in_production" in str(info.value)
+
+
+def test_g2_counts_promotions_since_approvals_began_and_needs_a_second_person(
+        cli, project_dir, monkeypatch):
+    import trimtab
+    from tests.helpers.governance import as_user, with_users
+
+    with_users(cli, monkeypatch)
+    cli("users", "add", "bob@example.com", "--role", "approver")
+    ws = trimtab.connect(project_dir)
+    first, _ = ws.release(SYSTEM)
+    promote_in_order(ws, first.id)
+    g2 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G2"]
+    assert (g2.state, g2.evidence) == (
+        "missing", "no approval recorded for production; no approval policy for production")
+
+    add_yaml(project_dir, "policies:\n  production:\n    approvals: 1\n")
+    edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
+    second, _ = ws.release(SYSTEM)
+    for env in ws.project.spec.environments[:-1]:
+        ws.promote(SYSTEM, second.id, env)
+    as_user(monkeypatch, "operator@example.com")
+    request = ws.promote(SYSTEM, second.id, "production")
+    g2 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G2"]
+    assert g2.state == "missing" and "none applied yet; the policy asks 1" in g2.evidence
+
+    as_user(monkeypatch, "bob@example.com")
+    ws.approve(request.id)
+    g2 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G2"]
+    assert g2.state == "automated" and g2.passes
+    assert g2.evidence.startswith("all 1 promotion(s) since ")
+    ws.close()

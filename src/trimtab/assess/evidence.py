@@ -27,6 +27,7 @@ from trimtab.assess.checks import (
 from trimtab.project.models import Project, SystemSpec
 from trimtab.store import Store
 from trimtab.store import alerts as alert_store
+from trimtab.store import approvals as approval_store
 from trimtab.store import audit as audit_store
 from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
@@ -81,6 +82,8 @@ class Facts:
     alert_rules: dict[str, dict]  # rule name -> {metric, env, channels, evaluated_at}
     chain: audit_store.ChainReport
     documents: list[document_store.DocumentRecord]
+    approvals: list[approval_store.ApprovalRequest]
+    policy_approvals: int  # approvals the production policy asks of this system; 0: none
     now: datetime
 
     @property
@@ -109,6 +112,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         states = alert_store.states(conn)
         chain = audit_store.verify(conn)
         documents = document_store.for_system(conn, name)
+        approvals = approval_store.list_all(conn, system=name)
     rules: dict[str, dict] = {}
     for rule_name, rule in project.spec.alerts.items():
         if rule.system not in (None, name):
@@ -122,7 +126,8 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         name=name, spec=spec, registered=system is not None, environments=environments,
         deployments=history, releases=releases, coverage=coverage,
         drift_baselines=len(baselines), newest_drift_check=newest[0].time if newest else None,
-        alert_rules=rules, chain=chain, documents=documents, now=now,
+        alert_rules=rules, chain=chain, documents=documents, approvals=approvals,
+        policy_approvals=_policy_approvals(project, spec, production), now=now,
     )
 
 
@@ -280,6 +285,43 @@ def _o8(f: Facts) -> tuple[str, str]:
                     f"{_day(last.created_at)} by {last.actor}")
 
 
+def _policy_approvals(project: Project, spec: SystemSpec | None, env: str) -> int:
+    policy = project.spec.policies.get(env)
+    if policy is None or spec is None or (policy.risk is not None and spec.risk not in policy.risk):
+        return 0
+    return policy.approvals
+
+
+def _g2(f: Facts) -> tuple[str, str]:
+    """Counted from the first approval request on: promotions made before the team
+    adopted approvals are history, not a standing failure."""
+    policy = (f"the policy asks {f.policy_approvals}" if f.policy_approvals
+              else f"no approval policy for {f.production}")
+    requests = [a for a in f.approvals if a.env == f.production]
+    if not requests:
+        return MISSING, f"no approval recorded for {f.production}; {policy}"
+    since = min(a.requested_at for a in requests)
+    promotions = [d for d in _production_history(f)
+                  if d.action != "rollback" and d.created_at >= since]
+    applied = {a.deployment_id: a for a in requests
+               if a.state == "applied" and a.deployment_id is not None}
+    unapproved = []
+    for d in promotions:
+        request = applied.get(d.id)
+        author = f.releases[d.release_id].author if d.release_id in f.releases else None
+        others = [] if request is None else [
+            who for who in request.approvals if who not in (request.requested_by, author)]
+        if not others:
+            unapproved.append(d)
+    if unapproved:
+        return MISSING, (f"{len(unapproved)} of {len(promotions)} promotion(s) since "
+                         f"{_day(since)} without a second person's approval; {policy}")
+    if not promotions:
+        return MISSING, f"approvals requested since {_day(since)}, none applied yet; {policy}"
+    return AUTOMATED, (f"all {len(promotions)} promotion(s) since {_day(since)} approved by "
+                       f"someone other than the author and the requester; {policy}")
+
+
 def _g3(f: Facts) -> tuple[str, str]:
     if not f.chain.ok:
         return MISSING, f"the chain breaks at entry {f.chain.first_bad_seq}: {f.chain.problem}"
@@ -319,7 +361,7 @@ def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str
 
 _PENDING = {
     "O1": "eval runs", "O2": "eval datasets", "O3": "review samples", "G1": "eval gates",
-    "G2": "approvals", "G5": "incident drills",
+    "G5": "incident drills",
     "G6": "independent reviews",
 }
 
@@ -336,5 +378,5 @@ def _day(moment: datetime) -> str:
 
 _EVALUATORS = {
     "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
-    "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G3": _g3, "G4": _g4,
+    "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G2": _g2, "G3": _g3, "G4": _g4,
 }
