@@ -262,3 +262,23 @@ def test_a_browser_signs_in_with_a_token(served):
     evil = browser.post("/login", data={"key": token, "next": "//evil.example",
                                         "csrf_token": csrf}, headers=jar)
     assert evil.headers["location"] == "/"  # never an open redirect
+
+
+def test_pages_answer_bad_input_with_a_4xx_page(served):
+    url, *_ = served
+    for path, status in [
+        ("/systems/no-such-system", 404),
+        ("/systems/Not%20A%20Name", 400),  # a page answers bad input with a 400 page
+        (f"/systems/{SYSTEM}?window=forever", 400),
+        (f"/systems/{SYSTEM}?window=9999w", 400),
+        ("/calls?since=yesterday", 400),
+        ("/calls?since=0001-01-01T00:00:00%2B05:00", 400),
+        ("/calls?status=maybe", 400),
+        ("/calls?limit=0", 400),
+        ("/calls/ffffffffffff", 404),
+        ("/no/such/page", 404),
+    ]:
+        answer = httpx.get(url + path)
+        assert answer.status_code == status, (path, answer.status_code, answer.text[-300:])
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "content-security-policy" in answer.headers

@@ -82,7 +82,8 @@ router = APIRouter(
 )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A time as given (UTC when it has no zone) in UTC; 400 when out of range."""
     if moment is None:
         return None
     try:
@@ -191,7 +192,7 @@ def list_calls(
 ):
     """Recorded calls, newest first, filtered."""
     found = ws.calls(system=system, env=env, release=release and release.lower(),
-                     model=model, status=status, since=_utc(since), until=_utc(until),
+                     model=model, status=status, since=as_utc(since), until=as_utc(until),
                      limit=limit)
     return [c.to_dict() for c in found]
 
@@ -259,7 +260,7 @@ def alert_events(
     limit: Limit = 50,
 ):
     """Firing and resolved events, newest first."""
-    found = ws.alert_events(rule=rule, system=system, since=_utc(since), limit=limit)
+    found = ws.alert_events(rule=rule, system=system, since=as_utc(since), limit=limit)
     return [{**e.__dict__, "document": e.document} for e in found]
 
 
@@ -272,8 +273,8 @@ def audit_log(
     limit: Limit = 100,
 ):
     """The newest ``limit`` audit entries, oldest first (as the chain runs)."""
-    return [e.to_dict() for e in ws.audit_log(system=system, since=_utc(since), action=action,
-                                              limit=limit)]
+    found = ws.audit_log(system=system, since=as_utc(since), action=action, limit=limit)
+    return [e.to_dict() for e in found]
 
 
 @router.get("/audit/verify", response_model=ChainReportOut, tags=["audit"])

@@ -7,14 +7,14 @@ something carries the CSRF token.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from trimtab.actor import acting_as
-from trimtab.web.api import WINDOW_PATTERN, workspace
+from trimtab.web.api import WINDOW_PATTERN, as_utc, workspace
 from trimtab.web.schemas import NAME_PATTERN, NO_NUL, REF_PATTERN
 from trimtab.web.security import (
     CSRF_FIELD,
@@ -90,7 +90,7 @@ def _moment(value: str | None, name: str) -> datetime | None:
     except ValueError:
         raise HTTPException(400, f"{name} {value!r} is not a time. Fix: use "
                             "2026-11-01T09:00 (UTC).") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return as_utc(moment)
 
 
 Filter = Annotated[str | None, Query(pattern=r"^[^\x00-\x1f\x7f]{0,200}$")]
