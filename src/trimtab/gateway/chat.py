@@ -212,9 +212,11 @@ async def until_hangup(call: Awaitable[RunResult], receive: Receive) -> RunResul
     try:
         result = await call
     except asyncio.CancelledError:
-        if not gone:
-            raise  # the server's own cancellation (a shutdown past its grace)
         task.uncancel()
+        if not gone:  # the server's own: a shutdown past its grace (recorded as cancelled)
+            raise GatewayError(503, "the gateway is shutting down; retry the call",
+                               type="server_error", code="shutting_down",
+                               headers={"retry-after": "1"}) from None
         return None
     finally:
         watcher.cancel()

@@ -4,13 +4,20 @@ With ``workers > 1`` uvicorn starts that many processes, each with its own
 workspace, spool segment and key cache (nothing one worker needs lives in
 another), all accepting on one port. They find the project and store
 through ``TRIMTAB_PROJECT`` and ``TRIMTAB_DATABASE_URL``, set here.
+
+SIGTERM (and Ctrl-C) stop accepting, give the calls in flight
+``gateway.shutdown_grace`` seconds, cancel (and record) what is left, drain
+the recorder and exit 0: uvicorn's own server re-raises the signal after its
+shutdown, which killed the process with 143 before this process's clean-up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -38,12 +45,34 @@ def worker_app() -> Gateway:
     return Gateway(connect(), owns_workspace=True, owns_process=True)
 
 
-def _settings() -> dict:
+def _settings(grace: float) -> dict:
     # No X-Forwarded-* rewriting: the gateway never uses the client's address, and the
     # middleware is one more layer on every request.
     return {"loop": fast_loop(), "http": fast_http(), "lifespan": "on", "access_log": False,
             "log_level": "warning", "timeout_keep_alive": 30, "backlog": 4096,
-            "proxy_headers": False}
+            "proxy_headers": False, "timeout_graceful_shutdown": grace}
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, minus re-raising the stop signal once it has shut down."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server
 
 
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int = 1, *,
@@ -59,6 +88,7 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
     """
     import uvicorn
 
+    grace = ws.project.spec.gateway.shutdown_grace
     stop = threading.Event()
     monitor = None
     if monitor_interval is not None:
@@ -73,11 +103,12 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
             if on_ready is not None:
                 on_ready()
             uvicorn.run(factory, host=host, port=port, factory=True, workers=workers,
-                        **_settings())
+                        **_settings(grace))
         else:
             if app is None:
                 app = Gateway(ws, owns_process=True)
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_settings()))
+            server = _server_class()(uvicorn.Config(app, host=host, port=port,
+                                                    **_settings(grace)))
             if on_ready is not None:
                 _call_when_started(server, on_ready)
             server.run()

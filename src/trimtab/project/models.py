@@ -156,6 +156,8 @@ class GatewaySpec(_Strict):
     models: list[str] = Field(default_factory=list, description="listed in GET /v1/models")
     logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
     limits: InputLimitSpec = Field(default_factory=InputLimitSpec)
+    shutdown_grace: float = Field(30.0, ge=0, le=3600, description=(
+        "seconds SIGTERM waits for calls in flight before cancelling (and recording) them"))
 
 
 class ScaleSpec(_Strict):

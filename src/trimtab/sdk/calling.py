@@ -220,11 +220,15 @@ class Caller:
         if self._loop is not None:
             asyncio.run_coroutine_threadsafe(self.adrain(), self._loop).result(timeout)
 
-    async def adrain(self) -> None:
+    async def adrain(self, timeout: float | None = None) -> None:
+        """Wait for this loop's shadow calls; those still running after ``timeout``
+        seconds are cancelled (a shutdown must end however slow a candidate is)."""
         loop = asyncio.get_running_loop()
         pending = [t for t in self._shadows if t.get_loop() is loop]
         if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
 
     def close(self) -> None:
         if self._loop is None:
@@ -239,9 +243,10 @@ class Caller:
             self._loop.close()
             self._loop = None
 
-    async def aclose(self) -> None:
-        """Wait for shadows and close the HTTP clients of the running loop (the gateway's)."""
-        await self.adrain()
+    async def aclose(self, timeout: float = 30.0) -> None:
+        """Wait for shadows (``timeout`` at most) and close the HTTP clients of the
+        running loop (the gateway's)."""
+        await self.adrain(timeout)
         await self._aclose_routers()
 
     async def _aclose_routers(self) -> None:
