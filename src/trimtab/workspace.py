@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from trimtab.store.assessments import StoredAssessment
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.scores import Score
+    from trimtab.store.suspensions import Suspension
 
 log = logging.getLogger("trimtab")
 
@@ -390,6 +391,33 @@ class Workspace:
         with self._changing_routes():
             return lifecycle.rollback(self.store, self.project, system, env, to, reason,
                                       actor=self.authorize(action, system))
+
+    # --- the kill switch (trimtab.govern.suspend) -----------------------------
+
+    def suspend(self, system: str, env: str, *, reason: str) -> Suspension:
+        """Stop ``system`` in ``env``: every call gets its declared safe answer
+        (``when_suspended:``), here at once and in every other process within a
+        second; audited."""
+        from trimtab.govern import suspend
+
+        with self._changing_routes():
+            return suspend.suspend(self.store, self.project, system, env, reason=reason,
+                                   actor=self.authorize("system.suspend", system))
+
+    def resume(self, system: str, env: str, *, reason: str) -> Suspension:
+        """Lift a suspension (a high-risk system needs an approver); returns what it was."""
+        from trimtab.govern import suspend
+
+        action = "system.resume.high-risk" if suspend.high_risk(self.project, system) \
+            else "system.resume"
+        with self._changing_routes():
+            return suspend.resume(self.store, self.project, system, env, reason=reason,
+                                  actor=self.authorize(action, system))
+
+    def suspensions(self) -> list[Suspension]:
+        from trimtab.govern import suspend
+
+        return suspend.suspended(self.store)
 
     @contextlib.contextmanager
     def _changing_routes(self) -> Iterator[None]:

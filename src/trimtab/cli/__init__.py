@@ -26,6 +26,7 @@ from trimtab.cli import (
     report,
     retention,
     scores,
+    suspend,
     users,
 )
 from trimtab.cli.output import _options
@@ -64,6 +65,9 @@ app.command()(environments.promote)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.command()(approvals.approvals)
+app.command()(suspend.suspend)
+app.command()(suspend.resume)
+app.command()(suspend.suspended)
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)

@@ -57,6 +57,7 @@ _UPSTREAM: dict[str, tuple[int, str, str]] = {
     "rate_limit": (429, "rate_limit_error", "rate_limit_exceeded"),
     "timeout": (504, "server_error", "upstream_timeout"),
     "circuit_open": (503, "server_error", "circuit_open"),
+    "suspended": (503, "server_error", "system_suspended"),
     "auth": (502, "server_error", "upstream_auth"),
     "server": (502, "server_error", "upstream_error"),
     "malformed": (502, "server_error", "upstream_malformed"),

@@ -22,8 +22,10 @@ from trimtab.store import Store
 from trimtab.store import changes as change_store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import releases as release_store
+from trimtab.store import suspensions as suspension_store
 from trimtab.store import systems as system_store
 from trimtab.store.releases import Release
+from trimtab.store.suspensions import Suspension
 
 log = logging.getLogger("trimtab")
 
@@ -36,6 +38,8 @@ class Route:
     candidate: Release | None = None
     mode: str | None = None  # canary | shadow
     percent: int = 0
+    #: Set while the kill switch holds this (system, env): calls get its safe answer.
+    suspended: Suspension | None = None
 
     def _hit(self, system: str, user: str | None) -> bool:
         if user:  # sticky: a user sees the same release on every call
@@ -170,6 +174,7 @@ class ActiveReleases:
         found = system_store.find(conn, system)
         if found is None:
             return Route(None)
+        suspended = suspension_store.current(conn, system, env)
         stable = deployment_store.active(conn, found.id, env)
         split = deployment_store.candidate(conn, found.id, env)
 
@@ -183,4 +188,5 @@ class ActiveReleases:
         return Route(
             stable=release(stable), candidate=release(split),
             mode=split.action if split else None, percent=split.percent or 0 if split else 0,
+            suspended=suspended,
         )

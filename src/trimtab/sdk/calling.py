@@ -48,6 +48,7 @@ from trimtab.store.ids import new_call_id
 if TYPE_CHECKING:
     from trimtab.releases.active import Route
     from trimtab.store.releases import Release
+    from trimtab.store.suspensions import Suspension
     from trimtab.workspace import Workspace
 
 log = logging.getLogger("trimtab")
@@ -61,6 +62,18 @@ class NoActiveRelease(TrimtabError):
 
 #: The system name direct calls (the gateway's passthrough) are recorded under.
 PASSTHROUGH = "passthrough"
+
+
+class SystemSuspended(CallFailed):
+    """The kill switch holds this system and its declared safe answer is an error
+    (`trimtab suspend`): catch it as the application's stop signal. The gateway
+    answers it as a 503."""
+
+    def __init__(self, message: str):
+        ProviderError.__init__(self, "suspended", message,  # type: ignore[arg-type]
+                               provider="trimtab", model="suspended", status=503)
+        self.attempts = []
+        self.last = self
 
 
 @dataclass(frozen=True)
@@ -311,6 +324,11 @@ class Caller:
         """
         if isinstance(target, Direct):
             return _Call(self, PASSTHROUGH, env, target, "primary", options), None
+        route = self.route(target, env)
+        if route.suspended is not None and route.stable is not None:
+            call = _Call(self, target, env, route.stable, "primary", options)
+            call.suspended = route.suspended
+            return call, None
         release, how, shadow = self.pick(target, env, options.user)
         return _Call(self, target, env, release, how, options), shadow
 
@@ -319,6 +337,8 @@ class Caller:
         """Call, record the call, start any shadow."""
         call, shadow = self._prepare(target, env, options)
         request = call.request()
+        if call.suspended is not None:
+            return call.answer_suspended()[1]
         if shadow is not None:
             self._start_shadow(shadow, call)
         release = call.release
@@ -380,6 +400,7 @@ class _Call:
         self.source, self.api_key_id = options.source, options.api_key_id
         self.time = datetime.now(UTC)
         self._built: list[dict[str, Any]] | None = None
+        self.suspended: Suspension | None = None  # the kill switch holds the system
 
     def request(self) -> ChatRequest:
         self._built = build_messages(self.spec, self.variables, self.messages)
@@ -449,6 +470,29 @@ class _Call:
             record.provider, record.model = failed.provider, failed.model
         return record
 
+    def answer_suspended(self) -> tuple[CallRecord, RunResult]:
+        """The declared safe answer instead of a model call, recorded as
+        ``suspended``; SystemSuspended when that answer is an error."""
+        held = self.suspended
+        assert held is not None
+        record = self._base(0.0)
+        record.status, record.provider, record.model = "suspended", "trimtab", "suspended"
+        if held.mode == "error":
+            record.error_kind, record.error = "suspended", held.message
+        elif self.redactor.keeps_text:
+            record.response = self.redactor.text(held.message)
+        self.caller.emit(record)
+        if held.mode == "error":
+            raise SystemSuspended(held.message)
+        finish = "stop" if held.mode == "reply" else "content_filter"
+        response = ChatResponse(content=held.message, model="suspended", provider="trimtab",
+                                finish_reason=finish)
+        return record, RunResult(
+            text=held.message, call_id=record.id, release_id=self.release.id,
+            route=self.route, provider="trimtab", model="suspended", latency_ms=0.0,
+            usage=None, cost_usd=Decimal(0), attempts=[], fallback_used=False,
+            finish_reason=finish, response=response)
+
     def result(self, result: CallResult, record: CallRecord) -> RunResult:
         response = result.response
         parsed, error = (parse_json(response.content)
@@ -477,6 +521,11 @@ class StreamedRun:
 
     async def _run(self) -> AsyncIterator[ChatChunk]:
         call = self.call
+        if call.suspended is not None:
+            self.record, self.result = call.answer_suspended()
+            yield ChatChunk(role="assistant", content=self.result.text)
+            yield ChatChunk(finish_reason=self.result.finish_reason)
+            return
         if self.shadow is not None:
             self.caller._start_shadow(self.shadow, call)
         started = time.perf_counter()

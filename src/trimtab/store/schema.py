@@ -466,3 +466,24 @@ approval_votes = Table(
     Column("time", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("request_id", "approver"),
 )
+
+# --- the kill switch --------------------------------------------------------------
+
+# Append-only: each suspend or resume of a (system, env); the latest row says
+# whether it is suspended. A suspend row carries the safe answer declared when
+# it was made (``mode``: reply | refusal | error, and its text), so a runtime
+# answers it without reading the project file.
+suspensions = Table(
+    "suspensions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("action", String(10), nullable=False),  # suspend | resume
+    Column("mode", String(10), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    Index(None, "system", "env", "id"),
+)
