@@ -25,6 +25,7 @@ from trimtab.observe.metrics import compute as compute_metrics
 from trimtab.observe.metrics import series as metric_series
 from trimtab.project.loader import find_project_file, load_project, missing_project_file
 from trimtab.project.models import Project
+from trimtab.recorder.observers import Observers
 from trimtab.recorder.recorder import Recorder
 from trimtab.recorder.records import CallRecord
 from trimtab.releases import lifecycle
@@ -91,9 +92,7 @@ class Workspace:
         self._project_looked = float("-inf")  # when recent_project() last looked at the file
         # Called with every record after it is spooled (Prometheus, OpenTelemetry): see
         # subscribe().
-        self.observers: list[Callable[[CallRecord], None]] = []
-        # (observer, flush, close) of the exporters that buffer.
-        self._telemetry: list[tuple[Any, Callable[[float], bool], Callable[[], None]]] = []
+        self.observers = Observers()
         # Recorder(...) keywords for when the recorder starts (the gateway sets writer).
         self.recorder_options: dict[str, Any] = {}
         self._privacy = RecordPrivacy()
@@ -214,11 +213,7 @@ class Workspace:
         never fail the call it describes.
         """
         call_id = self.recorder.record(record)
-        for observer in self.observers:
-            try:
-                observer(record)
-            except Exception:  # noqa: BLE001 - telemetry must not break calls
-                log.exception("call observer %r failed", observer)
+        self.observers.notify(record)
         return call_id
 
     def subscribe(self, observer: Callable[[CallRecord], object], *,
@@ -227,32 +222,10 @@ class Workspace:
         """Hand ``observer`` every record after it is spooled. An exporter that
         buffers (OpenTelemetry's batch span processor) gives ``flush`` and
         ``close`` too, so that ``flush()`` and ``close()`` push out what it holds."""
-        self.observers.append(observer)
-        if flush is not None and close is not None:
-            self._telemetry.append((observer, flush, close))
+        self.observers.subscribe(observer, flush=flush, close=close)
 
     def unsubscribe(self, observer: Callable[[CallRecord], object]) -> None:
-        if observer in self.observers:
-            self.observers.remove(observer)
-        self._telemetry = [hooks for hooks in self._telemetry if hooks[0] != observer]
-
-    def _flush_telemetry(self, timeout: float) -> bool:
-        done = True
-        for _, flush, _ in list(self._telemetry):
-            try:
-                done = bool(flush(timeout)) and done
-            except Exception:  # noqa: BLE001 - telemetry must not break the caller
-                log.exception("telemetry flush %r failed", flush)
-                done = False
-        return done
-
-    def _close_telemetry(self) -> None:
-        hooks, self._telemetry = self._telemetry, []
-        for _, _, close in hooks:
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                log.exception("telemetry close %r failed", close)
+        self.observers.unsubscribe(observer)
 
     @cached_property
     def caller(self) -> Caller:
@@ -274,7 +247,7 @@ class Workspace:
         if self.started("caller"):
             self.caller.drain(timeout)
         done = self.recorder.flush(timeout) if self.started("recorder") else True
-        return self._flush_telemetry(timeout) and done
+        return self.observers.flush(timeout) and done
 
     def close(self) -> None:
         if self.started("caller"):
@@ -285,7 +258,7 @@ class Workspace:
             self.active.close()
         if self.started("store"):
             self.store.dispose()
-        self._close_telemetry()
+        self.observers.close()
 
     def __enter__(self) -> Workspace:
         return self
