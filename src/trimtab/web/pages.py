@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from trimtab.actor import acting_as
-from trimtab.web.api import WINDOW_PATTERN, as_utc, workspace
+from trimtab.web.api import WINDOW_PATTERN, WS, RefPath, SystemName, as_utc
 from trimtab.web.schemas import NAME_PATTERN, NO_NUL, REF_PATTERN
 from trimtab.web.security import (
     CSRF_FIELD,
@@ -26,7 +26,6 @@ from trimtab.web.security import (
     set_cookie,
 )
 from trimtab.web.views import call_filters, portfolio, render, system_page
-from trimtab.workspace import Workspace
 
 
 async def viewer(request: Request) -> Caller:
@@ -38,9 +37,7 @@ async def viewer(request: Request) -> Caller:
     return found
 
 
-WS = Annotated[Workspace, Depends(workspace)]
 Who = Annotated[Caller, Depends(viewer)]
-SystemName = Annotated[str, Path(pattern=NAME_PATTERN)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 Reason = Annotated[str, Form(max_length=2000, pattern=NO_NUL)]
 
@@ -115,8 +112,7 @@ def calls_page(request: Request, ws: WS, who: Who, system: Filter = None, env: F
 
 
 @router.get("/calls/{ref}")
-def call_page(request: Request, ref: Annotated[str, Path(pattern=REF_PATTERN)], ws: WS,
-              who: Who):
+def call_page(request: Request, ref: RefPath, ws: WS, who: Who):
     call = ws.call(ref)
     return render(request, "call.html", {"call": call, "data": call.to_dict(),
                                          "scores": ws.scores(call.id)})
