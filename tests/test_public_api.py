@@ -18,9 +18,9 @@ PUBLIC = {
         "CallFailed", "ChainReport", "CostReport", "Deployment", "DriftBaseline", "DriftCheck",
         "DriftResult", "NoActiveRelease", "Project", "ProjectError", "ProviderError", "Pruned",
         "Release", "RunResult", "SchemaTooNewError", "Score", "SpecDiff", "Store", "System",
-        "SystemClient", "TrimtabError", "Workspace", "__version__", "active_release", "connect",
-        "install_otel", "install_prometheus", "instrument", "load_project", "metrics_response",
-        "run_monitor",
+        "SystemClient", "SystemSuspended", "TrimtabError", "Workspace", "__version__",
+        "active_release", "connect", "install_otel", "install_prometheus", "instrument",
+        "load_project", "metrics_response", "run_monitor",
     ],
     "trimtab.project": [
         "PROJECT_FILE", "Project", "ProjectFile", "SystemSpec", "find_project_file",
