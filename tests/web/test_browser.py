@@ -141,11 +141,18 @@ def test_an_anonymous_browser_is_refused_once_keys_exist(served, watched):
     assert "/login" in page.url
 
 
-def test_a_rollback_from_the_page_is_audited(served, watched, project_dir):
+def test_a_release_diff_and_a_rollback_from_the_page(served, watched, project_dir):
     url, ws, first = served
     (project_dir / "prompts" / f"{SYSTEM}.system.md").write_text("Route politely.\n")
     second, _ = ws.release(SYSTEM)
     ws.promote(SYSTEM, second.id, "production")
+    page = watched.open(f"{url}/systems/{SYSTEM}")
+    page.locator("a", has_text="diff").click()
+    page.wait_for_selector("pre.diff .add")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "release-diff.png"), full_page=True)
+    assert "Route politely." in page.locator("pre.diff .add").all_inner_texts()[-1]
+    assert watched.problems == [], watched.problems
     page = watched.open(f"{url}/systems/{SYSTEM}")
     row = page.locator("tr", has_text="production")
     row.locator("input[name=reason]").fill("too polite")

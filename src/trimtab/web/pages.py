@@ -93,6 +93,12 @@ def _moment(value: str | None, name: str) -> datetime | None:
 Filter = Annotated[str | None, Query(pattern=r"^[^\x00-\x1f\x7f]{0,200}$")]
 
 
+@router.get("/releases/{old}/diff/{new}")
+def diff_page(request: Request, old: RefPath, new: RefPath, ws: WS, who: Who):
+    before, after, changes = ws.diff(old, new)
+    return render(request, "diff.html", {"old": before, "new": after, "changes": changes})
+
+
 @router.get("/calls")
 def calls_page(request: Request, ws: WS, who: Who, system: Filter = None, env: Filter = None,
                release: Filter = None, model: Filter = None, status: Filter = None,
