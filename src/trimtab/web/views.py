@@ -33,7 +33,7 @@ def templates() -> Environment:
     env = Environment(loader=PackageLoader("trimtab.web", "templates"),
                       autoescape=select_autoescape(default=True), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters.update(usd=usd, ms=ms, ago=ago, short=short, pct=pct, utc=utc)
+    env.filters.update(usd=usd, micro_usd=micro_usd, ms=ms, ago=ago, short=short, pct=pct, utc=utc)
     return env
 
 
@@ -50,11 +50,14 @@ def render(request: Request, name: str, context: dict[str, Any], *, status: int 
     return response
 
 
-def usd(value: Any, places: int = 4) -> str:
-    if value is None:
-        return "?"
-    amount = Decimal(value) / 1_000_000 if isinstance(value, int) else Decimal(str(value))
-    return f"${amount:,.{places}f}"
+def usd(amount: Decimal | None, places: int = 4) -> str:
+    """Dollars (a MetricRow's cost_usd); ``?`` when unknown."""
+    return "?" if amount is None else f"${Decimal(amount):,.{places}f}"
+
+
+def micro_usd(micro: int | None, places: int = 6) -> str:
+    """Integer micro-dollars (a call's cost_micro_usd) as dollars."""
+    return usd(None if micro is None else Decimal(micro) / 1_000_000, places)
 
 
 def ms(value: float | None) -> str:
