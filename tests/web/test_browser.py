@@ -47,6 +47,9 @@ class Watched:
             f"failed: {r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and self.problems.append(
             f"{r.status}: {r.url}"))
+        # Nothing from another origin: every asset is served by trimtab itself.
+        page.on("request", lambda r: r.url.startswith(("http://127.0.0.1:", "data:"))
+                or self.problems.append(f"another origin: {r.url}"))
 
     def open(self, url: str, shot: str | None = None) -> Page:
         self.problems.clear()
