@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
     from trimtab.govern.identities import User
+    from trimtab.govern.incidents import Deadline
     from trimtab.observe.channels import Outcome
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
     from trimtab.store.identities import Grant, Identity, Token
+    from trimtab.store.incidents import Incident
     from trimtab.store.scores import Score
     from trimtab.store.suspensions import Suspension
 
@@ -391,6 +393,50 @@ class Workspace:
         from trimtab.govern import suspend
 
         return suspend.suspended(self.store)
+
+    # --- incidents (trimtab.govern.incidents) ------------------------------------
+
+    def open_incident(self, system: str, *, severity: str, summary: str,
+                      categories: list[str] | None = None,
+                      aware_at: datetime | None = None) -> Incident:
+        """Record an incident; its regulatory deadlines run from ``aware_at`` (now)."""
+        from trimtab.govern import incidents
+
+        return incidents.open_incident(
+            self.store, self.project, system, severity=severity, summary=summary,
+            categories=list(categories or []), aware_at=aware_at,
+            actor=self.authorize("incident.manage", system))
+
+    def note_incident(self, ref: str, text: str) -> Incident:
+        from trimtab.govern import incidents
+
+        return incidents.note(self.store, ref, text,
+                              actor=self.authorize("incident.manage", self.incident(ref).system))
+
+    def close_incident(self, ref: str, *, root_cause: str, actions: str) -> Incident:
+        from trimtab.govern import incidents
+
+        return incidents.close(self.store, ref, root_cause=root_cause, actions=actions,
+                               actor=self.authorize("incident.manage",
+                                                    self.incident(ref).system))
+
+    def incident(self, ref: str) -> Incident:
+        from trimtab.store import incidents as incident_store
+
+        with self.store.read() as conn:
+            return incident_store.get(conn, ref)
+
+    def incidents(self, *, include_closed: bool = False,
+                  system: str | None = None) -> list[Incident]:
+        from trimtab.govern import incidents
+
+        return incidents.incidents(self.store, include_closed=include_closed, system=system)
+
+    def deadlines(self, *, system: str | None = None) -> list[Deadline]:
+        """Every reporting deadline of every open incident, soonest first."""
+        from trimtab.govern import incidents
+
+        return incidents.due(self.store, system=system)
 
     @contextlib.contextmanager
     def _changing_routes(self) -> Iterator[None]:

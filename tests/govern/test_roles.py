@@ -62,6 +62,8 @@ COMMANDS = {
                      "identity.manage"),
     "users remove": (["users", "remove", "reviewer@example.com"], "identity.manage"),
     "tokens create": (["tokens", "create"], "token.create"),
+    "incident open": (["incident", "open", SYSTEM, "--severity", "low", "-m", "x"],
+                      "incident.manage"),
     "tokens create --user": (["tokens", "create", "--user", "admin@example.com"],
                              "token.manage"),
 }

@@ -18,6 +18,7 @@ from trimtab.cli import (
     drift,
     environments,
     gateway,
+    incidents,
     inventory,
     keys,
     metrics,
@@ -68,6 +69,8 @@ app.command()(approvals.approvals)
 app.command()(suspend.suspend)
 app.command()(suspend.resume)
 app.command()(suspend.suspended)
+app.add_typer(incidents.app, name="incident")
+app.command()(incidents.incidents)
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)

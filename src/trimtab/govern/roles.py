@@ -5,7 +5,8 @@ Five roles, each holding the powers of those before it:
 - viewer: reads everything (status, calls, metrics, the audit trail);
 - reviewer: also scores calls (human review);
 - operator: also syncs, releases, promotes and rolls back where no approval
-  policy applies, takes drift baselines, suspends systems;
+  policy applies, takes drift baselines, suspends systems, opens and closes
+  incidents;
 - approver: also approves or rejects promotion requests, rolls back in a
   protected environment, resumes a high-risk system;
 - admin: also manages users, roles, gateway keys, other people's tokens, pruning.
@@ -50,6 +51,7 @@ NEEDS: dict[str, str] = {
     "system.suspend": "operator",
     "system.resume": "operator",
     "system.resume.high-risk": "approver",
+    "incident.manage": "operator",
     "approval.decide": "approver",
     "token.create": "viewer",
     "token.manage": "admin",

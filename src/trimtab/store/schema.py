@@ -487,3 +487,37 @@ suspensions = Table(
     Column("time", UTCDateTime, nullable=False),
     Index(None, "system", "env", "id"),
 )
+
+# --- incidents ----------------------------------------------------------------------
+
+# What went wrong, when the team became aware (every regulatory deadline runs
+# from it), and which reporting categories apply (JSON list).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("categories", Text, nullable=False),
+    Column("aware_at", UTCDateTime, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(320), nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(320), nullable=True),
+    Column("root_cause", Text, nullable=True),
+    Column("actions", Text, nullable=True),
+    Index(None, "system", "aware_at"),
+)
+
+# The incident's timeline, appended as it unfolds.
+incident_notes = Table(
+    "incident_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", String(16), ForeignKey("incidents.id"), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("text", Text, nullable=False),
+    Index(None, "incident_id", "id"),
+)
