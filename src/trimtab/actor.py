@@ -21,6 +21,11 @@ def acting_as(name: str | None) -> Iterator[None]:
         _acting.reset(token)
 
 
+def acting_for() -> str | None:
+    """The name ``acting_as`` set (a server's authenticated caller), if any."""
+    return _acting.get()
+
+
 def current_actor() -> str:
     """Who ``acting_as`` names, else TRIMTAB_USER (CI sets it to the pipeline
     identity), then git's user.email (what the team already uses to sign

@@ -82,3 +82,19 @@ def test_own_tokens_for_anyone_others_for_admins(cli, monkeypatch):
     assert "is not a user" in result.output
     actions = [e["action"] for e in json.loads(cli("audit", "log", "--json").stdout)]
     assert actions.count("token.create") == 1 and actions.count("token.revoke") == 1
+
+
+def test_a_server_caller_wins_over_the_server_process_token(cli, monkeypatch, project_dir):
+    """A server (trimtab serve) names its authenticated caller with acting_as; the
+    token or TRIMTAB_USER of the process that runs it must not stand in for them."""
+    from trimtab.actor import acting_as
+
+    with_users(cli, monkeypatch)
+    monkeypatch.setenv("TRIMTAB_TOKEN", _token(cli, "--user", "admin@example.com"))
+    ws = trimtab.connect(project_dir)
+    with acting_as("viewer@example.com"), pytest.raises(trimtab.TrimtabError,
+                                                         match="viewer@example.com is viewer"):
+        ws.release(SYSTEM)
+    with acting_as("operator@example.com"):
+        assert ws.release(SYSTEM)[0].author == "operator@example.com"
+    ws.close()

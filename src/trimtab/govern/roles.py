@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from trimtab.actor import current_actor
+from trimtab.actor import acting_for, current_actor
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project
 from trimtab.store import Store
@@ -76,9 +76,12 @@ def project_name(project: Project | None) -> str:
 
 
 def acting(store: Store, *, token: str | None = None, claimed: str | None = None) -> str:
-    """Who is acting: the owner of the token (``token`` or TRIMTAB_TOKEN) when
-    one is given, which must be live; otherwise the claimed name
-    (TRIMTAB_USER, git's user.email, the OS user)."""
+    """Who is acting: the caller a server authenticated (``acting_as``); else
+    the owner of the token (``token`` or TRIMTAB_TOKEN) when one is given,
+    which must be live; otherwise the claimed name (TRIMTAB_USER, git's
+    user.email, the OS user)."""
+    if token is None and acting_for() is not None:
+        return acting_for() or ""  # a server authenticated this caller (acting_as)
     presented = token or os.environ.get(TOKEN_ENV, "").strip() or None
     if presented is None:
         return claimed or current_actor()
