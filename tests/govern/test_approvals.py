@@ -196,3 +196,23 @@ def test_a_policy_for_an_unknown_env_is_reported_with_its_line(cli, project_dir)
     result = cli("validate", expect=2)
     assert "unknown environment 'prod'" in result.output
     assert "policies.prod.expires" in result.output and "trimtab.yaml:" in result.output
+
+
+def test_the_http_api_answers_a_held_promotion_with_202(protected, monkeypatch):
+    import httpx
+
+    from tests.helpers.gateway_server import running_app
+    from trimtab.web.server import build
+
+    ws, r1, r2 = protected
+    as_user(monkeypatch, "admin@example.com")
+    token = ws.create_token(user="operator@example.com", name="web")[1]
+    with running_app(build(ws)) as url:
+        answer = httpx.post(f"{url}/api/v1/systems/{SYSTEM}/promote",
+                            json={"release": r2.short_id, "env": "production"},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 202, answer.text
+    held = answer.json()
+    assert held["changed"] is False and held["approval"]["state"] == "pending"
+    assert held["approval"]["required"] == 2
+    assert ws.active_release(SYSTEM, "production").id == r1.id

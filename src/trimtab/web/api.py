@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from trimtab.actor import acting_as
 from trimtab.project.alert_rules import parse_duration
@@ -162,6 +164,9 @@ def promote(system: SystemName, body: PromoteIn, ws: WS, who: Who):
     with acting_as(who.actor):
         done = ws.promote(system, body.release, body.env, body.reason, canary=body.canary,
                           shadow=body.shadow)
+    if getattr(done, "state", None) == "pending":  # an approval policy holds it
+        return JSONResponse(status_code=202, content={
+            "changed": False, "deployment": None, "approval": jsonable_encoder(done.to_dict())})
     return {"changed": done is not None, "deployment": done.to_dict() if done else None}
 
 
