@@ -25,6 +25,7 @@ from trimtab.observe.metrics import compute as compute_metrics
 from trimtab.observe.metrics import series as metric_series
 from trimtab.project.loader import find_project_file, load_project, missing_project_file
 from trimtab.project.models import Project
+from trimtab.quality import gates
 from trimtab.recorder.observers import Observers
 from trimtab.recorder.recorder import Recorder
 from trimtab.recorder.records import CallRecord
@@ -64,10 +65,12 @@ if TYPE_CHECKING:
     from trimtab.observe.drift.monitor import DriftCheck
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
+    from trimtab.quality.evaluation import EvalReport, Progress
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
     from trimtab.store.scores import Score
@@ -304,8 +307,8 @@ class Workspace:
     # --- environments -------------------------------------------------------
 
     def promote(self, system: str, ref: str, env: str, reason: str = "", *,
-                canary: int | None = None, shadow: int | None = None
-                ) -> Deployment | ApprovalRequest | None:
+                canary: int | None = None, shadow: int | None = None,
+                force: bool = False) -> Deployment | ApprovalRequest | None:
         """Make a release active in ``env``; None when it already was.
 
         With ``canary=N`` the release answers N% of calls beside the stable one;
@@ -313,8 +316,16 @@ class Workspace:
         A later plain promote graduates it; a rollback aborts it. Where an
         approval policy protects ``env``, the result is a pending ApprovalRequest
         that applies once approved (``approve``).
+
+        An environment that eval suites guard (``gate:``) takes the release only
+        with a passing run of each, checked before any approval is asked for
+        (trimtab.quality.gates); ``force`` with a ``reason`` overrides that (the
+        admin role; audited). A shadow answers no one: not gated.
         """
-        actor = self.authorize("deployment.promote", system)
+        actor = self.authorize("gate.override" if force else "deployment.promote", system)
+        if shadow is None:
+            gates.require(self.store, self.project, system, ref, env, force=force,
+                          reason=reason, actor=actor)
         held = _approvals().hold(self.store, self.project, system, ref, env, reason,
                                  canary=canary, shadow=shadow, actor=actor)
         return held or self._apply_promotion(system, ref, env, reason, canary=canary,
@@ -447,6 +458,32 @@ class Workspace:
         finally:
             if self.started("active"):
                 self.active.invalidate()
+
+    # --- evals ----------------------------------------------------------------
+
+    def eval(self, system: str, *, release: str | None = None, suite: str | None = None,
+             baseline: str | None = None, progress: Progress | None = None,
+             concurrency: int | None = None) -> EvalReport:
+        """Run ``system``'s eval suites on a release (default: as declared now) and store
+        the runs; see trimtab.quality.evaluation."""
+        from trimtab.quality.evaluation import evaluate
+
+        return evaluate(self, system, release=release, suite=suite, baseline=baseline,
+                        progress=progress, concurrency=concurrency,
+                        actor=self.authorize("eval.run", system))
+
+    def eval_runs(self, system: str, *, suite: str | None = None, release: str | None = None,
+                  limit: int = 50) -> list[EvalRun]:
+        """Stored eval runs of a system, newest first."""
+        from trimtab.quality import runs
+
+        return runs.runs(self.store, system, suite=suite, release=release, limit=limit)
+
+    def eval_results(self, run_id: str) -> tuple[EvalRun, list[CaseResult]]:
+        """One stored run (id or prefix) and its cases."""
+        from trimtab.quality import runs
+
+        return runs.run_with_results(self.store, run_id)
 
     def status(self) -> list[Deployment]:
         """The stable deployment of every (system, env)."""

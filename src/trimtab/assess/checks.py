@@ -89,8 +89,8 @@ CHECKS: tuple[Check, ...] = (
           "rehearse it: `trimtab rollback {system} --env {before_production}` then promote "
           "again; record how long the restore took"),
     Check("G1", 4, "promotion to production requires passing eval gates", BOTH, True, 3,
-          "require the suite for {production} (systems.{system}.gates) so `trimtab promote` "
-          "refuses a release without a passing run"),
+          "give a suite `gate: {{environments: [{production}]}}` (systems.{system}.evals) so "
+          "`trimtab promote` refuses a release without a passing run"),
     Check("G2", 4, "every production promotion was approved by a second person", BOTH, True, 3,
           "set an approval policy for {production} (two approvers) and use `trimtab approve`"),
     Check("G3", 4, "the audit chain verifies and covers every change", BOTH, True, 1,

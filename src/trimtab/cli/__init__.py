@@ -17,6 +17,7 @@ from trimtab.cli import (
     documents,
     drift,
     environments,
+    evals,
     gateway,
     incidents,
     inventory,
@@ -74,6 +75,8 @@ app.command()(incidents.incidents)
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)
+app.command(name="eval")(evals.eval)
+app.command()(evals.evals)
 app.command()(metrics.metrics)
 app.add_typer(calls.app, name="calls")
 app.command()(calls.call)

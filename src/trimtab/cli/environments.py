@@ -27,6 +27,9 @@ def promote(
         None, "--shadow", metavar="PERCENT",
         help="Also call the release on this share of calls; record, never return.",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Promote past a failing eval gate (needs --reason; audited).",
+    ),
 ) -> None:
     """Make a release active in an environment (audited, append-only history).
 
@@ -34,6 +37,9 @@ def promote(
     plain promote graduates it, a rollback aborts it. Where trimtab.yaml's
     `policies:` require approvals for the environment, the promotion becomes a
     pending request that applies once approved (`trimtab approve ID`).
+    An environment that eval suites guard (`gate:` in trimtab.yaml) needs a
+    passing `trimtab eval` run of each on this release; --force --reason
+    overrides that (admin, audited).
 
     Example:
 
@@ -41,7 +47,7 @@ def promote(
         trimtab promote complaint-router 8b1e22c0aa94 --env production --canary 10
     """
     deployment = workspace().promote(
-        system, release_ref, env, reason=reason, canary=canary, shadow=shadow
+        system, release_ref, env, reason=reason, canary=canary, shadow=shadow, force=force
     )
     if getattr(deployment, "state", None) == "pending":
         from trimtab.cli.approvals import print_pending

@@ -41,6 +41,8 @@ NEEDS: dict[str, str] = {
     "system.sync": "operator",
     "release.create": "operator",
     "deployment.promote": "operator",
+    "gate.override": "admin",
+    "eval.run": "operator",
     "deployment.rollback": "operator",
     "deployment.rollback.protected": "approver",
     "score.add": "reviewer",

@@ -23,6 +23,7 @@ from trimtab import plugins
 from trimtab.errors import TrimtabError
 from trimtab.project import yamlsource
 from trimtab.project.alert_rules import check as check_alert_rules
+from trimtab.project.evals import check_evals
 from trimtab.project.governance import check as check_governance
 from trimtab.project.models import (
     BUILTIN_PROVIDERS,
@@ -353,6 +354,7 @@ def _check_semantics(
         for name, system in spec.systems.items():
             _check_system(name, system.kind, system.release, system.redact, providers, root,
                           problem)
+            check_evals(name, system.evals, spec.environments, providers, root, problem)
         check_alert_rules(spec, problem)
         check_governance(spec, problem)
         _check_gateway(spec, problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from trimtab.errors import TrimtabError
@@ -81,6 +82,19 @@ systems:
           team: other
           severity: low
           reason: No known defect keyword; needs a person to triage.
+    # Eval suites: `trimtab eval complaint-router` runs every case through the
+    # release and scores the answers (docs/evals.md).
+    evals:
+      routing:
+        dataset: evals/complaint-router.jsonl
+        scorers:
+          - {{type: json}}
+          - {{type: exact, field: team, threshold: 0.95}}
+          - {{type: classification, field: severity, metric: macro_f1, threshold: 0.9}}
+          - {{type: latency, max_ms: 2000}}
+        fairness:
+          - {{tag: channel, max_gap: 0.1}}
+        # gate: {{environments: [production]}}   # promote to production only after a pass
 """
 
 SYSTEM_PROMPT = """\
@@ -97,6 +111,45 @@ Complaint from {{customer}} about product {{product}}:
 
 GITIGNORE = ".trimtab/\n"
 
+#: The routing suite's cases (id, complaint, expected team and severity), written
+#: one JSON object a line with the variables the prompts use and a channel tag.
+EVAL_CASES = [
+    ("c01", "The charger sparks when I plug it in.", "electrical", "high"),
+    ("c02", "The seal on the lid leaks after a day.", "packaging", "medium"),
+    ("c03", "The hinge broke on the second use.", "mechanical", "medium"),
+    ("c04", "Battery drains overnight even when switched off.", "electrical", "medium"),
+    ("c05", "Box arrived dented and the bottle had spilled.", "packaging", "medium"),
+    ("c06", "Wrong colour delivered, please exchange.", "other", "low"),
+    ("c07", "It rattles when the fan spins up.", "mechanical", "medium"),
+    ("c08", "There is smoke coming from the power supply!", "electrical", "high"),
+    ("c09", "The cable got very hot and smells like it might burn.", "electrical", "high"),
+    ("c10", "Drip marks all over the carton when it arrived.", "packaging", "medium"),
+    ("c11", "The gear grinds and a tooth is cracked.", "mechanical", "medium"),
+    ("c12", "Invoice shows the wrong address.", "other", "low"),
+    ("c13", "The plug does not fit the socket.", "electrical", "medium"),
+    ("c14", "Got a mild shock touching the casing.", "electrical", "high"),
+    ("c15", "The bottle cap leaked in transit.", "packaging", "medium"),
+    ("c16", "The handle cracked after a week.", "mechanical", "medium"),
+    ("c17", "Delivery was two days late.", "other", "low"),
+    ("c18", "Spill inside the package, everything sticky.", "packaging", "medium"),
+    ("c19", "The power button stopped working.", "electrical", "medium"),
+    ("c20", "Instructions are only in French.", "other", "low"),
+]
+CUSTOMERS = ("Ana", "Ben", "Chloe", "Dev", "Ema")
+
+
+def eval_cases() -> str:
+    lines = []
+    for i, (case_id, text, team, severity) in enumerate(EVAL_CASES):
+        lines.append(json.dumps({
+            "id": case_id,
+            "variables": {"customer": CUSTOMERS[i % 5], "product": f"K-{200 + i % 3}",
+                          "text": text},
+            "expected": {"team": team, "severity": severity},
+            "tags": {"channel": "email" if i % 2 == 0 else "phone"},
+        }))
+    return "\n".join(lines) + "\n"
+
 
 def init_project(directory: Path, *, force: bool = False) -> list[Path]:
     """Write the example files; refuse to overwrite an existing project unless forced."""
@@ -110,6 +163,7 @@ def init_project(directory: Path, *, force: bool = False) -> list[Path]:
         target: PROJECT_YAML.format(project=_project_name(directory)),
         directory / "prompts" / "complaint-router.system.md": SYSTEM_PROMPT,
         directory / "prompts" / "complaint-router.user.md": USER_PROMPT,
+        directory / "evals" / "complaint-router.jsonl": eval_cases(),
     }
     written = []
     for path, content in files.items():

@@ -335,7 +335,19 @@ class Caller:
     async def complete(self, target: str | Direct, env: str,
                        options: CallOptions = CallOptions()) -> RunResult:
         """Call, record the call, start any shadow."""
-        call, shadow = self._prepare(target, env, options)
+        return await self._complete(*self._prepare(target, env, options))
+
+    async def complete_release(self, release: Release,
+                               options: CallOptions = CallOptions(source="eval")) -> RunResult:
+        """Call one named release exactly as production would (its prompts, params,
+        fallbacks, retries, breakers), whatever is active where: for evals. The call
+        is not written to the call log, where test traffic would skew production's
+        latency, error and cost figures; the eval run stores what it needs."""
+        call = _Call(self, release.system, "eval", release, "primary", options)
+        call.recorded = False
+        return await self._complete(call, None)
+
+    async def _complete(self, call: _Call, shadow: Release | None) -> RunResult:
         request = call.request()
         if call.suspended is not None:
             return call.answer_suspended()[1]
@@ -401,6 +413,7 @@ class _Call:
         self.time = datetime.now(UTC)
         self._built: list[dict[str, Any]] | None = None
         self.suspended: Suspension | None = None  # the kill switch holds the system
+        self.recorded = True  # False for evals: the record is built, never emitted
 
     def request(self) -> ChatRequest:
         self._built = build_messages(self.spec, self.variables, self.messages)
@@ -425,7 +438,10 @@ class _Call:
     def _keep(self, build: Callable[[bool], CallRecord]) -> CallRecord:
         """Build the record and spool it; a call the provider answered is recorded with
         its outcome even when its texts cannot be (nested past what redaction or JSON
-        can walk, say): then it is kept without them, and says so."""
+        can walk, say): then it is kept without them, and says so. An eval's call
+        (``recorded`` False) is built for its id and never spooled."""
+        if not self.recorded:
+            return build(False)
         try:
             record = build(True)
             self.caller.emit(record)

@@ -521,3 +521,53 @@ incident_notes = Table(
     Column("text", Text, nullable=False),
     Index(None, "incident_id", "id"),
 )
+
+# --- evals ----------------------------------------------------------------------
+
+# One row per eval run: a suite of a system run against one release on one
+# dataset (its sha256: a changed dataset is a new baseline). ``passed`` is the
+# gate's verdict; ``summary`` the JSON of every scorer's metric, the fairness
+# gaps and the comparison with the baseline run.
+eval_runs = Table(
+    "eval_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("suite", String(200), nullable=False),
+    Column("release_id", String(64), nullable=False),
+    Column("dataset_path", Text, nullable=False),
+    Column("dataset_sha256", String(64), nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("passed_cases", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("baseline_run_id", String(32), nullable=True),
+    Column("cost_micro_usd", BigInteger, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("ci_url", Text, nullable=True),
+    Index(None, "system", "suite", "release_id", "dataset_sha256"),
+)
+
+# Every case of a run: its answer (under the system's logging mode), each
+# scorer's verdict (JSON), latency and cost.
+eval_results = Table(
+    "eval_results",
+    metadata,
+    Column("run_id", String(32), ForeignKey("eval_runs.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("case_id", String(200), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("output", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("cost_micro_usd", BigInteger, nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("scores", Text, nullable=False),  # JSON {scorer: verdict}
+    Column("tags", Text, nullable=True),  # JSON object
+    PrimaryKeyConstraint("run_id", "position"),
+)

@@ -1,0 +1,202 @@
+"""`trimtab eval` and `trimtab evals`: eval suites run, summarised and listed."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from trimtab.cli.output import console, err_console, handles_errors, print_json, workspace
+
+if TYPE_CHECKING:
+    from trimtab.quality.evaluation import EvalReport
+    from trimtab.quality.runner import SuiteRun
+
+#: Failing cases printed per suite; the rest are counted (all are in the store).
+SHOWN_CASES = 10
+
+
+@handles_errors
+def eval(  # noqa: A001 - the command is `trimtab eval`
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
+    release: str = typer.Option(
+        None, "--release", "-r",
+        help="Release id or prefix (default: the system as declared now, released)."),
+    suite: str = typer.Option(None, "--suite", "-s", help="Only this suite."),
+    baseline: str = typer.Option(
+        None, "--baseline", "-b", metavar="ENV|RELEASE",
+        help="Compare case by case with this environment's active release, or a release."),
+    junit: Path = typer.Option(None, "--junit", help="Also write JUnit XML here (CI)."),
+    markdown: Path = typer.Option(
+        None, "--markdown", help="Also write a Markdown summary here (a PR comment)."),
+    concurrency: int = typer.Option(
+        None, "--concurrency", "-c", help="Cases in flight at once (default: the suite's)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run a system's eval suites through the release as production runs it; exit 1
+    when a gate fails.
+
+    Every case is checked (dataset lines, variables, expected values, scorers)
+    before the first call. Runs are stored: `trimtab promote` into an environment
+    a suite's gate names needs a passing run on that release and dataset.
+
+    Example:
+
+        trimtab eval complaint-router --baseline production --junit eval.xml
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    ws = workspace()
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True,
+                  disable=json_output) as bar:
+
+        def progress(label: str, total: int):
+            task = bar.add_task(label, total=total)
+            return lambda n: bar.advance(task, n)
+
+        report = ws.eval(system, release=release, suite=suite, baseline=baseline,
+                         progress=progress, concurrency=concurrency)
+    from trimtab.quality import report as reports
+
+    if junit is not None:
+        junit.write_text(reports.junit(report), encoding="utf-8")
+    if markdown is not None:
+        markdown.write_text(reports.markdown(report), encoding="utf-8")
+    if json_output:
+        print_json({"system": system, "release": report.release.id, "passed": report.passed,
+                    "runs": [r.stored.to_dict() for r in report.runs if r.stored]})
+    else:
+        print_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def print_report(report: EvalReport) -> None:
+    for run in report.baseline_runs or []:
+        stored = run.stored.short_id if run.stored else "?"
+        console.print(f"[dim]baseline {run.release_id[:12]} had no run on this dataset: ran "
+                      f"{run.prepared.name} on it first (run {stored}, "
+                      f"{'passed' if run.passed else 'failed'})[/]")
+    for run in report.runs:
+        print_run(report, run)
+
+
+def print_run(report: EvalReport, run: SuiteRun) -> None:
+    dataset = run.prepared.dataset
+    console.print(
+        f"[bold]{report.system}/{run.prepared.name}[/] · release {run.release_id[:12]} · "
+        f"dataset {dataset.path} (sha256 {dataset.short_sha}, {len(dataset.cases)} cases)"
+        + (f" · run {run.stored.short_id}" if run.stored else ""), highlight=False)
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("scorer", "metric", "value", "threshold", "result"):
+        table.add_column(column, justify="right" if column in ("value", "threshold") else "left")
+    for s in run.scorers:
+        table.add_row(s.name, s.summary.metric.replace("_", " "), _num(s.summary.value),
+                      f"{s.threshold:g}", "pass" if s.passed else "[bold red]FAIL[/]")
+    for f in run.fairness:
+        groups = " · ".join(f"{g} {_num(v)}" for g, v in f.groups.items())
+        table.add_row(f"{f.scorer} by {f.tag}", f"gap ({groups})", _num(f.gap),
+                      f"≤ {f.max_gap:g}", "pass" if f.passed else "[bold red]FAIL[/]")
+    console.print(table)
+    for s in run.scorers:
+        if s.type == "classification" and s.summary.extra:
+            classes = s.summary.extra["classes"]
+            shown = " · ".join(f"{c} P {v['precision']:.2f} R {v['recall']:.2f}"
+                               for c, v in classes.items())
+            console.print(f"  {s.name} per class: {shown}", highlight=False)
+    failing = run.failing_cases
+    if failing:
+        console.print(f"failing cases ({len(failing)}):")
+        for outcome in failing[:SHOWN_CASES]:
+            console.print(f"  {outcome.case.id} (line {outcome.case.line}): "
+                          + "; ".join(outcome.failures()), markup=False, highlight=False)
+        if len(failing) > SHOWN_CASES:
+            console.print(f"  … and {len(failing) - SHOWN_CASES} more: trimtab evals "
+                          f"{report.system} --run {run.stored.short_id if run.stored else ''}")
+    comparison = run.comparison
+    if comparison is not None:
+        verdict = "significant" if comparison.significant else "not significant"
+        console.print(
+            f"against run {comparison.baseline_run_id[:12]} (release "
+            f"{comparison.baseline_release_id[:12]}): {len(comparison.improved)} improved, "
+            f"{len(comparison.regressed)} regressed, {comparison.still_passing} still pass, "
+            f"{comparison.still_failing} still fail; {comparison.test} "
+            f"p={comparison.p_value:.3g} ({verdict})", highlight=False)
+        for label, ids in (("regressed", comparison.regressed), ("improved", comparison.improved)):
+            if ids:
+                console.print(f"  {label}: {', '.join(ids[:20])}"
+                              + (f" and {len(ids) - 20} more" if len(ids) > 20 else ""),
+                              markup=False, highlight=False)
+    latencies = [o.answer.latency_ms for o in run.outcomes]
+    errors = sum(o.answer.error is not None for o in run.outcomes)
+    cost = run.cost_usd
+    console.print(
+        f"{len(run.outcomes) - len(failing)}/{len(run.outcomes)} cases passed · {errors} errors · "
+        f"p50 {statistics.median(latencies):.0f} ms · "
+        f"cost {'unknown' if cost is None else f'${cost:.6f}'}", highlight=False)
+    if run.passed:
+        console.print("gate: [bold green]passed[/]")
+    else:
+        console.print("gate: [bold red]FAILED[/]")
+        for reason in run.reasons:
+            console.print(f"  {reason}", markup=False, highlight=False)
+    console.print()
+
+
+@handles_errors
+def evals(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
+    suite: str = typer.Option(None, "--suite", "-s", help="Only this suite."),
+    release: str = typer.Option(None, "--release", "-r", help="Only runs of this release."),
+    run_id: str = typer.Option(None, "--run", help="Show one run's cases."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Runs to list."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List a system's stored eval runs, newest first, or one run's cases.
+
+    Example:
+
+        trimtab evals complaint-router --suite routing
+    """
+    ws = workspace()
+    if run_id is not None:
+        run, results = ws.eval_results(run_id)
+        if json_output:
+            print_json({**run.to_dict(), "results": [r.to_dict() for r in results]})
+            return
+        table = Table(title=f"run {run.short_id}: {run.system}/{run.suite} on release "
+                      f"{run.release_id[:12]}")
+        for column in ("case", "result", "latency", "why", "output"):
+            table.add_column(column)
+        for r in results:
+            why = "; ".join(f"{n}: {v.get('detail', '')}" for n, v in r.verdicts.items()
+                            if not v["passed"])
+            table.add_row(r.case_id, "pass" if r.passed else "[red]fail[/]",
+                          f"{r.latency_ms:.0f} ms", why or r.error or "",
+                          (r.output or "")[:80])
+        console.print(table)
+        return
+    runs = ws.eval_runs(system, suite=suite, release=release, limit=limit)
+    if json_output:
+        print_json([r.to_dict() for r in runs])
+        return
+    if not runs:
+        console.print(f"no eval runs of {system} yet: trimtab eval {system}")
+        return
+    table = Table(title=f"eval runs of {system}")
+    for column in ("run", "suite", "release", "dataset", "passed", "gate", "when"):
+        table.add_column(column, no_wrap=True)
+    for r in runs:
+        table.add_row(r.short_id, r.suite, r.release_id[:12], r.dataset_sha256[:12],
+                      f"{r.passed_cases}/{r.cases}", "passed" if r.passed else "[red]failed[/]",
+                      f"{r.started_at:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,132 @@
+"""Eval datasets: three formats, content-addressed, every problem with file and line
+before any provider call is spent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import trimtab
+from tests.helpers import edit
+from trimtab.quality import datasets
+from trimtab.quality.datasets import DatasetError
+
+
+def write(path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_jsonl_csv_and_yaml_give_the_same_cases(tmp_path):
+    write(tmp_path / "a.jsonl", json.dumps({
+        "id": "c1", "variables": {"text": "hi"}, "expected": {"team": "x"},
+        "tags": {"lang": "en", "vip": True}}) + "\n\n")
+    write(tmp_path / "a.csv", "id,text,expected.team,tags.lang,tags.vip\nc1,hi,x,en,true\n")
+    write(tmp_path / "a.yaml", "cases:\n  - id: c1\n    variables: {text: hi}\n"
+          "    expected: {team: x}\n    tags: {lang: en, vip: true}\n")
+    loaded = [datasets.load(tmp_path, name) for name in ("a.jsonl", "a.csv", "a.yaml")]
+    for dataset in loaded:
+        [case] = dataset.cases
+        assert (case.id, case.variables, case.expected, case.tags) == (
+            "c1", {"text": "hi"}, {"team": "x"}, {"lang": "en", "vip": "true"})
+        assert case.line in (1, 2)
+    assert len({d.sha256 for d in loaded}) == 3  # the bytes, not the meaning, are the address
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path):
+    write(tmp_path / "bad.jsonl", "\n".join([
+        '{"id": "c1", "variables": {"text": "ok"}}',
+        '{"id": "c2", "variables": {"text": "unterminated"',
+        '{"variables": {"text": "no id"}}',
+        '{"id": "c1", "variables": {}}',
+        '{"id": "c4", "expectd": 1}',
+        '[1, 2]',
+    ]) + "\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "bad.jsonl")
+    problems = info.value.problems
+    assert problems[0].startswith("bad.jsonl:2: not valid JSON")
+    assert problems[1].startswith("bad.jsonl:3: every case needs an `id`")
+    assert problems[2].startswith("bad.jsonl:4: case id 'c1' is used twice (first on line 1)")
+    assert problems[3].startswith("bad.jsonl:5: case 'c4': unknown key 'expectd'. Did you mean "
+                                  "'expected'?")
+    assert problems[4].startswith("bad.jsonl:6: a case is a mapping")
+    assert str(info.value).startswith("5 problems in the eval dataset bad.jsonl:")
+
+
+def test_csv_rows_name_their_line(tmp_path):
+    write(tmp_path / "c.csv", 'id,text\nc1,"two\nlines"\nc2,a,b\n')
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "c.csv")
+    assert info.value.problems == [
+        "c.csv:4: 3 cells, the header has 2. Fix: quote cells that contain commas."]
+
+
+def test_sizes_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_LINE", 50)
+    monkeypatch.setattr(datasets, "MAX_CASES", 2)
+    write(tmp_path / "big.jsonl", "\n".join(
+        [json.dumps({"id": f"c{i}", "variables": {"text": "x" * (60 if i == 1 else 1)}})
+         for i in range(4)]) + "\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "big.jsonl")
+    whole_file, long_line = info.value.problems
+    assert whole_file.startswith("big.jsonl: 3 cases; a suite may hold at most 2.")
+    assert long_line.startswith("big.jsonl:2: the line is")
+    monkeypatch.setattr(datasets, "MAX_BYTES", 10)
+    with pytest.raises(DatasetError, match="a dataset may hold at most 10"):
+        datasets.load(tmp_path, "big.jsonl")
+
+
+def test_cases_are_checked_against_the_prompts_and_scorers_before_any_call(cli, project_dir):
+    write(project_dir / "evals" / "complaint-router.jsonl", "\n".join([
+        json.dumps({"id": "ok", "variables": {"customer": "A", "product": "P", "text": "leak"},
+                    "expected": {"team": "packaging", "severity": "medium"}}),
+        json.dumps({"id": "typo", "variables": {"customer": "A", "product": "P", "txt": "x"},
+                    "expected": {"team": "other", "severity": "low"}}),
+        json.dumps({"id": "no-team", "variables": {"customer": "A", "product": "P", "text": "x"},
+                    "expected": {"severity": "low"}}),
+        json.dumps({"id": "none", "variables": {"customer": "A", "product": "P", "text": "x"}}),
+    ]) + "\n")
+    result = cli("eval", "complaint-router", expect=2)
+    out = result.output
+    assert "5 problems in the eval dataset evals/complaint-router.jsonl:" in out
+    assert ("evals/complaint-router.jsonl:2: case 'typo': variable 'txt' is not used by the "
+            "release's prompts (they use: customer, product, text). Did you mean 'text'?") in out
+    assert ("evals/complaint-router.jsonl:2: case 'typo': the user prompt "
+            "(prompts/complaint-router.user.md) needs variable text.") in out
+    assert ("evals/complaint-router.jsonl:3: case 'no-team': `expected` has no field 'team', "
+            "which the exact:team scorer compares with.") in out
+    assert "evals/complaint-router.jsonl:4: case 'none': no `expected`" in out
+    assert cli("evals", "complaint-router").output.startswith("no eval runs")  # nothing ran
+
+
+def test_suites_in_the_project_file_are_checked_with_file_and_line(project_dir):
+    path = project_dir / "trimtab.yaml"
+    edit(path, "- {type: latency, max_ms: 2000}",
+         "- {type: latncy, max_ms: 2000}\n          - {type: regex, pattern: '(('}\n"
+         "          - {type: exact, pattern: x}")
+    edit(path, "dataset: evals/complaint-router.jsonl", "dataset: evals/missing.jsonl")
+    edit(path, "# gate: {environments: [production]}", "gate: {environments: [prod]}")
+    with pytest.raises(trimtab.ProjectError) as info:
+        trimtab.load_project(path)
+    lines = path.read_text().splitlines()
+    problems = info.value.problems
+
+    def at(text: str) -> int:
+        return next(i for i, line in enumerate(lines, 1) if text in line)
+
+    suite = "systems.complaint-router.evals.routing"
+    assert any(p.startswith(f"trimtab.yaml:{at('missing.jsonl')}:18: {suite}.dataset: file "
+                            "'evals/missing.jsonl' does not exist") for p in problems)
+    assert any(f":{at('latncy')}:" in p and "unknown scorer 'latncy'. Did you mean 'latency'?"
+               in p for p in problems)
+    regex_line = at("'(('")
+    assert any(f":{regex_line}:" in p and "not a valid regular expression" in p
+               for p in problems)
+    assert any(f":{at('type: exact, pattern')}:" in p and
+               "`pattern` does not apply to the exact scorer" in p for p in problems)
+    assert any(f":{at('gate:')}:" in p and "unknown environment 'prod'. Did you mean "
+               "'production'?" in p for p in problems)
