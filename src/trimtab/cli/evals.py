@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from trimtab.cli.output import console, err_console, handles_errors, print_json, workspace
+from trimtab.quality.metrics import num as _num
 
 if TYPE_CHECKING:
     from trimtab.quality.evaluation import EvalReport
@@ -196,7 +197,3 @@ def evals(
                       f"{r.passed_cases}/{r.cases}", "passed" if r.passed else "[red]failed[/]",
                       f"{r.started_at:%Y-%m-%d %H:%M}")
     console.print(table)
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"

@@ -35,7 +35,7 @@ class Answer:
                 self._json, self._json_error = MISSING, "the answer has no text"
             else:
                 try:
-                    self._json, self._json_error = json.loads(_unfenced(self.text)), None
+                    self._json, self._json_error = json.loads(unfenced(self.text)), None
                 except ValueError as exc:
                     self._json, self._json_error = MISSING, f"the answer is not JSON ({exc})"
         return self._json, self._json_error
@@ -65,7 +65,7 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
-def _unfenced(text: str) -> str:
+def unfenced(text: str) -> str:
     """Models often wrap JSON in a ```json fence; the JSON inside is the answer."""
     stripped = text.strip()
     if stripped.startswith("```") and stripped.endswith("```"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trimtab.project.evals import ScorerSpec
-from trimtab.quality.answers import Answer, Verdict, _unfenced
+from trimtab.quality.answers import Answer, Verdict, unfenced
 from trimtab.quality.datasets import MISSING, Case
 from trimtab.quality.scorers import Scorer
 from trimtab.runtime import CallFailed, ChatRequest, Router, router_for_release
@@ -73,7 +73,7 @@ class Judge(Scorer):
 
     def read(self, reply: str | None) -> Verdict:
         try:
-            data = json.loads(_unfenced(reply or ""))
+            data = json.loads(unfenced(reply or ""))
         except ValueError:
             return Verdict.of(False, f"the judge did not answer JSON: {(reply or '')[:80]!r}")
         if not isinstance(data, dict):

@@ -63,3 +63,8 @@ def largest_gap(values: dict[str, float | None]) -> tuple[float | None, str | No
     best = max(known, key=lambda g: known[g])
     worst = min(known, key=lambda g: known[g])
     return known[best] - known[worst], best, worst
+
+
+def num(value: float | None) -> str:
+    """A metric as printed: three decimals, n/a when there were no cases."""
+    return "n/a" if value is None else f"{value:.3f}"

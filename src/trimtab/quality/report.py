@@ -6,6 +6,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from trimtab.quality.evaluation import EvalReport
+from trimtab.quality.metrics import num
 from trimtab.quality.runner import SuiteRun
 
 #: Failing cases listed in the Markdown comment per suite; the rest are counted.
@@ -46,9 +47,9 @@ def junit(report: EvalReport) -> str:
 def _checks(run: SuiteRun) -> list[tuple[str, bool, str]]:
     """The suite-level checks the gate applies: thresholds, fairness, regressions."""
     out = [(f"threshold {s.name} {s.summary.metric} >= {s.threshold:g}", s.passed,
-            f"{s.summary.metric} {_num(s.summary.value)} < {s.threshold:g}") for s in run.scorers]
+            f"{s.summary.metric} {num(s.summary.value)} < {s.threshold:g}") for s in run.scorers]
     out += [(f"fairness {f.tag} {f.scorer} gap <= {f.max_gap:g}", f.passed,
-             f"gap {_num(f.gap)} between {f.best} and {f.worst}") for f in run.fairness]
+             f"gap {num(f.gap)} between {f.best} and {f.worst}") for f in run.fairness]
     if run.comparison is not None:
         regression = [r for r in run.reasons if "regressed" in r]
         out.append(("no regression against the baseline", not regression,
@@ -71,11 +72,11 @@ def markdown(report: EvalReport) -> str:
                   + (f" · run `{run.stored.short_id}`" if run.stored else ""), "",
                   "| scorer | metric | value | threshold | |", "|---|---|---|---|---|"]
         for s in run.scorers:
-            lines.append(f"| {s.name} | {s.summary.metric} | {_num(s.summary.value)} | "
+            lines.append(f"| {s.name} | {s.summary.metric} | {num(s.summary.value)} | "
                          f"{s.threshold:g} | {'pass' if s.passed else '**fail**'} |")
         for f in run.fairness:
-            groups = ", ".join(f"{g} {_num(v)}" for g, v in f.groups.items())
-            lines.append(f"| fairness by {f.tag}: {f.scorer} | gap ({groups}) | {_num(f.gap)} | "
+            groups = ", ".join(f"{g} {num(v)}" for g, v in f.groups.items())
+            lines.append(f"| fairness by {f.tag}: {f.scorer} | gap ({groups}) | {num(f.gap)} | "
                          f"≤ {f.max_gap:g} | {'pass' if f.passed else '**fail**'} |")
         comparison = run.comparison
         if comparison is not None:
@@ -101,7 +102,3 @@ def markdown(report: EvalReport) -> str:
             lines += ["", "Gate: " + "; ".join(run.reasons)]
         lines.append("")
     return "\n".join(lines)
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
