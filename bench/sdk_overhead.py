@@ -70,7 +70,8 @@ def main() -> int:
             store.dispose()
         ws = trimtab.connect(root, database_url=url)
         release, _ = ws.release("complaint-router")
-        ws.promote("complaint-router", release.id, "production")
+        for env in ws.project.environments:  # in order, as a release reaches production
+            ws.promote("complaint-router", release.id, env)
         ws.active.get("complaint-router", "production")  # the cache is warm, as in a service
 
         def record(i: int) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 import trimtab
+from tests.helpers import promote_through
 from trimtab.cli import app, output
 
 PG_ENV = "TRIMTAB_TEST_DATABASE_URL"
@@ -93,9 +94,10 @@ def ws(project_dir, database_url):
 
 @pytest.fixture
 def live(ws):
-    """The example's complaint-router released and promoted to production: (ws, release)."""
+    """The example's complaint-router released and promoted through dev and staging
+    to production: (ws, release)."""
     release, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", release.id, "production")
+    promote_through(ws, "complaint-router", release.id, "production")
     return ws, release
 
 

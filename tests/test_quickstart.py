@@ -25,14 +25,14 @@ def test_init_release_promote_status(cli, project_dir):
 
 def test_active_release_python_api(ws, monkeypatch, project_dir, database_url):
     made, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", made.short_id, "production")
+    ws.promote("complaint-router", made.short_id, "dev")
     monkeypatch.chdir(project_dir)
     monkeypatch.setenv("TRIMTAB_DATABASE_URL", database_url)
     monkeypatch.setattr(trimtab.workspace, "_default", None)
-    active = trimtab.active_release("complaint-router", "production")
+    active = trimtab.active_release("complaint-router", "dev")
     assert active is not None and active.id == made.id
     assert active.spec["model"] == "sim-router-1"
-    assert trimtab.active_release("complaint-router", "dev") is None
+    assert trimtab.active_release("complaint-router", "production") is None
 
 
 def test_demo_is_repeatable(tmp_path, monkeypatch):

@@ -308,7 +308,8 @@ class Workspace:
 
     def promote(self, system: str, ref: str, env: str, reason: str = "", *,
                 canary: int | None = None, shadow: int | None = None,
-                force: bool = False) -> Deployment | ApprovalRequest | None:
+                force: bool = False, skip_order: bool = False
+                ) -> Deployment | ApprovalRequest | None:
         """Make a release active in ``env``; None when it already was.
 
         With ``canary=N`` the release answers N% of calls beside the stable one;
@@ -321,24 +322,29 @@ class Workspace:
         with a passing run of each, checked before any approval is asked for
         (trimtab.quality.gates); ``force`` with a ``reason`` overrides that (the
         admin role; audited). A shadow answers no one: not gated.
+        Environments go in their declared order (releases/order.py) unless
+        ``skip_order`` with a ``reason``, checked before the gate and any approval.
         """
         actor = self.authorize("gate.override" if force else "deployment.promote", system)
+        lifecycle.check_order(self.store, self.project, system, ref, env,
+                              skip_order=skip_order, reason=reason)
         if shadow is None:
             gates.require(self.store, self.project, system, ref, env, force=force,
                           reason=reason, actor=actor)
         held = _approvals().hold(self.store, self.project, system, ref, env, reason,
                                  canary=canary, shadow=shadow, actor=actor)
         return held or self._apply_promotion(system, ref, env, reason, canary=canary,
-                                             shadow=shadow, actor=actor)
+                                             shadow=shadow, actor=actor, skip_order=skip_order)
 
     def _apply_promotion(self, system: str, ref: str, env: str, reason: str, *,
                          canary: int | None, shadow: int | None,
-                         actor: str) -> Deployment | None:
+                         actor: str, skip_order: bool = False) -> Deployment | None:
         """The promotion itself: what ``promote`` does where no approval is needed,
         and what an approved request applies."""
         with self._changing_routes():
             return lifecycle.promote(self.store, self.project, system, ref, env, reason,
-                                     canary=canary, shadow=shadow, actor=actor)
+                                     canary=canary, shadow=shadow, actor=actor,
+                                     skip_order=skip_order)
 
     def approve(self, request: str, *, release: str | None = None, comment: str = "",
                 now: datetime | None = None) -> tuple[ApprovalRequest, Deployment | None]:
@@ -351,7 +357,7 @@ class Workspace:
             apply=lambda r: self._apply_promotion(
                 r.system, r.release_id, r.env, f"{r.reason} (approved: request {r.id})".strip(),
                 canary=r.percent if r.mode == "canary" else None, shadow=None,
-                actor=r.requested_by))
+                actor=r.requested_by, skip_order=True))  # the order was checked on request
 
     def reject(self, request: str, *, reason: str,
                now: datetime | None = None) -> ApprovalRequest:

@@ -12,6 +12,7 @@ from openai import OpenAI
 from sqlalchemy import event
 
 import trimtab
+from tests.helpers import edit, promote_through
 from tests.helpers.gateway_server import running_gateway
 from tests.helpers.tcp_proxy import TcpProxy
 
@@ -33,8 +34,7 @@ SECOND_SYSTEM = """
 @pytest.fixture
 def live(ws):
     release, _ = ws.release(SYSTEM)
-    for env in ("staging", "production"):
-        ws.promote(SYSTEM, release.id, env)
+    promote_through(ws, SYSTEM, release.id, "production")
     return ws
 
 
@@ -144,7 +144,7 @@ def test_a_key_scoped_to_systems_gets_403_elsewhere(live, project_dir):
     with open(project_dir / "trimtab.yaml", "a") as f:
         f.write(SECOND_SYSTEM)
     drafter, _ = live.release("support-drafter")
-    live.promote("support-drafter", drafter.id, "production")
+    promote_through(live, "support-drafter", drafter.id, "production")
     _, secret = live.create_key("router-only", env="production", systems=[SYSTEM])
     with running_gateway(live) as url:
         allowed = chat(url, secret)
@@ -169,13 +169,14 @@ def test_a_key_scoped_to_systems_gets_403_elsewhere(live, project_dir):
     assert [m.id for m in listed.data] == [MODEL]
 
 
-def test_environment_from_header_else_the_keys_default(live):
+def test_environment_from_header_else_the_keys_default(live, project_dir):
+    edit(project_dir / "trimtab.yaml", "environments: [dev,", "environments: [sandbox, dev,")
     key, secret = live.create_key("staging-app", env="staging", tags={"team": "qa"})
     with running_gateway(live) as url:
         by_key = chat(url, secret)
         by_header = chat(url, secret, **{"X-Trimtab-Env": "production"})
         unknown = chat(url, secret, **{"X-Trimtab-Env": "prod"})
-        nothing_there = chat(url, secret, **{"X-Trimtab-Env": "dev"})
+        nothing_there = chat(url, secret, **{"X-Trimtab-Env": "sandbox"})
         bad_tags = chat(url, secret, **{"X-Trimtab-Tags": "oops"})
     assert by_key.status_code == by_header.status_code == 200
     assert unknown.status_code == 400
@@ -204,7 +205,7 @@ def test_a_store_outage_fails_no_call_and_loses_no_record(project_dir, postgres_
         netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
     ws = trimtab.connect(project_dir, database_url=through)
     release, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, release.id, "production")
+    promote_through(ws, SYSTEM, release.id, "production")
     _, secret = ws.create_key("crm", env="production")
     statuses = []
     try:

@@ -14,6 +14,7 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.helpers import promote_through
 from tests.helpers.gateway_server import (
     declare_provider,
     running_gateway,
@@ -30,7 +31,7 @@ UPSTREAM_KEY = "sk-upstream-Zq8d7Fh2Kx9Lm3Nv5Pw6Rt1Yu4"
 @pytest.fixture
 def live(ws):
     release, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, release.id, "production")
+    promote_through(ws, SYSTEM, release.id, "production")
     return ws
 
 
@@ -184,7 +185,7 @@ def upstream_system(ws, project_dir, monkeypatch):
         declare_provider(project_dir, "up", upstream, **settings)
         use_provider(project_dir, "up")
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
         return ws
 
     return make
@@ -329,7 +330,7 @@ def test_thirty_percent_upstream_failures_with_a_healthy_fallback(ws, project_di
                          **{**settings, "timeouts": "{connect: 5, read: 10}"})
         use_provider(project_dir, "primary", fallback=("backup", "gpt-4o-mini"))
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
         with running_gateway(ws) as url:
             statuses = asyncio.run(_hammer(url, calls, concurrency))
     ok = statuses.count(200)

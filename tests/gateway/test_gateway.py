@@ -12,7 +12,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.gateway_server import running_gateway
 
 SYSTEM = "complaint-router"
@@ -144,7 +144,7 @@ def test_canary_split_is_sticky_per_user(live, project_dir):
     ws, stable = live
     edit(project_dir / "trimtab.yaml", "model: sim-router-1", "model: sim-router-2")
     candidate, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, candidate.id, "production", canary=50)
+    promote_through(ws, SYSTEM, candidate.id, "production", canary=50)
     ws.active.invalidate()
     seen: dict[str, set[str]] = {}
     with running_gateway(ws) as url:
@@ -168,7 +168,7 @@ def test_shadow_is_called_and_recorded_but_never_answers(live, project_dir):
     ws, stable = live
     edit(project_dir / "trimtab.yaml", "model: sim-router-1", "model: sim-router-2")
     candidate, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, candidate.id, "production", shadow=100)
+    promote_through(ws, SYSTEM, candidate.id, "production", shadow=100)
     ws.active.invalidate()
     with running_gateway(ws) as url:
         answers = [client(url).chat.completions.create(

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.http_receiver import Receiver
 from tests.helpers.processes import start
 
@@ -49,7 +49,7 @@ def test_serve_runs_workers_and_the_alert_monitor(project_dir, database_url):
         f.write(ALERT.format(url=receiver.url))
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
     serve, url = start(project_dir, database_url, "serve", "--workers", "2",
                        "--interval", "1s")
     try:
@@ -130,7 +130,7 @@ def test_sigkill_under_load_loses_no_answered_call(project_dir, database_url):
          "latency: {median_ms: 2, p95_ms: 10}")
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
     gateway, url = start(project_dir, database_url, "gateway")
     try:
         with calls_table_locked(database_url):

@@ -27,3 +27,13 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.02):
             assert value, f"not true within {timeout}s: {check}"
             return value
         time.sleep(interval)
+
+
+def promote_through(ws, system: str, ref: str, env: str = "production", **kwargs):
+    """Promote ``ref`` through every environment before ``env`` in the declared
+    order, then to ``env`` itself (with ``kwargs``, e.g. ``canary=10``): the way
+    a release is meant to reach production. Returns the last deployment."""
+    environments = ws.project.environments
+    for earlier in environments[: environments.index(env)]:
+        ws.promote(system, ref, earlier)
+    return ws.promote(system, ref, env, **kwargs)

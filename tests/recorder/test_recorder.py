@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 import trimtab
+from tests.helpers import promote_through
 from tests.helpers.tcp_proxy import TcpProxy
 from trimtab.recorder.recorder import Recorder
 from trimtab.recorder.records import CallRecord
@@ -119,7 +120,7 @@ def test_a_short_script_loses_nothing_at_exit(project_dir, database_url):
 
 def test_record_carries_the_active_release(ws):
     made, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", made.id, "production")
+    promote_through(ws, "complaint-router", made.id, "production")
     call_id = ws.record("complaint-router", {"text": "leak"}, {"team": "packaging"}, 8.0,
                         input_tokens=10, output_tokens=3, cost_micro_usd=42)
     assert ws.flush()

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 
 SYSTEM = "complaint-router"
 
@@ -21,6 +21,7 @@ def three_releases(ws, project_dir):
 
 def test_promote_makes_a_release_active(ws):
     made, _ = ws.release(SYSTEM)
+    ws.promote(SYSTEM, made.short_id, "dev")
     deployment = ws.promote(SYSTEM, made.short_id, "staging", reason="evals green")
     assert deployment.release_id == made.id and deployment.action == "promote"
     assert ws.active_release(SYSTEM, "staging").id == made.id
@@ -38,7 +39,7 @@ def test_promoting_the_active_release_again_changes_nothing(ws):
 def test_rollback_walks_back_through_history_not_ping_pong(ws, project_dir):
     r1, r2, r3 = three_releases(ws, project_dir)
     for r in (r1, r2, r3):
-        ws.promote(SYSTEM, r.id, "production")
+        promote_through(ws, SYSTEM, r.id)
     assert ws.rollback(SYSTEM, "production", reason="bad EN routing").release_id == r2.id
     assert ws.rollback(SYSTEM, "production").release_id == r1.id
     with pytest.raises(trimtab.TrimtabError, match="no earlier release to roll back to"):
@@ -53,29 +54,29 @@ def test_rollback_walks_back_through_history_not_ping_pong(ws, project_dir):
 
 def test_rollback_to_a_named_release_can_itself_be_rolled_back(ws, project_dir):
     r1, r2, r3 = three_releases(ws, project_dir)
-    ws.promote(SYSTEM, r1.id, "production")
-    ws.promote(SYSTEM, r3.id, "production")
+    promote_through(ws, SYSTEM, r1.id)
+    promote_through(ws, SYSTEM, r3.id)
     assert ws.rollback(SYSTEM, "production", to=r2.short_id).release_id == r2.id
     assert ws.rollback(SYSTEM, "production").release_id == r3.id
 
 
 def test_promotion_after_rollback_rolls_back_to_the_rolled_back_state(ws, project_dir):
     r1, r2, r3 = three_releases(ws, project_dir)
-    ws.promote(SYSTEM, r1.id, "production")
-    ws.promote(SYSTEM, r2.id, "production")
+    promote_through(ws, SYSTEM, r1.id)
+    promote_through(ws, SYSTEM, r2.id)
     ws.rollback(SYSTEM, "production")          # r1
-    ws.promote(SYSTEM, r3.id, "production")    # r3 replaces r1
+    promote_through(ws, SYSTEM, r3.id)    # r3 replaces r1
     assert ws.rollback(SYSTEM, "production").release_id == r1.id
 
 
 def test_environments_are_independent(ws, project_dir):
     r1, r2, _ = three_releases(ws, project_dir)
-    ws.promote(SYSTEM, r1.id, "staging")
-    ws.promote(SYSTEM, r2.id, "staging")
-    ws.promote(SYSTEM, r1.id, "production")
+    promote_through(ws, SYSTEM, r1.id, "staging")
+    promote_through(ws, SYSTEM, r2.id, "staging")
+    ws.promote(SYSTEM, r1.id, "production")  # r1 has been active in staging
     ws.rollback(SYSTEM, "staging")
     assert {(d.env, d.release_id) for d in ws.status()} == {
-        ("staging", r1.id), ("production", r1.id),
+        ("dev", r2.id), ("staging", r1.id), ("production", r1.id),
     }
 
 
@@ -92,7 +93,7 @@ def test_promoting_another_systems_release_is_refused(ws, project_dir):
     path.write_text(text + block)
     other, _ = ws.release("claims-triage")
     mine, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, mine.id, "production")
+    promote_through(ws, SYSTEM, mine.id)
     before = unchanged(ws)
     with pytest.raises(trimtab.TrimtabError, match="belongs to system 'claims-triage'"):
         ws.promote(SYSTEM, other.id, "production")
@@ -157,6 +158,9 @@ def test_cli_promote_rollback_status_history(cli, project_dir):
     first = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
     edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
     second = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
+    for release in (first, second):
+        for env in ("dev", "staging"):
+            cli("promote", SYSTEM, release[:12], "--env", env)
     cli("promote", SYSTEM, first[:12], "--env", "production")
     out = cli("promote", SYSTEM, second[:12], "-e", "production", "-r", "new wording").stdout
     assert f"{second[:12]} is now active in production" in out
@@ -165,8 +169,9 @@ def test_cli_promote_rollback_status_history(cli, project_dir):
     assert f"rolled back production to {first[:12]}" in out
     status = json.loads(cli("status", "--json").stdout)
     assert [(s["env"], s["release_id"], s["action"]) for s in status] == [
-        ("production", first, "rollback")]
-    history = json.loads(cli("history", SYSTEM, "--json").stdout)
+        ("dev", second, "promote"), ("production", first, "rollback"),
+        ("staging", second, "promote")]
+    history = json.loads(cli("history", SYSTEM, "--env", "production", "--json").stdout)
     assert [h["action"] for h in history] == ["promote", "promote", "rollback"]
     assert "rollback" in cli("history", SYSTEM, "--env", "production").stdout
     result = cli("rollback", SYSTEM, "--env", "production", expect=2)
@@ -175,3 +180,102 @@ def test_cli_promote_rollback_status_history(cli, project_dir):
 
 def test_status_with_nothing_deployed(cli):
     assert "nothing is deployed yet" in cli("status").stdout
+
+
+def test_promotion_follows_the_declared_order_of_environments(ws):
+    made, _ = ws.release(SYSTEM)
+    before = unchanged(ws)
+    with pytest.raises(trimtab.TrimtabError, match="never been active in 'staging'") as info:
+        ws.promote(SYSTEM, made.id, "production")
+    assert f"trimtab promote {SYSTEM} {made.short_id} --env staging" in str(info.value)
+    assert "--skip-order" in str(info.value)
+    with pytest.raises(trimtab.TrimtabError, match="never been active in 'staging'"):
+        ws.promote(SYSTEM, made.id, "production", canary=10)
+    with pytest.raises(trimtab.TrimtabError, match="never been active in 'dev'"):
+        ws.promote(SYSTEM, made.id, "staging")
+    assert unchanged(ws) == before
+    ws.promote(SYSTEM, made.id, "dev")  # the first environment is free
+    ws.promote(SYSTEM, made.id, "staging")
+    assert ws.promote(SYSTEM, made.id, "production").release_id == made.id
+
+
+def test_having_been_active_before_is_enough_and_rollback_is_not_held(ws, project_dir):
+    r1, r2, r3 = three_releases(ws, project_dir)
+    promote_through(ws, SYSTEM, r1.id, "staging")
+    promote_through(ws, SYSTEM, r2.id, "staging")  # r1 is no longer active in staging
+    assert ws.promote(SYSTEM, r1.id, "production").release_id == r1.id
+    ws.promote(SYSTEM, r3.id, "dev")
+    ws.rollback(SYSTEM, "dev", to=r1.id)  # rollback ignores the order
+    assert ws.rollback(SYSTEM, "production", to=r3.id).release_id == r3.id
+
+
+def test_skip_order_needs_a_reason_and_is_audited(ws):
+    made, _ = ws.release(SYSTEM)
+    with pytest.raises(trimtab.TrimtabError, match="--skip-order needs a reason"):
+        ws.promote(SYSTEM, made.id, "production", skip_order=True)
+    deployment = ws.promote(SYSTEM, made.id, "production", skip_order=True,
+                            reason="hotfix for the outage")
+    assert deployment.reason == "hotfix for the outage"
+    entry = ws.audit_log()[-1]
+    assert entry.action == "deployment.promote"
+    assert json.loads(entry.payload)["skipped_order"] == "staging"
+    ws.promote(SYSTEM, made.id, "dev")
+    assert "skipped_order" not in json.loads(ws.audit_log()[-1].payload)  # nothing skipped
+
+
+def test_the_order_is_the_one_the_project_declares(project_dir, database_url):
+    edit(project_dir / "trimtab.yaml", "environments: [dev, staging, production]",
+         "environments: [staging, production]")
+    reopened = trimtab.connect(project_dir, database_url=database_url)
+    made, _ = reopened.release(SYSTEM)
+    reopened.promote(SYSTEM, made.id, "staging")  # now the first: free
+    assert reopened.promote(SYSTEM, made.id, "production").release_id == made.id
+    reopened.close()
+
+
+def test_cli_promote_out_of_order(cli):
+    made = json.loads(cli("release", SYSTEM, "--json").stdout)["id"][:12]
+    result = cli("promote", SYSTEM, made, "--env", "production", expect=2)
+    assert "never been active in 'staging'" in result.output
+    assert f"trimtab promote {SYSTEM} {made} --env staging" in result.output
+    result = cli("promote", SYSTEM, made, "--env", "production", "--skip-order", expect=2)
+    assert "needs a reason" in result.output
+    out = cli("promote", SYSTEM, made, "--env", "production", "--skip-order",
+              "--reason", "hotfix").stdout
+    assert "now active in production" in out
+    audit = json.loads(cli("audit", "log", "--json").stdout)
+    assert audit[-1]["payload"]["skipped_order"] == "staging"
+
+
+def test_status_takes_the_system_positionally(cli, project_dir):
+    path = project_dir / "trimtab.yaml"
+    text = path.read_text()
+    path.write_text(text + text[text.index("  complaint-router:"):].replace(
+        "complaint-router:", "claims-triage:", 1))
+    for system in (SYSTEM, "claims-triage"):
+        made = json.loads(cli("release", system, "--json").stdout)["id"]
+        cli("promote", system, made[:12], "--env", "dev")
+    only = json.loads(cli("status", "claims-triage", "--json").stdout)
+    assert [s["system"] for s in only] == ["claims-triage"]
+    assert SYSTEM not in cli("status", "claims-triage").stdout
+    assert SYSTEM in cli("status").stdout
+    assert "unknown system 'nope'" in cli("status", "nope", expect=2).output
+
+
+def test_history_numbers_rows_the_same_with_or_without_env(cli, project_dir):
+    path = project_dir / "trimtab.yaml"
+    text = path.read_text()
+    path.write_text(text + text[text.index("  complaint-router:"):].replace(
+        "complaint-router:", "claims-triage:", 1))
+    other = json.loads(cli("release", "claims-triage", "--json").stdout)["id"]
+    cli("promote", "claims-triage", other[:12], "--env", "dev")  # takes deployment id 1
+    made = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
+    for env in ("dev", "staging", "production"):
+        cli("promote", SYSTEM, made[:12], "--env", env)
+    everything = json.loads(cli("history", SYSTEM, "--json").stdout)
+    assert [(h["number"], h["env"]) for h in everything] == [
+        (1, "dev"), (2, "staging"), (3, "production")]
+    production = json.loads(cli("history", SYSTEM, "--env", "production", "--json").stdout)
+    assert [h["number"] for h in production] == [3]
+    lines = cli("history", SYSTEM).stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]

@@ -107,9 +107,10 @@ def test_the_database_refuses_to_update_or_delete_a_release(ws, database_url):
 
 def test_releases_cli_lists_where_each_is_active(cli):
     made = json.loads(cli("release", SYSTEM, "--json").stdout)
-    cli("promote", SYSTEM, made["id"][:8], "--env", "staging")
+    for env in ("dev", "staging"):
+        cli("promote", SYSTEM, made["id"][:8], "--env", env)
     listed = json.loads(cli("releases", SYSTEM, "--json").stdout)
-    assert [(r["id"], r["active_in"]) for r in listed] == [(made["id"], ["staging"])]
+    assert [(r["id"], r["active_in"]) for r in listed] == [(made["id"], ["dev", "staging"])]
     assert made["id"][:12] in cli("releases", SYSTEM).stdout
     shown = json.loads(cli("show", made["id"][:10]).stdout)
     assert shown["spec"]["system"] == SYSTEM

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import trimtab
-from tests.helpers import eventually
+from tests.helpers import eventually, promote_through
 from trimtab.releases.active import ActiveReleases
 
 SYSTEM = "complaint-router"
@@ -17,7 +17,8 @@ def two(ws, project_dir):
     stable, _ = ws.release(SYSTEM, note="stable")
     (project_dir / "prompts" / "complaint-router.user.md").write_text("v2 {{text}}\n")
     candidate, _ = ws.release(SYSTEM, note="candidate")
-    ws.promote(SYSTEM, stable.id, "production")
+    promote_through(ws, SYSTEM, stable.id, "production")
+    promote_through(ws, SYSTEM, candidate.id, "staging")  # a candidate has run in staging
     return ws, stable, candidate
 
 
@@ -108,25 +109,33 @@ def test_bad_shares_are_refused(two, kwargs, message):
     assert ws.candidates() == []
 
 
-def test_a_canary_needs_a_different_stable_release(two):
-    ws, stable, candidate = two
+def test_a_canary_needs_a_different_stable_release(ws):
+    made, _ = ws.release(SYSTEM)
     with pytest.raises(trimtab.TrimtabError, match="needs a stable release"):
-        ws.promote(SYSTEM, candidate.id, "staging", canary=10)
+        ws.promote(SYSTEM, made.id, "dev", canary=10)
+    ws.promote(SYSTEM, made.id, "dev")
     with pytest.raises(trimtab.TrimtabError, match="already the stable release"):
-        ws.promote(SYSTEM, stable.id, "production", canary=10)
+        ws.promote(SYSTEM, made.id, "dev", canary=10)
 
 
 def test_canary_cli_and_status(cli, project_dir):
     first = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
     (project_dir / "prompts" / "complaint-router.user.md").write_text("v2 {{text}}\n")
     second = json.loads(cli("release", SYSTEM, "--json").stdout)["id"]
+    for release in (first, second):
+        for env in ("dev", "staging"):
+            cli("promote", SYSTEM, release[:10], "--env", env)
     cli("promote", SYSTEM, first[:10], "--env", "production")
     out = cli("promote", SYSTEM, second[:10], "--env", "production", "--canary", "10").stdout
     assert "runs as a canary on 10% of production calls" in out
-    status = json.loads(cli("status", "--json").stdout)
-    assert status[0]["release_id"] == first
-    assert (status[0]["candidate"]["release_id"], status[0]["candidate"]["percent"]) == (
+
+    def production():
+        status = json.loads(cli("status", "--json").stdout)
+        return next(s for s in status if s["env"] == "production")
+
+    assert production()["release_id"] == first
+    assert (production()["candidate"]["release_id"], production()["candidate"]["percent"]) == (
         second, 10)
     assert f"canary {second[:12]} 10%" in cli("status").stdout
     cli("rollback", SYSTEM, "--env", "production")
-    assert json.loads(cli("status", "--json").stdout)[0]["candidate"] is None
+    assert production()["candidate"] is None

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import trimtab
-from tests.helpers import edit, eventually
+from tests.helpers import edit, eventually, promote_through
 
 SYSTEM = "complaint-router"
 COMPLAINT = {"customer": "ACME GmbH", "product": "K-200",
@@ -58,7 +58,7 @@ def test_a_rollback_elsewhere_reaches_a_running_app_within_seconds(live, project
     ws, first = live
     edit(project_dir / "trimtab.yaml", "model: sim-router-1", "model: sim-router-2")
     second, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, second.id, "production")
+    promote_through(ws, SYSTEM, second.id, "production")
     router = ws.system(SYSTEM)
     assert router.run(COMPLAINT).release_id == second.id
 
@@ -99,7 +99,7 @@ def test_failed_call_is_recorded_with_its_attempts_and_raised(live, project_dir)
     edit(project_dir / "trimtab.yaml", "      fallbacks:\n        - provider: simulated\n"
          "          model: sim-router-small\n", "")
     broken, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, broken.id, "production")
+    promote_through(ws, SYSTEM, broken.id, "production")
     ws.active.invalidate()
     with pytest.raises(trimtab.CallFailed) as failed:
         ws.system(SYSTEM).run(COMPLAINT)
@@ -114,7 +114,7 @@ def test_shadow_release_is_called_and_recorded_but_never_answers(live, project_d
     ws, stable = live
     edit(project_dir / "trimtab.yaml", "model: sim-router-1", "model: sim-router-2")
     candidate, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, candidate.id, "production", shadow=100)
+    promote_through(ws, SYSTEM, candidate.id, "production", shadow=100)
     ws.active.invalidate()
     results = [ws.system(SYSTEM).run(COMPLAINT, user=f"u{i}") for i in range(5)]
     assert {r.release_id for r in results} == {stable.id}

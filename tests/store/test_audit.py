@@ -22,9 +22,9 @@ def history(ws, project_dir):
     r1, _ = ws.release(SYSTEM, note="first")
     edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
     r2, _ = ws.release(SYSTEM, note="second")
-    ws.promote(SYSTEM, r1.id, "production")
-    ws.promote(SYSTEM, r2.id, "production")
-    ws.rollback(SYSTEM, "production", reason="regression")
+    ws.promote(SYSTEM, r1.id, "dev")
+    ws.promote(SYSTEM, r2.id, "dev")
+    ws.rollback(SYSTEM, "dev", reason="regression")
     return ws
 
 
@@ -45,7 +45,7 @@ def test_every_change_is_audited_in_order(history):
     assert all(e.actor == "alice@example.com" and e.system == SYSTEM for e in entries)
     assert all(e.time.tzinfo is not None for e in entries)
     rollback = json.loads(entries[-1].payload)
-    assert rollback["env"] == "production" and rollback["reason"] == "regression"
+    assert rollback["env"] == "dev" and rollback["reason"] == "regression"
     assert entries[1].prev_hash == entries[0].hash
 
 
@@ -137,7 +137,8 @@ def test_concurrent_threads_never_fork_the_chain(ws, project_dir):
     def worker(env):
         try:
             for i in range(25):
-                ws.promote(SYSTEM, (r1 if i % 2 == 0 else r2).id, env)
+                ws.promote(SYSTEM, (r1 if i % 2 == 0 else r2).id, env,
+                           skip_order=True, reason="the chain under load")
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
 
@@ -159,7 +160,8 @@ WORKER = textwrap.dedent("""
     project, url, env, first, second = sys.argv[1:]
     ws = trimtab.connect(project, database_url=url)
     for i in range(50):
-        ws.promote("complaint-router", first if i % 2 == 0 else second, env)
+        ws.promote("complaint-router", first if i % 2 == 0 else second, env,
+                   skip_order=True, reason="the chain under load")
 """)
 
 

@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.otlp_receiver import OtlpReceiver
 from trimtab import install_otel
 from trimtab.recorder.records import CallRecord
@@ -45,7 +45,7 @@ def traced(project_dir, database_url, receiver, monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.base_url)
     ws = trimtab.connect(project_dir, database_url=database_url)
     release, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, release.id, "production")
+    promote_through(ws, SYSTEM, release.id, "production")
     yield ws, release
     ws.close()
 

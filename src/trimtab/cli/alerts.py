@@ -7,14 +7,15 @@ import signal
 import threading
 
 import typer
-from rich.table import Table
 
 from trimtab.cli.output import (
+    Col,
     console,
     err_console,
     handles_errors,
     parse_since,
     print_json,
+    print_listing,
     when,
     workspace,
 )
@@ -71,15 +72,14 @@ def check(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
         print_json({"firing": len(cycle.firing), "alerts": [s.to_dict() for s in cycle.statuses],
                     "sent": [s.to_dict() for s in cycle.sent]})
     else:
-        table = Table(title="alerts")
-        for column in ("rule", "system", "env", "state", "value", "threshold", "window",
-                       "detail"):
-            table.add_column(column, no_wrap=column in ("rule", "system", "state"))
-        for s in cycle.statuses:
-            table.add_row(s.rule, s.system, s.env or "all", _state(s.state),
-                          format_value(s.metric, s.value),
-                          _threshold(s.metric, s.comparator, s.threshold), s.window, s.detail)
-        console.print(table)
+        print_listing(
+            "alerts",
+            [Col("rule"), Col("system"), Col("env", drop=3), Col("state"), Col("value"),
+             Col("threshold", drop=4), Col("window", drop=2), Col("detail", drop=1, wrap=True)],
+            [[s.rule, s.system, s.env or "all", _state(s.state), format_value(s.metric, s.value),
+              _threshold(s.metric, s.comparator, s.threshold), s.window, s.detail]
+             for s in cycle.statuses],
+        )
         firing = len(cycle.firing)
         console.print(f"{firing} firing" if firing else "nothing firing")
     if cycle.firing:
@@ -162,9 +162,7 @@ def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
     if not rules:
         console.print(f"no alert rules in {ws.project.path.name} (see docs/alerts.md)")
         return
-    table = Table(title="alert rules")
-    for column in ("rule", "condition", "notify", "system", "env", "state", "value", "since"):
-        table.add_column(column, no_wrap=column in ("rule", "system", "state"))
+    rows = []
     for name, rule in rules.items():
         condition = (f"{rule.metric} {_threshold(rule.metric, rule.comparator, rule.threshold)}"
                      f" over {rule.window}" + (f" for {rule.for_}" if rule.for_delta else ""))
@@ -174,13 +172,19 @@ def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
         for i, state in enumerate(found):
             cells = head if i == 0 else [""] * len(head)
             if state is None:
-                table.add_row(*cells, rule.system or "all", rule.env or "all",
-                              "not evaluated yet", "-", "-")
+                rows.append([*cells, rule.system or "all", rule.env or "all",
+                             "not evaluated yet", "-", "-"])
                 continue
-            table.add_row(*cells, state.system, "all" if state.env == ALL_ENVS else state.env,
-                          _state(state.state), format_value(rule.metric, state.value),
-                          when(state.since))
-    console.print(table)
+            rows.append([*cells, state.system, "all" if state.env == ALL_ENVS else state.env,
+                         _state(state.state), format_value(rule.metric, state.value),
+                         when(state.since)])
+    print_listing(
+        "alert rules",
+        [Col("rule"), Col("condition", wrap=True), Col("notify", drop=2, wrap=True),
+         Col("system"), Col("env", drop=3), Col("state"), Col("value", drop=4),
+         Col("since", drop=1)],
+        rows,
+    )
 
 
 @app.command("history")
@@ -209,14 +213,17 @@ def history(
     if not events:
         console.print("no alert events yet")
         return
-    table = Table(title="alert events")
-    for column in ("id", "time", "rule", "state", "summary", "sent"):
-        table.add_column(column, no_wrap=column in ("id", "rule", "state"))
+    rows = []
     for e in events:
         deliveries = ", ".join(f"{d.target} {d.status}" for d in sent[e.id]) or "-"
-        table.add_row(str(e.id), when(e.time), e.rule, _state(e.state), e.document["summary"],
-                      deliveries)
-    console.print(table)
+        rows.append([str(e.id), when(e.time), e.rule, _state(e.state), e.document["summary"],
+                     deliveries])
+    print_listing(
+        "alert events",
+        [Col("id", right=True), Col("time", drop=2), Col("rule"), Col("state"),
+         Col("summary", wrap=True), Col("sent", drop=1, wrap=True)],
+        rows,
+    )
 
 
 @app.command("test")

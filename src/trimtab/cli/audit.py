@@ -6,9 +6,16 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, parse_since, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    parse_since,
+    print_json,
+    print_listing,
+    workspace,
+)
 
 app = typer.Typer(help="Read and verify the tamper-evident audit trail.", no_args_is_help=True)
 
@@ -34,17 +41,14 @@ def log(
     if json_output:
         print_json([e.to_dict() for e in entries])
         return
-    table = Table(title="audit trail")
-    table.add_column("seq", no_wrap=True)
-    table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("actor")
-    table.add_column("action", no_wrap=True)
-    table.add_column("system")
-    table.add_column("details")
-    for e in entries:
-        table.add_row(str(e.seq), f"{e.time:%m-%d %H:%M:%S}", e.actor, e.action,
-                      e.system or "", summary(e.action, json.loads(e.payload), e.object_id))
-    console.print(table)
+    rows = [[str(e.seq), f"{e.time:%m-%d %H:%M:%S}", e.actor, e.action, e.system or "",
+             summary(e.action, json.loads(e.payload), e.object_id)] for e in entries]
+    print_listing(
+        "audit trail",
+        [Col("seq", right=True), Col("time (UTC)", drop=3), Col("actor", drop=2),
+         Col("action"), Col("system", drop=1), Col("details", wrap=True)],
+        rows,
+    )
 
 
 def summary(action: str, payload: dict, object_id: str) -> str:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, parse_since, print_json, workspace
-
-
-def _usd(micro: int | None) -> str:
-    return "?" if micro is None else f"${micro / 1_000_000:.6f}"
-
+from trimtab.cli.output import (
+    Col,
+    handles_errors,
+    parse_since,
+    print_json,
+    print_listing,
+    usd_micro,
+    workspace,
+)
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
@@ -46,19 +48,22 @@ def calls(
     if json_output:
         print_json([c.to_dict() for c in found])
         return
-    table = Table(title="calls")
-    table.add_column("call", no_wrap=True)
-    for column in ("time (UTC)", "system", "env", "model", "status", "ms", "tokens", "cost"):
-        table.add_column(column)
+    rows = []
     for c in found:
         status = c.status if c.status == "ok" else f"[red]{c.error_kind or c.status}[/]"
         if c.fallback_used:
             status += " (fallback)"
         tokens = "?" if c.input_tokens is None and c.output_tokens is None else \
             f"{c.input_tokens or 0}→{c.output_tokens or 0}"
-        table.add_row(c.id[:16], f"{c.time:%m-%d %H:%M:%S}", c.system, c.env, c.model or "",
-                      status, f"{c.latency_ms:.0f}", tokens, _usd(c.cost_micro_usd))
-    console.print(table)
+        rows.append([c.id[:16], f"{c.time:%m-%d %H:%M:%S}", c.system, c.env, c.model or "",
+                     status, f"{c.latency_ms:,.0f}", tokens, usd_micro(c.cost_micro_usd)])
+    print_listing(
+        "calls",
+        [Col("call"), Col("time (UTC)", drop=3), Col("system"), Col("env", drop=4),
+         Col("model", drop=2), Col("status"), Col("ms", right=True),
+         Col("tokens", right=True, drop=1), Col("cost", right=True)],
+        rows,
+    )
 
 
 @handles_errors

@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from trimtab.cli.output import (
+    Col,
     console,
     handles_errors,
     parse_since,
     parse_span,
+    percent,
     print_json,
+    print_listing,
     when,
     workspace,
 )
@@ -154,29 +156,31 @@ def check(
     if json_output:
         print_json(result.to_dict())
     else:
-        table = Table(title=f"drift of {system} in {result.env}")
-        for name in ("column", "kind", "test", "statistic", "threshold / p-value", "n_ref",
-                     "n_cur", "drifted"):
-            justify = "right" if name in ("statistic", "n_ref", "n_cur") else "left"
-            table.add_column(name, justify=justify, no_wrap=name != "drifted",
-                             min_width=7 if name == "drifted" else None)
+        rows = []
         for c in report.columns:
             if c.status == "tested":
                 drifted = "[bold red]DRIFT[/]" if c.drifted else "no"
             else:
                 drifted = f"[yellow]{_STATUS.get(c.status, c.status)}[/]"
-            table.add_row(
+            rows.append([
                 escape(c.column), c.kind or "-", c.test or "-", _num(c.statistic),
-                _against(c), str(c.n_reference), str(c.n_current), drifted,
-            )
-        console.print(f"reference: {escape(result.reference)}")
-        console.print(f"current:   {escape(result.current)}")
-        console.print(table)
+                _against(c), f"{c.n_reference:,}", f"{c.n_current:,}", drifted,
+            ])
+        console.print(f"reference: {escape(result.reference)}", soft_wrap=True)
+        console.print(f"current:   {escape(result.current)}", soft_wrap=True)
+        print_listing(
+            f"drift of {system} in {result.env}",
+            [Col("column"), Col("kind", drop=5), Col("test", drop=4),
+             Col("statistic", right=True, drop=1), Col("threshold / p-value"),
+             Col("n_ref", right=True, drop=2), Col("n_cur", right=True, drop=3),
+             Col("drifted", wrap=True)],
+            rows,
+        )
         verdict = "[bold red]YES[/]" if report.dataset_drift else "[green]no[/]"
         console.print(
             f"dataset drift: {verdict} — {len(report.drifted_columns)} of "
-            f"{len(report.tested)} tested columns drifted (share {report.share:.3f}, "
-            f"threshold {report.drift_share:g})"
+            f"{len(report.tested)} tested columns drifted ({percent(report.share)}, "
+            f"threshold {percent(report.drift_share)})", soft_wrap=True,
         )
         for c in report.not_tested:
             console.print(f"  [yellow]not tested[/] {escape(c.column)}: {escape(c.reason or '')}")
@@ -245,13 +249,14 @@ def baselines(
     if json_output:
         print_json([b.to_dict() for b in found])
         return
-    table = Table(title=f"drift baselines of {system}")
-    for name in ("baseline", "name", "env", "reference", "rows", "created", "by"):
-        table.add_column(name, justify="right" if name == "rows" else "left")
-    for b in found:
-        table.add_row(b.short_id, escape(b.name), b.env, escape(b.description), f"{b.rows:,}",
-                      when(b.created_at), b.created_by)
-    console.print(table)
+    print_listing(
+        f"drift baselines of {system}",
+        [Col("baseline"), Col("name", wrap=True), Col("env", drop=3),
+         Col("reference", wrap=True, drop=4), Col("rows", right=True), Col("created", drop=2),
+         Col("by", drop=1)],
+        [[b.short_id, escape(b.name), b.env, escape(b.description), f"{b.rows:,}",
+          when(b.created_at), b.created_by] for b in found],
+    )
 
 
 @app.command("history")
@@ -272,19 +277,22 @@ def history(
     if json_output:
         print_json([r.to_dict() for r in found])
         return
-    table = Table(title=f"drift history of {system}")
-    for name in ("result", "checked", "env", "current", "drift", "share", "drifted columns"):
-        table.add_column(name, justify="right" if name == "share" else "left",
-                         no_wrap=name in ("result", "drift", "share"))
+    rows = []
     for r in found:
         drifted = [c["column"] for c in r.verdicts if c.get("drifted")]
         shown = f"{len(drifted)}/{r.n_columns_tested}" + (": " if drifted else "") + \
-            ", ".join(drifted[:3]) + (", …" if len(drifted) > 3 else "")
+            ", ".join(drifted)
         current = escape(r.current) if r.current_start is None else \
             f"{r.current_start:%m-%d %H:%M} → {r.current_end:%m-%d %H:%M}"
-        table.add_row(
+        rows.append([
             r.id[:12], when(r.time), r.env, current,
             "[bold red]YES[/]" if r.dataset_drift else "no",
-            f"{r.share_drifted:.3f}", escape(shown),
-        )
-    console.print(table)
+            percent(r.share_drifted), escape(shown),
+        ])
+    print_listing(
+        f"drift history of {system}",
+        [Col("result"), Col("checked", drop=2), Col("env", drop=3),
+         Col("current", wrap=True, drop=1), Col("drift"), Col("share", right=True),
+         Col("drifted columns", wrap=True)],
+        rows,
+    )

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, print_json, when, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    when,
+    workspace,
+)
 
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
@@ -30,8 +37,17 @@ def promote(
     force: bool = typer.Option(
         False, "--force", help="Promote past a failing eval gate (needs --reason; audited).",
     ),
+    skip_order: bool = typer.Option(
+        False, "--skip-order",
+        help="Promote without the release having run in the environment before this one "
+        "(needs --reason; audited).",
+    ),
 ) -> None:
     """Make a release active in an environment (audited, append-only history).
+
+    Environments go in the order trimtab.yaml declares them: a release reaches
+    production only after it has been active in staging (the first environment
+    is free). --skip-order --reason TEXT makes an audited exception.
 
     With --canary or --shadow the release runs beside the stable one; a later
     plain promote graduates it, a rollback aborts it. Where trimtab.yaml's
@@ -43,11 +59,13 @@ def promote(
 
     Example:
 
+        trimtab promote complaint-router 3f2a9c41b7d0 --env staging
         trimtab promote complaint-router 3f2a9c41b7d0 --env production --reason "evals green"
         trimtab promote complaint-router 8b1e22c0aa94 --env production --canary 10
     """
     deployment = workspace().promote(
-        system, release_ref, env, reason=reason, canary=canary, shadow=shadow, force=force
+        system, release_ref, env, reason=reason, canary=canary, shadow=shadow, force=force,
+        skip_order=skip_order,
     )
     if getattr(deployment, "state", None) == "pending":
         from trimtab.cli.approvals import print_pending
@@ -85,44 +103,52 @@ def rollback(
 
 
 @handles_errors
-def status(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def status(
+    system: str = typer.Argument(None, metavar="[SYSTEM]", help="Only this system."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Show, per system and environment, which release is active, since when, by whom.
 
     Example:
 
         trimtab status
+        trimtab status complaint-router --json
     """
     ws = workspace()
+    if system is not None:
+        ws.history(system)  # an unknown system is an error, not an empty listing
     if json_output:
         candidates = {(c.system, c.env): c for c in ws.candidates()}
         print_json([
             {**d.to_dict(), "candidate": candidates[(d.system, d.env)].to_dict()
              if (d.system, d.env) in candidates else None}
-            for d in ws.status()
+            for d in ws.status() if system is None or d.system == system
         ])
         return
-    print_status(ws)
+    print_status(ws, system)
 
 
-def print_status(ws: Workspace) -> None:
-    current = ws.status()
+def print_status(ws: Workspace, system: str | None = None) -> None:
+    current = [d for d in ws.status() if system is None or d.system == system]
     candidates = {(c.system, c.env): c for c in ws.candidates()}
     order = {env: i for i, env in enumerate(ws.project.environments)} if ws.project_file else {}
     current.sort(key=lambda d: (d.system, order.get(d.env, len(order)), d.env))
-    table = Table(title="what is running where")
-    for column in ("system", "env", "release"):
-        table.add_column(column, no_wrap=True)
-    for column in ("since", "by", "how", "reason", "beside it"):
-        table.add_column(column)
-    for d in current:
-        c = candidates.get((d.system, d.env))
-        beside = f"{c.action} {c.release_id[:12]} {c.percent}%" if c else ""
-        table.add_row(d.system, d.env, d.release_id[:12], when(d.created_at), d.actor,
-                      d.action, d.reason, beside)
     if not current:
         console.print("nothing is deployed yet: `trimtab release SYSTEM`, then `trimtab promote`")
         return
-    console.print(table)
+    rows = []
+    for d in current:
+        c = candidates.get((d.system, d.env))
+        beside = f"{c.action} {c.release_id[:12]} {c.percent}%" if c else ""
+        rows.append([d.system, d.env, d.release_id[:12], when(d.created_at), d.actor,
+                     d.action, d.reason, beside])
+    columns = [Col("system"), Col("env"), Col("release"), Col("since", drop=3),
+               Col("by", drop=2), Col("how", drop=4), Col("reason", drop=1, wrap=True)]
+    if candidates:
+        columns.append(Col("beside it"))
+    else:
+        rows = [row[:-1] for row in rows]
+    print_listing("what is running where", columns, rows)
 
 
 @handles_errors
@@ -133,20 +159,25 @@ def history(
 ) -> None:
     """Show every promotion and rollback of a system, oldest first.
 
+    Rows are numbered 1, 2, 3… over the system's whole history, so a
+    deployment keeps its number with or without --env.
+
     Example:
 
         trimtab history complaint-router --env production
     """
-    rows = workspace().history(system, env)
+    numbered = [
+        (number, d) for number, d in enumerate(workspace().history(system), start=1)
+        if env is None or d.env == env
+    ]
     if json_output:
-        print_json([d.to_dict() for d in rows])
+        print_json([{"number": number, **d.to_dict()} for number, d in numbered])
         return
-    table = Table(title=f"deployment history of {system}")
-    for column in ("#", "env", "release"):
-        table.add_column(column, no_wrap=True)
-    for column in ("how", "when", "by", "reason"):
-        table.add_column(column)
-    for d in rows:
-        table.add_row(str(d.id), d.env, d.release_id[:12], d.action, when(d.created_at),
-                      d.actor, d.reason)
-    console.print(table)
+    rows = [[str(number), d.env, d.release_id[:12], d.action, when(d.created_at), d.actor,
+             d.reason] for number, d in numbered]
+    print_listing(
+        f"deployment history of {system}",
+        [Col("#", right=True), Col("env"), Col("release"), Col("how"), Col("when", drop=3),
+         Col("by", drop=2), Col("reason", drop=1, wrap=True)],
+        rows,
+    )

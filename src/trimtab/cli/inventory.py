@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    workspace,
+)
 from trimtab.project.scaffold import init_project
 
 
@@ -111,19 +117,11 @@ def systems(json_output: bool = typer.Option(False, "--json", help="Print JSON."
     if json_output:
         print_json(rows)
         return
-    table = Table(title="AI systems")
-    table.add_column("system", no_wrap=True)
-    for column in ("kind", "tier", "risk", "target", "owner", "state"):
-        table.add_column(column)
-    for row in rows:
-        risk = row["risk"] + (", customer-facing" if row["customer_facing"] else "")
-        table.add_row(
-            row["name"],
-            row["kind"],
-            str(row["tier"]),
-            risk,
-            f"stage {row['target_stage']}",
-            row["owner"],
-            row["state"],
-        )
-    console.print(table)
+    print_listing(
+        "AI systems",
+        [Col("system"), Col("kind"), Col("tier", drop=3), Col("risk", wrap=True),
+         Col("target", drop=4), Col("owner", drop=1), Col("state", drop=2, wrap=True)],
+        [[row["name"], row["kind"], str(row["tier"]),
+          row["risk"] + (", customer-facing" if row["customer_facing"] else ""),
+          f"stage {row['target_stage']}", row["owner"], row["state"]] for row in rows],
+    )

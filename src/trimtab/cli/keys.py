@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, print_json, when, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    when,
+    workspace,
+)
 from trimtab.errors import TrimtabError
 
 app = typer.Typer(help="Create, list and revoke the gateway's virtual API keys.",
@@ -54,15 +61,15 @@ def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
     if json_output:
         print_json([k.to_dict() for k in keys])
         return
-    table = Table(title="gateway keys")
-    table.add_column("id", no_wrap=True)
-    for column in ("name", "env", "systems", "tags", "created", "state"):
-        table.add_column(column)
-    for k in keys:
-        table.add_row(k.id, k.name, k.default_env, ", ".join(k.systems or ["all"]),
-                      ", ".join(f"{a}={b}" for a, b in k.tags.items()), when(k.created_at),
-                      "revoked" if k.revoked_at else "live")
-    console.print(table)
+    rows = [[k.id, k.name, k.default_env, ", ".join(k.systems or ["all"]),
+             ", ".join(f"{a}={b}" for a, b in k.tags.items()), when(k.created_at),
+             "revoked" if k.revoked_at else "live"] for k in keys]
+    print_listing(
+        "gateway keys",
+        [Col("id"), Col("name"), Col("env", drop=3), Col("systems", wrap=True),
+         Col("tags", drop=2, wrap=True), Col("created", drop=1), Col("state")],
+        rows,
+    )
 
 
 @app.command("revoke")

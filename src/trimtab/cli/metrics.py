@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, parse_span, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    parse_span,
+    percent,
+    print_json,
+    print_listing,
+    usd,
+    workspace,
+)
 
 
 def _ms(value: float | None) -> str:
@@ -45,19 +54,19 @@ def metrics(
 
 
 def print_metrics(rows, groups: tuple[str, ...], *, title: str, tag: str | None = None) -> None:
-    table = Table(title=title)
-    for name in groups:
-        table.add_column(name if name != "tag" else f"tag {tag}", no_wrap=True)
-    for name in ("calls", "errors", "p50 ms", "p95 ms", "p99 ms", "tokens in/out", "cost $",
-                 "$/call"):
-        table.add_column(name, justify="right")
+    columns = [Col(name if name != "tag" else f"tag {tag}") for name in groups]
+    columns += [Col("calls", right=True), Col("errors", right=True),
+                Col("p50 ms", right=True, drop=2), Col("p95 ms", right=True),
+                Col("p99 ms", right=True, drop=3), Col("tokens in/out", right=True, drop=1),
+                Col("cost", right=True), Col("per call", right=True, drop=4)]
+    rows_out = []
     for r in rows:
         per_call = r.cost_per_call_usd
-        cost = f"{r.cost_usd:.4f}" + ("+?" if r.cost_unknown_calls else "")
-        table.add_row(
+        rows_out.append([
             *(r.group[g][:12] if g == "release" else r.group[g] for g in groups),
-            f"{r.calls:,}", f"{r.error_rate:.1%}", _ms(r.p50_ms), _ms(r.p95_ms),
-            _ms(r.p99_ms), f"{r.input_tokens:,}/{r.output_tokens:,}", cost,
-            "-" if per_call is None else f"{per_call:.6f}",
-        )
-    console.print(table)
+            f"{r.calls:,}", percent(r.error_rate), _ms(r.p50_ms), _ms(r.p95_ms),
+            _ms(r.p99_ms), f"{r.input_tokens:,}/{r.output_tokens:,}",
+            usd(r.cost_usd) + ("+?" if r.cost_unknown_calls else ""),
+            "-" if per_call is None else usd(per_call),
+        ])
+    print_listing(title, columns, rows_out)

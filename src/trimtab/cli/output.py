@@ -1,4 +1,5 @@
-"""What every command shares: the workspace, error printing, time and JSON output."""
+"""What every command shares: the workspace, error printing, time, JSON output, and
+listings and numbers that read the same in a terminal, a pipe and a CI log."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import functools
 import json
 import re
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from trimtab.errors import TrimtabError
@@ -91,3 +96,146 @@ def parse_since(value: str | None, option: str = "--since") -> datetime | None:
             "or an ISO time like 2026-11-01 or 2026-11-01T09:00:00+00:00."
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# --- listings ---------------------------------------------------------------
+#
+# A listing is read in three places: a terminal of any width, a pipe and a CI
+# log. A release id, a system name, a cost or a latency cut to `si…` is worse
+# than useless, so values are never shortened: in a terminal the least
+# important columns make way (named under the table), in a pipe or log every
+# column is printed whole as plain aligned text, and --json has everything.
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of a listing.
+
+    ``drop``: when the terminal is too narrow, column drop=1 makes way first,
+    then 2, and so on; None never does. ``wrap``: free text (a reason, details)
+    that may wrap onto more lines; every other value stays on one line, whole.
+    """
+
+    name: str
+    drop: int | None = None
+    wrap: bool = False
+    right: bool = False
+
+
+_BORDER = 3  # a column's padding and its rule in Rich's default box
+
+
+def _plain(cell: str) -> str:
+    return Text.from_markup(cell).plain
+
+
+def _width(cell: str) -> int:
+    return max((cell_len(line) for line in _plain(cell).splitlines()), default=0)
+
+
+def print_listing(
+    title: str, columns: list[Col], rows: list[list[str]], *, note: str | None = None
+) -> None:
+    """Print ``rows`` (Rich markup allowed in cells) for a terminal or a pipe."""
+    if not console.is_terminal:
+        _print_aligned(columns, rows)
+        return
+    shown = list(range(len(columns)))
+
+    def needed(indexes: list[int]) -> int:
+        total = 1
+        for i in indexes:
+            natural = max([_width(columns[i].name)] + [_width(r[i]) for r in rows])
+            total += _BORDER + (min(natural, 20) if columns[i].wrap else natural)
+        return total
+
+    while needed(shown) > console.width:
+        droppable = [i for i in shown if columns[i].drop is not None]
+        if not droppable:
+            _print_records(title, columns, rows)
+            return
+        shown.remove(min(droppable, key=lambda i: columns[i].drop))
+    table = Table(title=title)
+    for i in shown:
+        column = columns[i]
+        table.add_column(
+            column.name, justify="right" if column.right else "left",
+            no_wrap=not column.wrap, overflow="fold",
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    console.print(table)
+    hidden = [columns[i].name for i in range(len(columns)) if i not in shown]
+    if hidden:
+        console.print(
+            f"not shown at {console.width} columns: {', '.join(hidden)} (see --json)",
+            style="dim", highlight=False, soft_wrap=True,
+        )
+    if note:
+        console.print(note)
+
+
+def _print_records(title: str, columns: list[Col], rows: list[list[str]]) -> None:
+    """Too narrow even for the columns that matter: one block per row, a line per
+    value, so nothing is cut or folded."""
+    console.print(Text(title, style="italic"))
+    label = max(cell_len(c.name) for c in columns[1:]) if len(columns) > 1 else 0
+    for row in rows:
+        console.print(Text.from_markup(row[0], style="bold"), soft_wrap=True)
+        for column, cell in zip(columns[1:], row[1:], strict=True):
+            if _plain(cell):
+                console.print(Text(f"  {column.name.ljust(label)}  ") + Text.from_markup(cell),
+                              soft_wrap=True)
+
+
+def _print_aligned(columns: list[Col], rows: list[list[str]]) -> None:
+    """Whole values in aligned columns, one line per row, nothing cut or wrapped."""
+    table = [[c.name for c in columns]] + [
+        [_plain(cell).replace("\n", " ") for cell in row] for row in rows
+    ]
+    widths = [max(cell_len(r[i]) for r in table) for i in range(len(columns))]
+    out = []
+    for r in table:
+        cells = [
+            (cell.rjust(w) if c.right else cell.ljust(w)) if i < len(columns) - 1 or c.right
+            else cell
+            for i, (cell, w, c) in enumerate(zip(r, widths, columns, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+# --- numbers ------------------------------------------------------------------
+
+
+def usd(value: Decimal | float | int | None, *, unknown: str = "?") -> str:
+    """Dollars with the digits that matter: `$12.30`, `$0.42`, `$0.000042`, never `$0.0000`."""
+    if value is None:
+        return unknown
+    amount = Decimal(str(value))
+    if amount == 0:
+        return "$0"
+    if abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    # two significant digits below a dollar, trailing zeros dropped
+    exponent = amount.copy_abs().adjusted()  # 0.000042 -> -5
+    quantum = Decimal(1).scaleb(exponent - 1)
+    text = f"{amount.quantize(quantum):f}"
+    return "$" + (text.rstrip("0").rstrip(".") if "." in text else text)
+
+
+def usd_micro(micro: int | None, *, unknown: str = "?") -> str:
+    return unknown if micro is None else usd(Decimal(micro).scaleb(-6))
+
+
+def percent(rate: float | None, *, unknown: str = "-") -> str:
+    """A rate in 0..1 as a percentage: `0%`, `1.2%`, `0.042%`, `100%`."""
+    if rate is None:
+        return unknown
+    if rate == 0:
+        return "0%"
+    if rate >= 1:
+        return f"{rate:.0%}" if rate == 1 else f"{rate:.1%}"
+    if rate >= 0.01:
+        return f"{rate * 100:.1f}%"
+    return f"{Decimal(f'{rate * 100:.2g}').normalize():f}%"  # two significant digits

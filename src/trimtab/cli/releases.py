@@ -7,10 +7,17 @@ from pathlib import Path
 
 import typer
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
-from trimtab.cli.output import console, handles_errors, print_json, when, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    when,
+    workspace,
+)
 
 
 @handles_errors
@@ -65,16 +72,17 @@ def releases(
     if json_output:
         print_json([{**r.to_dict(), "active_in": active.get(r.id, [])} for r in found])
         return
-    table = Table(title=f"releases of {system}")
-    table.add_column("release", no_wrap=True)
-    for column in ("created", "author", "git", "active in", "note"):
-        table.add_column(column)
+    rows = []
     for r in found:
         git = (r.git_commit or "")[:8] + (" (dirty)" if r.git_dirty else "")
-        table.add_row(
-            r.short_id, when(r.created_at), r.author, git, ", ".join(active.get(r.id, [])), r.note
-        )
-    console.print(table)
+        rows.append([r.short_id, when(r.created_at), r.author, git,
+                     ", ".join(active.get(r.id, [])), r.note])
+    print_listing(
+        f"releases of {system}",
+        [Col("release"), Col("created", drop=3), Col("author", drop=2), Col("git", drop=4),
+         Col("active in", wrap=True), Col("note", drop=1, wrap=True)],
+        rows,
+    )
 
 
 @handles_errors

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, parse_span, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    parse_span,
+    print_json,
+    print_listing,
+    workspace,
+)
 
 
 @handles_errors
@@ -30,15 +37,15 @@ def prune(
     if json_output:
         print_json([r.to_dict() for r in results])
         return
-    table = Table(title="prune (dry run: nothing deleted)" if dry_run else "prune")
-    for column in ("system", "rule", "older than (UTC)", "would go" if dry_run else "deleted"):
-        table.add_column(column)
-    for r in results:
-        table.add_row(r.system, r.rule, f"{r.before:%Y-%m-%d %H:%M}" if r.before else "-",
-                      str(r.calls) if r.before else "-")
-    console.print(table)
+    print_listing(
+        "prune (dry run: nothing deleted)" if dry_run else "prune",
+        [Col("system"), Col("rule", wrap=True), Col("older than (UTC)"),
+         Col("would go" if dry_run else "deleted", right=True)],
+        [[r.system, r.rule, f"{r.before:%Y-%m-%d %H:%M}" if r.before else "-",
+          str(r.calls) if r.before else "-"] for r in results],
+    )
     total = sum(r.calls for r in results)
     pruned = sum(1 for r in results if r.calls)
-    verb = "would delete" if dry_run else "deleted"
+    verb = "dry run: nothing deleted; would delete" if dry_run else "deleted"
     console.print(f"{verb} {total} call{'s' if total != 1 else ''} of {pruned} "
                   f"system{'s' if pruned != 1 else ''}; rollups are kept.")

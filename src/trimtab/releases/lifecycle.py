@@ -12,6 +12,7 @@ from pathlib import Path
 from trimtab.actor import ci_run_url, current_actor
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project
+from trimtab.releases import order as promotion_order
 from trimtab.releases import spec as release_specs
 from trimtab.releases.artefacts import ArtefactStore
 from trimtab.releases.diffs import SpecDiff, diff_specs
@@ -79,11 +80,24 @@ def fetch_artefact(store: Store, artefacts: ArtefactStore, ref: str, name: str,
     return artefacts.get(declared[name]["sha256"], destination)
 
 
+def check_order(store: Store, project: Project, system: str, ref: str, env: str, *,
+                skip_order: bool = False, reason: str = "") -> None:
+    """Refuse a promotion out of the declared order before anything is written, so
+    an approval request is never made for one (releases/order.py)."""
+    project.check_env(env)
+    with store.read() as conn:
+        promotion_order.check(
+            conn, system=system_store.get(conn, system), release=release_store.resolve(conn, ref),
+            env=env, environments=project.environments, skip_order=skip_order, reason=reason,
+        )
+
+
 def promote(store: Store, project: Project, system: str, ref: str, env: str, reason: str = "",
             *, canary: int | None = None, shadow: int | None = None,
-            actor: str | None = None) -> Deployment | None:
+            actor: str | None = None, skip_order: bool = False) -> Deployment | None:
     """Make a release active in ``env``, or start it as a canary or shadow; None
-    when it already was active (see ``Workspace.promote``)."""
+    when it already was active (see ``Workspace.promote``). Environments go in
+    their declared order (releases/order.py) unless ``skip_order`` with a reason."""
     project.check_env(env)
     if canary is not None and shadow is not None:
         raise TrimtabError("choose --canary or --shadow, not both.")
@@ -91,16 +105,20 @@ def promote(store: Store, project: Project, system: str, ref: str, env: str, rea
     with store.write() as conn:
         stored = system_store.get(conn, system)
         release = release_store.resolve(conn, ref)
+        skipped = promotion_order.check(
+            conn, system=stored, release=release, env=env,
+            environments=project.environments, skip_order=skip_order, reason=reason,
+        )
         if canary is not None or shadow is not None:
             return deployment_store.start_candidate(
                 conn, system=stored, release=release, env=env,
                 mode="canary" if canary is not None else "shadow",
                 percent=canary if canary is not None else shadow, reason=reason,
-                actor=actor, ci_url=ci_run_url(),
+                actor=actor, ci_url=ci_run_url(), skipped_order=skipped,
             )
         return deployment_store.promote(
             conn, system=stored, release=release, env=env, reason=reason,
-            actor=actor, ci_url=ci_run_url(),
+            actor=actor, ci_url=ci_run_url(), skipped_order=skipped,
         )
 
 

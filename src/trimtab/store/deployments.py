@@ -89,6 +89,16 @@ def candidate(conn: Connection, system_id: int, env: str) -> Deployment | None:
     return Deployment(**row._mapping) if row and row.action in SPLITS else None
 
 
+def ever_active(conn: Connection, system_id: int, release_id: str, env: str) -> bool:
+    """Whether ``release_id`` is, or ever was, the stable release of ``env``."""
+    return conn.execute(
+        select(deployments.c.id)
+        .where(deployments.c.system_id == system_id, deployments.c.env == env,
+               deployments.c.release_id == release_id, deployments.c.action.in_(STABLE))
+        .limit(1)
+    ).first() is not None
+
+
 def history(conn: Connection, system_id: int, env: str | None = None) -> list[Deployment]:
     query = _select().where(deployments.c.system_id == system_id)
     if env is not None:
@@ -133,8 +143,12 @@ def promote(
     reason: str,
     actor: str,
     ci_url: str | None = None,
+    skipped_order: str | None = None,
 ) -> Deployment | None:
-    """Make ``release`` active in ``env``; None when it already is (nothing written)."""
+    """Make ``release`` active in ``env``; None when it already is (nothing written).
+
+    ``skipped_order`` names the environment the release skipped on purpose
+    (``--skip-order``); the audit entry keeps it beside the reason."""
     if release.system != system.name:
         raise TrimtabError(
             f"release {release.short_id} belongs to system {release.system!r}, not "
@@ -155,6 +169,7 @@ def promote(
         payload={
             "env": env, "release": release.id, "reason": reason, "ci_url": ci_url,
             "previous_release": current.release_id if current else None,
+            **({"skipped_order": skipped_order} if skipped_order else {}),
         },
     )
     return deployment
@@ -228,6 +243,7 @@ def start_candidate(
     reason: str,
     actor: str,
     ci_url: str | None = None,
+    skipped_order: str | None = None,
 ) -> Deployment:
     """Run ``release`` beside the stable one: a canary answers ``percent``% of
     calls (sticky per user); a shadow gets a copy of ``percent``% of calls and
@@ -263,6 +279,7 @@ def start_candidate(
         payload={
             "env": env, "release": release.id, "percent": percent, "reason": reason,
             "ci_url": ci_url, "stable_release": current.release_id,
+            **({"skipped_order": skipped_order} if skipped_order else {}),
         },
     )
     return deployment

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from trimtab.store.drift import latest_drift_share
 
 WORDS = ["seal", "lid", "leaks", "broken", "motor", "cable", "box", "crushed", "noise", "wet"]
@@ -52,7 +52,7 @@ def traffic(ws, project_dir):
     edit(project_dir / "trimtab.yaml", "systems:\n", "systems:\n" + TAGGER)
     for system in ("complaint-router", "ticket-tagger"):
         release, _ = ws.release(system)
-        ws.promote(system, release.id, "production")
+        promote_through(ws, system, release.id, "production")
     record_traffic(ws, "complaint-router", drifted_now=True, seed=1)
     record_traffic(ws, "ticket-tagger", drifted_now=False, seed=2)
     assert ws.flush()
@@ -322,7 +322,7 @@ def test_a_baseline_needs_an_active_release_with_calls(ws, cli):
     out = cli("drift", "baseline", "complaint-router", expect=2).output
     assert "no release of complaint-router is active in env production" in out
     release, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", release.id, "production")
+    promote_through(ws, "complaint-router", release.id, "production")
     out = cli("drift", "baseline", "complaint-router", expect=2).output
     assert f"no calls for complaint-router of release {release.short_id}" in out
 
@@ -378,7 +378,7 @@ def record_calls(ws, n: int, start: datetime, *, step=timedelta(minutes=1), seed
 
 def promoted(ws):
     release, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", release.id, "production")
+    promote_through(ws, "complaint-router", release.id, "production")
     return release
 
 

@@ -1,0 +1,157 @@
+"""Every listing reads whole in an 80-column terminal, in a pipe and in a CI log.
+
+A release id, a system name, a cost or a latency cut to `si…` is useless, so
+each listing is rendered both ways over a store with real data and fails on
+`…` anywhere; the values that identify things must appear in full.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import trimtab
+from tests.helpers import promote_through
+from tests.helpers.alerts import add_yaml, record
+from trimtab.cli import app, output
+
+SYSTEM = "complaint-router"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+RULE = """
+alerts:
+  router-errors-in-production-over-the-last-quarter-hour:
+    description: Complaints are not being routed.
+    system: complaint-router
+    env: production
+    metric: error_rate
+    comparator: ">"
+    threshold: 0.1
+    window: 15m
+    for: 0
+"""
+
+#: Every listing command, with the arguments that make it list something.
+LISTINGS = [
+    ["systems"],
+    ["releases", SYSTEM],
+    ["status"],
+    ["status", SYSTEM],
+    ["history", SYSTEM],
+    ["metrics"],
+    ["metrics", SYSTEM, "--by", "release", "--by", "env", "--by", "model"],
+    ["calls"],
+    ["keys", "list"],
+    ["audit", "log"],
+    ["alerts", "list"],
+    ["alerts", "history"],
+    ["drift", "baselines", SYSTEM],
+    ["drift", "history", SYSTEM],
+    ["prune", "--dry-run", "--older-than", "1d"],
+    ["check"],
+    ["drift", "check", SYSTEM, "--current", "1h", "--no-save"],
+]
+#: The command each entry runs, for the test that every listing is here.
+COMMANDS = {
+    "systems", "releases", "status", "history", "metrics", "calls", "keys list", "audit log",
+    "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
+    "drift check",
+}
+
+
+@pytest.fixture
+def busy(cli, project_dir):
+    """A store with a release in every environment, priced calls, a key, an alert
+    that fired and a drift baseline and result: something in every listing."""
+    add_yaml(project_dir, RULE)
+    ws = trimtab.connect(project_dir)
+    release, _ = ws.release(SYSTEM, note="first release, with a note long enough to wrap")
+    promote_through(ws, SYSTEM, release.id, "production", reason="evals green on 200 cases")
+    now = datetime.now(UTC)
+    record(ws, 30, at=now - timedelta(hours=2), latency=800.0, cost=40)
+    record(ws, 40, errors=8, at=now, latency=1234.5, cost=42)
+    ws.create_key("crm-backend-for-the-support-team", env="production",
+                  tags={"team": "support", "cost-centre": "cc-4711"})
+    ws.drift_baseline(SYSTEM, since=now - timedelta(hours=3), until=now - timedelta(hours=1))
+    ws.close()
+    cli("check", expect=1)
+    cli("drift", "check", SYSTEM, "--current", "1h")
+    return release
+
+
+def render(cli, monkeypatch, args, *, terminal: bool) -> str:
+    if terminal:  # an 80-column terminal, colours off so the text can be read back
+        monkeypatch.setattr(output.console, "_force_terminal", True)
+        monkeypatch.setattr(output.console, "_color_system", None)
+        monkeypatch.setattr(output.console, "width", 80)
+    else:
+        monkeypatch.setattr(output.console, "_force_terminal", False)
+    return ANSI.sub("", cli(*args, expect=None).stdout)
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["80-columns", "pipe"])
+def test_no_listing_cuts_a_value(busy, cli, monkeypatch, terminal):
+    release = busy
+    for args in LISTINGS:
+        text = render(cli, monkeypatch, args, terminal=terminal)
+        assert "…" not in text, (args, text)
+        if terminal:
+            table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+            assert all(len(line) <= 80 for line in table), (args, text)
+        if args[0] in ("releases", "status", "history"):
+            assert release.short_id in text, (args, text)
+        if args[0] in ("status", "history", "metrics", "calls"):
+            assert SYSTEM in text or args[1:2] == [SYSTEM], (args, text)
+    calls = render(cli, monkeypatch, ["calls"], terminal=terminal)
+    assert "$0.000042" in calls and "1,234" in calls
+    metrics = render(cli, monkeypatch, ["metrics"], terminal=terminal)
+    assert "$0.0029" in metrics and "11.4%" in metrics  # 30 calls at $0.00004, 40 at $0.000042
+    keys = render(cli, monkeypatch, ["keys", "list"], terminal=terminal)
+    assert "crm-backend-for-the-support-team" in keys
+    rules = render(cli, monkeypatch, ["alerts", "list"], terminal=terminal)
+    assert "router-errors-in-production-over-the-last-quarter-hour" in rules
+
+
+def test_a_pipe_gets_every_column_one_line_per_row(busy, cli, monkeypatch):
+    text = render(cli, monkeypatch, ["history", SYSTEM], terminal=False)
+    header, *rows = text.splitlines()
+    assert header.split() == ["#", "env", "release", "how", "when", "by", "reason"]
+    assert len(rows) == 3 and all("alice@example.com" in row for row in rows)
+    assert rows[-1].endswith("evals green on 200 cases")
+
+
+def test_a_narrow_terminal_names_the_columns_it_left_out(busy, cli, monkeypatch):
+    text = render(cli, monkeypatch, ["status"], terminal=True)
+    assert "not shown at 80 columns:" in text and "--json" in text
+
+
+def test_every_listing_has_json(busy, cli):
+    for args in LISTINGS:
+        data = json.loads(cli(*args, "--json", expect=None).stdout)
+        assert isinstance(data, list | dict), args
+
+
+def test_every_command_that_prints_a_listing_is_in_this_test():
+    """A new listing command must join LISTINGS, and so the checks above."""
+    from typer.main import get_command
+
+    found = set()
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            callbacks = [command.callback] if command.callback else []
+            if hasattr(command, "commands"):
+                walk(command, prefix + [name])
+            for callback in callbacks:
+                if re.search(r"print_(listing|status|metrics)\(", inspect.getsource(callback)):
+                    found.add(" ".join(prefix + [name]))
+
+    walk(get_command(app), [])
+    assert found - {"demo"} == COMMANDS
+    ran = {" ".join(args[:2]) if " ".join(args[:2]) in COMMANDS else args[0]
+           for args in LISTINGS}
+    assert ran == COMMANDS
