@@ -22,9 +22,9 @@ def anchored(ws, project_dir):
     ws.checkpoint_audit()
     edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
     r2, _ = ws.release(SYSTEM, note="second")  # 3
-    ws.promote(SYSTEM, r1.id, "production")  # 4
-    ws.promote(SYSTEM, r2.id, "production")  # 5
-    ws.rollback(SYSTEM, "production", reason="regression")  # 6
+    ws.promote(SYSTEM, r1.id, "dev")  # 4
+    ws.promote(SYSTEM, r2.id, "dev")  # 5
+    ws.rollback(SYSTEM, "dev", reason="regression")  # 6
     ws.checkpoint_audit()
     return ws
 

@@ -101,5 +101,17 @@ app.command()(demo.demo)
 app.command()(plugins.plugins)
 
 
+def _literal_help(typer_app: typer.Typer) -> None:
+    """Help is Markdown, not Rich markup: Rich markup eats the extra in
+    `pip install 'trimtab[report]'` and the user runs a fix that does nothing;
+    Markdown keeps `[report]` and shows the Example blocks as code."""
+    typer_app.rich_markup_mode = "markdown"
+    for group in typer_app.registered_groups:
+        _literal_help(group.typer_instance)
+
+
+_literal_help(app)
+
+
 def main() -> None:
     app()

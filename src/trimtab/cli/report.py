@@ -44,4 +44,4 @@ def cost(
     for kind, path in paths.items():
         console.print(f"wrote {path} ({kind})")
     for note in notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False, highlight=False)
