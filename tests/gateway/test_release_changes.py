@@ -33,6 +33,9 @@ def releases(project_dir, database_url):
             (project_dir / "trimtab.yaml").write_text(
                 text.replace("model: sim-router-", f"model: sim-router-{n}-", 1))
             made.append(ws.release(SYSTEM)[0].id)
+        for release in made:  # each runs in dev and staging before it may reach production
+            ws.promote(SYSTEM, release, "dev")
+            ws.promote(SYSTEM, release, "staging")
         ws.promote(SYSTEM, made[0], "production")
     return made
 

@@ -30,8 +30,9 @@ def stage(cli, project_dir, tmp_path, monkeypatch):
     r1, _ = ws.release(SYSTEM, note="one")
     (project_dir / "prompts" / "complaint-router.user.md").write_text("Report: {{text}}\n")
     r2, _ = ws.release(SYSTEM, note="two")
-    ws.promote(SYSTEM, r1.id, "staging")
-    ws.promote(SYSTEM, r2.id, "staging")
+    for release in (r1, r2):
+        ws.promote(SYSTEM, release.id, "dev")
+        ws.promote(SYSTEM, release.id, "staging")
     call_id = ws.record(SYSTEM, {"text": "seal leaks"}, {"team": "packaging"}, 12.0)
     assert ws.flush()
     key, _ = ws.create_key("crm", env="production")

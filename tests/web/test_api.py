@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import HTTPException
 
-from tests.helpers import edit, eventually
+from tests.helpers import edit, eventually, promote_through
 from tests.web.conftest import SYSTEM
 from trimtab.store.keys import ApiKey
 from trimtab.web.security import Caller
@@ -22,13 +22,13 @@ def test_systems_releases_and_deployments(served):
     detail = api.get(f"/systems/{SYSTEM}").json()
     assert detail["environments"] == ws.project.environments
     assert detail["active"]["production"]["id"] == release.id
-    assert detail["active"]["staging"] is None
+    assert detail["active"]["staging"]["id"] == release.id  # on its way to production
     assert [r["id"] for r in api.get(f"/systems/{SYSTEM}/releases").json()] == [release.id]
     shown = api.get(f"/releases/{release.id[:10]}").json()
     assert shown["id"] == release.id and shown["spec"] == release.spec
     stable = api.get("/deployments").json()["stable"]
     assert [(d["system"], d["env"], d["release_id"]) for d in stable] == \
-        [(SYSTEM, "production", release.id)]
+        [(SYSTEM, env, release.id) for env in ("dev", "production", "staging")]
     history = api.get(f"/systems/{SYSTEM}/history", params={"env": "production"}).json()
     assert [d["action"] for d in history] == ["promote"]
 
@@ -43,6 +43,7 @@ def test_promote_diff_and_rollback_are_audited_as_the_caller(served, project_dir
     assert diff["old"]["id"] == first.id and diff["new"]["id"] == second.id
     assert "+Please, you" in "".join(diff["prompts"].values())
 
+    promote_through(ws, SYSTEM, second.id, "staging")
     promoted = api.post(f"/systems/{SYSTEM}/promote", json={
         "release": second.id[:12], "env": "production", "reason": "politer prompt"})
     assert promoted.status_code == 200, promoted.text
@@ -130,8 +131,9 @@ def test_keys_turn_login_on(served):
     assert api.get("/systems", headers={"Authorization": "Bearer nope"}).status_code == 401
     bearer = {"Authorization": f"Bearer {secret}"}
     assert api.get("/systems", headers=bearer).status_code == 200
+    newer = new_release(ws)
     done = api.post(f"/systems/{SYSTEM}/promote", headers=bearer,
-                    json={"release": release.id, "env": "staging"})
+                    json={"release": newer.id, "env": "dev"})
     assert done.status_code == 200 and done.json()["deployment"]["actor"] == "key:deployer"
     assert ws.audit_log(action="deployment.promote")[-1].actor == "key:deployer"
 
@@ -146,7 +148,7 @@ def test_a_key_limited_to_some_systems_changes_only_those(served):
     _, secret = ws.create_key("router-ci", env="production", systems=[SYSTEM])
     own = httpx.post(f"{url}/api/v1/systems/{SYSTEM}/promote",
                      headers={"Authorization": f"Bearer {secret}"},
-                     json={"release": release.id, "env": "staging"})
+                     json={"release": new_release(ws).id, "env": "dev"})
     assert own.status_code == 200, own.text
     elsewhere = ApiKey("k1", "billing-ci", "production", ["billing"], {},
                        datetime.now(UTC), "alice@example.com", None)
@@ -217,13 +219,14 @@ def test_users_tokens_and_roles(served):
 
     as_viewer = {"Authorization": f"Bearer {viewer}"}
     assert api.get("/systems", headers=as_viewer).status_code == 200
+    newer = new_release(ws)
     refused = api.post(f"/systems/{SYSTEM}/promote", headers=as_viewer,
-                       json={"release": release.id, "env": "staging"})
+                       json={"release": newer.id, "env": "dev"})
     assert refused.status_code == 403 and "needs operator" in refused.json()["detail"]
     assert ws.audit_log(action="access.denied")[-1].actor == "vera@example.com"
 
     done = api.post(f"/systems/{SYSTEM}/promote", headers={"Authorization": f"Bearer {operator}"},
-                    json={"release": release.id, "env": "staging"})
+                    json={"release": newer.id, "env": "dev"})
     assert done.status_code == 200, done.text
     assert done.json()["deployment"]["actor"] == "otto@example.com"
 
@@ -282,3 +285,10 @@ def test_pages_answer_bad_input_with_a_4xx_page(served):
         assert answer.status_code == status, (path, answer.status_code, answer.text[-300:])
         assert answer.headers["content-type"].startswith("text/html")
         assert "content-security-policy" in answer.headers
+
+
+def new_release(ws):
+    """A release not yet active anywhere, so promoting it to dev is a change."""
+    prompt = ws.project_file.parent / "prompts" / f"{SYSTEM}.user.md"
+    prompt.write_text(prompt.read_text() + "\nThank you.\n")
+    return ws.release(SYSTEM)[0]

@@ -8,6 +8,7 @@ import signal
 import httpx
 
 import trimtab
+from tests.helpers import promote_through
 from tests.helpers.processes import start
 from tests.web.conftest import SYSTEM
 
@@ -15,7 +16,7 @@ from tests.web.conftest import SYSTEM
 def test_serve_is_one_process_with_gateway_dashboard_api_and_health(project_dir, database_url):
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
     serve, url = start(project_dir, database_url, "serve", "--interval", "1m")
     try:
         answer = httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
