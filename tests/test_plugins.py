@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from trimtab import plugins
 from trimtab.errors import TrimtabError
 
@@ -121,7 +121,7 @@ def test_a_plugin_package_adds_a_provider_kind_and_a_channel_kind(echo_plugin, c
     assert "ok" in cli("validate").stdout
 
     release, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", release.id, "production")
+    promote_through(ws, "complaint-router", release.id, "production")
     router = ws.system("complaint-router", env="production")
     result = router.run({"customer": "ACME", "product": "K-200", "text": "It sparks."})
     assert result.text.startswith("heard: ") and "It sparks." in result.text

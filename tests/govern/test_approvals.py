@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.governance import as_user, with_users
 
 SYSTEM = "complaint-router"
@@ -17,15 +17,17 @@ POLICY = "policies:\n  production:\n    approvals: 2\n"
 @pytest.fixture
 def protected(cli, project_dir, monkeypatch):
     """production needs two approvals; users of every role plus two more approvers;
-    two releases, the first active in production. Returns (ws, r1, r2)."""
+    two releases, the first active in production, the second in staging.
+    Returns (ws, r1, r2)."""
     with_users(cli, monkeypatch)
     cli("users", "add", "bob@example.com", "--role", "approver")
     cli("users", "add", "carol@example.com", "--role", "approver")
     ws = trimtab.connect(project_dir)
     r1, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, r1.id, "production")
+    promote_through(ws, SYSTEM, r1.id, "production")
     edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
     r2, _ = ws.release(SYSTEM)
+    promote_through(ws, SYSTEM, r2.id, "staging")  # r2 has run in staging
     with open(project_dir / "trimtab.yaml", "a") as handle:
         handle.write(POLICY)
     yield ws, r1, r2
@@ -68,6 +70,7 @@ def test_quorum_of_two_other_approvers_applies_the_promotion(protected, monkeypa
 def test_other_environments_and_shadows_are_not_held(protected, monkeypatch):
     ws, _, r2 = protected
     as_user(monkeypatch, "operator@example.com")
+    ws.rollback(SYSTEM, "staging")
     assert ws.promote(SYSTEM, r2.id, "staging").action == "promote"
     assert ws.promote(SYSTEM, r2.id, "production", shadow=10).action == "shadow"
 
@@ -216,3 +219,19 @@ def test_the_http_api_answers_a_held_promotion_with_202(protected, monkeypatch):
     assert held["changed"] is False and held["approval"]["state"] == "pending"
     assert held["approval"]["required"] == 2
     assert ws.active_release(SYSTEM, "production").id == r1.id
+
+
+def test_the_order_is_checked_before_a_request_is_made(protected, monkeypatch, project_dir):
+    ws, _, _ = protected
+    edit(project_dir / "prompts" / "complaint-router.user.md", "Report", "Ticket")
+    r3, _ = ws.release(SYSTEM)
+    as_user(monkeypatch, "operator@example.com")
+    with pytest.raises(trimtab.TrimtabError, match="never been active in 'staging'"):
+        ws.promote(SYSTEM, r3.id, "production")
+    assert ws.approvals() == []
+    request = ws.promote(SYSTEM, r3.id, "production", skip_order=True, reason="hotfix")
+    approve_as(ws, monkeypatch, "bob@example.com", request.id)
+    _, deployment = approve_as(ws, monkeypatch, "carol@example.com", request.id)
+    assert deployment.release_id == r3.id
+    promoted = ws.audit_log(action="deployment.promote")[-1]
+    assert json.loads(promoted.payload)["skipped_order"] == "staging"

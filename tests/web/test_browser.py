@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.helpers import eventually
+from tests.helpers import eventually, promote_through
 from tests.web.conftest import SYSTEM
 
 CHROMIUM = "/usr/bin/chromium"
@@ -148,7 +148,7 @@ def test_a_release_diff_and_a_rollback_from_the_page(served, watched, project_di
     url, ws, first = served
     (project_dir / "prompts" / f"{SYSTEM}.system.md").write_text("Route politely.\n")
     second, _ = ws.release(SYSTEM)
-    ws.promote(SYSTEM, second.id, "production")
+    promote_through(ws, SYSTEM, second.id, "production")
     page = watched.open(f"{url}/systems/{SYSTEM}")
     page.locator("a", has_text="diff").click()
     page.wait_for_selector("pre.diff .add")
