@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.gateway_server import running_gateway
 
 SYSTEM = "complaint-router"
@@ -115,7 +115,7 @@ def gateway(project_dir, database_url):
          "latency: {median_ms: 0}")
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
         with running_gateway(ws) as url, httpx.Client(base_url=url, timeout=60) as client:
             answered: list[str] = []
             yield client, answered

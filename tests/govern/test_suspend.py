@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.governance import as_user, with_users
 from tests.helpers.processes import start
 
@@ -86,7 +86,7 @@ def test_a_gateway_in_another_process_answers_the_fallback_within_a_second(
          "latency: {median_ms: 2, p95_ms: 5}")
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
     gateway, url = start(project_dir, database_url, "gateway")
     try:
         assert httpx.post(f"{url}/v1/chat/completions", json=BODY,
@@ -115,7 +115,7 @@ def test_gateway_error_fallback_is_a_503(project_dir, database_url):
     declare(project_dir, 'error: "stopped"')
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         release, _ = ws.release(SYSTEM)
-        ws.promote(SYSTEM, release.id, "production")
+        promote_through(ws, SYSTEM, release.id, "production")
         ws.suspend(SYSTEM, "production", reason="incident")
     gateway, url = start(project_dir, database_url, "gateway")
     try:
