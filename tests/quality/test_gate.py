@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from trimtab import plugins
 
 # A rule the simulated model applies first: a complaint about a dent or a spill,
@@ -80,7 +80,8 @@ def test_a_prompt_that_breaks_ten_percent_is_refused_and_the_fix_passes(cli, gat
     assert "20/20 cases passed" in good.output and "gate: passed" in good.output
     assert "no_apology" in good.output and "judge" in good.output
     v1 = newest_release(cli)
-    cli("promote", "complaint-router", v1[:12], "--env", "production")
+    for env in ("dev", "staging", "production"):
+        cli("promote", "complaint-router", v1[:12], "--env", env)
 
     set_prompt(gated, "Treat cosmetic damage as other.\n")
     junit = tmp_path / "eval.xml"
@@ -103,11 +104,12 @@ def test_a_prompt_that_breaks_ten_percent_is_refused_and_the_fix_passes(cli, gat
     assert "threshold exact:team pass_rate >= 0.95" in failed
     assert "| `c05` |" in (tmp_path / "eval.md").read_text()
 
+    for env in ("dev", "staging"):  # not gated
+        cli("promote", "complaint-router", v2[:12], "--env", env)
     refused = cli("promote", "complaint-router", v2[:12], "--env", "production", expect=1)
     assert "production requires passing eval suites" in refused.output
     assert "failing cases: c05, c18" in refused.output
     assert cli("status", "--json").output.count(v1) == 1  # production still runs v1
-    cli("promote", "complaint-router", v2[:12], "--env", "staging")  # not gated
 
     set_prompt(gated, "Damaged packaging stays packaging.\n")
     fixed = cli("eval", "complaint-router", "--baseline", "production")
@@ -115,7 +117,8 @@ def test_a_prompt_that_breaks_ten_percent_is_refused_and_the_fix_passes(cli, gat
     assert v3 not in (v1, v2)
     assert "20/20 cases passed" in fixed.output and "gate: passed" in fixed.output
     assert "0 improved, 0 regressed, 20 still pass" in fixed.output
-    cli("promote", "complaint-router", v3[:12], "--env", "production")
+    for env in ("dev", "staging", "production"):
+        cli("promote", "complaint-router", v3[:12], "--env", env)
     runs = json.loads(cli("evals", "complaint-router", "--json").output)
     assert [(r["release_id"], r["passed"]) for r in runs] == [(v3, True), (v2, False),
                                                               (v1, True)]
@@ -131,6 +134,7 @@ def test_an_override_needs_a_reason_and_is_audited(ws, gated):
     assert [r.case_id for r in ws.eval_results(run.stored.id)[1] if not r.passed] == \
         ["c05", "c18"]
     release = report.release.id
+    promote_through(ws, "complaint-router", release, "staging")  # staging is not gated
     with pytest.raises(trimtab.TrimtabError, match="failing cases: c05, c18"):
         ws.promote("complaint-router", release, "production")
     with pytest.raises(trimtab.TrimtabError, match="only with --reason"):
@@ -147,6 +151,7 @@ def test_a_changed_dataset_is_a_new_baseline(ws, gated):
     assert report.passed
     dataset = gated / "evals" / "complaint-router.jsonl"
     dataset.write_text(dataset.read_text().replace("Invoice shows", "The invoice shows"))
+    promote_through(ws, "complaint-router", report.release.id, "staging")
     with pytest.raises(trimtab.TrimtabError, match="the dataset changed since"):
         ws.promote("complaint-router", report.release.id, "production")
     again = ws.eval("complaint-router", release=report.release.id[:12])
