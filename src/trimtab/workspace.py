@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -568,23 +568,30 @@ class Workspace:
     def drift_baseline(self, system: str, *, env: str | None = None,
                        window: timedelta | None = None, since: datetime | None = None,
                        until: datetime | None = None, file: str | Path | None = None,
-                       name: str | None = None, embeddings: bool = False) -> DriftBaseline:
+                       name: str | None = None, embeddings: bool = False,
+                       kinds: Mapping[str, str] | None = None,
+                       fields: Mapping[str, str] | None = None) -> DriftBaseline:
         """Store a drift reference profile of ``system`` in ``env``.
 
         The reference is a file, a time window (``since``/``until``, or the last
         ``window``), or by default the first 7 days of calls of the release
         active in ``env``. Only the profile is stored, never the rows.
+        ``kinds`` forces column kinds (``{"amount": "numerical", "rating":
+        "categorical"}``), kept for later checks; ``fields`` maps call fields to
+        a CSV/Parquet file's columns (``{"output": "churned"}``): unmapped, every
+        column is a feature.
         """
         return _drift().store_baseline(
             self.store, self._project_or_none(), system, env=env, window=window, since=since,
-            until=until, file=file, name=name, embeddings=embeddings,
+            until=until, file=file, name=name, embeddings=embeddings, kinds=kinds, fields=fields,
             actor=self.authorize("drift.baseline", system))
 
     def drift(self, system: str, *, env: str | None = None,
               reference: str | Path | timedelta | tuple[datetime, datetime] | None = None,
               current: Path | timedelta | tuple[datetime, datetime] = timedelta(hours=24),
               end: datetime | None = None, drift_share: float = 0.5, embeddings: bool = False,
-              save: bool = True) -> DriftCheck:
+              save: bool = True, kinds: Mapping[str, str] | None = None,
+              fields: Mapping[str, str] | None = None) -> DriftCheck:
         """Check the current window of ``system`` for drift against a reference.
 
         ``reference``: None for the newest stored baseline, a baseline name or
@@ -593,10 +600,13 @@ class Workspace:
         a (start, end) window, or a file. A span never reaches back into the
         reference's calls: it starts where the reference ends (an error when
         no call is left). The result is stored and audited unless ``save=False``.
+        ``kinds`` and ``fields`` as for ``drift_baseline`` (a stored baseline keeps
+        its own kinds).
         """
         return _drift().check_system(
             self.store, self._project_or_none(), system, env=env, reference=reference,
             current=current, end=end, drift_share=drift_share, embeddings=embeddings,
+            kinds=kinds, fields=fields,
             save=save, actor=self.authorize("drift.check", system) if save else None)
 
     def drift_baselines(self, system: str, env: str | None = None) -> list[DriftBaseline]:
@@ -613,11 +623,12 @@ class Workspace:
     # --- cost and scores ------------------------------------------------------
 
     def cost_report(self, month: str | None = None) -> CostReport:
-        """Spend of ``month`` (YYYY-MM; default: the last full month) by system, model
-        and user, against the month before; read from rollups."""
+        """Spend of ``month`` (YYYY-MM; default: the last full month, or the latest
+        month with calls when that one has none) by system, model and user, against
+        the month before; read from rollups."""
         from trimtab.observe import cost_report
 
-        return cost_report.build(self.store, month or cost_report.last_full_month())
+        return cost_report.build(self.store, month or cost_report.default_month(self.store))
 
     def score(self, call_id: str, name: str, value: float, comment: str | None = None) -> Score:
         """Record a quality score on a recorded call (a reviewer's or an evaluator's

@@ -108,7 +108,7 @@ def test_the_markdown_reads_as_a_review_and_the_chart_is_a_png(spend, tmp_path):
 def test_report_cost_cli_writes_three_files(spend, cli, tmp_path):
     out = tmp_path / "reports"
     printed = cli("report", "cost", "--month", "2026-10", "--out", str(out)).stdout
-    assert "cost review 2026-10: $1.1800 over 13 calls (previous month $0.5000)" in printed
+    assert "cost review 2026-10: $1.18 over 13 calls (previous month $0.50)" in printed
     assert sorted(p.name for p in out.iterdir()) == \
         ["cost-2026-10.csv", "cost-2026-10.md", "cost-2026-10.png"]
     assert (out / "cost-2026-10.png").read_bytes()[:8] == PNG_MAGIC
@@ -138,3 +138,26 @@ def test_month_arithmetic_crosses_years():
     assert cost_report.last_full_month(at("2026-03-15T12:00:00")) == "2026-02"
     with pytest.raises(trimtab.TrimtabError, match="not a month"):
         cost_report.month_bounds("2026-00")
+
+
+def test_the_default_month_is_the_last_full_one_or_the_latest_with_calls(spend, cli, tmp_path):
+    store = spend.store
+    assert cost_report.months_with_calls(store) == ["2026-08", "2026-09", "2026-10", "2026-11"]
+    assert cost_report.default_month(store, now=at("2026-11-15T00:00:00")) == "2026-10"
+    # A trial that began this month: last month has no calls, so this month it is.
+    assert cost_report.default_month(store, now=at("2027-03-02T00:00:00")) == "2026-11"
+    out = cli("report", "cost", "--month", "2025-01", "--out", str(tmp_path), expect=2).output
+    assert "pick a month with calls: 2026-08, 2026-09, 2026-10, 2026-11" in out
+
+
+def test_with_only_this_months_calls_the_report_is_of_this_month(ws, cli, tmp_path):
+    now = datetime.now(UTC)
+    ws.record("complaint-router", {"q": "x"}, "ok", latency_ms=5, cost_micro_usd=42, time=now)
+    assert ws.flush()
+    printed = cli("report", "cost", "--out", str(tmp_path)).stdout
+    assert f"cost review {now:%Y-%m}:" in printed
+
+
+def test_an_empty_store_says_so(ws, cli, tmp_path):
+    assert "no calls recorded yet" in cli("report", "cost", "--out", str(tmp_path),
+                                          expect=2).output

@@ -59,31 +59,72 @@ def _window(value: str, option: str) -> tuple[datetime, datetime]:
     return parse_since(start, option), parse_since(end, option)
 
 
-def _file(value: str, option: str) -> Path | None:
+def _file(value: str) -> Path | None:
+    """A path when the value is one: an existing file, or a name with a data file's
+    suffix (so a mistyped ``../data/x.csv`` is "no such file", not a bad window)."""
     path = Path(value)
-    if path.suffix.lower() in _FILE_SUFFIXES or path.is_file():
+    if path.is_file() or path.suffix.lower() in _FILE_SUFFIXES:
         return path
     return None
 
 
-def parse_reference(value: str | None) -> Any:
-    """A baseline name or id, START..END, a span before the current window, or a file."""
+def parse_reference(value: str | None, file: Path | None = None) -> Any:
+    """A baseline name or id, START..END, a span before the current window, or a file.
+    A file wins: ``../data/train.csv`` holds ``..`` but is no window."""
+    if file is not None:
+        if value is not None:
+            raise TrimtabError("give --reference or --reference-file, not both.")
+        return Path(file)
     if value is None:
         return None
+    path = _file(value)
+    if path is not None:
+        return path
     if ".." in value:
         return _window(value, "--reference")
     if _SPAN.match(value.strip()):
         return parse_span(value, "--reference")
-    return _file(value, "--reference") or value
+    return value
 
 
-def parse_current(value: str) -> Path | timedelta | tuple[datetime, datetime]:
-    if ".." in value:
-        return _window(value, "--current")
-    path = _file(value, "--current")
+def parse_current(value: str, file: Path | None = None,
+                  ) -> Path | timedelta | tuple[datetime, datetime]:
+    if file is not None:
+        return Path(file)
+    path = _file(value)
     if path is not None:
         return path
+    if ".." in value:
+        return _window(value, "--current")
     return parse_span(value, "--current")
+
+
+def parse_pairs(value: str | None, option: str, example: str) -> dict[str, str] | None:
+    """``a=b,c=d`` into {"a": "b", "c": "d"}."""
+    if not value:
+        return None
+    pairs = {}
+    for part in value.split(","):
+        name, sep, setting = (p.strip() for p in part.partition("="))
+        if not sep or not name or not setting:
+            raise TrimtabError(f"{option} {value!r}: {part.strip()!r} is not NAME=VALUE. "
+                               f"Fix: e.g. {option} {example}.")
+        pairs[name] = setting
+    return pairs
+
+
+def _kinds(value: str | None) -> dict[str, str] | None:
+    return parse_pairs(value, "--kinds", "amount=numerical,rating=categorical")
+
+
+def _fields(value: str | None) -> dict[str, str] | None:
+    return parse_pairs(value, "--fields", "output=churned,latency_ms=latency")
+
+
+_KINDS_HELP = ("Column kinds, e.g. amount=numerical,rating=categorical (default: inferred "
+               "as Evidently does).")
+_FIELDS_HELP = ("With a CSV/Parquet file: which columns are call fields, e.g. "
+                "output=churned,latency_ms=latency (default: every column is a feature).")
 
 
 def _num(value: float | None) -> str:
@@ -124,8 +165,15 @@ def check(
         help="Baseline name or id (default: the newest), START..END, a span before the "
              "current window (7d), or a .csv/.jsonl/.parquet file.",
     ),
+    reference_file: Path = typer.Option(
+        None, "--reference-file", help="A .csv/.jsonl/.parquet file as the reference, "
+        "whatever its name looks like."),
     current: str = typer.Option(
         "24h", "--current", "-c", help="The last span (24h), START..END, or a file."),
+    current_file: Path = typer.Option(
+        None, "--current-file", help="A .csv/.jsonl/.parquet file as the current window."),
+    kinds: str = typer.Option(None, "--kinds", metavar="COLUMN=KIND,...", help=_KINDS_HELP),
+    fields: str = typer.Option(None, "--fields", metavar="FIELD=COLUMN,...", help=_FIELDS_HELP),
     drift_share: float = typer.Option(
         0.5, "--drift-share", help="Dataset drift when at least this share of columns drift."),
     embeddings: bool = typer.Option(
@@ -147,9 +195,11 @@ def check(
     Example:
 
         trimtab drift check complaint-router --env production --current 24h --fail-on-drift
+        trimtab drift check churn-model --reference ../data/train.csv --fields output=churned
     """
     result = workspace().drift(
-        system, env=env, reference=parse_reference(reference), current=parse_current(current),
+        system, env=env, reference=parse_reference(reference, reference_file),
+        current=parse_current(current, current_file), kinds=_kinds(kinds), fields=_fields(fields),
         drift_share=drift_share, embeddings=embeddings, save=save,
     )
     report = result.report
@@ -202,6 +252,8 @@ def baseline(
     until: str = typer.Option(None, "--until", help="Window end: ISO time or span ago."),
     file: Path = typer.Option(None, "--file", "-f", help="A .csv, .jsonl or .parquet file."),
     name: str = typer.Option(None, "--name", "-n", help="Name it (default: from the window)."),
+    kinds: str = typer.Option(None, "--kinds", metavar="COLUMN=KIND,...", help=_KINDS_HELP),
+    fields: str = typer.Option(None, "--fields", metavar="FIELD=COLUMN,...", help=_FIELDS_HELP),
     embeddings: bool = typer.Option(
         False, "--embeddings", help="Also keep the text columns' embedding centroid "
         "(all-MiniLM-L6-v2; needs trimtab[embeddings])."),
@@ -216,11 +268,12 @@ def baseline(
     Example:
 
         trimtab drift baseline complaint-router --since 2026-10-01 --until 2026-10-08
+        trimtab drift baseline churn-model --file ../data/train.csv --kinds rating=categorical
     """
     saved = workspace().drift_baseline(
         system, env=env, window=parse_span(window) if window else None,
         since=parse_since(since, "--since"), until=parse_since(until, "--until"),
-        file=file, name=name, embeddings=embeddings,
+        file=file, name=name, embeddings=embeddings, kinds=_kinds(kinds), fields=_fields(fields),
     )
     if json_output:
         print_json(saved.to_dict())

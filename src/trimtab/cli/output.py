@@ -217,11 +217,12 @@ def usd(value: Decimal | float | int | None, *, unknown: str = "?") -> str:
         return "$0"
     if abs(amount) >= 1:
         return f"${amount:,.2f}"
-    # two significant digits below a dollar, trailing zeros dropped
+    # two significant digits below a dollar, and at least cents: $0.50, $0.000042
     exponent = amount.copy_abs().adjusted()  # 0.000042 -> -5
-    quantum = Decimal(1).scaleb(exponent - 1)
-    text = f"{amount.quantize(quantum):f}"
-    return "$" + (text.rstrip("0").rstrip(".") if "." in text else text)
+    quantum = Decimal(1).scaleb(min(exponent - 1, -2))
+    text = f"{amount.quantize(quantum).normalize():f}"
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
 
 
 def usd_micro(micro: int | None, *, unknown: str = "?") -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from trimtab.cli.output import console, handles_errors, print_json, workspace
+from trimtab.cli.output import console, handles_errors, print_json, usd, workspace
 
 app = typer.Typer(help="Write reviews: the monthly cost report.", no_args_is_help=True)
 
@@ -15,7 +15,8 @@ app = typer.Typer(help="Write reviews: the monthly cost report.", no_args_is_hel
 @handles_errors
 def cost(
     month: str = typer.Option(None, "--month", "-m",
-                              help="YYYY-MM (default: the last full month)."),
+                              help="YYYY-MM (default: the last full month, or the latest "
+                              "month with calls when that one has none)."),
     out: Path = typer.Option(Path("."), "--out", "-o", help="Folder to write the files into."),
     json_output: bool = typer.Option(False, "--json", help="Also print the figures as JSON."),
 ) -> None:
@@ -38,8 +39,8 @@ def cost(
         return
     total = report.total
     console.print(
-        f"cost review {report.month}: ${total.cost_usd:,.4f} over {total.calls:,} calls "
-        f"(previous month ${total.previous_cost_usd:,.4f})"
+        f"cost review {report.month}: {usd(total.cost_usd)} over {total.calls:,} calls "
+        f"(previous month {usd(total.previous_cost_usd)})"
     )
     for kind, path in paths.items():
         console.print(f"wrote {path} ({kind})")

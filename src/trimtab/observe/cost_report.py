@@ -21,6 +21,7 @@ from typing import Any
 from trimtab.errors import TrimtabError
 from trimtab.observe.metrics import MetricRow, compute
 from trimtab.store import Store
+from trimtab.store import rollups as rollup_store
 
 SECTIONS = ("system", "model", "user")
 NO_USER = "(no user)"
@@ -120,6 +121,22 @@ def last_full_month(now: datetime | None = None) -> str:
     return previous(f"{now.year}-{now.month:02d}")
 
 
+def months_with_calls(store: Store) -> list[str]:
+    with store.read() as conn:
+        return rollup_store.months_with_calls(conn)
+
+
+def default_month(store: Store, now: datetime | None = None) -> str:
+    """The last full month when it has calls, else the latest month that has any
+    (this month, so far, for a trial that started this month)."""
+    months = months_with_calls(store)
+    if not months:
+        raise TrimtabError("no calls recorded yet, so there is no spend to review. Fix: "
+                           "record calls first (`trimtab demo` makes some).")
+    last = last_full_month(now)
+    return last if last in months else months[-1]
+
+
 @dataclass(frozen=True)
 class _Sums:
     calls: int
@@ -164,8 +181,8 @@ def build(store: Store, month: str) -> CostReport:
             start, end = month_bounds(month)
             raise TrimtabError(
                 f"no calls recorded in {month} ({start:%Y-%m-%d} to {end:%Y-%m-%d} UTC), so "
-                "there is no spend to review. Fix: pick a month with calls "
-                "(`trimtab metrics --window 30d` shows recent ones)."
+                "there is no spend to review. Fix: pick a month with calls: "
+                f"{', '.join(months_with_calls(store)) or 'none has any yet'}."
             )
         found = [_line(section, name, now.get(name), then.get(name))
                  for name in dict.fromkeys([*now, *then])]

@@ -471,3 +471,12 @@ def _add(acc: list, values: Sequence[Any], loads: Any) -> None:
     acc[8] += sketch["s"]
     if sketch["m"] > acc[9]:
         acc[9] = sketch["m"]
+
+
+def months_with_calls(conn: Connection) -> list[str]:
+    """YYYY-MM of every month with calls in the rollups (kept after the raw calls
+    are pruned), oldest first."""
+    days = conn.execute(
+        select(rollups.c.bucket).where(rollups.c.resolution == "d").distinct()
+    ).scalars()
+    return sorted({f"{day.year}-{day.month:02d}" for day in days})

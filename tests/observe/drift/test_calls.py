@@ -88,7 +88,7 @@ def test_the_plan_from_the_reference_cuts_the_current_window_the_same_way():
 def test_files_read_like_calls_and_name_the_bad_line(tmp_path):
     good = tmp_path / "train.csv"
     good.write_text("age,plan,output\n41,pro,churn\n29,,stay\n")
-    rows = read_rows(good)
+    rows = read_rows(good, {"output": "output"})
     assert rows[0] == {"request": {"age": 41, "plan": "pro"}, "response": "churn"}
     assert rows[1]["request"]["plan"] is None
 
@@ -122,7 +122,7 @@ def test_parquet_rows_read_like_jsonl(tmp_path):
     path = tmp_path / "ref.parquet"
     pq.write_table(pa.table({"units": [1, 2], "output": ["a", "b"], "latency_ms": [5.0, 6.0]}),
                    path)
-    assert read_rows(path) == [
+    assert read_rows(path, {"output": "output", "latency_ms": "latency_ms"}) == [
         {"request": {"units": 1}, "response": "a", "latency_ms": 5.0},
         {"request": {"units": 2}, "response": "b", "latency_ms": 6.0},
     ]

@@ -1,19 +1,23 @@
 """Read a reference or current window from a file: CSV, JSON Lines or Parquet.
 
-Each row is read like a recorded call, so a training set can be the reference
-for production calls: keys ``inputs``/``request`` hold the inputs (a dict),
-``output``/``response`` the output, ``latency_ms``, ``cost_usd`` or
-``cost_micro_usd`` and ``status`` the operations; every other key is one
-input. A CSV training set with columns ``age,plan,output`` thus yields the
-columns ``input.age``, ``input.plan`` and ``output.label``, the same names that
-``ws.record(system, inputs={"age": ..., "plan": ...}, output=...)`` calls get.
+JSON Lines rows are read like recorded calls: ``inputs``/``request`` hold the
+inputs (a dict), ``output``/``response`` the output, ``latency_ms``,
+``cost_usd`` or ``cost_micro_usd`` and ``status`` the operations; every other
+key is one input.
+
+A CSV or Parquet file is a team's own table, so every column is a feature
+(``input.<column>``): a churn table's ``status`` going from active to churned
+must drift as a feature, not turn into the call's error flag. A column becomes
+a call field only when mapped (``fields={"output": "churned"}``, or
+``--fields output=churned``); a column named like a call field but not mapped
+is reported in a note, never reinterpreted silently.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +29,29 @@ _CALL_KEYS = {"request": "request", "inputs": "request", "response": "response",
               "cost_micro_usd": "cost_micro_usd", "status": "status"}
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
+CALL_FIELDS = ("inputs", "request", "output", "response", "latency_ms", "cost_usd",
+               "cost_micro_usd", "status")
+
+
+def read_rows(path: Path, fields: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Rows in call shape (``request``, ``response``, ...). Errors name file and line."""
+    return read_window(path, fields)[0]
+
+
+def read_window(path: Path, fields: Mapping[str, str] | None = None
+                ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows in call shape and notes about columns named like call fields.
+
+    ``fields`` maps a call field (``output``, ``latency_ms``, ...) to the column
+    of a CSV or Parquet table that holds it."""
     path = Path(path)
+    fields = dict(fields or {})
+    unknown = sorted(set(fields) - set(CALL_FIELDS))
+    if unknown:
+        raise TrimtabError(
+            f"fields: {', '.join(map(repr, unknown))} is no call field. Fix: map one of "
+            f"{', '.join(CALL_FIELDS)} to a column, e.g. output=churned."
+        )
     if not path.is_file():
         raise TrimtabError(f"{path}: no such file. Fix: check the path given to --file.")
     suffix = path.suffix.lower()
@@ -44,7 +68,45 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         )
     if not raw:
         raise TrimtabError(f"{path}: holds no rows. Fix: give a file with at least one row.")
-    return [as_call(row) for row in raw]
+    if suffix in (".jsonl", ".ndjson"):
+        if fields:
+            raise TrimtabError(f"{path}: fields= maps a table's columns; JSON Lines rows name "
+                               "their call fields themselves. Fix: leave fields out.")
+        return [as_call(row) for row in raw], []
+    return _table_rows(path, raw, fields)
+
+
+def _table_rows(path: Path, raw: list[dict[str, Any]], fields: Mapping[str, str]
+                ) -> tuple[list[dict[str, Any]], list[str]]:
+    """A table's rows: every column a feature, except the columns ``fields`` maps."""
+    columns = list(raw[0])
+    missing = sorted(column for column in fields.values() if column not in columns)
+    if missing:
+        raise TrimtabError(
+            f"{path}: no column {', '.join(map(repr, missing))} to map. "
+            f"Its columns: {', '.join(columns)}."
+        )
+    target = {column: _CALL_KEYS[field] for field, column in fields.items()}
+    notes = [
+        f"{path.name}: column {column!r} is read as a feature (input.{column}), not as the "
+        f"call's {column}; to read it as the call's {column}, map it: --fields "
+        f"{column}={column} (fields={{{column!r}: {column!r}}} in Python)"
+        for column in columns if column in _CALL_KEYS and column not in target
+    ]
+    rows = []
+    for row in raw:
+        call: dict[str, Any] = {}
+        inputs = {}
+        for key, value in row.items():
+            if key in target:
+                call[target[key]] = value
+            else:
+                inputs[key] = value
+        if inputs:
+            request = call.get("request")
+            call["request"] = {**inputs, **request} if isinstance(request, dict) else inputs
+        rows.append(call)
+    return rows, notes
 
 
 def as_call(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ check only reads the current window's calls.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from trimtab.actor import current_actor
 from trimtab.errors import TrimtabError
 from trimtab.observe.drift import calls as call_columns
 from trimtab.observe.drift.check import check_drift
-from trimtab.observe.drift.files import read_rows
+from trimtab.observe.drift.files import read_window
 from trimtab.observe.drift.profiles import DatasetProfile, profile
 from trimtab.observe.drift.report import DriftReport
 from trimtab.project.loader import missing_project_file
@@ -37,6 +38,8 @@ DEFAULT_BASELINE_SPAN = timedelta(days=7)
 #: and the report says so.
 MAX_ROWS = 200_000
 
+
+log = logging.getLogger("trimtab")
 
 @dataclass(frozen=True)
 class Window:
@@ -123,9 +126,26 @@ def _covered(reference_end: datetime) -> None:
     )
 
 
-def file_window(path: Path) -> Window:
-    rows = read_rows(path)
-    return Window(f"file {path.name} ({len(rows):,} rows)", rows, source="file")
+def file_window(path: Path, fields: Mapping[str, str] | None = None) -> Window:
+    rows, notes = read_window(path, fields)
+    return Window(f"file {path.name} ({len(rows):,} rows)", rows, source="file",
+                  notes=tuple(notes))
+
+
+def resolve_kinds(kinds: Mapping[str, str] | None, columns: Mapping[str, Any]) -> dict[str, str]:
+    """``kinds`` by drift column: ``amount`` names ``input.amount`` (or ``output.amount``)
+    when no column is called exactly ``amount``."""
+    resolved = {}
+    for name, kind in (kinds or {}).items():
+        found = next((c for c in (name, f"input.{name}", f"output.{name}") if c in columns),
+                     None)
+        if found is None:
+            raise TrimtabError(
+                f"kinds: no column {name!r}. The columns are: {', '.join(sorted(columns))}. "
+                "Fix: name one of those, e.g. --kinds amount=numerical."
+            )
+        resolved[found] = kind
+    return resolved
 
 
 def first_week_of_release(store: Store, system: str, env: str,
@@ -205,9 +225,13 @@ def _columns(window: Window, extraction: Mapping[str, Any] | None = None, *,
 
 
 def save_baseline(store: Store, system: str, env: str, window: Window, *, name: str | None,
-                  embeddings: bool, actor: str) -> DriftBaseline:
-    columns, extraction, _ = _columns(window, embeddings=embeddings)
-    prof = profile(columns)
+                  embeddings: bool, actor: str,
+                  kinds: Mapping[str, str] | None = None) -> DriftBaseline:
+    columns, extraction, notes = _columns(window, embeddings=embeddings)
+    for note in notes:
+        log.warning("trimtab: drift baseline of %s: %s", system, note)
+    extraction["kinds"] = resolve_kinds(kinds, columns)  # later checks profile alike
+    prof = profile(columns, kinds=extraction["kinds"])
     if name is None:
         name = _default_name(window)
     with store.write() as conn:
@@ -231,6 +255,7 @@ def _default_name(window: Window) -> str:
 def check(
     store: Store, system: str, env: str, *, reference: DriftBaseline | Window, current: Window,
     drift_share: float, save: bool, actor: str, embeddings: bool = False,
+    kinds: Mapping[str, str] | None = None,
 ) -> DriftCheck:
     """Check ``current`` against a stored baseline or a raw reference window."""
     if isinstance(reference, DriftBaseline):
@@ -238,11 +263,20 @@ def check(
         extraction = json.loads(reference.extraction)
         ref_text = f"baseline {reference.name} ({reference.short_id}): {reference.description}"
         notes: list[str] = []
+        if kinds:
+            raise TrimtabError(
+                f"baseline {reference.name} was profiled with its own column kinds; "
+                "--kinds applies to a file or window reference. Fix: store a new baseline "
+                "with --kinds, or pass --reference START..END or a file."
+            )
+        chosen = extraction.get("kinds") or {}
     else:
         ref, extraction, notes = _columns(reference, embeddings=embeddings)
         ref_text = reference.description
+        chosen = resolve_kinds(kinds, ref)
     cur, _, cur_notes = _columns(current, extraction)
-    report = check_drift(ref, cur, drift_share=drift_share)
+    report = check_drift(ref, cur, drift_share=drift_share,
+                         kinds={k: v for k, v in chosen.items() if k in cur} or None)
     all_notes = list(dict.fromkeys([*notes, *cur_notes]))
     result = None
     if save:
@@ -283,6 +317,7 @@ def store_baseline(
     window: timedelta | None = None, since: datetime | None = None,
     until: datetime | None = None, file: str | Path | None = None, name: str | None = None,
     embeddings: bool = False, actor: str | None = None,
+    kinds: Mapping[str, str] | None = None, fields: Mapping[str, str] | None = None,
 ) -> DriftBaseline:
     """Profile a reference and store it (see ``Workspace.drift_baseline``)."""
     env = scope(store, project, system, env)
@@ -290,7 +325,7 @@ def store_baseline(
     if sum(chosen) > 1:
         raise TrimtabError("give one reference: --window, --since/--until, or --file.")
     if file is not None:
-        reference = file_window(Path(file))
+        reference = file_window(Path(file), fields)
     elif window is not None or since is not None or until is not None:
         end = until or datetime.now(UTC)
         start = since or end - (window or DEFAULT_BASELINE_SPAN)
@@ -299,7 +334,7 @@ def store_baseline(
     else:
         reference = first_week_of_release(store, system, env)
     return save_baseline(store, system, env, reference, name=name, embeddings=embeddings,
-                         actor=actor or current_actor())
+                         actor=actor or current_actor(), kinds=kinds)
 
 
 def check_system(
@@ -308,6 +343,7 @@ def check_system(
     current: Path | timedelta | tuple[datetime, datetime] = timedelta(hours=24),
     end: datetime | None = None, drift_share: float = 0.5, embeddings: bool = False,
     save: bool = True, actor: str | None = None,
+    kinds: Mapping[str, str] | None = None, fields: Mapping[str, str] | None = None,
 ) -> DriftCheck:
     """Check a current window against a reference (see ``Workspace.drift``)."""
     env = scope(store, project, system, env)
@@ -318,7 +354,7 @@ def check_system(
             baseline = (drift_store.get_baseline(conn, system, reference, env) if reference
                         else drift_store.latest_baseline(conn, system, env))
     if isinstance(current, Path):
-        cur = file_window(current)
+        cur = file_window(current, fields)
     else:
         start, stop = (end - current, end) if isinstance(current, timedelta) else current
         bounds = Window("", [], *reference) if isinstance(reference, tuple) else baseline
@@ -340,7 +376,7 @@ def check_system(
             )
         ref: DriftBaseline | Window = baseline
     elif isinstance(reference, Path):
-        ref = file_window(reference)
+        ref = file_window(reference, fields)
     else:
         if isinstance(reference, timedelta):
             if cur.start is None:
@@ -350,4 +386,4 @@ def check_system(
         ref = calls_window(store, system, env, *reference, which="reference",
                            fix="widen --reference")
     return check(store, system, env, reference=ref, current=cur, drift_share=drift_share,
-                 save=save, actor=actor or current_actor(), embeddings=embeddings)
+                 save=save, actor=actor or current_actor(), embeddings=embeddings, kinds=kinds)
