@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
     from trimtab.quality.evaluation import EvalReport, Progress
+    from trimtab.quality.review import Pending, ReviewStats
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.approvals import ApprovalRequest
@@ -73,6 +74,8 @@ if TYPE_CHECKING:
     from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
+    from trimtab.store.reviews import Review
+    from trimtab.store.reviews import Sample as ReviewSample
     from trimtab.store.scores import Score
     from trimtab.store.suspensions import Suspension
 
@@ -477,6 +480,39 @@ class Workspace:
         return evaluate(self, system, release=release, suite=suite, baseline=baseline,
                         progress=progress, concurrency=concurrency,
                         actor=self.authorize("eval.run", system))
+
+    # --- human review -----------------------------------------------------------
+
+    def review_sample(self, system: str, *, week: str | None = None, size: int | None = None,
+                      seed: int | None = None) -> tuple[ReviewSample, bool]:
+        """This ISO week's (or ``week``'s) review sample, drawn once; (sample, drawn now)."""
+        from trimtab.quality import review
+
+        return review.draw(self.store, self.project, system, week=week, size=size, seed=seed,
+                           actor=self.authorize("review.sample", system))
+
+    def review_next(self, system: str) -> Pending | None:
+        """The next sampled call the acting reviewer has not reviewed (None: all done)."""
+        from trimtab.quality import review
+
+        return review.next_call(self.store, system, self.authorize("review.add", system))
+
+    def review(self, call_id: str, verdict: str, *, score: int | None = None,
+               labels: list[str] | None = None, comment: str | None = None) -> Review:
+        """A reviewer's verdict on a call (pass or fail, a 1-5 score, labels); once per
+        reviewer and call; audited, and kept as the call's ``review`` score."""
+        from trimtab.quality import review
+
+        system = self.call(call_id).system
+        return review.record(self.store, call_id, reviewer=self.authorize("review.add", system),
+                             verdict=verdict, score=score, labels=labels or [],
+                             comment=comment)
+
+    def review_stats(self, system: str, *, since: datetime | None = None) -> ReviewStats:
+        from trimtab.quality import review
+
+        self.project.system(system)
+        return review.stats(self.store, system, since=since)
 
     def eval_runs(self, system: str, *, suite: str | None = None, release: str | None = None,
                   limit: int = 50) -> list[EvalRun]:

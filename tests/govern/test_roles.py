@@ -59,6 +59,7 @@ COMMANDS = {
     "promote --force": (["promote", SYSTEM, "{r1}", "--env", "dev", "--force", "--reason", "x"],
                         "gate.override"),
     "eval": (["eval", SYSTEM, "--release", "{r1}"], "eval.run"),
+    "review sample": (["review", "sample", SYSTEM], "review.sample"),
     "rollback": (["rollback", SYSTEM, "--env", "staging"], "deployment.rollback"),
     "score": (["score", "{call}", "helpful", "1"], "score.add"),
     "drift baseline": (["drift", "baseline", SYSTEM, "--file", "{ref}"], "drift.baseline"),
@@ -110,8 +111,9 @@ def test_every_write_command_checks_the_role(stage, cli, monkeypatch, command):
 
 def test_the_matrix_covers_every_guarded_action():
     covered = {action for _, action in COMMANDS.values()}
-    elsewhere = {  # need a protected env or a high-risk system: test_approvals, test_suspend
-        "deployment.rollback.protected", "system.resume.high-risk",
+    elsewhere = {  # need a protected env or a high-risk system: test_approvals, test_suspend;
+        # a sample to review: tests/quality/test_review.py
+        "deployment.rollback.protected", "system.resume.high-risk", "review.add",
     }
     assert set(NEEDS) - elsewhere == covered
 

@@ -27,6 +27,7 @@ from trimtab.cli import (
     releases,
     report,
     retention,
+    review,
     scores,
     suspend,
     users,
@@ -77,6 +78,7 @@ app.command()(environments.status)
 app.command()(environments.history)
 app.command(name="eval")(evals.eval)
 app.command()(evals.evals)
+app.add_typer(review.app, name="review")
 app.command()(metrics.metrics)
 app.add_typer(calls.app, name="calls")
 app.command()(calls.call)

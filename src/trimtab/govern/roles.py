@@ -46,6 +46,8 @@ NEEDS: dict[str, str] = {
     "deployment.rollback": "operator",
     "deployment.rollback.protected": "approver",
     "score.add": "reviewer",
+    "review.sample": "reviewer",
+    "review.add": "reviewer",
     "drift.baseline": "operator",
     "drift.check": "operator",
     "audit.checkpoint": "operator",

@@ -82,6 +82,15 @@ class EvalSuiteSpec(_Strict):
     gate: GateSpec = Field(default_factory=GateSpec)
 
 
+class ReviewSpec(_Strict):
+    """Human review: how many calls a week are drawn for people to judge, and how."""
+
+    per_week: int = Field(20, ge=1, le=10_000)
+    env: str | None = Field(None, description="default: the last (production) environment")
+    stratify: list[Literal["release", "model"]] = Field(
+        default_factory=lambda: ["release", "model"])
+
+
 #: The built-in scorers and the settings each takes beyond type, name, threshold.
 SCORER_KEYS: dict[str, set[str]] = {
     "exact": {"field", "ignore_case"},
@@ -214,3 +223,11 @@ def _shown(key: str) -> str:
 def _is_path(text: str) -> bool:
     """A rubric is a file when it is one line ending in .md or .txt."""
     return "\n" not in text and text.strip().lower().endswith((".md", ".txt"))
+
+
+def check_review(system: str, review: ReviewSpec | None, environments: list[str],
+                 problem) -> None:
+    if review is not None and review.env is not None and review.env not in environments:
+        problem(("systems", system, "review", "env"), f"unknown environment {review.env!r}."
+                f"{suggest(review.env, environments)} Fix: use one of "
+                f"{', '.join(environments)}.")

@@ -68,3 +68,29 @@ def largest_gap(values: dict[str, float | None]) -> tuple[float | None, str | No
 def num(value: float | None) -> str:
     """A metric as printed: three decimals, n/a when there were no cases."""
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def wilson(passed: int, total: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) for a share ``passed / total``."""
+    if total == 0:
+        return 0.0, 1.0
+    share = passed / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (
+        1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+    """Agreement of two raters beyond chance over the items both rated; None when
+    there is nothing to compare, 1.0 when both always gave one same label."""
+    if not pairs:
+        return None
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    first = Counter(a for a, _ in pairs)
+    second = Counter(b for _, b in pairs)
+    expected = sum(first[label] * second[label] for label in first) / (n * n)
+    if expected == 1.0:
+        return 1.0 if observed == 1.0 else 0.0
+    return (observed - expected) / (1 - expected)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -570,4 +571,53 @@ eval_results = Table(
     Column("scores", Text, nullable=False),  # JSON {scorer: verdict}
     Column("tags", Text, nullable=True),  # JSON object
     PrimaryKeyConstraint("run_id", "position"),
+)
+
+# --- human review -----------------------------------------------------------------
+
+# One sample per system, environment and ISO week, drawn with a recorded seed so
+# the same draw can be repeated; ``strata`` is the JSON of how many calls each
+# (release, model) had and how many were drawn from it.
+review_samples = Table(
+    "review_samples",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("week", String(10), nullable=False),  # 2026-W49
+    Column("seed", BigInteger, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("population", Integer, nullable=False),
+    Column("strata", Text, nullable=False),
+    Column("drawn_at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    UniqueConstraint("system", "env", "week"),
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("sample_id", String(32), ForeignKey("review_samples.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("call_id", String(32), nullable=False),
+    Column("stratum", Text, nullable=False),
+    PrimaryKeyConstraint("sample_id", "position"),
+)
+
+# A person's verdict on one call; one per reviewer and call.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("call_id", String(32), nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("sample_id", String(32), nullable=True),
+    Column("reviewer", String(320), nullable=False),
+    Column("verdict", String(10), nullable=False),  # pass | fail
+    Column("score", Integer, nullable=True),  # 1-5
+    Column("labels", Text, nullable=True),  # JSON list
+    Column("comment", Text, nullable=True),
+    Column("time", UTCDateTime, nullable=False),
+    UniqueConstraint("call_id", "reviewer"),
+    Index(None, "system", "time"),
 )

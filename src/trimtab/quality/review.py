@@ -1,0 +1,180 @@
+"""Human review of a fixed sample: each ISO week, N calls of a system drawn at random
+(seed recorded, so the same draw can be made again), stratified by release and
+model so a small canary is not missed; people give each a verdict, and the
+agreement between reviewers says how far their verdicts can be trusted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from trimtab.errors import TrimtabError
+from trimtab.project.evals import ReviewSpec
+from trimtab.project.models import Project
+from trimtab.quality.metrics import cohen_kappa, wilson
+from trimtab.store import Store
+from trimtab.store import calls as call_store
+from trimtab.store import reviews as review_store
+from trimtab.store.calls import Call
+from trimtab.store.reviews import Review, Sample
+
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def iso_week(moment: datetime) -> str:
+    year, week, _ = moment.astimezone(UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(week: str) -> tuple[datetime, datetime]:
+    """[Monday 00:00 UTC, next Monday) of an ISO week like 2026-W49."""
+    match = WEEK.match(week)
+    if not match:
+        raise TrimtabError(f"--week {week!r}: not an ISO week. Fix: write it like 2026-W49.")
+    try:
+        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError as exc:
+        raise TrimtabError(f"--week {week!r}: {exc}.") from None
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    return start, start + timedelta(days=7)
+
+
+def allocate(counts: dict[str, int], size: int) -> dict[str, int]:
+    """How many calls to draw from each stratum: proportional to its calls (largest
+    remainder), at least one from each while the size allows."""
+    total = sum(counts.values())
+    if total <= size:
+        return dict(counts)
+    strata = sorted(counts)
+    floor = 1 if size >= len(strata) else 0
+    shares = {s: size * counts[s] / total for s in strata}
+    taken = {s: min(counts[s], max(floor, int(shares[s]))) for s in strata}
+    left = size - sum(taken.values())
+    order = sorted(strata, key=lambda s: (-(shares[s] - int(shares[s])), s))
+    while left > 0:
+        progressed = False
+        for s in order:
+            if left and taken[s] < counts[s]:
+                taken[s] += 1
+                left -= 1
+                progressed = True
+        if not progressed:
+            break
+    while left < 0:  # the floor of one each overshot: trim the largest strata
+        s = max(strata, key=lambda s: (taken[s], s))
+        taken[s] -= 1
+        left += 1
+    return taken
+
+
+def default_seed(system: str, env: str, week: str) -> int:
+    return int(hashlib.sha256(f"{system}\n{env}\n{week}".encode()).hexdigest()[:12], 16)
+
+
+def draw(store: Store, project: Project, system: str, *, actor: str, week: str | None = None,
+         size: int | None = None, seed: int | None = None,
+         now: datetime | None = None) -> tuple[Sample, bool]:
+    """This week's sample (or ``week``'s): drawn and stored once; (sample, drawn now)."""
+    policy = project.system(system).review or ReviewSpec()
+    env = policy.env or project.production
+    week = week or iso_week(now or datetime.now(UTC))
+    start, end = week_bounds(week)
+    with store.read() as conn:
+        existing = review_store.find_sample(conn, system=system, env=env, week=week)
+    if existing is not None:
+        return existing, False
+    size = size or policy.per_week
+    seed = default_seed(system, env, week) if seed is None else seed
+    with store.read() as conn:
+        found = review_store.population(conn, system=system, env=env, start=start, end=end)
+    groups: dict[str, list[str]] = {}
+    for call_id, release_id, model in found:
+        key = {"release": release_id[:12], "model": model}
+        stratum = json.dumps({k: key[k] for k in policy.stratify}, sort_keys=True)
+        groups.setdefault(stratum, []).append(call_id)
+    rng = random.Random(seed)
+    taken = allocate({k: len(v) for k, v in groups.items()}, size)
+    items: list[tuple[str, str]] = []
+    for stratum in sorted(groups):
+        items += [(c, stratum) for c in sorted(rng.sample(groups[stratum], taken[stratum]))]
+    strata = [{**json.loads(k), "calls": len(groups[k]), "drawn": taken[k]} for k in sorted(groups)]
+    with store.write() as conn:
+        sample = review_store.save_sample(conn, system=system, env=env, week=week, seed=seed,
+                                          population_size=len(found), strata=strata,
+                                          items=items, actor=actor)
+    return sample, True
+
+
+@dataclass
+class Pending:
+    sample: Sample
+    call: Call
+    left: int  # including this one
+
+
+def next_call(store: Store, system: str, reviewer: str) -> Pending | None:
+    """The first call of the newest sample this reviewer has not reviewed yet."""
+    with store.read() as conn:
+        sample = review_store.latest_sample(conn, system=system)
+        if sample is None:
+            raise TrimtabError(f"no review sample of {system!r} yet. Fix: trimtab review sample "
+                               f"{system}")
+        ids = review_store.items(conn, sample.id)
+        done = review_store.reviewed_by(conn, reviewer, ids)
+        todo = [c for c in ids if c not in done]
+        if not todo:
+            return None
+        return Pending(sample, call_store.get(conn, todo[0]), len(todo))
+
+
+def record(store: Store, call_id: str, *, reviewer: str, verdict: str, score: int | None,
+           labels: list[str], comment: str | None) -> Review:
+    if verdict not in ("pass", "fail"):
+        raise TrimtabError(f"verdict {verdict!r}: use pass or fail.")
+    if score is not None and not 1 <= score <= 5:
+        raise TrimtabError(f"score {score}: use 1 to 5.")
+    with store.write() as conn:
+        call = call_store.get(conn, call_id)
+        sample = review_store.latest_sample(conn, system=call.system)
+        in_sample = sample.id if sample and call.id in review_store.items(conn, sample.id) \
+            else None
+        return review_store.add(conn, call, reviewer=reviewer, verdict=verdict, score=score,
+                                labels=labels, comment=comment, sample_id=in_sample)
+
+
+@dataclass
+class ReviewStats:
+    system: str
+    reviews: int
+    calls: int
+    passed: int  # calls whose verdicts were all pass
+    interval: tuple[float, float]
+    agreement: list[tuple[str, str, int, float | None]]  # reviewer a, b, shared calls, kappa
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.calls if self.calls else None
+
+
+def stats(store: Store, system: str, *, since: datetime | None = None) -> ReviewStats:
+    """Pass rate over reviewed calls with its Wilson 95% interval, and Cohen's kappa for
+    every two reviewers who judged the same calls."""
+    with store.read() as conn:
+        given = review_store.for_system(conn, system, since=since)
+    by_call: dict[str, dict[str, str]] = {}
+    for review in given:
+        by_call.setdefault(review.call_id, {})[review.reviewer] = review.verdict
+    passed = sum(all(v == "pass" for v in verdicts.values()) for verdicts in by_call.values())
+    reviewers = sorted({r.reviewer for r in given})
+    agreement = []
+    for i, a in enumerate(reviewers):
+        for b in reviewers[i + 1:]:
+            pairs = [(v[a], v[b]) for v in by_call.values() if a in v and b in v]
+            if pairs:
+                agreement.append((a, b, len(pairs), cohen_kappa(pairs)))
+    return ReviewStats(system, len(given), len(by_call), passed,
+                       wilson(passed, len(by_call)), agreement)

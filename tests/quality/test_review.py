@@ -1,0 +1,95 @@
+"""Human review: a weekly sample drawn once with a recorded seed, stratified by
+release; one verdict per reviewer and call; agreement between reviewers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import trimtab
+from tests.helpers.governance import ROLE_USERS, as_user, with_users
+from trimtab.quality.metrics import cohen_kappa, wilson
+from trimtab.quality.review import allocate, iso_week, week_bounds
+
+
+def test_allocation_is_proportional_and_keeps_small_strata():
+    assert allocate({"a": 90, "b": 10}, 10) == {"a": 9, "b": 1}
+    assert allocate({"a": 990, "b": 5, "c": 5}, 10) == {"a": 8, "b": 1, "c": 1}
+    assert allocate({"a": 3, "b": 2}, 10) == {"a": 3, "b": 2}
+    assert sum(allocate({str(i): 7 for i in range(5)}, 3).values()) == 3
+
+
+def test_wilson_and_kappa():
+    low, high = wilson(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.49, 0.943)
+    assert cohen_kappa([("p", "p"), ("f", "f"), ("p", "f"), ("p", "p")]) == pytest.approx(0.5)
+    assert cohen_kappa([("p", "p")] * 3) == 1.0
+    assert cohen_kappa([]) is None
+
+
+def test_weeks():
+    start, end = week_bounds("2026-W01")
+    assert start.isoformat() == "2025-12-29T00:00:00+00:00" and (end - start).days == 7
+    assert iso_week(start) == "2026-W01"
+    with pytest.raises(trimtab.TrimtabError, match="not an ISO week"):
+        week_bounds("2026-49")
+
+
+def test_sample_review_and_agreement(live, cli, monkeypatch, project_dir):
+    ws, stable = live
+    (project_dir / "prompts" / "complaint-router.user.md").write_text(
+        "Complaint from {{customer}} about {{product}}:\n\n{{text}}\n")
+    canary, _ = ws.release("complaint-router")
+    ws.promote("complaint-router", canary.id, "production", canary=10)
+    router = ws.system("complaint-router")
+    for i in range(60):
+        router.run({"customer": "c", "product": "p", "text": "The seal leaks."}, user=f"u{i}")
+    ws.flush()
+    sample, new = ws.review_sample("complaint-router", size=8)
+    assert new and sample.size == 8 and sample.population == 60
+    strata = {s["release"]: s for s in json.loads(sample.strata)}
+    assert set(strata) == {stable.id[:12], canary.id[:12]}  # the small canary is drawn too
+    assert all(s["drawn"] >= 1 for s in strata.values())
+    again, new = ws.review_sample("complaint-router")
+    assert (again.id, new) == (sample.id, False)
+
+    first = cli("review", "next", "complaint-router", "--verdict", "pass", "--score", "5",
+                "-l", "routing", "-m", "right team").output
+    assert "8 left" in first and "The seal leaks." in first and "answer" in first
+    monkeypatch.setenv("TRIMTAB_USER", "bob@example.com")
+    cli("review", "next", "complaint-router", "--verdict", "fail")  # the same call: bob's turn
+    pending = ws.review_next("complaint-router")
+    ws.review(pending.call.id, "pass")
+    with pytest.raises(trimtab.TrimtabError, match="already reviewed"):
+        ws.review(pending.call.id, "pass")  # one review per reviewer and call
+    monkeypatch.setenv("TRIMTAB_USER", "alice@example.com")
+    from typer.testing import CliRunner
+
+    from trimtab.cli import app
+    asked = CliRunner().invoke(app, ["review", "next", "complaint-router"],
+                               input="p\n4\ntone,length\nfine\nq\n")
+    assert asked.exit_code == 0, asked.output
+    assert "pass: call" in asked.output
+
+    stats = json.loads(cli("review", "stats", "complaint-router", "--json").output)
+    assert stats["reviews"] == 4 and stats["calls"] == 2
+    [pair] = stats["agreement"]
+    assert pair["reviewers"] == ["alice@example.com", "bob@example.com"] and pair["calls"] == 2
+    assert [e.action for e in ws.audit_log(action="review.sample")] == ["review.sample"]
+    assert len(ws.audit_log(action="review.add")) == 4
+    reviewed = ws.audit_log(action="review.add")[0].to_dict()["object_id"]
+    assert [s.value for s in ws.scores(reviewed) if s.name == "review"] == [1.0, 0.0]
+
+
+def test_a_viewer_cannot_review(live, cli, monkeypatch):
+    ws, _ = live
+    ws.system("complaint-router").run({"customer": "c", "product": "p", "text": "It leaks."})
+    ws.flush()
+    with_users(cli, monkeypatch)
+    cli("review", "sample", "complaint-router")
+    as_user(monkeypatch, ROLE_USERS["viewer"])
+    refused = cli("review", "next", "complaint-router", "--verdict", "pass", expect=2)
+    assert "not allowed" in refused.output and "needs reviewer" in refused.output
+    as_user(monkeypatch, ROLE_USERS["reviewer"])
+    assert "pass: call" in cli("review", "next", "complaint-router", "--verdict", "pass").output
