@@ -8,6 +8,7 @@ import json
 import pytest
 
 import trimtab
+from tests.helpers import promote_through
 from tests.helpers.governance import ROLE_USERS, as_user, with_users
 from trimtab.quality.metrics import cohen_kappa, wilson
 from trimtab.quality.review import allocate, iso_week, week_bounds
@@ -41,7 +42,7 @@ def test_sample_review_and_agreement(live, cli, monkeypatch, project_dir):
     (project_dir / "prompts" / "complaint-router.user.md").write_text(
         "Complaint from {{customer}} about {{product}}:\n\n{{text}}\n")
     canary, _ = ws.release("complaint-router")
-    ws.promote("complaint-router", canary.id, "production", canary=10)
+    promote_through(ws, "complaint-router", canary.id, "production", canary=10)
     router = ws.system("complaint-router")
     for i in range(60):
         router.run({"customer": "c", "product": "p", "text": "The seal leaks."}, user=f"u{i}")
