@@ -91,8 +91,10 @@ def test_versioned_promoted_and_logged_is_automated_and_the_next_step_is_latency
     # Stage 3's cheapest failing check: the latency and error-rate alert rules.
     assert a.next_steps[0].check.id == "O6"
     assert "latency_p95" in a.next_steps[0].fix
+    assert by_id["O1"].state == "missing"
+    assert "reached production without an eval run on its digest" in by_id["O1"].evidence
     # Evidence trimtab does not record yet fails, and says so.
-    assert by_id["O1"].state == "no evidence source yet" and not by_id["O1"].passes
+    assert by_id["O3"].state == "no evidence source yet" and not by_id["O3"].passes
 
 
 def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage(
@@ -237,3 +239,30 @@ def test_g2_counts_promotions_since_approvals_began_and_needs_a_second_person(
     assert g2.state == "automated" and g2.passes
     assert g2.evidence.startswith("all 1 promotion(s) since ")
     ws.close()
+
+
+def test_eval_runs_before_production_pass_o1_and_a_production_gate_makes_it_automatic(
+        ws, project_dir, monkeypatch):
+    first, _ = ws.release(SYSTEM)
+    ws.eval(SYSTEM)  # by hand, before the release reached production
+    promote_in_order(ws, first.id)
+    by_id = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}
+    assert by_id["O1"].state == "manual" and not by_id["O1"].passes  # an automation check
+    assert "by hand" in by_id["O1"].evidence
+    assert by_id["O2"].state == "manual" and by_id["O2"].evidence.startswith(
+        "dataset evals/complaint-router.jsonl sha256 ")
+    assert by_id["O2"].evidence.endswith("results sliced by channel")
+    assert by_id["G1"].evidence == "no eval suite gates production"
+
+    edit(project_dir / "trimtab.yaml", "# gate: {environments: [production]}",
+         "gate: {environments: [production]}")
+    edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Customer complaint")
+    second, _ = ws.release(SYSTEM)
+    monkeypatch.setenv("TRIMTAB_CI_URL", "https://ci.example.com/runs/7")
+    ws.eval(SYSTEM)
+    promote_in_order(ws, second.id)
+    by_id = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}
+    assert by_id["O1"].state == "automated"
+    assert by_id["O1"].evidence.endswith("the production gate requires it")
+    assert by_id["G1"].state == "automated"
+    assert "2 promotion(s) checked, 0 override(s) audited" in by_id["G1"].evidence

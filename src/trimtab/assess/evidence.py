@@ -33,6 +33,7 @@ from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import documents as document_store
 from trimtab.store import drift as drift_store
+from trimtab.store import evals as eval_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.deployments import Deployment
@@ -84,6 +85,9 @@ class Facts:
     documents: list[document_store.DocumentRecord]
     approvals: list[approval_store.ApprovalRequest]
     policy_approvals: int  # approvals the production policy asks of this system; 0: none
+    eval_runs: list[eval_store.EvalRun]  # newest first
+    gate_suites: list[str]  # suites production's gate requires
+    gate_overrides: int
     now: datetime
 
     @property
@@ -113,6 +117,8 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         chain = audit_store.verify(conn)
         documents = document_store.for_system(conn, name)
         approvals = approval_store.list_all(conn, system=name)
+        eval_runs = eval_store.runs(conn, system=name, limit=500)
+        overrides = len(audit_store.entries(conn, system=name, action="gate.override"))
     rules: dict[str, dict] = {}
     for rule_name, rule in project.spec.alerts.items():
         if rule.system not in (None, name):
@@ -127,7 +133,10 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         deployments=history, releases=releases, coverage=coverage,
         drift_baselines=len(baselines), newest_drift_check=newest[0].time if newest else None,
         alert_rules=rules, chain=chain, documents=documents, approvals=approvals,
-        policy_approvals=_policy_approvals(project, spec, production), now=now,
+        policy_approvals=_policy_approvals(project, spec, production), eval_runs=eval_runs,
+        gate_suites=[n for n, s in (spec.evals.items() if spec else ())
+                     if production in s.gate.environments],
+        gate_overrides=overrides, now=now,
     )
 
 
@@ -238,6 +247,64 @@ def _a5(f: Facts) -> tuple[str, str]:
         return MISSING, f"only {len(releases)} release(s) ever ran in {f.production}"
     return MANUAL, (f"previous release {releases[-2][:12]} is stored; "
                     f"`trimtab rollback {f.name} --env {f.production}` restores it")
+
+
+def _evaluated_before(f: Facts, deployment: Deployment) -> list[eval_store.EvalRun]:
+    return [r for r in f.eval_runs if r.release_id == deployment.release_id
+            and r.finished_at <= deployment.created_at]
+
+
+def _o1(f: Facts) -> tuple[str, str]:
+    if f.spec is not None and not f.spec.evals:
+        return MISSING, "no eval suite declared"
+    active = _active(f, f.production)
+    if active is None:
+        return MISSING, f"nothing runs in {f.production}"
+    promoted = [d for d in _production_history(f)
+                if d.action != "rollback" and d.release_id == active.release_id]
+    first = promoted[0] if promoted else active
+    runs = _evaluated_before(f, first)
+    if not runs:
+        return MISSING, (f"release {active.release_id[:12]} reached {f.production} "
+                         "without an eval run on its digest")
+    newest = runs[0]
+    evidence = (f"run {newest.short_id} of suite {newest.suite} on release "
+                f"{active.release_id[:12]} before it reached {f.production}")
+    if f.gate_suites:
+        return AUTOMATED, f"{evidence}; the {f.production} gate requires it"
+    if newest.ci_url:
+        return AUTOMATED, f"{evidence}, from CI"
+    return MANUAL, f"{evidence}, by hand (run it in CI or gate {f.production} on it)"
+
+
+def _o2(f: Facts) -> tuple[str, str]:
+    if not f.eval_runs:
+        return MISSING, "no eval run yet"
+    newest = f.eval_runs[0]
+    sliced = sorted({str(g.get("tag")) for g in newest.details.get("fairness") or []
+                     if isinstance(g, dict)})
+    where = f"dataset {newest.dataset_path} sha256 {newest.dataset_sha256[:12]}"
+    if not sliced:
+        return MISSING, (f"{where} is versioned, but results are not sliced by a tag "
+                         "(declare fairness: [{tag: language, max_gap: 0.1}])")
+    return MANUAL, f"{where}; results sliced by {', '.join(sliced)}"
+
+
+def _g1(f: Facts) -> tuple[str, str]:
+    if not f.gate_suites:
+        return MISSING, f"no eval suite gates {f.production}"
+    gated_runs = [r.finished_at for r in f.eval_runs if r.suite in f.gate_suites]
+    since = min(gated_runs, default=None)  # promotions before the suite existed are history
+    promotions = [d for d in _production_history(f) if d.action != "rollback"
+                  and (since is None or d.created_at >= since)]
+    ungated = [d for d in promotions
+               if not any(r.passed for r in _evaluated_before(f, d))]
+    overrides = f"{f.gate_overrides} override(s) audited"
+    if len(ungated) > f.gate_overrides:
+        return MISSING, (f"{len(ungated)} of {len(promotions)} promotion(s) reached "
+                         f"{f.production} without a passing run; {overrides}")
+    return AUTOMATED, (f"{f.production} requires {', '.join(f.gate_suites)}; "
+                       f"{len(promotions)} promotion(s) checked, {overrides}")
 
 
 def _o4(f: Facts) -> tuple[str, str]:
@@ -360,8 +427,8 @@ def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str
 
 
 _PENDING = {
-    "O1": "eval runs", "O2": "eval datasets", "O3": "review samples", "G1": "eval gates",
-    "G5": "incident drills",
+    "O3": "review samples",
+    "G5": "incident drills and runbooks",
     "G6": "independent reviews",
 }
 
@@ -377,6 +444,7 @@ def _day(moment: datetime) -> str:
 
 
 _EVALUATORS = {
+    "O1": _o1, "O2": _o2, "G1": _g1,
     "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
     "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G2": _g2, "G3": _g3, "G4": _g4,
 }
