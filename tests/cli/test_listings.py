@@ -54,12 +54,18 @@ LISTINGS = [
     ["prune", "--dry-run", "--older-than", "1d"],
     ["check"],
     ["drift", "check", SYSTEM, "--current", "1h", "--no-save"],
+    ["users", "list"],
+    ["tokens", "list"],
+    ["plugins"],
+    ["suspended"],
+    ["approvals", "--all"],
+    ["incidents", "--all"],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
     "systems", "releases", "status", "history", "metrics", "calls", "keys list", "audit log",
     "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
-    "drift check",
+    "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
 }
 
 
@@ -77,6 +83,19 @@ def busy(cli, project_dir):
     ws.create_key("crm-backend-for-the-support-team", env="production",
                   tags={"team": "support", "cost-centre": "cc-4711"})
     ws.drift_baseline(SYSTEM, since=now - timedelta(hours=3), until=now - timedelta(hours=1))
+    ws.add_user("alice@example.com", "admin")  # the one running these commands
+    ws.add_user("release-manager-for-the-support-team@example.com", "approver")
+    ws.create_token(user="release-manager-for-the-support-team@example.com",
+                    name="ci-pipeline-of-the-complaint-router")
+    ws.open_incident(SYSTEM, severity="high", summary="safety complaints routed to billing",
+                     categories=["ai-act-serious", "nis2-significant"])
+    ws.suspend(SYSTEM, "dev", reason="held while the incident is open")
+    (project_dir / "prompts" / f"{SYSTEM}.user.md").write_text("v2: {{text}}\n")
+    second, _ = ws.release(SYSTEM)
+    promote_through(ws, SYSTEM, second.id, "staging")
+    with open(project_dir / "trimtab.yaml", "a") as handle:
+        handle.write("policies:\n  production:\n    approvals: 1\n")
+    ws.promote(SYSTEM, second.id, "production", reason="needs an approver")
     ws.close()
     cli("check", expect=1)
     cli("drift", "check", SYSTEM, "--current", "1h")
@@ -120,8 +139,8 @@ def test_a_pipe_gets_every_column_one_line_per_row(busy, cli, monkeypatch):
     text = render(cli, monkeypatch, ["history", SYSTEM], terminal=False)
     header, *rows = text.splitlines()
     assert header.split() == ["#", "env", "release", "how", "when", "by", "reason"]
-    assert len(rows) == 3 and all("alice@example.com" in row for row in rows)
-    assert rows[-1].endswith("evals green on 200 cases")
+    assert len(rows) == 5 and all("alice@example.com" in row for row in rows)
+    assert rows[2].endswith("evals green on 200 cases")
 
 
 def test_a_narrow_terminal_names_the_columns_it_left_out(busy, cli, monkeypatch):

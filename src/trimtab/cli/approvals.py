@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, print_json, when, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    when,
+    workspace,
+)
 
 
 def print_pending(request) -> None:
@@ -81,12 +88,11 @@ def approvals(
     if not found:
         console.print("no promotion is waiting for approval")
         return
-    table = Table(title="promotion requests")
-    table.add_column("id", no_wrap=True)
-    for column in ("system", "env", "release", "by", "asked", "approvals", "state"):
-        table.add_column(column)
-    for r in found:
-        table.add_row(r.id, r.system, r.env, r.release_id[:12], r.requested_by,
-                      when(r.requested_at), f"{len(r.approvals)}/{r.required}"
-                      + (f" ({', '.join(r.approvals)})" if r.approvals else ""), r.state)
-    console.print(table)
+    print_listing(
+        "promotion requests",
+        [Col("id"), Col("system"), Col("env"), Col("release"), Col("by", drop=2),
+         Col("asked", drop=1), Col("approvals", wrap=True, drop=3), Col("state")],
+        [[r.id, r.system, r.env, r.release_id[:12], r.requested_by, when(r.requested_at),
+          f"{len(r.approvals)}/{r.required}"
+          + (f" ({', '.join(r.approvals)})" if r.approvals else ""), r.state] for r in found],
+    )

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from trimtab.cli.output import console, handles_errors, parse_since, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    parse_since,
+    print_json,
+    print_listing,
+    workspace,
+)
 
 app = typer.Typer(help="Open, annotate and close incidents (deadlines: trimtab incidents).",
                   no_args_is_help=True)
@@ -129,13 +137,13 @@ def incidents(
     if not listed:
         console.print("no open incidents" if not include_closed else "no incidents")
         return
-    table = Table(title="incidents")
-    for column in ("id", "system", "severity", "aware", "state", "summary"):
-        table.add_column(column)
-    for i in listed:
-        table.add_row(i.id, i.system, i.severity, f"{i.aware_at:%Y-%m-%d %H:%M}",
-                      "closed" if i.closed_at else "open", i.summary)
-    console.print(table)
+    print_listing(
+        "incidents",
+        [Col("id"), Col("system"), Col("severity", drop=2), Col("aware", drop=1), Col("state"),
+         Col("summary", wrap=True)],
+        [[i.id, i.system, i.severity, f"{i.aware_at:%Y-%m-%d %H:%M}",
+          "closed" if i.closed_at else "open", escape(i.summary)] for i in listed],
+    )
     _print_deadlines(due)
 
 
@@ -144,10 +152,10 @@ def _print_deadlines(due) -> None:
         console.print("no reporting deadlines apply (no category given)")
         return
     now = datetime.now(UTC)
-    table = Table(title="reporting deadlines, soonest first (UTC)")
-    for column in ("incident", "system", "regime", "deadline", "due", "left"):
-        table.add_column(column)
-    for d in due:
-        table.add_row(d.incident, d.system, d.regime, d.name, f"{d.due:%Y-%m-%d %H:%M}",
-                      _left(d.due, now))
-    console.print(table)
+    print_listing(
+        "reporting deadlines, soonest first (UTC)",
+        [Col("incident"), Col("system", drop=1), Col("regime"), Col("deadline", wrap=True),
+         Col("due"), Col("left")],
+        [[d.incident, d.system, d.regime, d.name, f"{d.due:%Y-%m-%d %H:%M}", _left(d.due, now)]
+         for d in due],
+    )

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from trimtab.cli.output import console, handles_errors, print_json
+from trimtab.cli.output import (
+    Col,
+    handles_errors,
+    print_json,
+    print_listing,
+)
 
 
 @handles_errors
@@ -34,13 +39,14 @@ def plugins(json_output: bool = typer.Option(False, "--json", help="Print JSON."
     if json_output:
         print_json(rows)
         return
-    table = Table("group", "name", "distribution", "version", "loads")
+    shown = []
     for group in registry.GROUPS:
         mine = [r for r in rows if r["group"] == group]
         if not mine:
-            table.add_row(group, "[dim](none installed)[/]", "", "", "")
+            shown.append([group, "[dim](none installed)[/]", "", "", ""])
         for row in mine:
-            loads = "[green]yes[/]" if row["loads"] else f"[red]no[/]: {row['error']}"
-            table.add_row(group, row["name"], row["distribution"] or "?",
-                          row["version"] or "", loads)
-    console.print(table)
+            loads = "[green]yes[/]" if row["loads"] else f"[red]no[/]: {escape(row['error'])}"
+            shown.append([group, row["name"], row["distribution"] or "?",
+                          row["version"] or "", loads])
+    print_listing("plugins", [Col("group"), Col("name"), Col("distribution", drop=2),
+                              Col("version", drop=1), Col("loads", wrap=True)], shown)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from trimtab.cli.output import console, handles_errors, print_json, when, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    when,
+    workspace,
+)
 
 
 @handles_errors
@@ -60,10 +68,10 @@ def suspended(json_output: bool = typer.Option(False, "--json", help="Print JSON
     if not held:
         console.print("nothing is suspended")
         return
-    table = Table(title="suspended systems")
-    for column in ("system", "env", "since", "by", "answers", "reason"):
-        table.add_column(column)
-    for s in held:
-        table.add_row(s.system, s.env, when(s.time), s.actor, f"{s.mode}: {s.message}",
-                      s.reason)
-    console.print(table)
+    print_listing(
+        "suspended systems",
+        [Col("system"), Col("env"), Col("since", drop=2), Col("by", drop=1),
+         Col("answers", wrap=True, drop=3), Col("reason", wrap=True)],
+        [[s.system, s.env, when(s.time), s.actor, escape(f"{s.mode}: {s.message}"),
+          escape(s.reason)] for s in held],
+    )

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, parse_span, print_json, when, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    parse_span,
+    print_json,
+    print_listing,
+    when,
+    workspace,
+)
 
 ROLE_HELP = "viewer, reviewer, operator, approver or admin (each holds the ones before it)."
 
@@ -56,14 +64,13 @@ def list_users(json_output: bool = typer.Option(False, "--json", help="Print JSO
         console.print("no users: single-user mode (whoever runs trimtab is admin). "
                       "Add the first admin with `trimtab users add NAME --role admin`.")
         return
-    table = Table(title="users")
-    for column in ("name", "roles", "added", "state"):
-        table.add_column(column)
+    rows = []
     for u in users:
         roles = ", ".join(g.role + (f" ({g.system})" if g.system else "") for g in u.grants)
-        table.add_row(u.identity.name, roles or "-", when(u.identity.created_at),
-                      "live" if u.identity.live else "removed")
-    console.print(table)
+        rows.append([u.identity.name, roles or "-", when(u.identity.created_at),
+                     "live" if u.identity.live else "removed"])
+    print_listing("users", [Col("name"), Col("roles", wrap=True), Col("added", drop=1),
+                            Col("state")], rows)
 
 
 @users_app.command("grant")
@@ -160,15 +167,14 @@ def list_tokens(
     if json_output:
         print_json([t.to_dict() | {"state": t.state(now)} for t in tokens])
         return
-    table = Table(title="API tokens")
-    table.add_column("id", no_wrap=True)
-    for column in ("user", "name", "created", "expires", "state"):
-        table.add_column(column)
-    for t in tokens:
-        table.add_row(t.id, t.identity, t.name, when(t.created_at),
-                      f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "never",
-                      t.state(now))
-    console.print(table)
+    print_listing(
+        "API tokens",
+        [Col("id"), Col("user"), Col("name", wrap=True), Col("created", drop=1),
+         Col("expires", drop=2), Col("state")],
+        [[t.id, t.identity, t.name, when(t.created_at),
+          f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "never", t.state(now)]
+         for t in tokens],
+    )
 
 
 @tokens_app.command("revoke")
