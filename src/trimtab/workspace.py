@@ -357,10 +357,17 @@ class Workspace:
         return _approvals().approve(
             self.store, request, release=release, comment=comment, now=now,
             actor=self.authorize("approval.decide", pending.system),
-            apply=lambda r: self._apply_promotion(
-                r.system, r.release_id, r.env, f"{r.reason} (approved: request {r.id})".strip(),
-                canary=r.percent if r.mode == "canary" else None, shadow=None,
-                actor=r.requested_by, skip_order=True))  # the order was checked on request
+            apply=self._apply_approved)
+
+    def _apply_approved(self, r: ApprovalRequest) -> Deployment | None:
+        """An approved request applies while its release still passes its gates; the
+        order was checked when it was requested."""
+        gates.recheck(self.store, self.project, r.system, r.release_id, r.env,
+                      actor=r.requested_by)
+        return self._apply_promotion(
+            r.system, r.release_id, r.env, f"{r.reason} (approved: request {r.id})".strip(),
+            canary=r.percent if r.mode == "canary" else None, shadow=None,
+            actor=r.requested_by, skip_order=True)
 
     def reject(self, request: str, *, reason: str,
                now: datetime | None = None) -> ApprovalRequest:

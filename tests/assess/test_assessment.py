@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -93,8 +94,9 @@ def test_versioned_promoted_and_logged_is_automated_and_the_next_step_is_latency
     assert "latency_p95" in a.next_steps[0].fix
     assert by_id["O1"].state == "missing"
     assert "reached production without an eval run on its digest" in by_id["O1"].evidence
+    assert by_id["O3"].evidence == "no review policy declared"
     # Evidence trimtab does not record yet fails, and says so.
-    assert by_id["O3"].state == "no evidence source yet" and not by_id["O3"].passes
+    assert by_id["G5"].state == "no evidence source yet" and not by_id["G5"].passes
 
 
 def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage(
@@ -266,3 +268,64 @@ def test_eval_runs_before_production_pass_o1_and_a_production_gate_makes_it_auto
     assert by_id["O1"].evidence.endswith("the production gate requires it")
     assert by_id["G1"].state == "automated"
     assert "2 promotion(s) checked, 0 override(s) audited" in by_id["G1"].evidence
+
+
+OBSERVED = """
+    channels:
+      team: {kind: webhook, url: "http://127.0.0.1:9/hook"}
+    alerts:
+      p95: {system: complaint-router, metric: latency_p95, comparator: ">",
+            threshold: 20000, channels: [team]}
+      p99: {system: complaint-router, metric: latency_p99, comparator: ">",
+            threshold: 40000, channels: [team]}
+      errors: {system: complaint-router, metric: error_rate, comparator: ">",
+               threshold: 0.5, channels: [team]}
+      quality: {system: complaint-router, metric: quality_score, score: review,
+                window: 7d, comparator: "<", threshold: 0.1, channels: [team]}
+      inputs: {system: complaint-router, metric: drift, window: 1d, comparator: ">",
+               threshold: 0.99, channels: [team]}
+"""
+
+
+def test_a_system_with_every_stage_three_practice_is_observed_and_at_target(
+        ws, project_dir, monkeypatch):
+    edit(project_dir / "trimtab.yaml", "# gate: {environments: [production]}",
+         "gate: {environments: [production]}")
+    edit(project_dir / "trimtab.yaml", "    release:\n",
+         "    review: {per_week: 5}\n    release:\n")
+    add_yaml(project_dir, OBSERVED)
+    monkeypatch.setenv("TRIMTAB_CI_URL", "https://ci.example.com/runs/8")
+    first, _ = ws.release(SYSTEM)
+    ws.eval(SYSTEM)
+    promote_in_order(ws, first.id)
+    edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Customer complaint")
+    second, _ = ws.release(SYSTEM)
+    ws.eval(SYSTEM)
+    promote_in_order(ws, second.id)
+    ws.rollback(SYSTEM, "staging")  # the rollback drill, in staging
+    router = ws.system(SYSTEM, env="production")
+    texts = ["The charger sparks.", "The box arrived crushed.", "The hinge squeaks."]
+
+    def traffic(count: int) -> None:
+        for i in range(count):
+            router.run({**COMPLAINT, "text": texts[i % 3]}, user=f"agent-{i % 4}",
+                       tags={"channel": "email"})
+        assert ws.flush()
+
+    traffic(15)
+    ws.drift_baseline(SYSTEM, window=timedelta(hours=1))
+    time.sleep(0.01)
+    traffic(15)
+    ws.drift(SYSTEM, current=timedelta(hours=1))
+    sample, _ = ws.review_sample(SYSTEM)
+    for call_id in [c.id for c in ws.calls(system=SYSTEM, limit=5)]:
+        ws.review(call_id, "pass", score=5)
+    ws.check_alerts()
+
+    a = ws.assess(SYSTEM)
+    states = {v.check.id: (v.state, v.evidence) for v in a.verdicts}
+    assert failing(a) == ["G2", "G4", "G5", "G6"], states
+    assert (a.stage, a.target, a.next_steps) == (3, 3, [])
+    assert a.notes == ["At its target stage 3 (Observed): keep the evidence fresh."]
+    assert states["O3"][0] == "manual" and "5 review(s) in 30 days" in states["O3"][1]
+    assert states["O7"][0] == "automated"

@@ -69,9 +69,9 @@ CHECKS: tuple[Check, ...] = (
           "`trimtab eval {system}` in CI on every change"),
     Check("O2", 3, "eval datasets are versioned and results sliced by a tag", BOTH, False, 3,
           "give every eval case `tags:` (language, region, segment) and keep the dataset in Git"),
-    Check("O3", 3, "a review sample was drawn this week and worked within 30 days", (LLM,), True,
-          3, "declare a review policy for {system} and run `trimtab review sample {system}` "
-          "weekly"),
+    Check("O3", 3, "a review sample was drawn this week and worked within 30 days", (LLM,), False,
+          3, "declare `review: {{per_week: 20}}` under systems.{system}, run `trimtab review "
+          "sample {system}` weekly and work it with `trimtab review next {system}`"),
     Check("O4", 3, "a quality alert exists with a channel and was evaluated in 24 h", BOTH, True,
           2, "alerts: {{{system}-quality: {{system: {system}, metric: quality_score, score: "
           "review, window: 7d, comparator: '<', threshold: 0.8, channels: [team]}}}} and run "

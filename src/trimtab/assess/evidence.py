@@ -35,6 +35,7 @@ from trimtab.store import documents as document_store
 from trimtab.store import drift as drift_store
 from trimtab.store import evals as eval_store
 from trimtab.store import releases as release_store
+from trimtab.store import reviews as review_store
 from trimtab.store import systems as system_store
 from trimtab.store.deployments import Deployment
 from trimtab.store.releases import Release
@@ -42,6 +43,10 @@ from trimtab.store.releases import Release
 LOG_WINDOW = timedelta(days=7)
 ROLLBACK_WINDOW = timedelta(days=90)
 DOCUMENTS_WINDOW = timedelta(days=365)
+SAMPLE_WINDOW = timedelta(days=7)
+REVIEW_WINDOW = timedelta(days=30)
+#: Reviews a month must hold for the sample to count as worked (or the whole sample).
+REVIEWS_NEEDED = 10
 COVERAGE_NEEDED = 0.95
 #: Model names that float to whatever the provider serves today.
 _ALIAS = re.compile(r"(^|[-_.:/@])(latest|default|current|stable|preview)$")
@@ -88,6 +93,8 @@ class Facts:
     eval_runs: list[eval_store.EvalRun]  # newest first
     gate_suites: list[str]  # suites production's gate requires
     gate_overrides: int
+    review_sample: review_store.Sample | None
+    reviews_30d: int
     now: datetime
 
     @property
@@ -119,6 +126,8 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         approvals = approval_store.list_all(conn, system=name)
         eval_runs = eval_store.runs(conn, system=name, limit=500)
         overrides = len(audit_store.entries(conn, system=name, action="gate.override"))
+        sample = review_store.latest_sample(conn, system=name)
+        reviewed = len(review_store.for_system(conn, name, since=now - REVIEW_WINDOW))
     rules: dict[str, dict] = {}
     for rule_name, rule in project.spec.alerts.items():
         if rule.system not in (None, name):
@@ -136,7 +145,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         policy_approvals=_policy_approvals(project, spec, production), eval_runs=eval_runs,
         gate_suites=[n for n, s in (spec.evals.items() if spec else ())
                      if production in s.gate.environments],
-        gate_overrides=overrides, now=now,
+        gate_overrides=overrides, review_sample=sample, reviews_30d=reviewed, now=now,
     )
 
 
@@ -307,6 +316,22 @@ def _g1(f: Facts) -> tuple[str, str]:
                        f"{len(promotions)} promotion(s) checked, {overrides}")
 
 
+def _o3(f: Facts) -> tuple[str, str]:
+    if f.spec is not None and f.spec.review is None:
+        return MISSING, "no review policy declared"
+    sample = f.review_sample
+    if sample is None:
+        return MISSING, "no review sample drawn yet"
+    if f.now - sample.drawn_at > SAMPLE_WINDOW:
+        return MISSING, f"the newest sample ({sample.week}) was drawn {_day(sample.drawn_at)}"
+    needed = min(REVIEWS_NEEDED, sample.size)
+    evidence = (f"sample {sample.week} ({sample.size} of {sample.population} calls, seed "
+                f"{sample.seed}); {f.reviews_30d} review(s) in 30 days")
+    if f.reviews_30d < needed:
+        return MISSING, f"{evidence}, fewer than {needed}"
+    return MANUAL, evidence
+
+
 def _o4(f: Facts) -> tuple[str, str]:
     return _rule_check(f, ("quality_score",), "quality")
 
@@ -427,7 +452,6 @@ def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str
 
 
 _PENDING = {
-    "O3": "review samples",
     "G5": "incident drills and runbooks",
     "G6": "independent reviews",
 }
@@ -444,7 +468,7 @@ def _day(moment: datetime) -> str:
 
 
 _EVALUATORS = {
-    "O1": _o1, "O2": _o2, "G1": _g1,
+    "O1": _o1, "O2": _o2, "O3": _o3, "G1": _g1,
     "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
     "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G2": _g2, "G3": _g3, "G4": _g4,
 }

@@ -163,3 +163,21 @@ def require(store: Store, project: Project, system: str, ref: str, env: str, *,
         release = release_store.resolve(conn, ref)
         return enforce(conn, project, found, release, env, force=force, reason=reason,
                        actor=actor)
+
+
+def recheck(store: Store, project: Project, system: str, release_id: str, env: str, *,
+            actor: str) -> GateVerdict | None:
+    """The gate again, when an approved request is about to apply: between the
+    request and the quorum the dataset may have changed or a run been replaced,
+    and a promotion applies only while its release still passes. An admin's
+    audited override at request time stands: approvers saw it."""
+    import json
+
+    from trimtab.store import audit as audit_store
+
+    with store.read() as conn:
+        overrides = audit_store.entries(conn, system=system, action="gate.override")
+    if any(e.object_id == release_id and json.loads(e.payload).get("env") == env
+           for e in overrides):
+        return None
+    return require(store, project, system, release_id, env, force=False, reason="", actor=actor)
