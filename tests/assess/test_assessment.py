@@ -324,8 +324,19 @@ def test_a_system_with_every_stage_three_practice_is_observed_and_at_target(
 
     a = ws.assess(SYSTEM)
     states = {v.check.id: (v.state, v.evidence) for v in a.verdicts}
-    assert failing(a) == ["G2", "G4", "G5", "G6"], states
+    assert failing(a) == ["G2", "G3", "G4", "G5", "G6"], states
     assert (a.stage, a.target, a.next_steps) == (3, 3, [])
     assert a.notes == ["At its target stage 3 (Observed): keep the evidence fresh."]
     assert states["O3"][0] == "manual" and "5 review(s) in 30 days" in states["O3"][1]
     assert states["O7"][0] == "automated"
+
+
+def test_g3_needs_signed_checkpoints_to_see_a_cut_off_tail(ws, project_dir):
+    ws.sync()
+    g3 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G3"]
+    assert g3.state == "manual" and not g3.passes
+    assert "no signed checkpoint exists" in g3.evidence
+
+    ws.checkpoint_audit()
+    g3 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G3"]
+    assert g3.state == "automated" and "against 1 signed checkpoint(s)" in g3.evidence

@@ -94,7 +94,8 @@ CHECKS: tuple[Check, ...] = (
     Check("G2", 4, "every production promotion was approved by a second person", BOTH, True, 3,
           "set an approval policy for {production} (two approvers) and use `trimtab approve`"),
     Check("G3", 4, "the audit chain verifies and covers every change", BOTH, True, 1,
-          "trimtab audit verify (and investigate the first bad entry it names)"),
+          "trimtab audit checkpoint, and `audit: {{checkpoint_every: 1d}}` in trimtab.yaml so "
+          "the monitor keeps signing; `trimtab audit verify` names any first bad entry"),
     Check("G4", 4, "compliance documents were generated within 12 months and name an owner",
           BOTH, False, 2, "trimtab docs {system}"),
     Check("G5", 4, "an incident runbook exists and a drill was recorded within 12 months", BOTH,

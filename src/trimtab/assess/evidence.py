@@ -24,6 +24,7 @@ from trimtab.assess.checks import (
     NOT_APPLICABLE,
     Check,
 )
+from trimtab.errors import TrimtabError
 from trimtab.project.models import Project, SystemSpec
 from trimtab.store import Store
 from trimtab.store import alerts as alert_store
@@ -87,6 +88,7 @@ class Facts:
     newest_drift_check: datetime | None
     alert_rules: dict[str, dict]  # rule name -> {metric, env, channels, evaluated_at}
     chain: audit_store.ChainReport
+    checkpoints: int  # signed checkpoints the chain was compared with
     documents: list[document_store.DocumentRecord]
     approvals: list[approval_store.ApprovalRequest]
     policy_approvals: int  # approvals the production policy asks of this system; 0: none
@@ -128,6 +130,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         overrides = len(audit_store.entries(conn, system=name, action="gate.override"))
         sample = review_store.latest_sample(conn, system=name)
         reviewed = len(review_store.for_system(conn, name, since=now - REVIEW_WINDOW))
+    chain, checkpoints = _chain_with_checkpoints(store, project, chain)
     rules: dict[str, dict] = {}
     for rule_name, rule in project.spec.alerts.items():
         if rule.system not in (None, name):
@@ -141,12 +144,31 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         name=name, spec=spec, registered=system is not None, environments=environments,
         deployments=history, releases=releases, coverage=coverage,
         drift_baselines=len(baselines), newest_drift_check=newest[0].time if newest else None,
-        alert_rules=rules, chain=chain, documents=documents, approvals=approvals,
+        alert_rules=rules, chain=chain, checkpoints=checkpoints, documents=documents,
+        approvals=approvals,
         policy_approvals=_policy_approvals(project, spec, production), eval_runs=eval_runs,
         gate_suites=[n for n, s in (spec.evals.items() if spec else ())
                      if production in s.gate.environments],
         gate_overrides=overrides, review_sample=sample, reviews_30d=reviewed, now=now,
     )
+
+
+def _chain_with_checkpoints(store: Store, project: Project,
+                            chain: audit_store.ChainReport) -> tuple[audit_store.ChainReport, int]:
+    """A hash chain cannot show its own tail cut off; signed checkpoints kept
+    outside the store can. Without any, the chain's own verdict is all there is."""
+    from trimtab.govern import checkpoints
+
+    try:
+        found = checkpoints.read(checkpoints.location(project))
+        if not found:
+            return chain, 0
+        return checkpoints.verify(store, project), len(found)
+    except TrimtabError as exc:
+        if "no checkpoint file" in str(exc):  # none written yet: the usual start
+            return chain, 0
+        return audit_store.ChainReport(ok=False, entries=chain.entries, head_hash=chain.head_hash,
+                                       problem=f"checkpoints cannot be checked: {exc}"), 0
 
 
 def evaluate(facts: Facts) -> list[Verdict]:
@@ -416,9 +438,13 @@ def _g2(f: Facts) -> tuple[str, str]:
 
 def _g3(f: Facts) -> tuple[str, str]:
     if not f.chain.ok:
-        return MISSING, f"the chain breaks at entry {f.chain.first_bad_seq}: {f.chain.problem}"
-    return AUTOMATED, (f"{f.chain.entries:,} entries verify (head {f.chain.head_hash[:12]}); "
-                       "truncation is only visible with checkpoints")
+        where = f"at entry {f.chain.first_bad_seq}: " if f.chain.first_bad_seq else ""
+        return MISSING, f"the audit trail does not verify {where}{f.chain.problem}"
+    if not f.checkpoints:
+        return MANUAL, (f"{f.chain.entries:,} entries verify (head {f.chain.head_hash[:12]}), "
+                        "but no signed checkpoint exists, so a cut-off tail would not show")
+    return AUTOMATED, (f"{f.chain.entries:,} entries verify against {f.checkpoints} signed "
+                       "checkpoint(s)")
 
 
 def _g4(f: Facts) -> tuple[str, str]:
