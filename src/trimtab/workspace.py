@@ -104,6 +104,7 @@ class Workspace:
         # Recorder(...) keywords for when the recorder starts (the gateway sets writer).
         self.recorder_options: dict[str, Any] = {}
         self._privacy = RecordPrivacy()
+        self._unready: list[str] | None = None  # warn_unready() has run
         # What scheduled housekeeping (run_scheduled) remembers between cycles.
         self._schedule: dict[str, Any] = {}
         # The API token this workspace acts with (default: TRIMTAB_TOKEN); a server
@@ -239,7 +240,32 @@ class Workspace:
     def caller(self) -> Caller:
         from trimtab.sdk.calling import Caller  # the runtime (httpx, prices) loads on first call
 
-        return Caller(lambda system, env: self.active.route(system, env), self.emit)
+        self.warn_unready()
+        return Caller(lambda system, env: self.active.route(system, env), self.emit,
+                      self._simulated_refusal)
+
+    def _simulated_refusal(self, env: str) -> str | None:
+        project = self.recent_project()
+        if project is None:
+            return "no trimtab.yaml allows the simulated provider here (allow_simulated)."
+        return project.simulated_refusal(env)
+
+    def warn_unready(self) -> list[str]:
+        """Log, once per workspace, each provider whose key variable is unset and
+        each model with no price (project/readiness.py); the gateway and the SDK
+        call this as they start. Returns the lines."""
+        if self._unready is not None or self.project_file is None:
+            return self._unready or []
+        from trimtab.project.readiness import readiness
+
+        try:
+            project = self.recent_project()
+        except TrimtabError:  # a broken file: the call that needs it says so
+            return []
+        self._unready = readiness(project) if project is not None else []
+        for line in self._unready:
+            log.warning("trimtab: %s", line)
+        return self._unready
 
     def system(self, name: str, env: str | None = None) -> SystemClient:
         """A handle to call a system's active release: ``.run(vars)``, ``await .arun(vars)``.

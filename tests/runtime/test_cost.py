@@ -24,6 +24,7 @@ from trimtab.runtime import (
     cost_of,
     make_provider,
 )
+from trimtab.runtime.cost import priced
 
 AT = datetime(2025, 9, 1, tzinfo=UTC)
 OPENAI = ProviderSpec(kind="openai")
@@ -125,6 +126,26 @@ def test_the_reported_model_is_tried_before_the_requested_one():
     azure = ProviderSpec(kind="openai", base_url="https://acme.openai.azure.com/openai")
     cost = cost_of(Usage(input_tokens=1000), ["gpt-4o-2024-08-06", "prod-chat"], azure, at=AT)
     assert cost.micro_usd == 2500 and "genai-prices" in cost.source
+
+
+def test_an_openai_compatible_endpoint_is_priced_by_prices_from_and_price_as():
+    """A company proxy or vLLM serving OpenAI's models: its URL matches no entry of
+    the price table, so nothing is priced until the provider says whose table
+    applies (``prices_from``) and which model a deployment name is (``price_as``)."""
+    usage = Usage(input_tokens=1000, output_tokens=500)
+    proxy = {"kind": "openai", "base_url": "https://llm.acme.internal/v1"}
+    assert not cost_of(usage, "gpt-4o", ProviderSpec(**proxy), at=AT).known
+    assert not priced("gpt-4o", ProviderSpec(**proxy))
+    table = ProviderSpec(**proxy, prices_from="openai")
+    assert micro(usage, "gpt-4o", table)[0] == 7500 and priced("gpt-4o", table)
+    assert not priced("prod-chat", table)
+    named = ProviderSpec(**proxy, prices_from="openai", price_as={"prod-chat": "gpt-4o"})
+    got, cost = micro(usage, "prod-chat", named)
+    assert got == 7500 and cost.priced_as == "gpt-4o" and priced("prod-chat", named)
+    # price_as also reaches the provider's own prices
+    own = ProviderSpec(**proxy, price_as={"prod-chat": "house"},
+                       prices={"house": {"input_mtok": 1, "output_mtok": 2}})
+    assert micro(usage, "prod-chat", own)[0] == 2000 and priced("prod-chat", own)
 
 
 def test_cost_from_a_snapshot_dict():

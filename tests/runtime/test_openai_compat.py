@@ -136,12 +136,13 @@ async def test_a_key_never_reaches_errors_or_logs(upstream, key, caplog):
     assert "[SECRET]" in error.message
 
 
-async def test_missing_key_variable_is_an_auth_error_naming_it(upstream):
+async def test_missing_key_variable_is_not_configured_naming_it(upstream):
     provider = make_provider({"name": "up", "kind": "openai", "base_url": upstream.base_url,
                               "api_key_env": "NOT_SET_ANYWHERE"}, env={})
     with pytest.raises(ProviderError) as info:
         await provider.complete(req())
-    assert info.value.kind == "auth" and "NOT_SET_ANYWHERE" in str(info.value)
+    assert info.value.kind == "not_configured" and "NOT_SET_ANYWHERE" in str(info.value)
+    assert not info.value.fallback_ok
     assert upstream.requests == []
 
 

@@ -18,6 +18,7 @@ from trimtab.runtime import (
     CircuitBreaker,
     Router,
     Target,
+    _http,
     make_provider,
     router_for_release,
 )
@@ -126,24 +127,44 @@ async def test_fallback_after_retries_are_spent_and_timeouts(upstream, fallback_
     assert result.fallback_used
 
 
-@pytest.mark.parametrize("fault, kind", [("malformed", "malformed"), (401, "auth")])
-async def test_malformed_and_auth_fall_back_without_retrying(upstream, fallback_upstream,
-                                                             fault, kind):
-    upstream.plan(fault)
+async def test_malformed_falls_back_without_retrying(upstream, fallback_upstream):
+    upstream.plan("malformed")
     async with router(upstream, fallback_upstream) as r:
         result = await r.complete(HELLO)
-    assert kinds(result) == [("primary", kind), ("fallback", None)]
+    assert kinds(result) == [("primary", "malformed"), ("fallback", None)]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_key_fails_the_call_loudly_never_a_fallback(upstream, fallback_upstream,
+                                                                    status, caplog):
+    """A fallback would hide a broken key behind answers from elsewhere: the call
+    fails (recorded as ``auth``, so error-rate rules see it), the log says so once
+    per provider, and the breaker stays closed (the upstream answered)."""
+    _http._refused_keys.clear()
+    upstream.fail_rate, upstream.fail_mix = 1.0, {status: 1}
+    breakers = BreakerRegistry()
+    async with router(upstream, fallback_upstream, breakers=breakers) as r:
+        for _ in range(8):
+            with pytest.raises(CallFailed) as info:
+                await r.complete(HELLO)
+            assert kinds(info.value) == [("primary", "auth")]
+            assert info.value.attempts[0].status == status
+    assert fallback_upstream.requests == [] and upstream.served[status] == 8
+    assert breakers.states() == {"primary": "closed"}
+    refused = [r for r in caplog.records if "refused its key" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].levelname == "ERROR"
+    assert "'primary'" in refused[0].getMessage() and KEY not in caplog.text
 
 
 async def test_everything_failing_reports_every_attempt_without_the_key(upstream,
                                                                         fallback_upstream):
     upstream.fail_rate = fallback_upstream.fail_rate = 1.0
-    upstream.fail_mix = {401: 1}
+    upstream.fail_mix = {"malformed": 1}
     async with router(upstream, fallback_upstream) as r:
         with pytest.raises(CallFailed) as info:
             await r.complete(HELLO)
     error = info.value
-    assert kinds(error) == [("primary", "auth")] + [("fallback", "server")] * 3
+    assert kinds(error) == [("primary", "malformed")] + [("fallback", "server")] * 3
     assert error.kind == "server" and "4 attempt(s) on 2 target(s)" in str(error)
     assert all(KEY not in (a.message or "") for a in error.attempts)
 
@@ -412,12 +433,12 @@ async def test_thirty_percent_upstream_failures_with_a_healthy_fallback():
     assert 0 < served_by_fallback < calls and primary.served["ok"] > 0
 
 
-async def test_a_fallback_answer_record_never_carries_the_key(upstream, fallback_upstream):
-    """What the recorder will store: result.to_dict() and every attempt."""
+async def test_a_refused_key_record_never_carries_the_key(upstream, fallback_upstream):
+    """What the recorder will store: every attempt (the upstream quoted the key back)."""
     upstream.plan(401)
     async with router(upstream, fallback_upstream) as r:
-        result = await r.complete(HELLO)
-    record = json.dumps({**result.to_dict(), "response": result.response.to_openai()})
+        with pytest.raises(CallFailed) as info:
+            await r.complete(HELLO)
+    record = json.dumps([a.to_dict() for a in info.value.attempts])
     assert KEY not in record and "[SECRET]" in record
-    assert result.to_dict()["fallback_used"] is True
-    assert result.to_dict()["attempts"][0]["kind"] == "auth"
+    assert info.value.attempts[0].kind == "auth"

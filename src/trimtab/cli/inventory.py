@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -45,6 +46,9 @@ def validate(
     """Check trimtab.yaml and report every problem at once, with line and fix.
 
     Exit code 0 when valid, 2 when not: put it in CI before any release.
+    Warnings (exit 0) name each provider whose key variable is unset here, the
+    environments where the simulated provider may answer, and each model
+    with no price.
 
     Example:
 
@@ -53,12 +57,19 @@ def validate(
     from trimtab.project.loader import PROJECT_FILE, load_project
 
     path = file or workspace().project_file or Path(PROJECT_FILE)
+    from trimtab.project.readiness import readiness
+
     project = load_project(path)
     count = len(project.spec.systems)
     console.print(
         f"[green]ok[/] {path}: {count} system{'s' if count != 1 else ''}, "
         f"environments {' → '.join(project.environments)}"
     )
+    allowed = project.spec.allow_simulated
+    console.print(f"simulated provider answers in: {', '.join(allowed) or 'no environment'} "
+                  "(allow_simulated)", markup=False)
+    for line in readiness(project):
+        console.print(f"[yellow]warning[/] {escape(line)}")
 
 
 @handles_errors

@@ -130,6 +130,7 @@ class Gateway:
 
     async def startup(self) -> None:
         self.ws.recent_project(fresh=True)  # serve the file as it is now, not a second ago
+        self.ws.warn_unready()  # unset provider keys, unpriced models: say so before traffic
         await self.keys.start()
         from trimtab.telemetry.prometheus import install_prometheus
 

@@ -59,6 +59,9 @@ _UPSTREAM: dict[str, tuple[int, str, str]] = {
     "circuit_open": (503, "server_error", "circuit_open"),
     "suspended": (503, "server_error", "system_suspended"),
     "auth": (502, "server_error", "upstream_auth"),
+    # The provider's key variable is unset, or a simulated provider where the
+    # project does not allow one: the gateway's configuration, never a fake answer.
+    "not_configured": (503, "server_error", "provider_not_configured"),
     "server": (502, "server_error", "upstream_error"),
     "malformed": (502, "server_error", "upstream_malformed"),
     "connection": (502, "server_error", "upstream_connection"),
@@ -72,7 +75,7 @@ def from_exception(exc: BaseException, *, messages_given: bool = True) -> Gatewa
     if isinstance(exc, CallFailed):
         status, type_, code = _UPSTREAM.get(exc.kind, (502, "server_error", "upstream_error"))
         headers = {}
-        if status in (429, 503):
+        if status in (429, 503) and exc.kind != "not_configured":
             wait = exc.retry_after if exc.retry_after is not None else 1.0
             headers["retry-after"] = str(max(1, math.ceil(wait)))
         return GatewayError(status, str(exc), type=type_, code=code, headers=headers)

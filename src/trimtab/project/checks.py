@@ -349,6 +349,10 @@ def _check_semantics(
     providers = {*BUILTIN_PROVIDERS, *(declared if isinstance(declared, dict) else {})}
     if spec is not None:
         _check_environments(spec.environments, problem)
+        for i, env in enumerate(spec.allow_simulated):
+            if env not in spec.environments:
+                problem(("allow_simulated", i), f"unknown environment {env!r}. Fix: use one of "
+                        f"{', '.join(spec.environments)}.")
         _check_providers(spec, problem)
         _check_kinds(spec, problem)
         for name, system in spec.systems.items():

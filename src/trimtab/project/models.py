@@ -178,6 +178,9 @@ class ProjectFile(_Strict):
     version: Literal[1] = 1
     project: str
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "production"])
+    allow_simulated: list[str] = Field(
+        default_factory=list, description="environments where the built-in simulated provider "
+        "may answer; elsewhere its calls fail with 503 provider_not_configured")
     providers: dict[str, ProviderSpec] = Field(default_factory=dict)
     artefact_store: str | None = None
     systems: dict[str, SystemSpec] = Field(default_factory=dict)
@@ -222,6 +225,16 @@ class Project:
                 f"{self.path.name} declares: {', '.join(self.spec.environments)}. "
                 "Fix: use one of those, or add it under `environments:`."
             )
+
+    def simulated_refusal(self, env: str) -> str | None:
+        """Why a simulated provider may not answer in ``env``; None where it may."""
+        allowed = self.spec.allow_simulated
+        if env in allowed:
+            return None
+        return (f"the simulated provider does not answer in {env!r}: {self.path.name} allows "
+                f"it in {', '.join(allowed) or 'no environment'} (allow_simulated). Fix: point "
+                f"the release at a real provider, or add {env} to allow_simulated where fake "
+                "answers are meant.")
 
     def provider(self, name: str) -> dict[str, Any]:
         if name in self.spec.providers:

@@ -16,6 +16,12 @@ project: {project}
 # Promotion order, lowest first. The last one is production.
 environments: [dev, staging, production]
 
+# Where the built-in `simulated` provider may answer; anywhere else its calls
+# fail (503 provider_not_configured) instead of serving fake answers. This
+# example runs offline end to end, so it allows production too: once a real
+# provider serves production, remove `production` here.
+allow_simulated: [dev, staging, production]
+
 # Endpoints the runtime calls. `simulated` is built in and needs no network;
 # real providers name the environment variable that holds their key, e.g.:
 #   openai:

@@ -41,6 +41,7 @@ from trimtab.runtime.resilience import (
     StreamCall,
     Target,
 )
+from trimtab.runtime.simulated import RefusedSimulated
 from trimtab.runtime.templates import TemplateError, prompt_messages, render
 
 if TYPE_CHECKING:
@@ -58,16 +59,21 @@ __all__ = [
 def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                   client: Client | None = None,
                   answers: SimulateSpec | Mapping[str, Any] | None = None,
-                  rng: random.Random | None = None) -> Provider:
+                  rng: random.Random | None = None,
+                  simulated_refused: str | None = None) -> Provider:
     """A provider from its release-snapshot entry (``{"name", "kind", ...}``).
 
     The kind is looked up in the ``trimtab.providers`` entry points (the
     built-in ones register there too) and called as
     ``factory(name, spec, env=, client=, answers=, rng=)``. ``env`` is where
     keys are looked up (default ``os.environ``); ``answers`` are the release's
-    ``simulate:`` rules, used by simulated providers only.
+    ``simulate:`` rules, used by simulated providers only. ``simulated_refused``,
+    when given, is why a simulated provider may not answer here: it then fails
+    every call with that reason (``not_configured``).
     """
     spec = ProviderSpec.model_validate({k: v for k, v in entry.items() if k != "name"})
+    if spec.kind == "simulated" and simulated_refused is not None:
+        return RefusedSimulated(str(entry["name"]), spec, simulated_refused)
     factory = plugins.load(plugins.PROVIDERS, spec.kind)
     return factory(str(entry["name"]), spec, env=env if env is not None else os.environ,
                    client=client, answers=answers, rng=rng)
@@ -75,8 +81,14 @@ def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = N
 
 def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                         client: Client | None = None,
-                        rng: random.Random | None = None) -> list[Target]:
-    """(provider, model, params) in chain order; fallbacks inherit the release's params."""
+                        rng: random.Random | None = None,
+                        simulated_refused: str | None = None) -> list[Target]:
+    """(provider, model, params) in chain order; fallbacks inherit the release's params.
+
+    With ``simulated_refused`` (simulated providers may not answer here) a
+    simulated fallback leaves the chain, so a real failure is what the caller
+    sees, and a simulated primary fails every call with that reason.
+    """
     if not spec.get("provider") or not spec.get("model"):
         raise ValueError(f"the release of {spec.get('system')!r} names no provider/model to call")
     providers: dict[str, Provider] = {}
@@ -84,12 +96,15 @@ def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | Non
     def provider(entry: Mapping[str, Any]) -> Provider:
         if entry["name"] not in providers:
             providers[entry["name"]] = make_provider(entry, env=env, client=client,
-                                                     answers=spec.get("simulate"), rng=rng)
+                                                     answers=spec.get("simulate"), rng=rng,
+                                                     simulated_refused=simulated_refused)
         return providers[entry["name"]]
 
     base = dict(spec.get("params") or {})
     targets = [Target(provider(spec["provider"]), spec["model"], base)]
     for fallback in spec.get("fallbacks") or ():
+        if simulated_refused is not None and fallback["provider"].get("kind") == "simulated":
+            continue
         targets.append(Target(provider(fallback["provider"]), fallback["model"],
                               {**base, **(fallback.get("params") or {})}))
     return targets
@@ -98,7 +113,9 @@ def targets_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | Non
 def router_for_release(spec: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                        breakers: BreakerRegistry | None = None,
                        client: Client | None = None,
-                       rng: random.Random | None = None) -> Router:
+                       rng: random.Random | None = None,
+                       simulated_refused: str | None = None) -> Router:
     """The router for a release snapshot: its model, then its fallbacks, in order."""
-    return Router(targets_for_release(spec, env=env, client=client, rng=rng),
+    return Router(targets_for_release(spec, env=env, client=client, rng=rng,
+                                      simulated_refused=simulated_refused),
                   breakers=breakers, rng=rng)

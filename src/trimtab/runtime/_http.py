@@ -13,6 +13,7 @@ neither httpx nor aiohttp is used.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -29,6 +30,23 @@ from trimtab.runtime.config import ProviderSpec
 from trimtab.runtime.errors import ProviderError, kind_for_status
 
 MAX_ERROR_TEXT = 300
+
+log = logging.getLogger("trimtab")
+
+#: Providers whose key an upstream refused (401/403), logged once each per process.
+_refused_keys: set[str] = set()
+
+
+def report_refused_key(provider: str, status: int, message: str) -> None:
+    """A 401/403 is the deployment's own key, never the caller's fault: say so at
+    error level, once per provider (every call is also recorded as an ``auth``
+    error and counted in ``trimtab_call_errors``)."""
+    if provider in _refused_keys or len(_refused_keys) >= 1000:
+        return
+    _refused_keys.add(provider)
+    log.error("provider %r refused its key (HTTP %d: %s); its calls fail until the key is "
+              "fixed. Fix: check the key in its api_key_env variable and its access to the "
+              "model.", provider, status, message[:200])
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -150,8 +168,9 @@ class HttpProvider:
         key = self._env.get(name)
         if not key:
             raise ProviderError(
-                "auth", f"environment variable {name} is not set. Fix: export {name}=<your key> "
-                "where the runtime runs.", provider=self.name, model=model)
+                "not_configured", f"provider {self.name!r} is not configured: environment "
+                f"variable {name} is not set. Fix: export {name}=<your key> where the runtime "
+                "runs.", provider=self.name, model=model)
         return key
 
     def _secrets(self) -> list[str]:
@@ -182,8 +201,11 @@ class HttpProvider:
                               + (f" (to {where})" if where else "") + "; trimtab follows no "
                               "redirects. Fix: set the provider's base_url to the final URL",
                               model, status=status)
-        return self.error(kind_for_status(status), error_text(body), model, status=status,
-                          retry_after=parse_retry_after(response.headers))
+        error = self.error(kind_for_status(status), error_text(body), model, status=status,
+                           retry_after=parse_retry_after(response.headers))
+        if status in (401, 403):
+            report_refused_key(self.name, status, error.message)
+        return error
 
     def _transport_error(self, exc: Exception, model: str | None, *, partial: bool = False):
         # ConnectTimeout and ReadTimeout subclass TimeoutError; so does http1.Deadline,

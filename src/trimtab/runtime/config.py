@@ -130,6 +130,13 @@ class ProviderSpec(_Strict):
     prices: dict[str, PriceSpec] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="settings for a plugin kind, read by its plugin")
+    prices_from: str | None = Field(
+        None, description="whose price table applies (a genai-prices provider id, e.g. openai "
+        "for Azure OpenAI, a company proxy or vLLM serving OpenAI's models); default: found by "
+        "base_url, which a custom URL never matches")
+    price_as: dict[str, str] = Field(
+        default_factory=dict, description="model -> the model whose price it has (a "
+        "deployment name -> gpt-4o-mini)")
 
 
 class SimToolSpec(_Strict):

@@ -223,13 +223,63 @@ def _usage(usage: Usage) -> genai_prices.Usage:
 
 
 def _table_lookup(provider: ProviderSpec) -> dict[str, str]:
-    """How to find the provider in the price table: by URL when one is set, else by kind
-    (a plugin's kind is looked up under its own name, never priced as OpenAI)."""
+    """How to find the provider in the price table: as ``prices_from`` says, else by URL
+    when one is set (a custom URL, e.g. a company proxy's, matches no entry), else by
+    kind (a plugin's kind is looked up under its own name, never priced as OpenAI)."""
+    if provider.prices_from:
+        return {"provider_id": provider.prices_from}
     if provider.kind == "anthropic":
         return {"provider_id": "anthropic"}
     if provider.base_url:
         return {"provider_api_url": provider.base_url}
     return {"provider_id": "openai" if provider.kind in ("openai", "simulated") else provider.kind}
+
+
+def _table_models(provider: ProviderSpec, models: list[str],
+                  price_as: str | None) -> tuple[dict[str, str], list[str]]:
+    """Where to look in the price table, and for which model names."""
+    if provider.kind == "simulated":  # no price of its own; maybe costed as a real model
+        return {}, [price_as] if price_as else []
+    return _table_lookup(provider), [provider.price_as.get(m, m) for m in models]
+
+
+def _table_price(lookup: dict[str, str], model: str) -> Any:
+    """The price table's entry for ``model`` (None when it has none), misses remembered."""
+    missed = (tuple(lookup.items()), model)
+    if missed in _unpriced:
+        return None
+    try:
+        _, info = data_snapshot.get_snapshot().find_provider_model(
+            model, None, lookup.get("provider_id"), lookup.get("provider_api_url"))
+    except LookupError:
+        if len(_unpriced) < 10_000:  # passthrough model names are client-chosen
+            _unpriced.add(missed)
+        return None
+    return info
+
+
+def _override(provider: ProviderSpec, model: str) -> str | None:
+    """The name ``model`` has in the provider's own ``prices:``, if it has one there."""
+    for name in (model, provider.price_as.get(model)):
+        if name in provider.prices:
+            return name
+    return None
+
+
+def priced(model: str, provider: ProviderSpec, *, price_as: str | None = None) -> bool:
+    """Whether calls of ``model`` on ``provider`` get a cost (an override or the table)."""
+    if _override(provider, model) is not None:
+        return True
+    lookup, names = _table_models(provider, [model], price_as)
+    return any(_table_price(lookup, name) is not None for name in names)
+
+
+def unpriced_fix(model: str, provider_name: str) -> str:
+    """How to give ``model`` on ``provider_name`` a price, in trimtab.yaml terms."""
+    return (f"Fix: under providers.{provider_name} in trimtab.yaml, set `prices_from: openai` "
+            f"(or the owner of its price table) when it serves that vendor's models, "
+            f"`price_as: {{{model}: <a priced model>}}` when {model!r} is a deployment name, or "
+            f"`prices: {{{model}: {{input_mtok: ..., output_mtok: ...}}}}`.")
 
 
 def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec | Mapping,
@@ -249,28 +299,20 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
     if usage is None:
         return unknown("the provider reported no usage")
     for model in candidates:
-        if model in provider.prices:
+        name = _override(provider, model) if provider.prices else None
+        if name is not None:
             try:
-                override = _remembered(_overrides, provider.prices[model], model_price, 1024)
+                override = _remembered(_overrides, provider.prices[name], model_price, 1024)
                 input_usd, output_usd, usd = _priced(override, usage)
             except ValueError as exc:
                 return unknown(f"usage cannot be priced: {exc}")
             return Cost(usd=usd, input_usd=input_usd, output_usd=output_usd,
-                        source=f"trimtab.yaml providers.{provider_name}.prices", priced_as=model)
-    lookup, table_models = _table_lookup(provider), candidates
-    if provider.kind == "simulated":  # no price of its own; maybe costed as a real model
-        lookup, table_models = {}, [price_as] if price_as else []
+                        source=f"trimtab.yaml providers.{provider_name}.prices", priced_as=name)
+    lookup, table_models = _table_models(provider, candidates, price_as)
     for model in table_models:
-        missed = (tuple(lookup.items()), model)
-        if missed in _unpriced:
-            continue
-        try:
-            # What genai_prices.calc_price does, with the arithmetic above.
-            _, info = data_snapshot.get_snapshot().find_provider_model(
-                model, None, lookup.get("provider_id"), lookup.get("provider_api_url"))
-        except LookupError:
-            if len(_unpriced) < 10_000:  # passthrough model names are client-chosen
-                _unpriced.add(missed)
+        # What genai_prices.calc_price does, with the arithmetic above.
+        info = _table_price(lookup, model)
+        if info is None:
             continue
         try:
             input_usd, output_usd, usd = _priced(info.get_prices(at or datetime.now(UTC)), usage)
@@ -281,7 +323,6 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
     model = candidates[0] if candidates else "?"
     if (provider_name, model) not in _warned and len(_warned) < 1000:  # passthrough names
         _warned.add((provider_name, model))                            # are client-chosen
-        log.warning("no price for model %r on provider %r: its calls get cost unknown. Fix: add "
-                    "prices: {%s: {input_mtok: ..., output_mtok: ...}} under providers.%s in "
-                    "trimtab.yaml.", model, provider_name, model, provider_name or "<name>")
+        log.warning("no price for model %r on provider %r: its calls get cost unknown. %s",
+                    model, provider_name, unpriced_fix(model, provider_name or "<name>"))
     return unknown(f"no price for model {model!r} ({PRICE_TABLE}, no override)")

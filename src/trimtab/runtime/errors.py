@@ -15,14 +15,22 @@ from trimtab.runtime.redaction import scrub_secrets
 
 ErrorKind = Literal[
     "timeout", "rate_limit", "server", "bad_request", "auth", "malformed", "connection",
-    "circuit_open",
+    "circuit_open", "not_configured",
 ]
 
 #: Worth another try on the same provider after a pause.
 RETRYABLE: frozenset[str] = frozenset({"timeout", "rate_limit", "server", "connection"})
 #: Worth trying the next provider in the chain. A 400 is the caller's own
 #: request, so another provider would reject it too: it goes straight back.
-FALLBACK: frozenset[str] = RETRYABLE | {"auth", "malformed", "circuit_open"}
+#: Neither do ``auth`` (the upstream refused our key: 401/403) and
+#: ``not_configured`` (its key variable is unset, or a simulated provider where
+#: the project does not allow one): a fallback would hide a broken deployment
+#: behind answers from elsewhere, so the call fails, recorded, and people see it.
+FALLBACK: frozenset[str] = RETRYABLE | {"malformed", "circuit_open"}
+#: Failures that say nothing against the upstream's health, so they never open
+#: its circuit: it answered (the request or our key was wrong), or it was never
+#: called (nothing to call it with).
+NOT_UPSTREAM_FAULTS: frozenset[str] = frozenset({"bad_request", "auth", "not_configured"})
 
 
 class ProviderError(Exception):

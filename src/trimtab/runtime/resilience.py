@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from trimtab.runtime.config import BreakerSpec, RetrySpec
 from trimtab.runtime.cost import Cost, cost_of
-from trimtab.runtime.errors import ProviderError
+from trimtab.runtime.errors import NOT_UPSTREAM_FAULTS, ProviderError
 from trimtab.runtime.messages import ChatChunk, ChatRequest, ChatResponse, StreamAccumulator
 
 T = TypeVar("T")
@@ -350,8 +350,8 @@ class Walk:
         """Book a failed attempt and say what next: seconds to wait before retrying this
         target, or None to move on. Raises CallFailed when no other target may try
         (the caller's own bad request, or ``final``: a stream that already gave chunks)."""
-        # A 400 proves the upstream is up and answering: it counts for the breaker.
-        self.breaker.success() if error.kind == "bad_request" else self.breaker.failure()
+        # A 400 or 401 proves the upstream is up and answering: it counts for the breaker.
+        self.breaker.success() if error.kind in NOT_UPSTREAM_FAULTS else self.breaker.failure()
         self._record(error)
         if final or not error.fallback_ok:
             raise CallFailed(error, self.attempts)

@@ -186,3 +186,29 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_fill(v, values) for v in value]
     return value
+
+
+class RefusedSimulated:
+    """A simulated provider where the project does not allow one: every call fails
+    as ``not_configured`` (never falls back), recorded, so no fake answer is served
+    in an environment that expects a real model."""
+
+    kind = "simulated"
+
+    def __init__(self, name: str, spec: ProviderSpec, reason: str):
+        self.name = name
+        self.spec = spec
+        self.reason = reason
+
+    def _error(self, model: str | None) -> ProviderError:
+        return ProviderError("not_configured", self.reason, provider=self.name, model=model)
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        raise self._error(request.model)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        raise self._error(request.model)
+        yield  # an async generator, like the real providers' streams
+
+    async def aclose(self) -> None:
+        return None

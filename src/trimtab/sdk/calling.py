@@ -193,16 +193,21 @@ class Caller:
     that the synchronous ``run()`` uses so scripts need no asyncio.
 
     ``route(system, env)`` names the releases that answer (the active-release
-    cache); ``emit(record)`` spools a finished call and tells the observers.
+    cache); ``emit(record)`` spools a finished call and tells the observers;
+    ``simulated_refusal(env)`` says why a simulated provider may not answer in
+    ``env`` (None: it may), from the project's ``allow_simulated``.
     """
 
-    def __init__(self, route: Callable[[str, str], Route], emit: Callable[[CallRecord], str]):
+    def __init__(self, route: Callable[[str, str], Route], emit: Callable[[CallRecord], str],
+                 simulated_refusal: Callable[[str], str | None] = lambda env: None):
         self.route = route
         self.emit = emit
+        self.simulated_refusal = simulated_refusal
         self.breakers = BreakerRegistry()
         # Per event loop (an HTTP client belongs to the loop that made it); weak, so
         # an app that calls asyncio.run() per request does not pile up dead clients.
-        self._routers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Router]] = (
+        self._routers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, str | None], Router]] = (
             weakref.WeakKeyDictionary())
         self._direct: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Provider]] = (
             weakref.WeakKeyDictionary())
@@ -280,24 +285,28 @@ class Caller:
             known = self._specs[release.id] = (spec, Redactor.from_spec(spec.get("privacy")))
         return known
 
-    def router(self, release: Release | Direct) -> Router:
-        """One router per (release, loop): HTTP clients belong to the loop that made them.
+    def router(self, release: Release | Direct, env: str) -> Router:
+        """One router per (release, loop, whether simulated providers may answer in
+        ``env``): HTTP clients belong to the loop that made them.
 
         Direct calls name any model, so they share one provider per entry and
         loop and get a throwaway router (a list of one target) per call.
         """
         loop = asyncio.get_running_loop()
+        refusal = self.simulated_refusal(env)
         if release.id is None:
             providers = self._direct.setdefault(loop, {})
-            provider = providers.get(release.key)
+            key = (release.key, refusal)
+            provider = providers.get(key)
             if provider is None:
-                provider = providers[release.key] = make_provider(release.spec["provider"])
+                provider = providers[key] = make_provider(release.spec["provider"],
+                                                          simulated_refused=refusal)
             return Router([Target(provider, release.spec["model"])], breakers=self.breakers)
         routers = self._routers.setdefault(loop, {})
-        router = routers.get(release.id)
+        router = routers.get((release.id, refusal))
         if router is None:
-            router = routers[release.id] = router_for_release(self.spec(release)[0],
-                                                              breakers=self.breakers)
+            router = routers[(release.id, refusal)] = router_for_release(
+                self.spec(release)[0], breakers=self.breakers, simulated_refused=refusal)
         return router
 
     def pick(self, system: str, env: str, user: str | None) -> tuple[Release, str, Release | None]:
@@ -356,7 +365,7 @@ class Caller:
         release = call.release
         started = time.perf_counter()
         try:
-            result = await self.router(release).complete(request)
+            result = await self.router(release, call.env).complete(request)
         except CallFailed as failed:
             call.record_failure(failed, _ms(started))
             raise
@@ -384,7 +393,7 @@ class Caller:
         """Never returned and never raised: a broken candidate must not touch users."""
         started = time.perf_counter()
         try:
-            result = await self.router(call.release).complete(call.request())
+            result = await self.router(call.release, call.env).complete(call.request())
         except CallFailed as failed:
             call.record_failure(failed, _ms(started))
         except Exception as exc:  # noqa: BLE001 - a shadow's failure is data, not an outage
@@ -546,7 +555,7 @@ class StreamedRun:
             self.caller._start_shadow(self.shadow, call)
         started = time.perf_counter()
         acc = StreamAccumulator()
-        stream = self.caller.router(call.release).stream(self.request)
+        stream = self.caller.router(call.release, call.env).stream(self.request)
         finished = False
         try:
             async with stream:
