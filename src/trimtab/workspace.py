@@ -759,17 +759,25 @@ class Workspace:
 
     # --- gateway keys -------------------------------------------------------
 
-    def create_key(self, name: str, *, env: str, systems: list[str] | None = None,
-                   tags: dict[str, str] | None = None) -> tuple[ApiKey, str]:
-        """A virtual key for one application; the returned text is shown once."""
-        self.project.check_env(env)
+    def create_key(self, name: str, *, env: str | list[str], systems: list[str] | None = None,
+                   tags: dict[str, str] | None = None,
+                   any_env: bool = False) -> tuple[ApiKey, str]:
+        """A virtual key for one application; the returned text is shown once.
+
+        It may call only the environments in ``env`` (the first is its default),
+        unless ``any_env``: then ``X-Trimtab-Env`` may name any of them."""
+        envs = [env] if isinstance(env, str) else list(dict.fromkeys(env))
+        if not envs:
+            raise TrimtabError("a key needs an environment. Fix: --env ENV.")
+        for one in envs:
+            self.project.check_env(one)
         for system in systems or []:
             self.project.system(system)
         actor = self.authorize("key.manage")
         with self.store.write() as conn:
             return key_store.create(
-                conn, name=name, default_env=env, systems=systems or None, tags=tags or {},
-                actor=actor,
+                conn, name=name, default_env=envs[0], systems=systems or None, tags=tags or {},
+                actor=actor, envs=None if any_env else envs,
             )
 
     def keys(self) -> list[ApiKey]:

@@ -33,18 +33,27 @@ def _tags(values: list[str] | None) -> dict[str, str]:
 @handles_errors
 def create(
     name: str = typer.Argument(..., metavar="NAME", help="The application the key is for."),
-    env: str = typer.Option(..., "--env", "-e", help="Environment its calls run in by default."),
+    env: list[str] = typer.Option(..., "--env", "-e", help="Environment it may call; repeat "
+                                  "for several. The first is its default."),
+    any_env: bool = typer.Option(False, "--any-env", help="May call every environment "
+                                 "(X-Trimtab-Env); --env is then only its default."),
     system: list[str] = typer.Option(None, "--system", "-s", help="Allow only these systems."),
     tag: list[str] = typer.Option(None, "--tag", "-t", help="Attribution, KEY=VALUE."),
 ) -> None:
     """Create a key for one application. The key is printed once; only its hash is kept.
 
+    A key calls only its environments: a staging key naming production in
+    X-Trimtab-Env is refused (403 env_not_allowed).
+
     Example:
 
         trimtab keys create crm-backend --env production --tag team=support
     """
-    key, text = workspace().create_key(name, env=env, systems=system or None, tags=_tags(tag))
-    console.print(f"created key {key.id} for {name} (default env {env}); it is shown only once:")
+    key, text = workspace().create_key(name, env=env, systems=system or None, tags=_tags(tag),
+                                       any_env=any_env)
+    scope = "any environment" if key.envs is None else ", ".join(key.envs)
+    console.print(f"created key {key.id} for {name} (default env {key.default_env}; may call "
+                  f"{scope}); it is shown only once:")
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -61,13 +70,15 @@ def list_(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
     if json_output:
         print_json([k.to_dict() for k in keys])
         return
-    rows = [[k.id, k.name, k.default_env, ", ".join(k.systems or ["all"]),
+    rows = [[k.id, k.name, k.default_env, ", ".join(k.envs or ["all"]),
+             ", ".join(k.systems or ["all"]),
              ", ".join(f"{a}={b}" for a, b in k.tags.items()), when(k.created_at),
              "revoked" if k.revoked_at else "live"] for k in keys]
     print_listing(
         "gateway keys",
-        [Col("id"), Col("name"), Col("env", drop=3), Col("systems", wrap=True),
-         Col("tags", drop=2, wrap=True), Col("created", drop=1), Col("state")],
+        [Col("id"), Col("name"), Col("env", drop=3), Col("may call", drop=3, wrap=True),
+         Col("systems", wrap=True), Col("tags", drop=2, wrap=True), Col("created", drop=1),
+         Col("state")],
         rows,
     )
 

@@ -215,8 +215,13 @@ class Gateway:
         await self.send_json(send, 200, json.dumps({"ids": ids}).encode())
 
     async def _metrics(self, request: Request, send: Send) -> None:
+        """Systems, environments, releases, models, volumes and cost: a key's to read
+        once keys exist, unless the project opens it (``gateway.metrics: public``)."""
         from trimtab.telemetry.prometheus import install_prometheus, metrics_response
 
+        project = self.ws.recent_project()
+        if project is None or project.spec.gateway.metrics != "public":
+            await self.keys.check(request.header_bytes(b"authorization"))
         if self.registry is None:
             self.registry = install_prometheus(self.ws)
         body, content_type = await asyncio.to_thread(

@@ -64,6 +64,7 @@ def requester_of(request: Request, key: ApiKey | None, project: Project,
                               "unknown_environment")
     else:
         env = key.default_env if key is not None else project.production
+    check_env_allowed(key, env)
     user = request.header(b"x-trimtab-user") or (body_user if isinstance(body_user, str)
                                                  else None)
     if user is not None and len(user) > MAX_USER:
@@ -73,6 +74,16 @@ def requester_of(request: Request, key: ApiKey | None, project: Project,
     if key is not None and key.tags:
         tags = {**(tags or {}), **key.tags}
     return Requester(key, env, user or None, tags or None)
+
+
+def check_env_allowed(key: ApiKey | None, env: str, param: str = "X-Trimtab-Env") -> None:
+    """A key scoped to environments calls only those: a staging key cannot reach
+    production by naming it."""
+    if key is not None and not key.allows_env(env):
+        raise GatewayError(403, f"this API key may not call environment {env!r} (it may call "
+                           f"{', '.join(key.envs or [])}). Fix: use a key created with "
+                           f"`trimtab keys create NAME --env {env}`", type="permission_error",
+                           param=param, code="env_not_allowed")
 
 
 def parse_tags(header: str | None) -> dict[str, str] | None:

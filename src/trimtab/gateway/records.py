@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trimtab.gateway.bodies import check_limits, check_records
-from trimtab.gateway.chat import requester_of
+from trimtab.gateway.chat import check_env_allowed, requester_of
 from trimtab.gateway.errors import GatewayError, bad_request
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def record_all(gw: Gateway, request: Request, key: ApiKey | None, body: Any) -> 
             raise bad_request(f"{where}env: unknown environment {record.env!r}; this project "
                               f"has {', '.join(project.environments)}", f"{where}env",
                               "unknown_environment")
+        if record.env is not None:
+            check_env_allowed(key, record.env, f"{where}env")
     ids = []
     for record in records:
         tags = {**(who.tags or {}), **(record.tags or {})}

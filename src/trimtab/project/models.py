@@ -161,6 +161,8 @@ class GatewaySpec(_Strict):
     limits: InputLimitSpec = Field(default_factory=InputLimitSpec)
     shutdown_grace: float = Field(30.0, ge=0, le=3600, description=(
         "seconds SIGTERM waits for calls in flight before cancelling (and recording) them"))
+    metrics: Literal["keys", "public"] = Field(
+        "keys", description="GET /metrics needs a gateway key once one exists; public: anyone")
 
 
 class ScaleSpec(_Strict):

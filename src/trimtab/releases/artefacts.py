@@ -9,6 +9,7 @@ longer match, so a corrupted model file never reaches production silently.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class ArtefactStore:
 
         self.url = url.rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.local = "file" in self.fs.protocol or "local" in self.fs.protocol
 
     def _path(self, sha256: str) -> str:
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
@@ -50,8 +52,12 @@ class ArtefactStore:
         if self.fs.exists(target) and self.fs.size(target) == stored.size:
             return stored
         partial = f"{target}.partial"
+        if self.local:  # model files may be confidential: the folder is the owner's only
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
         self.fs.makedirs(self.fs._parent(target), exist_ok=True)
         self.fs.put_file(str(source), partial)
+        if self.local:
+            os.chmod(partial, 0o600)
         self.fs.mv(partial, target)
         return stored
 

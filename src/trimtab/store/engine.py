@@ -109,7 +109,11 @@ def _make_engine(url: str) -> Engine:
                 f"SQLite store {url!r} must be a file path (sqlite:///path/to/trimtab.db): "
                 "an in-memory database would vanish between commands."
             )
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # The store holds prompts, answers and key hashes: the owner's only (0700 for a
+        # folder made here, 0600 for the file; SQLite gives -wal and -shm the file's mode).
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         # A small statement cache: bulk inserts are multi-row statements of many
         # sizes, and sqlite3's default of 128 cached statements per connection
         # held ~130 MB in a long-running gateway.

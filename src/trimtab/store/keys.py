@@ -32,14 +32,18 @@ class ApiKey:
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
+    envs: list[str] | None = None  # None: every environment (keys made before scoping)
 
     def allows(self, system: str) -> bool:
         return self.systems is None or system in self.systems
 
+    def allows_env(self, env: str) -> bool:
+        return self.envs is None or env in self.envs
+
     def to_dict(self) -> dict:
         return {
             "id": self.id, "name": self.name, "default_env": self.default_env,
-            "systems": self.systems, "tags": self.tags,
+            "systems": self.systems, "envs": self.envs, "tags": self.tags,
             "created_at": self.created_at.isoformat(), "created_by": self.created_by,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
         }
@@ -51,6 +55,7 @@ def _key(row) -> ApiKey:
         systems=json.loads(row.systems) if row.systems else None,
         tags=json.loads(row.tags) if row.tags else {},
         created_at=row.created_at, created_by=row.created_by, revoked_at=row.revoked_at,
+        envs=json.loads(row.envs) if row.envs else None,
     )
 
 
@@ -66,19 +71,23 @@ def create(
     systems: list[str] | None,
     tags: dict[str, str],
     actor: str,
+    envs: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
-    """Returns the key record and the full key text, which is never stored."""
+    """Returns the key record and the full key text, which is never stored.
+    ``envs``: the environments it may call (None: every one)."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(24)
     conn.execute(insert(api_keys).values(
         id=key_id, name=name, secret_sha256=_hash(secret), default_env=default_env,
         systems=json.dumps(systems) if systems else None,
         tags=json.dumps(tags) if tags else None, created_at=utcnow(), created_by=actor,
+        envs=json.dumps(envs) if envs else None,
     ))
     audit.append(
         conn, actor=actor, action="key.create", object_type="api_key", object_id=key_id,
         system=None,
-        payload={"name": name, "default_env": default_env, "systems": systems, "tags": tags},
+        payload={"name": name, "default_env": default_env, "systems": systems, "tags": tags,
+                 "envs": envs},
     )
     return get(conn, key_id), f"{PREFIX}-{key_id}-{secret}"
 

@@ -226,6 +226,7 @@ api_keys = Table(
     Column("default_env", String(100), nullable=False),
     Column("systems", Text, nullable=True),  # JSON list; NULL = every system
     Column("tags", Text, nullable=True),  # JSON object
+    Column("envs", Text, nullable=True),  # JSON list; NULL = every environment
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(320), nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
