@@ -1,5 +1,6 @@
 """Canary and shadow: a candidate release beside the stable one, then graduate or abort."""
 
+import gc
 import json
 import time
 
@@ -139,3 +140,16 @@ def test_canary_cli_and_status(cli, project_dir):
     assert f"canary {second[:12]} 10%" in cli("status").stdout
     cli("rollback", SYSTEM, "--env", "production")
     assert production()["candidate"] is None
+
+
+def test_a_cache_nobody_closed_lets_its_watcher_end(two):
+    """A workspace dropped without close() must not leave a thread (and, on
+    PostgreSQL, a LISTEN connection) behind for the life of the process."""
+    ws, stable, _ = two
+    active = ActiveReleases(ws.store)
+    assert active.get(SYSTEM, "production").id == stable.id
+    watcher = active._watcher
+    del active
+    gc.collect()
+    watcher.join(3)
+    assert not watcher.is_alive()

@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import threading
+import weakref
 import zlib
 from dataclasses import dataclass
 
@@ -118,31 +119,25 @@ class ActiveReleases:
             self._pid = os.getpid()
             self._stop = threading.Event()
             feed = change_store.ChangeFeed(self.store, poll=self.poll, recheck=self.recheck)
-            self._watcher = threading.Thread(target=self._watch, args=(feed, self._stop),
+            # The thread holds the cache weakly: one a caller forgot to close() is
+            # collected with its workspace, and the thread then ends at its next look.
+            self._watcher = threading.Thread(target=_watch, args=(weakref.ref(self), feed,
+                                                                  self._stop),
                                              daemon=True, name="trimtab-active")
             self._watcher.start()
 
-    def _watch(self, feed: change_store.ChangeFeed, stop: threading.Event) -> None:
-        failing = False
+    def _catch_up_logged(self, feed: change_store.ChangeFeed, failing: bool) -> bool:
+        """One look; whether the store is failing now (logged when that changes)."""
         try:
-            while not stop.is_set():
-                try:
-                    self._catch_up(feed)
-                except Exception as exc:  # noqa: BLE001 - keep serving what was active
-                    if not failing:
-                        log.warning("trimtab: cannot re-read the active releases (%s); "
-                                    "serving the last known ones until the store answers",
-                                    type(exc).__name__)
-                    failing = True
-                else:
-                    if failing:
-                        log.info("trimtab: active releases readable again")
-                    failing = False
-                if stop.is_set():
-                    break
-                feed.wait()
-        finally:
-            feed.release()
+            self._catch_up(feed)
+        except Exception as exc:  # noqa: BLE001 - keep serving what was active
+            if not failing:
+                log.warning("trimtab: cannot re-read the active releases (%s); serving the "
+                            "last known ones until the store answers", type(exc).__name__)
+            return True
+        if failing:
+            log.info("trimtab: active releases readable again")
+        return False
 
     def _catch_up(self, feed: change_store.ChangeFeed) -> None:
         """Re-read every route older than the change counter."""
@@ -190,3 +185,20 @@ class ActiveReleases:
             mode=split.action if split else None, percent=split.percent or 0 if split else 0,
             suspended=suspended,
         )
+
+
+def _watch(ref: weakref.ref[ActiveReleases], feed: change_store.ChangeFeed,
+           stop: threading.Event) -> None:
+    """The watcher thread: a look at the change signal, then a wait for the next one."""
+    failing = False
+    try:
+        while not stop.is_set():
+            active = ref()
+            if active is None:
+                return
+            failing = active._catch_up_logged(feed, failing)
+            del active
+            if not stop.is_set():
+                feed.wait()
+    finally:
+        feed.release()
