@@ -129,6 +129,8 @@ def test_concurrent_threads_never_fork_the_chain(ws, project_dir):
     environments = [f"p{i}" for i in range(8)]
     edit(project_dir / "trimtab.yaml", "environments: [dev, staging, production]",
          f"environments: [{', '.join(environments)}]")
+    edit(project_dir / "trimtab.yaml", "allow_simulated: [dev, staging, production]",
+         "allow_simulated: []")
     r1, _ = ws.release(SYSTEM)
     edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
     r2, _ = ws.release(SYSTEM)
@@ -169,6 +171,8 @@ def test_concurrent_processes_never_fork_the_chain(ws, project_dir, database_url
     environments = [f"p{i}" for i in range(8)]
     edit(project_dir / "trimtab.yaml", "environments: [dev, staging, production]",
          f"environments: [{', '.join(environments)}]")
+    edit(project_dir / "trimtab.yaml", "allow_simulated: [dev, staging, production]",
+         "allow_simulated: []")
     r1, _ = ws.release(SYSTEM)
     edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Report")
     r2, _ = ws.release(SYSTEM)
