@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import trimtab
-from tests.helpers import edit
+from tests.helpers import edit, promote_through
 from tests.helpers.gateway_server import (
     declare_provider,
     running_gateway,
@@ -38,7 +38,7 @@ def test_an_unset_key_is_named_at_start_up_and_its_calls_fail_503_unrecorded_nev
         use_provider(project_dir, "up", fallback=("simulated", "sim-router-small"))
         with trimtab.connect(project_dir, database_url=database_url) as ws:
             release, _ = ws.release(SYSTEM)
-            ws.promote(SYSTEM, release.id, "production")
+            promote_through(ws, SYSTEM, release.id)
             with caplog.at_level(logging.WARNING, logger="trimtab"), running_gateway(ws) as url:
                 answer = post(url)
             ws.flush()
@@ -58,8 +58,7 @@ def test_simulated_answers_only_where_the_project_allows_it(ws, project_dir):
     edit(project_dir / "trimtab.yaml", "allow_simulated: [dev, staging, production]",
          "allow_simulated: [dev]")
     release, _ = ws.release(SYSTEM)
-    for env in ("dev", "production"):
-        ws.promote(SYSTEM, release.id, env)
+    promote_through(ws, SYSTEM, release.id)
     assert ws.system(SYSTEM, env="dev").run(COMPLAINT).text  # allowed: answers
     with pytest.raises(trimtab.CallFailed) as refused:
         ws.system(SYSTEM, env="production").run(COMPLAINT)
@@ -86,8 +85,7 @@ def test_a_simulated_fallback_leaves_the_chain_where_it_may_not_answer(
         use_provider(project_dir, "up", fallback=("simulated", "sim-router-small"))
         with trimtab.connect(project_dir, database_url=database_url) as ws:
             release, _ = ws.release(SYSTEM)
-            for env in ("dev", "production"):
-                ws.promote(SYSTEM, release.id, env)
+            promote_through(ws, SYSTEM, release.id)
             upstream.plan(500, 500)
             with pytest.raises(trimtab.CallFailed) as failed:
                 ws.system(SYSTEM, env="production").run(COMPLAINT)
