@@ -226,6 +226,8 @@ def test_skip_order_needs_a_reason_and_is_audited(ws):
 def test_the_order_is_the_one_the_project_declares(project_dir, database_url):
     edit(project_dir / "trimtab.yaml", "environments: [dev, staging, production]",
          "environments: [staging, production]")
+    edit(project_dir / "trimtab.yaml", "allow_simulated: [dev, staging, production]",
+         "allow_simulated: [staging, production]")
     reopened = trimtab.connect(project_dir, database_url=database_url)
     made, _ = reopened.release(SYSTEM)
     reopened.promote(SYSTEM, made.id, "staging")  # now the first: free

@@ -62,6 +62,9 @@ class NoActiveRelease(TrimtabError):
 
 #: The system name direct calls (the gateway's passthrough) are recorded under.
 PASSTHROUGH = "passthrough"
+#: Where an eval calls a release: no environment, nobody is answered, so the
+#: project's ``allow_simulated`` (which guards what users are served) does not apply.
+EVAL_ENV = "eval"
 
 
 class SystemSuspended(CallFailed):
@@ -293,7 +296,7 @@ class Caller:
         loop and get a throwaway router (a list of one target) per call.
         """
         loop = asyncio.get_running_loop()
-        refusal = self.simulated_refusal(env)
+        refusal = None if env == EVAL_ENV else self.simulated_refusal(env)
         if release.id is None:
             providers = self._direct.setdefault(loop, {})
             key = (release.key, refusal)
@@ -352,7 +355,7 @@ class Caller:
         fallbacks, retries, breakers), whatever is active where: for evals. The call
         is not written to the call log, where test traffic would skew production's
         latency, error and cost figures; the eval run stores what it needs."""
-        call = _Call(self, release.system, "eval", release, "primary", options)
+        call = _Call(self, release.system, EVAL_ENV, release, "primary", options)
         call.recorded = False
         return await self._complete(call, None)
 
