@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.drills import Drill
     from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
@@ -472,6 +473,28 @@ class Workspace:
         return incidents.close(self.store, ref, root_cause=root_cause, actions=actions,
                                actor=self.authorize("incident.manage",
                                                     self.incident(ref).system))
+
+    def record_drill(self, system: str, *, scenario: str, participants: list[str],
+                     findings: str = "", held_at: datetime | None = None,
+                     restore_minutes: float | None = None) -> Drill:
+        """Record a tabletop drill of the system's runbook (audited)."""
+        from trimtab.govern import drills
+
+        return drills.record(self.store, self.project, system, scenario=scenario,
+                             participants=participants, findings=findings, held_at=held_at,
+                             restore_minutes=restore_minutes,
+                             actor=self.authorize("incident.manage", system))
+
+    def drills(self, system: str | None = None) -> list[Drill]:
+        from trimtab.govern import drills
+
+        return drills.drills(self.store, system)
+
+    def write_runbook(self, system: str) -> tuple[Path, bool]:
+        """runbooks/SYSTEM.md from a skeleton, unless the team's own exists."""
+        from trimtab.govern import drills
+
+        return drills.write_runbook(self.project, system)
 
     def incident(self, ref: str) -> Incident:
         from trimtab.store import incidents as incident_store

@@ -96,7 +96,7 @@ def test_versioned_promoted_and_logged_is_automated_and_the_next_step_is_latency
     assert "reached production without an eval run on its digest" in by_id["O1"].evidence
     assert by_id["O3"].evidence == "no review policy declared"
     # Evidence trimtab does not record yet fails, and says so.
-    assert by_id["G5"].state == "no evidence source yet" and not by_id["G5"].passes
+    assert by_id["G6"].state == "no evidence source yet" and not by_id["G6"].passes
 
 
 def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage(
@@ -325,6 +325,7 @@ def test_a_system_with_every_stage_three_practice_is_observed_and_at_target(
     a = ws.assess(SYSTEM)
     states = {v.check.id: (v.state, v.evidence) for v in a.verdicts}
     assert failing(a) == ["G2", "G3", "G4", "G5", "G6"], states
+    assert states["G5"][1] == f"no runbook at runbooks/{SYSTEM}.md"
     assert (a.stage, a.target, a.next_steps) == (3, 3, [])
     assert a.notes == ["At its target stage 3 (Observed): keep the evidence fresh."]
     assert states["O3"][0] == "manual" and "5 review(s) in 30 days" in states["O3"][1]
@@ -340,3 +341,35 @@ def test_g3_needs_signed_checkpoints_to_see_a_cut_off_tail(ws, project_dir):
     ws.checkpoint_audit()
     g3 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G3"]
     assert g3.state == "automated" and "against 1 signed checkpoint(s)" in g3.evidence
+
+
+def test_g5_needs_the_runbook_in_the_repository_and_a_drill_this_year(ws, cli, project_dir):
+    ws.sync()
+    g5 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G5"]
+    assert g5.evidence == f"no runbook at runbooks/{SYSTEM}.md"
+
+    assert "wrote" in cli("incident", "runbook", SYSTEM).output
+    runbook = (project_dir / "runbooks" / f"{SYSTEM}.md").read_text()
+    assert f"trimtab suspend {SYSTEM} --env production" in runbook
+    assert "kept the existing" in cli("incident", "runbook", SYSTEM).output
+    g5 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G5"]
+    assert g5.evidence == (f"runbook runbooks/{SYSTEM}.md, but no drill recorded in the last "
+                           "12 months")
+
+    old = (datetime.now(UTC) - timedelta(days=400)).strftime("%Y-%m-%d")
+    cli("incident", "drill", SYSTEM, "-s", "provider outage", "-p", "ana,ben", "--at", old)
+    assert not {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G5"].passes
+    cli("incident", "drill", SYSTEM, "-s", "provider outage", "-p", "ana, ben",
+        "-f", "fallback held", "--restore-minutes", "12")
+    g5 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G5"]
+    assert g5.state == "manual" and g5.passes
+    assert "(provider outage, 2 people, restore took 12 min)" in g5.evidence
+    listed = json.loads(cli("incident", "drills", SYSTEM, "--json").output)
+    assert [d["participants"] for d in listed] == [["ana", "ben"], ["ana", "ben"]]
+    assert [e.action for e in ws.audit_log(action="drill.record")] == ["drill.record"] * 2
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    assert "is in the future" in cli("incident", "drill", SYSTEM, "-s", "x", "-p", "a",
+                                     "--at", tomorrow, expect=2).output
+    assert "--participants is empty" in cli("incident", "drill", SYSTEM, "-s", "x", "-p", " ,",
+                                            expect=2).output

@@ -60,12 +60,14 @@ LISTINGS = [
     ["suspended"],
     ["approvals", "--all"],
     ["incidents", "--all"],
+    ["incident", "drills"],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
     "systems", "releases", "status", "history", "metrics", "calls", "keys list", "audit log",
     "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
+    "incident drills",
 }
 
 
@@ -90,6 +92,9 @@ def busy(cli, project_dir):
     ws.open_incident(SYSTEM, severity="high", summary="safety complaints routed to billing",
                      categories=["ai-act-serious", "nis2-significant"])
     ws.suspend(SYSTEM, "dev", reason="held while the incident is open")
+    ws.record_drill(SYSTEM, scenario="the provider answers 401 for every call for an hour",
+                    participants=["alice@example.com", "oncall-of-the-quality-team@example.com"],
+                    findings="fallback held; the pager rota was out of date", restore_minutes=7)
     (project_dir / "prompts" / f"{SYSTEM}.user.md").write_text("v2: {{text}}\n")
     second, _ = ws.release(SYSTEM)
     promote_through(ws, SYSTEM, second.id, "staging")

@@ -99,7 +99,8 @@ CHECKS: tuple[Check, ...] = (
     Check("G4", 4, "compliance documents were generated within 12 months and name an owner",
           BOTH, False, 2, "trimtab docs {system}"),
     Check("G5", 4, "an incident runbook exists and a drill was recorded within 12 months", BOTH,
-          False, 3, "write the runbook and record a tabletop drill for {system}"),
+          False, 3, "trimtab incident runbook {system} (edit it, keep it in Git), then rehearse "
+          "it and `trimtab incident drill {system} -s SCENARIO -p PEOPLE -f FINDINGS`"),
     Check("G6", 4, "an independent review was recorded within 12 months", BOTH, False, 4,
           "have someone outside the team review {system} and record the findings"),
 )

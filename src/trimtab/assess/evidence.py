@@ -34,6 +34,7 @@ from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import documents as document_store
 from trimtab.store import drift as drift_store
+from trimtab.store import drills as drill_store
 from trimtab.store import evals as eval_store
 from trimtab.store import releases as release_store
 from trimtab.store import reviews as review_store
@@ -44,6 +45,7 @@ from trimtab.store.releases import Release
 LOG_WINDOW = timedelta(days=7)
 ROLLBACK_WINDOW = timedelta(days=90)
 DOCUMENTS_WINDOW = timedelta(days=365)
+DRILL_WINDOW = timedelta(days=365)
 SAMPLE_WINDOW = timedelta(days=7)
 REVIEW_WINDOW = timedelta(days=30)
 #: Reviews a month must hold for the sample to count as worked (or the whole sample).
@@ -96,6 +98,8 @@ class Facts:
     gate_suites: list[str]  # suites production's gate requires
     gate_overrides: int
     review_sample: review_store.Sample | None
+    runbook: str | None  # the runbook's path when it exists
+    drills: list[drill_store.Drill]  # newest first
     reviews_30d: int
     now: datetime
 
@@ -129,6 +133,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         eval_runs = eval_store.runs(conn, system=name, limit=500)
         overrides = len(audit_store.entries(conn, system=name, action="gate.override"))
         sample = review_store.latest_sample(conn, system=name)
+        drills = drill_store.for_system(conn, name)
         reviewed = len(review_store.for_system(conn, name, since=now - REVIEW_WINDOW))
     chain, checkpoints = _chain_with_checkpoints(store, project, chain)
     rules: dict[str, dict] = {}
@@ -149,7 +154,8 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         policy_approvals=_policy_approvals(project, spec, production), eval_runs=eval_runs,
         gate_suites=[n for n, s in (spec.evals.items() if spec else ())
                      if production in s.gate.environments],
-        gate_overrides=overrides, review_sample=sample, reviews_30d=reviewed, now=now,
+        gate_overrides=overrides, review_sample=sample, reviews_30d=reviewed,
+        runbook=_runbook(project, name), drills=drills, now=now,
     )
 
 
@@ -169,6 +175,13 @@ def _chain_with_checkpoints(store: Store, project: Project,
             return chain, 0
         return audit_store.ChainReport(ok=False, entries=chain.entries, head_hash=chain.head_hash,
                                        problem=f"checkpoints cannot be checked: {exc}"), 0
+
+
+def _runbook(project: Project, system: str) -> str | None:
+    from trimtab.govern.drills import runbook_path
+
+    path = runbook_path(project, system)
+    return str(path.relative_to(project.root)) if path.is_file() else None
 
 
 def evaluate(facts: Facts) -> list[Verdict]:
@@ -462,6 +475,20 @@ def _g4(f: Facts) -> tuple[str, str]:
                     f"{newest.actor}, owner {newest.owner}; {gaps} item(s) marked missing")
 
 
+def _g5(f: Facts) -> tuple[str, str]:
+    recent = [d for d in f.drills if d.held_at <= f.now and f.now - d.held_at <= DRILL_WINDOW]
+    if f.runbook is None:
+        drilled = f"; {len(recent)} drill(s) in 12 months" if recent else ""
+        return MISSING, f"no runbook at runbooks/{f.name}.md{drilled}"
+    if not recent:
+        return MISSING, f"runbook {f.runbook}, but no drill recorded in the last 12 months"
+    last = recent[0]
+    restore = (f", restore took {last.restore_minutes:g} min"
+               if last.restore_minutes is not None else "")
+    return MANUAL, (f"runbook {f.runbook}; last drill {_day(last.held_at)} "
+                    f"({last.scenario}, {len(last.people)} people{restore})")
+
+
 def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str]:
     rules = {n: r for n, r in f.alert_rules.items() if r["metric"] in metrics}
     if not rules:
@@ -478,7 +505,6 @@ def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str
 
 
 _PENDING = {
-    "G5": "incident drills and runbooks",
     "G6": "independent reviews",
 }
 
@@ -494,7 +520,7 @@ def _day(moment: datetime) -> str:
 
 
 _EVALUATORS = {
-    "O1": _o1, "O2": _o2, "O3": _o3, "G1": _g1,
     "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
-    "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8, "G2": _g2, "G3": _g3, "G4": _g4,
+    "O1": _o1, "O2": _o2, "O3": _o3, "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8,
+    "G1": _g1, "G2": _g2, "G3": _g3, "G4": _g4, "G5": _g5,
 }

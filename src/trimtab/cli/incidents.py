@@ -159,3 +159,78 @@ def _print_deadlines(due) -> None:
         [[d.incident, d.system, d.regime, d.name, f"{d.due:%Y-%m-%d %H:%M}", _left(d.due, now)]
          for d in due],
     )
+
+
+@app.command("drill")
+@handles_errors
+def drill(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system rehearsed."),
+    scenario: str = typer.Option(..., "--scenario", "-s", help="What was rehearsed."),
+    participants: str = typer.Option(..., "--participants", "-p",
+                                     help="Who took part, comma-separated."),
+    findings: str = typer.Option("", "--findings", "-f", help="What the drill found."),
+    at: str = typer.Option(None, "--at", help="When it was held (ISO time; default: now)."),
+    restore_minutes: float = typer.Option(
+        None, "--restore-minutes", help="How long the rehearsed restore took."),
+) -> None:
+    """Record a tabletop drill of SYSTEM's runbook (evidence for `trimtab assess`, G5).
+
+    Example:
+
+        trimtab incident drill complaint-router -s "provider outage" \\
+            -p "ana@example.com,ben@example.com" -f "fallback worked; pager unclear" \\
+            --restore-minutes 12
+    """
+    held = parse_since(at, "--at") if at else None
+    done = workspace().record_drill(system, scenario=scenario,
+                                    participants=participants.split(","), findings=findings,
+                                    held_at=held, restore_minutes=restore_minutes)
+    console.print(f"drill {done.id[:12]} of {system} recorded ({done.held_at:%Y-%m-%d}, "
+                  f"{len(done.people)} participant(s))", markup=False)
+
+
+@app.command("drills")
+@handles_errors
+def drills(
+    system: str = typer.Argument(None, metavar="[SYSTEM]", help="Only this system."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the recorded drills, newest first.
+
+    Example:
+
+        trimtab incident drills complaint-router
+    """
+    found = workspace().drills(system)
+    if json_output:
+        print_json([d.to_dict() for d in found])
+        return
+    if not found:
+        console.print("no drills recorded: trimtab incident drill SYSTEM -s ... -p ...",
+                      markup=False)
+        return
+    print_listing(
+        "drills",
+        [Col("held"), Col("system"), Col("scenario", wrap=True), Col("participants", drop=2,
+                                                                     wrap=True),
+         Col("restore", drop=1), Col("findings", drop=3, wrap=True)],
+        [[f"{d.held_at:%Y-%m-%d}", d.system, escape(d.scenario), escape(", ".join(d.people)),
+          "-" if d.restore_minutes is None else f"{d.restore_minutes:g} min",
+          escape(d.findings or "-")] for d in found],
+    )
+
+
+@app.command("runbook")
+@handles_errors
+def runbook(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system."),
+) -> None:
+    """Write runbooks/SYSTEM.md, a skeleton naming SYSTEM's own commands, for the
+    team to edit and keep in Git. An existing runbook is never overwritten.
+
+    Example:
+
+        trimtab incident runbook complaint-router
+    """
+    path, written = workspace().write_runbook(system)
+    console.print(f"{'wrote' if written else 'kept the existing'} {path}", markup=False)

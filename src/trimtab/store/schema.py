@@ -622,3 +622,21 @@ reviews = Table(
     UniqueConstraint("call_id", "reviewer"),
     Index(None, "system", "time"),
 )
+
+
+# --- incident drills -------------------------------------------------------------
+
+drills = Table(
+    "drills",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("held_at", UTCDateTime, nullable=False),
+    Column("scenario", Text, nullable=False),
+    Column("participants", Text, nullable=False),  # JSON list
+    Column("findings", Text, nullable=False),
+    Column("restore_minutes", Float, nullable=True),  # how long the rehearsed restore took
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Index(None, "system", "held_at"),
+)
