@@ -56,7 +56,8 @@ async def cpu_per_call(call, requests: int, concurrency: int) -> float:
     return (time.process_time() - started) / (share * concurrency) * 1e6
 
 
-async def scenarios(ports: dict[str, int], requests: int, rounds: int) -> dict[str, dict]:
+async def scenarios(ports: dict[str, int], requests: int, rounds: int,
+                    only: str | None = None) -> dict[str, dict]:
     from trimtab.runtime import ChatRequest, http1, make_provider
 
     body = (b'{"model":"mock-model","messages":[{"role":"user","content":'
@@ -92,6 +93,8 @@ async def scenarios(ports: dict[str, int], requests: int, rounds: int) -> dict[s
             "stream (provider, SSE)": (stream, 1)}
     results: dict[str, dict] = {}
     for name, (call, concurrency) in plan.items():
+        if only and only not in name:
+            continue
         samples = [await cpu_per_call(call, requests, concurrency) for _ in range(rounds)]
         results[name] = {"median_us": report.median(samples), "min_us": min(samples),
                          "max_us": max(samples), "rounds": rounds, "requests": requests,
@@ -106,6 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", help="run the calls whose name contains this")
     parser.add_argument("--out", type=str)
     args = parser.parse_args()
     try:
@@ -119,7 +123,7 @@ def main() -> int:
     try:
         ports = {"plain": plain_port, "openai": openai_port}
         runner = uvloop.run if uvloop is not None else asyncio.run
-        results = runner(scenarios(ports, args.requests, args.rounds))
+        results = runner(scenarios(ports, args.requests, args.rounds, args.only))
     finally:
         for process in (plain, openai):
             process.terminate()

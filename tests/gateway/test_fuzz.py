@@ -89,7 +89,15 @@ RECORD = st.fixed_dictionaries(
                   "2025-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00",
                   "0001-01-01T00:00:00+14:00", "2025-01-01T00:00:00"]),
               "id": st.one_of(st.uuids().map(lambda u: u.hex), TEXT)})
-RECORDS = st.one_of(RECORD, st.lists(RECORD, max_size=3), ANY)
+#: Well-typed records with odd values, so that many are kept (and must be stored).
+VALID_RECORD = st.fixed_dictionaries(
+    {"system": st.just(SYSTEM), "latency_ms": st.floats(0, 1e8)},
+    optional={"inputs": st.one_of(ANY, DEEP), "output": ANY, "user": st.text(max_size=200),
+              "tags": st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=3),
+              "input_tokens": st.integers(0, 2**31 - 1), "status": st.just("error"),
+              "cost_micro_usd": st.integers(0, 2**63 - 1), "error": st.text()})
+RECORDS = st.one_of(VALID_RECORD, st.lists(VALID_RECORD, min_size=1, max_size=3), RECORD,
+                    st.lists(RECORD, max_size=3), ANY)
 #: Raw bodies JSON encoders will not write: NaN, 1e400, nesting past any recursion limit.
 RAW = st.sampled_from([
     b'{"model": "trimtab/complaint-router", "messages": [], "temperature": NaN}',
@@ -135,27 +143,25 @@ def post(client: httpx.Client, path: str, raw: bytes) -> httpx.Response:
     return answer
 
 
-def test_chat_completions_never_fail_with_5xx_and_record_every_answer(gateway):
+def fuzz(gateway, path: str, bodies: st.SearchStrategy[bytes], answered_ids) -> None:
+    """Post each body; ``answered_ids(answer)`` names the calls a 200 acknowledged."""
     client, answered = gateway
 
     @FUZZ
-    @given(body=st.one_of(CHAT.map(encoded), RAW))
-    def fuzz(body: bytes) -> None:
-        answer = post(client, "/v1/chat/completions", body)
+    @given(body=bodies)
+    def run(body: bytes) -> None:
+        answer = post(client, path, body)
         if answer.status_code == 200:
-            answered.append(answer.headers["x-trimtab-call-id"])
+            answered.extend(answered_ids(answer))
 
-    fuzz()
+    run()
+
+
+def test_chat_completions_never_fail_with_5xx_and_record_every_answer(gateway):
+    fuzz(gateway, "/v1/chat/completions", st.one_of(CHAT.map(encoded), RAW),
+         lambda answer: [answer.headers["x-trimtab-call-id"]])
 
 
 def test_records_never_fail_with_5xx_and_keep_every_acknowledged_record(gateway):
-    client, answered = gateway
-
-    @FUZZ
-    @given(body=st.one_of(RECORDS.map(encoded), RAW))
-    def fuzz(body: bytes) -> None:
-        answer = post(client, "/api/v1/records", body)
-        if answer.status_code == 200:
-            answered.extend(answer.json()["ids"])
-
-    fuzz()
+    fuzz(gateway, "/api/v1/records", st.one_of(RECORDS.map(encoded), RAW),
+         lambda answer: answer.json()["ids"])

@@ -48,43 +48,41 @@ def call_in_background(url: str) -> tuple[threading.Thread, list]:
     return thread, got
 
 
-def stop(process, url: str, upstream: hostile.HostileUpstream) -> str:
-    """SIGTERM once the upstream has the request in hand; the process's output."""
-    for _ in range(500):
-        if upstream.requests:
-            break
-        threading.Event().wait(0.01)
-    process.send_signal(signal.SIGTERM)
-    return process.communicate(timeout=60)[0].decode()
-
-
-def test_sigterm_lets_a_call_in_flight_finish_then_exits_0(project_dir, database_url):
-    with hostile.running_hostile(answers_after(1.0)) as up:
+def terminated_during_a_call(project_dir, database_url, behaviour: hostile.Behaviour):
+    """SIGTERM to `trimtab gateway` once the upstream has a call in hand: (the process,
+    its output, what the caller got), the process ended."""
+    with hostile.running_hostile(behaviour) as up:
         declare_provider(project_dir, "up", up)
         gateway, url = start(project_dir, database_url, "gateway")
         thread, got = call_in_background(url)
-        output = stop(gateway, url, up)
+        for _ in range(500):
+            if up.requests:
+                break
+            threading.Event().wait(0.01)
+        gateway.send_signal(signal.SIGTERM)
+        output = gateway.communicate(timeout=60)[0].decode()
         thread.join(60)
+    return gateway, output, got[0]
+
+
+def test_sigterm_lets_a_call_in_flight_finish_then_exits_0(project_dir, database_url):
+    gateway, output, answer = terminated_during_a_call(project_dir, database_url,
+                                                       answers_after(1.0))
     assert gateway.returncode == 0, output
-    assert got[0].status_code == 200, got[0]
+    assert answer.status_code == 200, answer
     assert list((project_dir / ".trimtab" / "spool").glob("*")) == []  # clean-up ran
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         [call] = ws.calls(limit=5)
-    assert call.id == got[0].json()["id"].removeprefix("chatcmpl-") and call.status == "ok"
+    assert call.id == answer.json()["id"].removeprefix("chatcmpl-") and call.status == "ok"
 
 
 def test_sigterm_cancels_what_outlasts_the_grace_records_it_and_exits_0(project_dir,
                                                                         database_url):
     with open(project_dir / "trimtab.yaml", "a") as f:
         f.write("gateway:\n  shutdown_grace: 0.5\n")
-    with hostile.running_hostile(hostile.trickle(0.05)) as up:
-        declare_provider(project_dir, "up", up)
-        gateway, url = start(project_dir, database_url, "gateway")
-        thread, got = call_in_background(url)
-        output = stop(gateway, url, up)
-        thread.join(60)
+    gateway, output, answer = terminated_during_a_call(project_dir, database_url,
+                                                       hostile.trickle(0.05))
     assert gateway.returncode == 0, output
-    answer = got[0]
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "shutting_down"
     assert list((project_dir / ".trimtab" / "spool").glob("*")) == []
     with trimtab.connect(project_dir, database_url=database_url) as ws:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 
@@ -18,6 +19,8 @@ from tests.helpers import edit
 from tests.helpers.mock_upstream import MockUpstream
 from trimtab.gateway import Gateway
 from trimtab.workspace import Workspace
+
+Served = TypeVar("Served")
 
 
 @contextlib.contextmanager
@@ -54,20 +57,25 @@ def running_app(app, *, lifespan: str = "on") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_upstream(**options) -> Iterator[MockUpstream]:
-    """A MockUpstream served from its own loop; ``plan()`` and ``requests`` work as usual."""
+def in_own_loop(server: Served) -> Iterator[Served]:
+    """An async-context-manager server (a mock upstream) served from a loop of its own in
+    a thread, so blocking clients can call it; its attributes work as usual."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    upstream = MockUpstream(**options)
-    asyncio.run_coroutine_threadsafe(upstream.__aenter__(), loop).result(5)
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(5)
     try:
-        yield upstream
+        yield server
     finally:
-        asyncio.run_coroutine_threadsafe(upstream.__aexit__(None, None, None), loop).result(5)
+        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+def running_upstream(**options) -> contextlib.AbstractContextManager[MockUpstream]:
+    """A MockUpstream served from its own loop; ``plan()`` and ``requests`` work as usual."""
+    return in_own_loop(MockUpstream(**options))
 
 
 def declare_provider(project_dir: Path, name: str, upstream: MockUpstream, **settings) -> None:

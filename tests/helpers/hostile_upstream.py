@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import gzip
 import json
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+
+from tests.helpers.gateway_server import in_own_loop
 
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -230,18 +231,6 @@ async def _closed_by_client(reader: asyncio.StreamReader) -> None:
         await asyncio.sleep(0.01)
 
 
-@contextlib.contextmanager
-def running_hostile(behaviour: Behaviour) -> Iterator[HostileUpstream]:
+def running_hostile(behaviour: Behaviour) -> contextlib.AbstractContextManager[HostileUpstream]:
     """A HostileUpstream on a loop of its own in a thread, for blocking clients."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    upstream = HostileUpstream(behaviour)
-    asyncio.run_coroutine_threadsafe(upstream.__aenter__(), loop).result(5)
-    try:
-        yield upstream
-    finally:
-        asyncio.run_coroutine_threadsafe(upstream.__aexit__(None, None, None), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+    return in_own_loop(HostileUpstream(behaviour))

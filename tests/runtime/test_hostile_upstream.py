@@ -95,6 +95,20 @@ async def test_an_sse_line_that_never_ends_is_refused_at_the_event_cap():
     assert error.kind == "malformed" and f"stream line is over {MiB} bytes" in error.message
 
 
+async def test_an_sse_event_of_endless_short_lines_is_refused_at_the_event_cap():
+    async def behave(reader, writer):
+        writer.write(hostile.STREAM_HEAD)
+        line = hostile.chunk(b"data: " + b"a" * 1000 + b"\n")
+        for _ in range(3000):  # 3 MB of one event that never ends
+            writer.write(line)
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    async with hostile.HostileUpstream(behave) as up:
+        error = await refused(up, stream=True, limits={"max_event_bytes": MiB})
+    assert error.kind == "malformed" and f"stream event is over {MiB} bytes" in error.message
+
+
 async def test_sse_lines_split_anywhere_still_parse():
     body = (b'data: {"choices":[{"delta":{"content":"a"}}]}\r\n\r\n'
             b'data: {"choices":[{"delta":{"content":"b"}}]}\r\rdata: [DONE]\n\n')

@@ -289,10 +289,11 @@ class HttpProvider:
                     if field == "event":
                         event = value
                     elif field == "data":
+                        if data:  # a second line: the event is no longer one line's size
+                            size = (size or len(data[0])) + len(value)
+                            if size > limit:
+                                raise http1.Refused(f"a stream event is over {limit} bytes")
                         data.append(value)
-                        size += len(value)
-                        if size > limit:
-                            raise http1.Refused(f"a stream event is over {limit} bytes")
         except (http1.TransportError, TimeoutError) as exc:
             raise self._transport_error(exc, model, partial=seen[0] > 0) from None
         if data:
@@ -324,10 +325,14 @@ async def _lines(response: http1.Response, limit: int) -> AsyncIterator[str]:
         if lines:
             if pieces:
                 lines[0] = b"".join((*pieces, lines[0]))
-                pieces, size = [], 0
+                size = len(lines[0])
+                pieces = []
+            if size > limit or len(data) > limit:  # a line can be no longer than these
+                for line in lines:
+                    if len(line) > limit:
+                        raise http1.Refused(f"a stream line is over {limit} bytes")
+            size = 0
             for line in lines:
-                if len(line) > limit:
-                    raise http1.Refused(f"a stream line is over {limit} bytes")
                 yield line.decode("utf-8", "replace")
         if rest:
             pieces.append(rest)

@@ -134,27 +134,26 @@ def _lower(name: str) -> str:
     return name.lower()
 
 
+def _check_value(name: str, value: str) -> None:
+    """What ``isprintable`` let through to here: a tab or non-ASCII text is fine."""
+    if not isinstance(value, str) or "\r" in value or "\n" in value or "\0" in value:
+        raise ValueError(f"header {name!r}: a value must not contain a line break or NUL")
+
+
 def request_head(method: str, target: str, host: str, headers: Mapping[str, str],
                  length: int) -> bytes:
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     for name, value in headers.items():
         lower = _NAMES.get(name) or _lower(name)
+        if not value.isprintable():  # a CR, LF or NUL would smuggle a header in
+            _check_value(name, value)
         if lower == "host":
             host = value
         elif lower not in _OWN:
             lines.append(f"{name}: {value}\r\n")
     lines.append(f"Host: {host}\r\nAccept-Encoding: identity\r\nContent-Length: {length}"
                  "\r\n\r\n")
-    head = "".join(lines)
-    # Every CR and LF is a line end the client wrote; one more is a header smuggled in.
-    ends = len(lines) + 3
-    if head.count("\n") != ends or head.count("\r") != ends or "\0" in head:
-        for name, value in (*headers.items(), ("Host", host)):
-            if "\r" in value or "\n" in value or "\0" in value:
-                raise ValueError(f"header {name!r}: a value must not contain a line break "
-                                 "or NUL")
-        raise ValueError(f"request target {target!r}: must not contain a line break or NUL")
-    return head.encode()
+    return "".join(lines).encode()
 
 
 class _Connection(asyncio.Protocol):
@@ -187,6 +186,7 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self._waiter: asyncio.Future | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # when the timer fires
         self._last = 0.0
         self.deadline: float | None = None  # loop time by which the answer must be whole
         self._deadline_error: tuple[str, float] = ("total", 0.0)
@@ -213,13 +213,13 @@ class _Connection(asyncio.Protocol):
     def extend(self, what: str, seconds: float) -> None:
         """The answer's deadline is now ``seconds`` from now (a stream's reader, per event)."""
         self.deadline = deadline = self.loop.time() + seconds
-        self._deadline_error = (what, seconds)
-        timer = self._timer
-        if timer is None or timer.when() > deadline:
+        if self._deadline_error[0] != what:
+            self._deadline_error = (what, seconds)
+        if self._timer is None or self._due > deadline:
             if self.complete or self.error is not None:
                 return
-            if timer is not None:
-                timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             self._arm()
 
     # --- asyncio protocol ---------------------------------------------------------
@@ -244,7 +244,9 @@ class _Connection(asyncio.Protocol):
             return
         if self.in_head:  # all of ``data`` was head: count it (linear, bounded)
             self._head_bytes += len(data)
-            if self._head_bytes > self.max_header_bytes:
+            if self._header_count + len(self.headers) > self.max_headers:
+                self.fail(self._too_many())
+            elif self._head_bytes > self.max_header_bytes:
                 self.fail(Refused(f"the answer's head is over {self.max_header_bytes} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -264,22 +266,25 @@ class _Connection(asyncio.Protocol):
         if self.complete:  # a second answer in the same read: not ours to take
             self.keep_alive = False
             return
-        self._header_count += 1
-        if self._header_count > self.max_headers:
-            raise Refused(f"the answer has over {self.max_headers} header lines")
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         if key in self.headers:  # joined once the head is in: linear, however many repeats
             if self._repeated is None:
                 self._repeated = {}
             self._repeated.setdefault(key, [self.headers[key]]).append(text)
+            self._header_count += 1  # the distinct ones are counted by len(self.headers)
         else:
             self.headers[key] = text
+
+    def _too_many(self) -> Refused:
+        return Refused(f"the answer has over {self.max_headers} header lines")
 
     def on_headers_complete(self) -> None:
         if self.complete:
             return
         headers = self.headers
+        if self._header_count + len(headers) > self.max_headers:  # checked per read too
+            raise self._too_many()
         if self._repeated is not None:
             for key, values in self._repeated.items():
                 headers[key] = ", ".join(values)
@@ -315,6 +320,7 @@ class _Connection(asyncio.Protocol):
             self._interim += 1
             if self._interim > MAX_INTERIM:
                 raise Refused(f"over {MAX_INTERIM} interim (1xx) answers before the real one")
+            self._header_count += len(self.headers)
             self.headers = {}
             return
         self.keep_alive = self.parser.should_keep_alive()  # only known in this callback
@@ -388,6 +394,7 @@ class _Connection(asyncio.Protocol):
             silence = self._last + self.read_timeout
             due = silence if due is None or silence < due else due
         if due is not None:
+            self._due = due
             self._timer = self.loop.call_at(due, self._check_silence)
 
     def _check_silence(self) -> None:
@@ -445,11 +452,15 @@ class Response:
     (``close()``, a cancelled read), it is closed, since its state is unknown.
     """
 
-    __slots__ = ("status", "headers", "_conn", "_client", "_origin", "_done")
+    __slots__ = ("status", "headers", "extend", "_conn", "_client", "_origin", "_done")
 
     def __init__(self, conn: _Connection, client: Client, origin: tuple):
         self.status = conn.status
         self.headers = conn.headers
+        #: ``extend(what, seconds)``: give the rest of the answer ``seconds`` more from now;
+        #: past that, the reader's next wait raises Deadline naming ``what``. A stream's
+        #: reader calls it per event (the connection's own method: no call in between).
+        self.extend = conn.extend
         self._conn, self._client, self._origin = conn, client, origin
         self._done = False
 
@@ -484,11 +495,6 @@ class Response:
     def _too_large(limit: int, declared: str | None = None) -> Refused:
         size = f" ({declared} bytes)" if declared else ""
         return Refused(f"the answer's body{size} is over {limit} bytes")
-
-    def extend(self, what: str, seconds: float) -> None:
-        """Give the rest of the answer ``seconds`` more from now; past that, the reader's
-        next wait raises Deadline naming ``what``. A stream's reader calls it per event."""
-        self._conn.extend(what, seconds)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
