@@ -300,7 +300,8 @@ class RecordBody(BaseModel):
     cached_input_tokens: _Tokens | None = None
     cache_write_tokens: _Tokens | None = None
     reasoning_tokens: _Tokens | None = None
-    cost_micro_usd: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    # $1,000,000 a call: the rollups sum costs in 64 bits, and no call costs more.
+    cost_micro_usd: Annotated[int, Field(ge=0, le=10**12)] | None = None
     price_version: Annotated[str, Field(max_length=60)] | None = None
     error_kind: Annotated[str, Field(max_length=40)] | None = None
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
