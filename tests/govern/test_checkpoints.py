@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers import edit
-from tests.helpers.tampering import tamper
+from tests.helpers.tampering import CHAIN_EDITS, tamper
 from trimtab.store.audit import entry_hash
 
 SYSTEM = "complaint-router"
@@ -80,18 +80,7 @@ def _truncate(ws, database_url, keep: int):
 @pytest.mark.parametrize(
     ("edits", "first_bad"),
     [
-        pytest.param(["UPDATE audit SET actor = 'mallory@example.com' WHERE seq = 3"], 3,
-                     id="modified"),
-        pytest.param(["DELETE FROM audit WHERE seq = 3"], 3, id="deleted"),
-        pytest.param(["UPDATE audit SET seq = seq + 1000 WHERE seq >= 3",
-                      "UPDATE audit SET seq = seq - 999 WHERE seq >= 1000",
-                      "INSERT INTO audit (seq, time, actor, action, object_type, object_id, "
-                      "system, payload, prev_hash, hash) SELECT 3, time, 'mallory', "
-                      "'deployment.promote', 'deployment', '99', system, '{}', prev_hash, "
-                      "hash FROM audit WHERE seq = 2"], 3, id="inserted"),
-        pytest.param(["UPDATE audit SET seq = 1003 WHERE seq = 3",
-                      "UPDATE audit SET seq = 3 WHERE seq = 4",
-                      "UPDATE audit SET seq = 4 WHERE seq = 1003"], 3, id="reordered"),
+        *CHAIN_EDITS,
     ],
 )
 def test_edits_are_named_at_the_first_bad_entry(anchored, database_url, edits, first_bad):
