@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
+    from trimtab.store.privileges import RolePlan
     from trimtab.store.reviews import Review
     from trimtab.store.reviews import Sample as ReviewSample
     from trimtab.store.scores import Score
@@ -897,6 +898,16 @@ class Workspace:
 
         self.authorize("audit.checkpoint")
         return audit_checkpoints.checkpoint(self.store, self._project_or_none(), to=to, key=key)
+
+    def database_roles(self, *, prefix: str = "trimtab", owners: list[str] = (),
+                       writers: list[str] = (), readers: list[str] = ()) -> RolePlan:
+        """PostgreSQL roles so ordinary connections cannot rewrite history (admin)."""
+        from trimtab.govern.database_roles import create_roles
+        from trimtab.store.privileges import require_postgresql
+
+        require_postgresql(self.store.dialect)
+        return create_roles(self.store, actor=self.authorize("db.roles"), prefix=prefix,
+                            owners=owners, writers=writers, readers=readers)
 
     def checkpoint_location(self, explicit: str | None = None) -> str:
         from trimtab.govern import checkpoints as audit_checkpoints

@@ -112,8 +112,9 @@ def test_every_write_command_checks_the_role(stage, cli, monkeypatch, command):
 def test_the_matrix_covers_every_guarded_action():
     covered = {action for _, action in COMMANDS.values()}
     elsewhere = {  # need a protected env or a high-risk system: test_approvals, test_suspend;
-        # a sample to review: tests/quality/test_review.py
-        "deployment.rollback.protected", "system.resume.high-risk", "review.add",
+        # a sample to review: tests/quality/test_review.py; PostgreSQL:
+        # tests/govern/test_database_roles.py
+        "deployment.rollback.protected", "system.resume.high-risk", "review.add", "db.roles",
     }
     assert set(NEEDS) - elsewhere == covered
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from trimtab.cli.output import console, handles_errors, workspace
+from trimtab.cli.output import console, handles_errors, print_json, workspace
 
 if TYPE_CHECKING:
     from trimtab.store import Store
@@ -57,3 +57,46 @@ def current_cmd() -> None:
     store = _open_unmigrated()
     at = current_revision(store) or "empty"
     console.print(f"{_where(store)}: at {at}, code expects {HEAD_REVISION}")
+
+
+@app.command("roles")
+@handles_errors
+def roles_cmd(
+    prefix: str = typer.Option("trimtab", "--prefix", help="Role names: PREFIX_owner, "
+                               "PREFIX_writer, PREFIX_reader."),
+    owner: list[str] = typer.Option([], "--owner", metavar="LOGIN",
+                                    help="Make this login role a member of the owner role."),
+    writer: list[str] = typer.Option([], "--writer", metavar="LOGIN",
+                                     help="Make this login role a member of the writer role."),
+    reader: list[str] = typer.Option([], "--reader", metavar="LOGIN",
+                                     help="Make this login role a member of the reader role."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create PostgreSQL roles so ordinary connections cannot rewrite history (PostgreSQL only).
+
+    PREFIX_owner owns the tables (run `trimtab db upgrade` as a member of it);
+    PREFIX_writer is what people and services connect as: it may INSERT into
+    audit, deployments, releases and approvals but never UPDATE or DELETE them
+    (only the columns that move an approval through its states); PREFIX_reader
+    only reads. Idempotent: run it again after each `trimtab db upgrade`.
+    Needs a trimtab admin and a PostgreSQL role that may create roles.
+
+    Example:
+
+        trimtab db roles --writer app --writer alice --reader grafana --owner migrator
+    """
+    from trimtab.store.privileges import APPEND_ONLY, UPDATABLE_COLUMNS
+
+    plan = workspace().database_roles(prefix=prefix, owners=owner, writers=writer,
+                                      readers=reader)
+    if json_output:
+        print_json(plan.to_dict())
+        return
+    console.print(f"schema {plan.schema}: {plan.tables} tables owned by {plan.owner}; "
+                  f"roles created: {', '.join(plan.created) or 'none (they existed)'}")
+    console.print(f"{plan.writer}: reads everything; INSERT only on {', '.join(APPEND_ONLY)}; "
+                  "UPDATE only of " + "; ".join(f"{t} ({', '.join(c)})"
+                                                for t, c in UPDATABLE_COLUMNS.items()))
+    console.print(f"{plan.reader}: SELECT only")
+    for role, logins in plan.members.items():
+        console.print(f"{role}: granted to {', '.join(logins)}")

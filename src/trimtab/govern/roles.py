@@ -62,6 +62,7 @@ NEEDS: dict[str, str] = {
     "identity.manage": "admin",
     "key.manage": "admin",
     "calls.prune": "admin",
+    "db.roles": "admin",
 }
 
 
