@@ -647,13 +647,15 @@ class Workspace:
 
     def prune(self, older_than: timedelta | None = None, *, system: str | None = None,
               dry_run: bool = False) -> list[Pruned]:
-        """Delete calls older than each system's ``retention_days``; ``older_than``
-        reaches only systems that declare none. Audited per system; rollups stay."""
+        """Delete calls older than each system's ``retention_days`` (else its risk's
+        default, ``retention:``); ``older_than`` reaches only systems with neither.
+        Audited per system; rollups stay."""
         from trimtab.observe import retention
 
         declared = self.project.spec.systems if self.project_file else {}
+        defaults = self.project.spec.retention if self.project_file else None
         actor = current_actor() if dry_run else self.authorize("calls.prune", system)
-        return retention.prune(self.store, declared, actor=actor,
+        return retention.prune(self.store, declared, defaults=defaults, actor=actor,
                                older_than=older_than, system=system, dry_run=dry_run)
 
     # --- drift ----------------------------------------------------------------

@@ -18,7 +18,8 @@ from trimtab.cli.output import (
 @handles_errors
 def prune(
     older_than: str = typer.Option(
-        None, "--older-than", help="For systems without retention_days: 30d, 12w, 24h."),
+        None, "--older-than",
+        help="For systems without retention_days or a default for their risk: 30d, 12w, 24h."),
     system: str = typer.Option(None, "--system", "-s", help="Only this system."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),

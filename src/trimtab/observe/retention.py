@@ -1,8 +1,11 @@
 """Retention: each system's raw calls are kept as long as it declares, then pruned.
 
-A system's ``retention_days`` is its policy, so it always wins; an explicit
-``older_than`` only reaches the systems that declare none (a call log with no
-declared retention keeps everything). Rollups are aggregates (counts, token
+A system's ``retention_days`` is its policy, so it always wins; a declared
+system without one gets its risk level's default from ``retention:`` in
+trimtab.yaml (high-risk: 180 days unless set higher, the EU AI Act's floor for
+their logs, Arts. 19 and 26(6); minimal and limited: kept unless set); an
+explicit ``older_than`` only reaches the systems that have neither (a call log
+with no retention keeps everything). Rollups are aggregates (counts, token
 and cost sums, latency sketches) with no prompt or answer text, so they stay:
 metrics over old windows remain after their raw calls are gone.
 """
@@ -15,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from trimtab.errors import TrimtabError
+from trimtab.project.governance import RetentionSpec
 from trimtab.project.models import SystemSpec
 from trimtab.store import Store
 from trimtab.store import calls as call_store
@@ -32,6 +36,9 @@ class Pruned:
 
     @property
     def rule(self) -> str:
+        if "default_for_risk" in self.policy:
+            return (f"retention.{self.policy['default_for_risk']}: "
+                    f"{self.policy['retention_days']} (default for its risk)")
         if "retention_days" in self.policy:
             return f"retention_days: {self.policy['retention_days']}"
         if "older_than" in self.policy:
@@ -49,6 +56,7 @@ def prune(
     store: Store,
     declared: Mapping[str, SystemSpec],
     *,
+    defaults: RetentionSpec | None = None,
     actor: str,
     older_than: timedelta | None = None,
     system: str | None = None,
@@ -71,7 +79,7 @@ def prune(
         names = [system]
     results = []
     for name in names:
-        policy = _policy(declared.get(name), older_than)
+        policy = _policy(declared.get(name), older_than, defaults or RetentionSpec())
         if policy is None:
             results.append(Pruned(name, None, {}, 0, dry_run))
             continue
@@ -86,11 +94,17 @@ def prune(
     return results
 
 
-def _policy(spec: SystemSpec | None, older_than: timedelta | None) -> dict[str, Any] | None:
-    """Why and how far back: the declared retention, else the explicit span."""
+def _policy(spec: SystemSpec | None, older_than: timedelta | None,
+            defaults: RetentionSpec) -> dict[str, Any] | None:
+    """Why and how far back: the declared retention, else its risk's default,
+    else the explicit span."""
     if spec is not None and spec.retention_days is not None:
         return {"retention_days": spec.retention_days,
                 "span": timedelta(days=spec.retention_days)}
+    if spec is not None and defaults.days(spec.risk) is not None:
+        days = defaults.days(spec.risk)
+        return {"retention_days": days, "default_for_risk": spec.risk,
+                "span": timedelta(days=days)}
     if older_than is not None:
         return {"older_than": _span_text(older_than), "span": older_than}
     return None

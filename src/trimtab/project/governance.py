@@ -47,6 +47,24 @@ class PolicySpec(_Strict):
     expires: str = Field("72h", description="a request not decided by then is void")
 
 
+#: The EU AI Act's floor for the logs of a high-risk system: at least six months
+#: (Art. 19 for providers, Art. 26(6) for deployers), unless other law says otherwise.
+HIGH_RISK_MIN_DAYS = 180
+
+
+class RetentionSpec(_Strict):
+    """How many days `trimtab prune` keeps a system's raw calls when the system
+    declares no ``retention_days``, by risk level. None keeps them all."""
+
+    minimal: int | None = Field(None, ge=1, description="days; absent: kept")
+    limited: int | None = Field(None, ge=1, description="days; absent: kept")
+    high: int = Field(HIGH_RISK_MIN_DAYS, ge=1, description=(
+        f"days; at least {HIGH_RISK_MIN_DAYS} (EU AI Act Arts. 19 and 26(6))"))
+
+    def days(self, risk: str) -> int | None:
+        return getattr(self, risk)
+
+
 class SuspendedSpec(_Strict):
     """What a suspended system answers instead of calling a model: exactly one of
     a fixed reply, a refusal, or an error the application handles."""
@@ -78,7 +96,17 @@ def check(spec: ProjectFile, problem) -> None:
         _span(policy.expires, loc + ("expires",), problem)
     if spec.audit.checkpoint_every is not None:
         _span(spec.audit.checkpoint_every, ("audit", "checkpoint_every"), problem)
+    floor = (f"is below the {HIGH_RISK_MIN_DAYS} days the EU AI Act requires a high-risk "
+             "system's logs to be kept (Arts. 19 and 26(6))")
+    if spec.retention.high < HIGH_RISK_MIN_DAYS:
+        problem(("retention", "high"), f"{spec.retention.high} {floor}. "
+                f"Fix: retention: {{high: {HIGH_RISK_MIN_DAYS}}} or more, or remove it.")
     for name, system in spec.systems.items():
+        days = system.retention_days
+        if system.risk == "high" and days is not None and days < HIGH_RISK_MIN_DAYS:
+            problem(("systems", name, "retention_days"), f"{days} {floor}. Fix: "
+                    f"retention_days: {HIGH_RISK_MIN_DAYS} or more, or remove it (high-risk "
+                    f"systems default to retention.high, {spec.retention.high}).")
         safe = system.when_suspended
         if safe is not None and sum(
                 v is not None for v in (safe.reply, safe.refusal, safe.error)) != 1:

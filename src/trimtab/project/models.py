@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
 from trimtab.project.evals import EvalSuiteSpec, ReviewSpec
-from trimtab.project.governance import AuditSpec, PolicySpec, SuspendedSpec
+from trimtab.project.governance import AuditSpec, PolicySpec, RetentionSpec, SuspendedSpec
 from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
 from trimtab.runtime.config import (  # noqa: F401  (re-exported: the file's schema embeds them)
     ENV_VAR,
@@ -191,6 +191,7 @@ class ProjectFile(_Strict):
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
     audit: AuditSpec = Field(default_factory=AuditSpec)
     policies: dict[str, PolicySpec] = Field(default_factory=dict)
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
     scale: ScaleSpec = Field(default_factory=ScaleSpec)
 
 
