@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
     from trimtab.store.drills import Drill
+    from trimtab.store.erasure import Erasure
     from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
@@ -657,6 +658,18 @@ class Workspace:
         actor = current_actor() if dry_run else self.authorize("calls.prune", system)
         return retention.prune(self.store, declared, defaults=defaults, actor=actor,
                                older_than=older_than, system=system, dry_run=dry_run)
+
+    def erase(self, user: str, *, request: str, reason: str = "",
+              systems: list[str] | None = None, skip_held: bool = False,
+              override_hold: bool = False, dry_run: bool = False) -> Erasure:
+        """Erase one person's calls and what names them (GDPR Art. 17); audited as a
+        reference (``request``), never the user id. See trimtab.govern.erasure."""
+        from trimtab.govern.erasure import erase
+
+        actor = current_actor() if dry_run else self.authorize("calls.erase")
+        return erase(self.store, user, request=request, actor=actor, reason=reason,
+                     systems=systems, skip_held=skip_held, override_hold=override_hold,
+                     dry_run=dry_run)
 
     # --- drift ----------------------------------------------------------------
 

@@ -66,6 +66,7 @@ COMMANDS = {
     "drift check": (["drift", "check", SYSTEM, "--reference", "{ref}", "--current", "{cur}"],
                     "drift.check"),
     "prune": (["prune", "--older-than", "30d"], "calls.prune"),
+    "erase": (["erase", "--user", "u-1", "--request", "DSR-1"], "calls.erase"),
     "check": (["check"], "alerts.evaluate"),
     "keys create": (["keys", "create", "app", "--env", "production"], "key.manage"),
     "keys revoke": (["keys", "revoke", "{key}"], "key.manage"),

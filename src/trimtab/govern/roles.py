@@ -9,7 +9,8 @@ Five roles, each holding the powers of those before it:
   incidents;
 - approver: also approves or rejects promotion requests, rolls back in a
   protected environment, resumes a high-risk system;
-- admin: also manages users, roles, gateway keys, other people's tokens, pruning.
+- admin: also manages users, roles, gateway keys, other people's tokens, pruning,
+  erasure, database roles.
 
 A role is granted per project, or per system of it; the stronger of the two
 counts. With no identities defined the store is in single-user mode: whoever
@@ -63,6 +64,7 @@ NEEDS: dict[str, str] = {
     "key.manage": "admin",
     "calls.prune": "admin",
     "db.roles": "admin",
+    "calls.erase": "admin",
 }
 
 

@@ -74,6 +74,13 @@ def _head(conn: Connection):
     ).one()
 
 
+def text_hash(value: str | None) -> str | None:
+    """What an audit payload holds of free text that may name a person (a
+    reviewer's comment): its sha256, which proves the text without keeping it,
+    so an erasure never needs to edit the chain."""
+    return sha256_hex(value) if value else None
+
+
 def entry_hash(
     *,
     seq: int,

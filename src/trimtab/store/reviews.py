@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
 from trimtab.store import scores as score_store
+from trimtab.store.audit import text_hash
 from trimtab.store.calls import Call
 from trimtab.store.ids import new_call_id
 from trimtab.store.schema import calls, review_items, review_samples, reviews, utcnow
@@ -140,7 +141,8 @@ def add(conn: Connection, call: Call, *, reviewer: str, verdict: str, score: int
     audit.append(conn, actor=reviewer, action="review.add", object_type="call",
                  object_id=call.id, system=call.system,
                  payload={"review_id": review_id, "verdict": verdict, "score": score,
-                          "labels": labels, "comment": comment, "sample": sample_id})
+                          "labels": labels, "comment_sha256": text_hash(comment),
+                          "sample": sample_id})
     value = (score - 1) / 4 if score is not None else 1.0 if verdict == "pass" else 0.0
     score_store.add(conn, call, name="review", value=value, comment=comment, actor=reviewer)
     return Review(id=review_id, **values)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from trimtab.store import audit
+from trimtab.store.audit import text_hash
 from trimtab.store.calls import Call
 from trimtab.store.schema import scores, utcnow
 
@@ -41,7 +42,7 @@ def add(conn: Connection, call: Call, *, name: str, value: float, comment: str |
     audit.append(
         conn, actor=actor, action="score.add", object_type="call", object_id=call.id,
         system=call.system, payload={"score_id": score_id, "name": name, "value": value,
-                                     "comment": comment},
+                                     "comment_sha256": text_hash(comment)},
     )
     return Score(id=score_id, **row)
 

@@ -1,0 +1,100 @@
+"""`trimtab erase --user`: one person's calls and everything naming them go, the
+audit trail records a reference (never the user id) and still verifies."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+import trimtab
+
+SYSTEM = "complaint-router"
+
+
+def seeded(ws):
+    """u-1 has three calls over two systems (one scored, one reviewed); u-2 one."""
+    mine = [ws.record(SYSTEM, {"text": f"my seal leaks {i}"}, {"team": "packaging"}, 10.0,
+                      user="u-1") for i in range(2)]
+    mine.append(ws.record("legacy-scorer", {"x": 1}, {"y": 2}, 5.0, user="u-1"))
+    theirs = ws.record(SYSTEM, {"text": "spark"}, {"team": "electrical"}, 7.0, user="u-2")
+    assert ws.flush()
+    ws.score(mine[0], "helpful", 1.0, comment="u-1 wrote their phone number")
+    ws.review(mine[1], "fail", comment="mentions u-1's address")
+    ws.score(theirs, "helpful", 0.0)
+    return mine, theirs
+
+
+def by_user(ws):
+    return {r.group["user"]: r.calls for r in ws.metrics(window=timedelta(hours=2),
+                                                          by=["user"])}
+
+
+def test_erasure_removes_the_person_and_keeps_the_chain(ws):
+    mine, theirs = seeded(ws)
+    before = by_user(ws)
+    assert before["u-1"] == 3
+
+    dry = ws.erase("u-1", request="DSR-2026-041", dry_run=True)
+    assert (dry.calls, dry.by_system, dry.dry_run) == (3, {SYSTEM: 2, "legacy-scorer": 1}, True)
+    assert dry.related == {"reviews": 1, "scores": 2}  # a review also leaves its review score
+    assert len(ws.calls(limit=10)) == 4 and not ws.audit_log(action="calls.erase")
+
+    done = ws.erase("u-1", request="DSR-2026-041", reason="art. 17 request")
+    assert (done.calls, done.related, done.held) == (3, {"reviews": 1, "scores": 2}, 0)
+    assert done.rollups >= 2  # hour and day rows of the per-user rollups
+    assert {c.id for c in ws.calls(limit=10)} == {theirs}
+    for call_id in mine:
+        with pytest.raises(trimtab.TrimtabError, match="no call"):
+            ws.call(call_id)
+    assert ws.scores(theirs) and len(ws.scores(theirs)) == 1
+
+    after = by_user(ws)  # totals stay; the person is a pseudonym now
+    assert "u-1" not in after and after[f"erased-{done.id}"] == 3 and after["u-2"] == 1
+
+    [entry] = ws.audit_log(action="calls.erase")
+    payload = json.loads(entry.payload)
+    assert (entry.object_id, payload["request"], payload["calls"]) == (done.id, "DSR-2026-041", 3)
+    assert payload["by_system"] == {SYSTEM: 2, "legacy-scorer": 1}
+    everything = json.dumps([e.to_dict() for e in ws.audit_log()])
+    assert "u-1" not in everything  # not the id, not the comments that named the person
+    assert ws.verify_audit().ok
+
+    again = ws.erase("u-1", request="DSR-2026-041")  # nothing left; still recorded
+    assert again.calls == 0 and len(ws.audit_log(action="calls.erase")) == 2
+
+
+def test_erasure_can_be_limited_to_systems(ws):
+    mine, _ = seeded(ws)
+    done = ws.erase("u-1", request="DSR-7", systems=["legacy-scorer"])
+    assert done.by_system == {"legacy-scorer": 1}
+    assert {c.id for c in ws.calls(system=SYSTEM, limit=10)} >= set(mine[:2])
+
+
+def test_bad_requests_are_refused(ws):
+    seeded(ws)
+    with pytest.raises(trimtab.TrimtabError, match="--request is the erasure request"):
+        ws.erase("u-1", request=" ")
+    with pytest.raises(trimtab.TrimtabError, match="--user must be"):
+        ws.erase("", request="DSR-1")
+    with pytest.raises(trimtab.TrimtabError, match="say why in --reason"):
+        ws.erase("u-1", request="DSR-1", override_hold=True)
+    with pytest.raises(trimtab.TrimtabError, match="give one of them"):
+        ws.erase("u-1", request="DSR-1", skip_held=True, override_hold=True, reason="x")
+    assert len(ws.calls(limit=10)) == 4
+
+
+def test_erase_command_and_the_checkpointed_chain(cli, project_dir, database_url):
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        seeded(ws)
+    cli("audit", "checkpoint")
+    dry = cli("erase", "--user", "u-1", "--request", "DSR-9", "--dry-run").output
+    assert "dry run: nothing erased; would erase 3 calls" in dry
+    out = cli("erase", "--user", "u-1", "--request", "DSR-9").output
+    assert "erased 3 calls (2 complaint-router, 1 legacy-scorer)" in out
+    assert "for request DSR-9 is in the audit trail" in out
+    verified = cli("audit", "verify").output
+    assert "ok" in verified and "match 1 signed checkpoints" in verified
+    listed = json.loads(cli("erase", "-u", "u-2", "--request", "DSR-10", "--json").output)
+    assert listed["calls"] == 1 and listed["dry_run"] is False
+    missing = cli("erase", "--user", "u-1", expect=2).output
+    assert "--request" in missing
