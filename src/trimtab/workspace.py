@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from trimtab.assess.documents import Generated
     from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
+    from trimtab.govern.evidence import Bundle, Verdict
     from trimtab.govern.identities import User
     from trimtab.govern.incidents import Deadline
     from trimtab.observe.channels import Outcome
@@ -972,6 +973,29 @@ class Workspace:
         return documents.generate(self.store, self.project, system,
                                   kinds=list(kinds or documents.KINDS), fmt=fmt, out=folder,
                                   as_of=as_of, actor=current_actor())
+
+    def export_evidence(self, system: str, *, since: datetime, out: Path | None = None,
+                        progress: Any = None, max_rows: int | None = None) -> Bundle:
+        """An evidence bundle of ``system`` since ``since`` (tables as JSON and CSV,
+        the generated documents, a manifest of sha256 hashes); audited."""
+        from trimtab.govern import evidence
+
+        actor = self.authorize("evidence.export", system)
+        out = out or Path.cwd() / f"evidence-{system}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        documents = None
+        if self.project_file is not None and system in self.project.spec.systems:
+            def documents(folder: Path) -> list[Path]:
+                return [g.path for g in self.documents(system, out=folder)]
+        return evidence.export(self.store, system, since=since, out=out, actor=actor,
+                               documents=documents, progress=progress,
+                               max_rows=max_rows or evidence.MAX_ROWS)
+
+    @staticmethod
+    def verify_evidence(folder: str | Path, *, expect: str | None = None) -> Verdict:
+        """Every file of a bundle hashed again against its manifest (no store needed)."""
+        from trimtab.govern import evidence
+
+        return evidence.verify(Path(folder), expect=expect)
 
     def assessment_history(self, system: str, limit: int = 50) -> list[StoredAssessment]:
         from trimtab.assess import portfolio

@@ -48,7 +48,8 @@ def stage(cli, project_dir, tmp_path, monkeypatch):
     ws.close()
     ref, cur = _rows(tmp_path / "ref.csv", 1), _rows(tmp_path / "cur.csv", 2)
     return {"r1": r1.id, "r2": r2.id, "call": call_id, "key": key.id, "ref": ref, "cur": cur,
-            "request": request.id, "incident": incident.id, "token": token.id}
+            "request": request.id, "incident": incident.id, "token": token.id,
+            "evidence": str(tmp_path / "evidence")}
 
 
 #: (the command, the action it needs) - every command that changes the store.
@@ -67,6 +68,8 @@ COMMANDS = {
                     "drift.check"),
     "prune": (["prune", "--older-than", "30d"], "calls.prune"),
     "erase": (["erase", "--user", "u-1", "--request", "DSR-1"], "calls.erase"),
+    "export evidence": (["export", "evidence", SYSTEM, "--since", "1d", "--out", "{evidence}"],
+                        "evidence.export"),
     "check": (["check"], "alerts.evaluate"),
     "keys create": (["keys", "create", "app", "--env", "production"], "key.manage"),
     "keys revoke": (["keys", "revoke", "{key}"], "key.manage"),

@@ -18,6 +18,7 @@ from trimtab.cli import (
     drift,
     environments,
     evals,
+    evidence,
     gateway,
     incidents,
     inventory,
@@ -90,6 +91,7 @@ app.add_typer(alerts.app, name="alerts")
 app.command()(scores.score)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(evidence.app, name="export")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.tokens_app, name="tokens")
 app.command()(users.whoami)

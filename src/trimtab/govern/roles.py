@@ -65,6 +65,7 @@ NEEDS: dict[str, str] = {
     "calls.prune": "admin",
     "db.roles": "admin",
     "calls.erase": "admin",
+    "evidence.export": "operator",
 }
 
 

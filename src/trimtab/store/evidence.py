@@ -1,0 +1,102 @@
+"""The rows an evidence bundle holds for one system since a moment, streamed.
+
+Each table's rows come out exactly as stored (JSON text columns stay text, so
+an audit payload can be re-hashed from the bundle), oldest first, in batches,
+so a bundle of a million calls never sits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table, func, or_, select
+
+from trimtab.store.schema import (
+    approval_requests,
+    approval_votes,
+    audit,
+    calls,
+    deployments,
+    eval_runs,
+    incident_notes,
+    incidents,
+    releases,
+    reviews,
+    systems,
+)
+
+#: What a bundle holds, in this order: (name, table).
+TABLES: tuple[tuple[str, Table], ...] = (
+    ("calls", calls), ("releases", releases), ("deployments", deployments),
+    ("audit", audit), ("approval_requests", approval_requests),
+    ("approval_votes", approval_votes), ("incidents", incidents),
+    ("incident_notes", incident_notes), ("eval_runs", eval_runs), ("reviews", reviews),
+)
+
+BATCH = 2000
+
+
+def _system_id(conn: Connection, system: str) -> int | None:
+    return conn.execute(select(systems.c.id).where(systems.c.name == system)).scalar()
+
+
+def query(conn: Connection, name: str, system: str, since: datetime) -> Select:
+    """The rows of table ``name`` that belong in ``system``'s bundle from ``since``."""
+    sid = _system_id(conn, system)
+    if name == "calls":
+        return select(calls).where(calls.c.system == system, calls.c.time >= since) \
+            .order_by(calls.c.time, calls.c.id)
+    if name == "releases":  # every release of the system: the active ones may be older
+        return select(releases).where(releases.c.system_id == sid) \
+            .order_by(releases.c.created_at, releases.c.id)
+    if name == "deployments":
+        return select(deployments).where(deployments.c.system_id == sid,
+                                         deployments.c.created_at >= since) \
+            .order_by(deployments.c.id)
+    if name == "audit":
+        return select(audit).where(audit.c.system == system, audit.c.time >= since) \
+            .order_by(audit.c.seq)
+    requests = select(approval_requests.c.id).where(
+        approval_requests.c.system == system, approval_requests.c.requested_at >= since)
+    if name == "approval_requests":
+        return select(approval_requests).where(approval_requests.c.id.in_(requests)) \
+            .order_by(approval_requests.c.requested_at, approval_requests.c.id)
+    if name == "approval_votes":
+        return select(approval_votes).where(approval_votes.c.request_id.in_(requests)) \
+            .order_by(approval_votes.c.time, approval_votes.c.approver)
+    # Incidents open at any time in the window: opened since, or still open, or closed since.
+    relevant = select(incidents.c.id).where(incidents.c.system == system, or_(
+        incidents.c.opened_at >= since, incidents.c.closed_at.is_(None),
+        incidents.c.closed_at >= since))
+    if name == "incidents":
+        return select(incidents).where(incidents.c.id.in_(relevant)) \
+            .order_by(incidents.c.aware_at, incidents.c.id)
+    if name == "incident_notes":
+        return select(incident_notes).where(incident_notes.c.incident_id.in_(relevant)) \
+            .order_by(incident_notes.c.id)
+    if name == "eval_runs":
+        return select(eval_runs).where(eval_runs.c.system == system,
+                                       eval_runs.c.started_at >= since) \
+            .order_by(eval_runs.c.started_at, eval_runs.c.id)
+    if name == "reviews":
+        return select(reviews).where(reviews.c.system == system, reviews.c.time >= since) \
+            .order_by(reviews.c.time, reviews.c.id)
+    raise KeyError(name)
+
+
+def count(conn: Connection, name: str, system: str, since: datetime) -> int:
+    inner = query(conn, name, system, since).order_by(None).subquery()
+    return conn.execute(select(func.count()).select_from(inner)).scalar_one()
+
+
+def columns(name: str) -> list[str]:
+    return [c.name for c in dict(TABLES)[name].columns]
+
+
+def rows(conn: Connection, name: str, system: str, since: datetime) -> Iterator[dict[str, Any]]:
+    """Each row as a mapping of column to stored value, oldest first, fetched in batches."""
+    result = conn.execution_options(yield_per=BATCH).execute(query(conn, name, system, since))
+    for row in result:
+        yield dict(row._mapping)

@@ -1,0 +1,158 @@
+"""`trimtab export evidence` / `export verify`: a bundle of a system's evidence with a
+manifest of sha256 hashes; any changed, missing or added file is named."""
+
+import csv
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import trimtab
+from trimtab.store.audit import entry_hash
+
+SYSTEM = "complaint-router"
+
+
+def since(hours: float = 1) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=hours)
+
+
+@pytest.fixture
+def bundle(live, tmp_path):
+    """A live system with calls, a score and an incident, exported: (ws, bundle)."""
+    ws, _ = live
+    ids = [ws.record(SYSTEM, {"text": f"seal {i}"}, {"team": "packaging"}, 9.0, user=f"u-{i}")
+           for i in range(3)]
+    ws.record("legacy-scorer", {"x": 1}, {"y": 1}, 1.0)  # another system: not in the bundle
+    assert ws.flush()
+    ws.score(ids[0], "helpful", 1.0)
+    ws.open_incident(SYSTEM, severity="low", summary="slow answers")
+    return ws, ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "bundle")
+
+
+def test_the_bundle_holds_every_table_the_documents_and_a_manifest(bundle):
+    ws, made = bundle
+    folder = made.path
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["format"] == "trimtab-evidence/1" and manifest["system"] == SYSTEM
+    assert made.rows["calls"] == 3 and made.rows["releases"] == 1
+    assert made.rows["deployments"] == 3 and made.rows["incidents"] == 1
+    assert manifest["tables"] == made.rows
+    for name in ("calls", "releases", "deployments", "audit", "approval_requests",
+                 "approval_votes", "incidents", "incident_notes", "eval_runs", "reviews"):
+        assert f"data/{name}.json" in manifest["files"] and f"data/{name}.csv" in \
+            manifest["files"]
+    docs = [p for p in manifest["files"] if p.startswith("documents/")]
+    assert made.documents == len(docs) >= 3 and all(p.endswith(".md") for p in docs)
+    for relative, entry in manifest["files"].items():  # the hashes are the files'
+        data = (folder / relative).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+    calls = json.loads((folder / "data" / "calls.json").read_text())
+    assert {c["system"] for c in calls} == {SYSTEM} and len(calls) == 3
+    with open(folder / "data" / "calls.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 3
+
+    # Audit entries come out exactly as stored: each re-hashes to its own hash.
+    entries = json.loads((folder / "data" / "audit.json").read_text())
+    assert entries and all(e["system"] == SYSTEM for e in entries)
+    for e in entries:
+        fields = {k: e[k] for k in ("seq", "actor", "action", "object_type", "object_id",
+                                    "system", "payload", "prev_hash")}
+        assert entry_hash(time=datetime.fromisoformat(e["time"]), **fields) == e["hash"]
+
+    head = manifest["audit_head"]
+    assert (head["seq"], head["hash"]) == made.audit_head and manifest["audit_chain"]["ok"]
+    [recorded] = ws.audit_log(action="evidence.export")
+    assert recorded.object_id == made.manifest_sha256 and recorded.seq == head["seq"] + 1
+    assert json.loads(recorded.payload)["tables"]["calls"] == 3
+    assert ws.verify_audit().ok
+
+    verdict = ws.verify_evidence(folder, expect=made.manifest_sha256)
+    assert verdict.ok and verdict.checked == len(manifest["files"]) and not verdict.findings
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # files only
+def test_tampering_is_named_file_by_file(bundle):
+    ws, made = bundle
+    folder = made.path
+    calls_csv = folder / "data" / "calls.csv"
+    calls_csv.write_text(calls_csv.read_text().replace("packaging", "electrical", 1))
+    (folder / "data" / "audit.json").unlink()
+    (folder / "documents" / "extra.md").write_text("added later\n")
+    verdict = ws.verify_evidence(folder)
+    assert not verdict.ok
+    assert {(f.path, f.problem) for f in verdict.findings} == {
+        ("data/calls.csv", "changed"), ("data/audit.json", "missing"),
+        ("documents/extra.md", "added")}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # files only
+def test_a_rewritten_manifest_is_caught_by_the_recorded_hash(bundle):
+    ws, made = bundle
+    folder = made.path
+    target = folder / "data" / "incidents.json"
+    target.write_text(target.read_text().replace("slow answers", "nothing happened"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data = target.read_bytes()
+    manifest["files"]["data/incidents.json"] = {"sha256": hashlib.sha256(data).hexdigest(),
+                                                "bytes": len(data)}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    assert ws.verify_evidence(folder).ok  # consistent with itself...
+    verdict = ws.verify_evidence(folder, expect=made.manifest_sha256)
+    assert not verdict.ok and verdict.findings[0].path == "manifest.json"  # ...not the record
+
+    manifest["files"]["../outside.txt"] = {"sha256": "0" * 64, "bytes": 1}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    findings = ws.verify_evidence(folder).findings
+    assert ("../outside.txt", "unsafe") in {(f.path, f.problem) for f in findings}
+    (folder / "manifest.json").write_text("{not json")
+    assert ws.verify_evidence(folder).findings[0].problem == "changed"
+    (folder / "manifest.json").unlink()
+    assert ws.verify_evidence(folder).findings[0].problem == "missing"
+
+
+def test_exports_are_bounded_and_refuse_what_they_cannot_do_whole(live, tmp_path):
+    ws, _ = live
+    for i in range(3):
+        ws.record(SYSTEM, {"text": str(i)}, {"team": "x"}, 1.0)
+    assert ws.flush()
+    with pytest.raises(trimtab.TrimtabError,
+                       match=r"would hold calls 3, deployments 3, audit \d+ rows, more than "
+                             r"--max-rows 2"):
+        ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "a", max_rows=2)
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(trimtab.TrimtabError, match="not an empty folder"):
+        ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "full")
+    with pytest.raises(trimtab.TrimtabError, match="nothing about system 'nope'"):
+        ws.export_evidence("nope", since=since(), out=tmp_path / "b")
+    with pytest.raises(trimtab.TrimtabError, match="in the future"):
+        ws.export_evidence(SYSTEM, since=datetime.now(UTC) + timedelta(days=1),
+                           out=tmp_path / "c")
+
+
+def test_export_commands(cli, project_dir, database_url, tmp_path):
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        release, _ = ws.release(SYSTEM)
+        ws.promote(SYSTEM, release.id, "dev")
+        ws.record(SYSTEM, {"text": "leak"}, {"team": "packaging"}, 3.0)
+        assert ws.flush()
+    out = tmp_path / "ev"
+    made = json.loads(cli("export", "evidence", SYSTEM, "--since", "1d", "--out", str(out),
+                          "--json").stdout)
+    assert made["rows"]["calls"] == 1 and made["chain_ok"] is True
+    checked = cli("export", "verify", str(out), "--expect", made["manifest_sha256"]).stdout
+    assert "ok" in checked and made["manifest_sha256"] in checked
+    (out / "data" / "calls.json").write_text("[]\n")
+    broken = cli("export", "verify", str(out), expect=1).stdout
+    assert "data/calls.json" in broken and "changed" in broken
+    listed = json.loads(cli("export", "verify", str(out), "--json", expect=1).stdout)
+    assert listed["findings"][0]["path"] == "data/calls.json"
+    text = cli("export", "evidence", SYSTEM, "--since", "1d", "--out",
+               str(tmp_path / "ev2")).stdout
+    assert "manifest sha256" in text and "wrote" in text
+    bad = cli("export", "evidence", SYSTEM, "--since", "soon", expect=2).output
+    assert "--since 'soon'" in bad and "Traceback" not in bad
