@@ -45,7 +45,8 @@ PUBLIC = {
     "trimtab.recorder": ["CallRecord", "Recorder"],
     "trimtab.store": [
         "AlertEvent", "AlertState", "ApiKey", "AuditEntry", "Call", "ChainReport", "Deployment",
-        "DriftBaseline", "DriftResult", "Release", "Score", "Store", "StoreUnavailable", "System",
+        "DriftBaseline", "DriftResult", "Release", "RolePlan", "Score", "Store", "StoreUnavailable",
+        "System",
     ],
     "trimtab.observe": [
         "AlertStatus", "CostReport", "Cycle", "DriftCheck", "MetricRow", "Outcome", "Pruned",
@@ -57,7 +58,9 @@ PUBLIC = {
     ],
     "trimtab.gateway": ["Gateway", "serve"],
     "trimtab.quality": [],
-    "trimtab.govern": ["Checkpoint", "PermissionDenied", "User"],
+    "trimtab.govern": [
+        "Checkpoint", "Erasure", "EvidenceBundle", "EvidenceVerdict", "PermissionDenied", "User",
+    ],
     "trimtab.assess": ["Assessment", "Ranked"],
     "trimtab.web": ["build", "create_app", "serve"],
     "trimtab.cli": ["app", "main"],

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from trimtab.assess.documents import Generated
     from trimtab.assess.portfolio import Ranked
     from trimtab.govern.checkpoints import Checkpoint
-    from trimtab.govern.evidence import Bundle, Verdict
+    from trimtab.govern.evidence import EvidenceBundle, EvidenceVerdict
     from trimtab.govern.identities import User
     from trimtab.govern.incidents import Deadline
     from trimtab.observe.channels import Outcome
@@ -975,7 +975,7 @@ class Workspace:
                                   as_of=as_of, actor=current_actor())
 
     def export_evidence(self, system: str, *, since: datetime, out: Path | None = None,
-                        progress: Any = None, max_rows: int | None = None) -> Bundle:
+                        progress: Any = None, max_rows: int | None = None) -> EvidenceBundle:
         """An evidence bundle of ``system`` since ``since`` (tables as JSON and CSV,
         the generated documents, a manifest of sha256 hashes); audited."""
         from trimtab.govern import evidence
@@ -991,7 +991,7 @@ class Workspace:
                                max_rows=max_rows or evidence.MAX_ROWS)
 
     @staticmethod
-    def verify_evidence(folder: str | Path, *, expect: str | None = None) -> Verdict:
+    def verify_evidence(folder: str | Path, *, expect: str | None = None) -> EvidenceVerdict:
         """Every file of a bundle hashed again against its manifest (no store needed)."""
         from trimtab.govern import evidence
 

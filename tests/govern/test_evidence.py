@@ -107,6 +107,8 @@ def test_a_rewritten_manifest_is_caught_by_the_recorded_hash(bundle):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     findings = ws.verify_evidence(folder).findings
     assert ("../outside.txt", "unsafe") in {(f.path, f.problem) for f in findings}
+    (folder / "manifest.json").write_text("[]")
+    assert "not a trimtab-evidence/1 manifest" in ws.verify_evidence(folder).findings[0].detail
     (folder / "manifest.json").write_text("{not json")
     assert ws.verify_evidence(folder).findings[0].problem == "changed"
     (folder / "manifest.json").unlink()

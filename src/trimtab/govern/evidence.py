@@ -41,7 +41,7 @@ Progress = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass(frozen=True)
-class Bundle:
+class EvidenceBundle:
     path: Path
     manifest_sha256: str
     rows: dict[str, int]
@@ -65,7 +65,7 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class EvidenceVerdict:
     ok: bool
     manifest_sha256: str | None
     checked: int
@@ -120,7 +120,7 @@ def _write_table(conn, name: str, system: str, since: datetime, folder: Path,
 
 def export(store: Store, system: str, *, since: datetime, out: Path, actor: str,
            documents: Callable[[Path], list[Path]] | None = None,
-           progress: Progress | None = None, max_rows: int = MAX_ROWS) -> Bundle:
+           progress: Progress | None = None, max_rows: int = MAX_ROWS) -> EvidenceBundle:
     """Write ``system``'s evidence since ``since`` into ``out`` (new or empty), with
     its manifest; audited as ``evidence.export`` with the manifest's sha256."""
     now = datetime.now(UTC)
@@ -181,7 +181,8 @@ def export(store: Store, system: str, *, since: datetime, out: Path, actor: str,
                            payload={"since": manifest["since"], "tables": counts,
                                     "files": len(files), "audit_head_seq": head[0],
                                     "chain_ok": chain.ok})
-    return Bundle(out, manifest_sha256, counts, len(files), len(written_docs), head, chain.ok)
+    return EvidenceBundle(out, manifest_sha256, counts, len(files), len(written_docs), head,
+                          chain.ok)
 
 
 def _version() -> str:
@@ -196,15 +197,15 @@ def _safe(relative: str) -> bool:
             and "\\" not in relative and relative != MANIFEST)
 
 
-def verify(folder: Path, *, expect: str | None = None) -> Verdict:
+def verify(folder: Path, *, expect: str | None = None) -> EvidenceVerdict:
     """Every file the manifest lists, hashed again; every file it does not list, named."""
     manifest_path = folder / MANIFEST
     if not folder.is_dir():
         raise TrimtabError(f"{folder} is not a folder. Fix: give the bundle's folder "
                            "(the one holding manifest.json).")
     if not manifest_path.is_file():
-        return Verdict(False, None, 0, [Finding(MANIFEST, "missing", "no manifest: not a bundle "
-                                                "or its manifest was deleted")])
+        return EvidenceVerdict(False, None, 0, [Finding(
+            MANIFEST, "missing", "no manifest: not a bundle or its manifest was deleted")])
     size = manifest_path.stat().st_size
     if size > MAX_MANIFEST_BYTES:
         raise TrimtabError(f"{manifest_path}: {size:,} bytes, more than a manifest may hold "
@@ -214,12 +215,14 @@ def verify(folder: Path, *, expect: str | None = None) -> Verdict:
     try:
         manifest = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Verdict(False, manifest_sha256, 0, [Finding(MANIFEST, "changed",
+        return EvidenceVerdict(False, manifest_sha256, 0, [Finding(MANIFEST, "changed",
                                                            f"not JSON any more: {exc}")])
-    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict):
+        manifest = {}
+    listed = manifest.get("files")
     if manifest.get("format") != FORMAT or not isinstance(listed, dict) or \
             len(listed) > MAX_FILES:
-        return Verdict(False, manifest_sha256, 0, [Finding(
+        return EvidenceVerdict(False, manifest_sha256, 0, [Finding(
             MANIFEST, "changed", f"not a {FORMAT} manifest (format, or a files mapping of at "
             f"most {MAX_FILES:,} entries)")])
     findings: list[Finding] = []
@@ -254,5 +257,5 @@ def verify(folder: Path, *, expect: str | None = None) -> Verdict:
                 findings.append(Finding(relative, "added", "not in the manifest"))
         if seen > MAX_FILES:
             break
-    return Verdict(not findings, manifest_sha256, checked, findings,
+    return EvidenceVerdict(not findings, manifest_sha256, checked, findings,
                    system=manifest.get("system"), exported_at=manifest.get("exported_at"))

@@ -16,6 +16,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.store.drift": ("DriftBaseline", "DriftResult"),
     "trimtab.store.engine": ("Store",),
     "trimtab.store.keys": ("ApiKey",),
+    "trimtab.store.privileges": ("RolePlan",),
     "trimtab.store.releases": ("Release",),
     "trimtab.store.scores": ("Score",),
     "trimtab.store.systems": ("System",),
@@ -32,6 +33,7 @@ __all__ = [
     "DriftBaseline",
     "DriftResult",
     "Release",
+    "RolePlan",
     "Score",
     "Store",
     "StoreUnavailable",
@@ -49,6 +51,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.store.drift import DriftBaseline, DriftResult
     from trimtab.store.engine import Store
     from trimtab.store.keys import ApiKey
+    from trimtab.store.privileges import RolePlan
     from trimtab.store.releases import Release
     from trimtab.store.scores import Score
     from trimtab.store.systems import System
