@@ -30,6 +30,7 @@ BENCHES = {
     "telemetry_overhead": ([], ["--calls", "5000"]),
     "recorder_ingest": ([], ["--records", "50000"]),
     "metrics_at_scale": ([], ["--calls", "1000000", "--runs", "3"]),
+    "evidence_export": ([], ["--calls", "50000"]),
     "gateway_vs_litellm": ([], ["--duration", "5", "--memory-requests", "20000",
                                 "--profile", "10"]),
     "drift_vs_evidently": ([], ["--rows", "100000", "--evidently-runs", "1"]),
@@ -54,6 +55,10 @@ def headline(name: str) -> list[tuple[str, str]]:
     elif name == "recorder_ingest":
         for what, r in data["results"].items():
             out.append((what, f"{r['rate']:,.0f} records/s, totals exact: {r['ok']}"))
+    elif name == "evidence_export":
+        for r in data["results"]:
+            out.append((r["database"], f"{r['rows_per_cpu_s']:,.0f} calls per CPU s, "
+                        f"RSS +{r['rss_growth_mb']:.0f} MB, verifies: {r['verifies']}"))
     elif name == "metrics_at_scale":
         for db, r in data["results"].items():
             for what, q in r["queries"].items():

@@ -79,8 +79,8 @@ class EvidenceVerdict:
                 "findings": [f.__dict__ for f in self.findings]}
 
 
-def _text(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+#: Column order is the table's, so keys are not sorted (the CSV header says the order too).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _file_sha256(path: Path) -> tuple[str, int]:
@@ -105,10 +105,10 @@ def _write_table(conn, name: str, system: str, since: datetime, folder: Path,
         first = True
         pending = 0
         for row in evidence_store.rows(conn, name, system, since):
-            values = {k: _text(v) for k, v in row.items()}
-            as_json.write(("\n" if first else ",\n")
-                          + json.dumps(values, ensure_ascii=False, sort_keys=True))
-            writer.writerow(["" if values[k] is None else values[k] for k in header])
+            values = [v.isoformat() if isinstance(v, datetime) else v for v in row]
+            record = _encode(dict(zip(header, values, strict=True)))
+            as_json.write(("\n" if first else ",\n") + record)
+            writer.writerow(values)  # None is written as an empty field
             first = False
             pending += 1
             if pending == 1000:

@@ -95,8 +95,8 @@ def columns(name: str) -> list[str]:
     return [c.name for c in dict(TABLES)[name].columns]
 
 
-def rows(conn: Connection, name: str, system: str, since: datetime) -> Iterator[dict[str, Any]]:
-    """Each row as a mapping of column to stored value, oldest first, fetched in batches."""
+def rows(conn: Connection, name: str, system: str, since: datetime) -> Iterator[tuple[Any, ...]]:
+    """Each row's stored values in ``columns(name)`` order, oldest first, fetched in batches."""
     result = conn.execution_options(yield_per=BATCH).execute(query(conn, name, system, since))
     for row in result:
-        yield dict(row._mapping)
+        yield tuple(row)
