@@ -67,11 +67,12 @@ if TYPE_CHECKING:
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
     from trimtab.quality.evaluation import EvalReport, Progress
-    from trimtab.quality.review import Pending, ReviewStats
+    from trimtab.quality.review import Pending, ReviewProgress, ReviewStats
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.documents import DocumentRecord
     from trimtab.store.drills import Drill
     from trimtab.store.erasure import Erasure
     from trimtab.store.evals import CaseResult, EvalRun
@@ -573,6 +574,15 @@ class Workspace:
         self.project.system(system)
         return review.stats(self.store, system, since=since)
 
+    def review_progress(self, system: str, *, reviewer: str | None = None,
+                        weeks: int = 8) -> ReviewProgress:
+        """The newest sample's progress (by anyone and by ``reviewer``) and the weekly
+        pass rate of reviewed calls (the dashboard's quality trend)."""
+        from trimtab.quality import review
+
+        self.project.system(system)
+        return review.progress(self.store, system, reviewer=reviewer, weeks=weeks)
+
     def eval_runs(self, system: str, *, suite: str | None = None, release: str | None = None,
                   limit: int = 50) -> list[EvalRun]:
         """Stored eval runs of a system, newest first."""
@@ -996,6 +1006,12 @@ class Workspace:
         from trimtab.govern import evidence
 
         return evidence.verify(Path(folder), expect=expect)
+
+    def document_records(self, system: str) -> list[DocumentRecord]:
+        """The compliance documents generated for ``system``, newest first (their hashes)."""
+        from trimtab.assess import documents
+
+        return documents.records(self.store, system)
 
     def assessment_history(self, system: str, limit: int = 50) -> list[StoredAssessment]:
         from trimtab.assess import portfolio

@@ -53,7 +53,7 @@ class Watched:
 
     def open(self, url: str, shot: str | None = None) -> Page:
         self.problems.clear()
-        self.page.goto(url, wait_until="networkidle")
+        self.page.goto(url, wait_until="load")
         if shot:
             ARTIFACTS.mkdir(exist_ok=True)
             self.page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
@@ -67,20 +67,51 @@ def watched(browser) -> Iterator[Watched]:
     watched.context.close()
 
 
-def test_every_page_loads_clean(served, watched, database_url):
+def test_every_page_loads_clean(served, watched, database_url, project_dir):
     url, ws, _ = served
     call = ws.calls(limit=1)[0]
     store = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    # Something on every page: a review sample with a review, an eval run, a document,
+    # an incident with a note, a promotion waiting for approval.
+    sample, _ = ws.review_sample(SYSTEM)
+    ws.review(ws.review_next(SYSTEM).call.id, "pass", score=4, labels=["tone"])
+    ws.eval(SYSTEM)
+    ws.documents(SYSTEM, kinds=["model-card"])
+    incident = ws.open_incident(SYSTEM, severity="high", summary="Misrouted safety complaint",
+                                categories=["ai-act-serious"])
+    ws.note_incident(incident.id, "customer called back")
+    with open(project_dir / "trimtab.yaml", "a") as handle:
+        handle.write("policies:\n  staging:\n    approvals: 1\n")
+    (project_dir / "prompts" / f"{SYSTEM}.system.md").write_text("Route politely.\n")
+    second, _ = ws.release(SYSTEM)
+    ws.promote(SYSTEM, second.id, "dev")
+    assert ws.promote(SYSTEM, second.id, "staging").state == "pending"
     for path, shot, heading in [
         ("/", "portfolio", "Portfolio"),
         (f"/systems/{SYSTEM}", "system", SYSTEM),
         ("/calls", "calls", "Calls"),
         (f"/calls/{call.id}", "call", "Call"),
         ("/audit", "audit", "Audit log"),
+        ("/reviews", "reviews", "Review queue"),
+        (f"/reviews/{SYSTEM}", "review", f"Review {SYSTEM}"),
+        ("/approvals", "approvals", "Approvals"),
+        ("/approvals?all=true", "approvals-all", "Approvals"),
+        ("/incidents", "incidents", "Incidents"),
+        ("/incidents?all=true", "incidents-all", "Incidents"),
     ]:
         page = watched.open(url + path, f"{shot}-{store}")
         assert watched.problems == [], (path, watched.problems)
         assert heading in page.locator("h1").inner_text()
+    page = watched.open(f"{url}/systems/{SYSTEM}")
+    assert "stage" in page.locator("#maturity h2").inner_text()
+    assert page.locator("#maturity .fix code").count() > 0  # a fixing command per failed check
+    assert page.locator("#evals tbody tr").count() == 1
+    assert page.locator("#documents tbody tr").count() == 1
+    assert "1/" in page.locator("#review").inner_text()
+    assert page.locator("#cost h3", has_text="By tag channel").count() == 1
+    page = watched.open(f"{url}/incidents")
+    assert "customer called back" in page.locator("ol.timeline").inner_text()
+    assert "due in" in page.locator("table.deadlines").inner_text()
     page = watched.open(url + "/docs", f"api-docs-{store}")
     page.wait_for_selector(".opblock-summary-path", timeout=15_000)  # Swagger UI drew it
     assert watched.problems == [], watched.problems
@@ -164,4 +195,72 @@ def test_a_release_diff_and_a_rollback_from_the_page(served, watched, project_di
     assert ws.active_release(SYSTEM, "production").id == first.id
     entry = ws.audit_log(action="deployment.rollback")[-1]
     assert entry.actor == "alice@example.com" and "too polite" in entry.payload
+    assert watched.problems == [], watched.problems
+
+
+def sign_in(watched: Watched, url: str, token: str, target: str) -> Page:
+    """Sign the browser in with an API token (login turns on within 2 s of the first user)."""
+    page = watched.page
+    eventually(lambda: "/login" in (page.goto(f"{url}{target}") and page.url), timeout=10)
+    page.fill("input[name=key]", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(target) + "$"))
+    watched.problems.clear()
+    return page
+
+
+def test_a_reviewer_completes_a_review_with_the_keyboard_only(team, watched):
+    url, ws, tokens, _ = team
+    ws.review_sample(SYSTEM)
+    page = sign_in(watched, url, tokens["rita"], f"/reviews/{SYSTEM}")
+    first = page.locator("input[name=call]").get_attribute("value")
+    assert "12 left" in page.locator("#review-progress").inner_text()
+    keys = page.keyboard
+    keys.press("f")
+    keys.press("2")
+    keys.press("l")
+    keys.type("wrong-team, tone")
+    keys.press("Escape")
+    keys.press("c")
+    keys.type("sent to billing")
+    keys.press("Control+Enter")
+    page.wait_for_url(re.compile(r"saved="))
+    assert "11 left" in page.locator("#review-progress").inner_text()
+    second = page.locator("input[name=call]").get_attribute("value")
+    assert second != first
+    keys.press("p")
+    keys.press("Enter")
+    page.wait_for_url(re.compile(f"saved={second}"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
+    reviews = {r.call_id: r for r in _reviews(ws)}
+    assert reviews[first].reviewer == "rita@example.com" and reviews[first].verdict == "fail"
+    assert reviews[first].score == 2 and reviews[first].comment == "sent to billing"
+    assert reviews[first].to_dict()["labels"] == ["wrong-team", "tone"]
+    assert reviews[second].verdict == "pass" and reviews[second].score is None
+    assert watched.problems == [], watched.problems
+
+
+def _reviews(ws):
+    from trimtab.store import reviews as review_store
+
+    with ws.store.read() as conn:
+        return review_store.for_system(conn, SYSTEM)
+
+
+def test_an_approver_approves_a_pending_promotion_and_it_applies(team, watched):
+    url, ws, tokens, request = team
+    page = sign_in(watched, url, tokens["ann"], "/approvals")
+    card = page.locator(f"#request-{request.id}")
+    assert "alice@example.com" in card.inner_text() and "0/1" in card.inner_text()
+    card.locator("input[name=comment]").fill("eval report reviewed")
+    card.locator("button", has_text="Approve").click()
+    page.wait_for_url(re.compile(f"done={request.id}"))
+    assert "Approved and applied" in page.locator(".verdict").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
+    assert ws.active_release(SYSTEM, "production").id == request.release_id
+    done = ws.approval(request.id)
+    assert done.state == "applied" and done.approvals == ["ann@example.com"]
+    assert done.votes[0].reason == "eval report reviewed"
     assert watched.problems == [], watched.problems

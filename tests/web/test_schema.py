@@ -41,4 +41,6 @@ def test_api_matches_its_openapi_document(served):
 
         check()
         tested.append(operation.label)
-    assert "POST /api/v1/systems/{system}/promote" in tested and len(tested) >= 18
+    assert "POST /api/v1/systems/{system}/promote" in tested and len(tested) >= 33
+    assert "POST /api/v1/approvals/{ref}/approve" in tested
+    assert "POST /api/v1/calls/{ref}/reviews" in tested

@@ -178,3 +178,48 @@ def stats(store: Store, system: str, *, since: datetime | None = None) -> Review
                 agreement.append((a, b, len(pairs), cohen_kappa(pairs)))
     return ReviewStats(system, len(given), len(by_call), passed,
                        wilson(passed, len(by_call)), agreement)
+
+
+@dataclass
+class ReviewProgress:
+    """How far the newest sample is worked, and the pass rate week by week."""
+    system: str
+    sample: Sample | None
+    reviewed: int  # sampled calls with at least one review
+    mine: int | None  # sampled calls ``reviewer`` reviewed (None: no reviewer asked about)
+    weeks: list[tuple[str, int, int]]  # (ISO week, reviewed calls, passed calls), oldest first
+
+    def to_dict(self) -> dict[str, object]:
+        return {"system": self.system,
+                "sample": self.sample.to_dict() if self.sample else None,
+                "size": self.sample.size if self.sample else 0,
+                "reviewed": self.reviewed, "mine": self.mine,
+                "weeks": [{"week": w, "calls": n, "passed": p,
+                           "pass_rate": p / n if n else None} for w, n, p in self.weeks]}
+
+
+def progress(store: Store, system: str, *, reviewer: str | None = None, weeks: int = 8,
+             now: datetime | None = None) -> ReviewProgress:
+    """The newest sample's progress (by anyone, and by ``reviewer``) and the trend: per
+    ISO week of the last ``weeks``, the reviewed calls and those whose verdicts all passed."""
+    now = now or datetime.now(UTC)
+    since, _ = week_bounds(iso_week(now - timedelta(weeks=weeks - 1)))
+    with store.read() as conn:
+        sample = review_store.latest_sample(conn, system=system)
+        ids = set(review_store.items(conn, sample.id)) if sample else set()
+        start = min(since, sample.drawn_at - timedelta(days=7)) if sample else since
+        given = review_store.for_system(conn, system, since=start)
+    reviewed = {r.call_id for r in given if r.call_id in ids}
+    mine = None if reviewer is None else \
+        len({r.call_id for r in given if r.call_id in ids and r.reviewer == reviewer})
+    verdicts: dict[str, dict[str, list[str]]] = {}
+    for r in given:
+        if r.time >= since:
+            verdicts.setdefault(iso_week(r.time), {}).setdefault(r.call_id, []).append(r.verdict)
+    trend = []
+    for back in range(weeks - 1, -1, -1):
+        week = iso_week(now - timedelta(weeks=back))
+        calls = verdicts.get(week, {})
+        trend.append((week, len(calls), sum(all(v == "pass" for v in vs)
+                                            for vs in calls.values())))
+    return ReviewProgress(system, sample, len(reviewed), mine, trend)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
 from trimtab.store.schema import approval_requests, approval_votes, utcnow
 
@@ -95,8 +95,9 @@ def get(conn: Connection, ref: str) -> ApprovalRequest:
                         .limit(2)).all() if ref else []
     if len(rows) != 1:
         what = "no" if not rows else "more than one"
-        raise TrimtabError(f"{what} approval request matches {ref!r}. Fix: see "
-                           "`trimtab approvals` for the ids.")
+        error = TrimtabError if rows else NotFound
+        raise error(f"{what} approval request matches {ref!r}. Fix: see `trimtab approvals` "
+                    "for the ids.")
     return _request(conn, rows[0])
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
 from trimtab.store.schema import incident_notes, incidents, utcnow
 
@@ -85,8 +85,9 @@ def get(conn: Connection, ref: str) -> Incident:
                         .limit(2)).all() if ref else []
     if len(rows) != 1:
         what = "no" if not rows else "more than one"
-        raise TrimtabError(f"{what} incident matches {ref!r}. Fix: see `trimtab incidents "
-                           "--all` for the ids.")
+        error = TrimtabError if rows else NotFound
+        raise error(f"{what} incident matches {ref!r}. Fix: see `trimtab incidents --all` "
+                    "for the ids.")
     return _incident(conn, rows[0])
 
 

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trimtab import __version__
 from trimtab.errors import NotFound, StoreUnavailable, TrimtabError
 from trimtab.govern.roles import PermissionDenied
-from trimtab.web import api, pages
+from trimtab.web import api, api_work, pages, work_pages
 from trimtab.web.schemas import Problem, Ready
 from trimtab.web.security import Guard, LoginRequired, SecurityHeaders, load_secret
 from trimtab.web.views import render, templates
@@ -58,7 +58,9 @@ def create_app(ws: Workspace, keys: KeyRing, *, hosts: frozenset[str] | None = N
     app.state.templates = templates()
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router, prefix="/api/v1")
+    app.include_router(api_work.router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(work_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/readyz", response_model=Ready, tags=["health"],

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from trimtab.actor import acting_as
+from trimtab.actor import acting_as, current_actor
 from trimtab.web.api import WINDOW_PATTERN, WS, RefPath, SystemName, as_utc
 from trimtab.web.schemas import NAME_PATTERN, NO_NUL, REF_PATTERN
 from trimtab.web.security import (
@@ -51,8 +51,10 @@ def portfolio_page(request: Request, ws: WS, who: Who):
 
 @router.get("/systems/{system}")
 def system_view(request: Request, system: SystemName, ws: WS, who: Who,
-                window: Annotated[str, Query(pattern=WINDOW_PATTERN)] = "24h"):
-    return render(request, "system.html", system_page(ws, system, window))
+                window: Annotated[str, Query(pattern=WINDOW_PATTERN)] = "24h",
+                tag: Annotated[str | None, Query(pattern=r"^[^\x00-\x1f\x7f]{1,100}$")] = None):
+    return render(request, "system.html", system_page(ws, system, window, tag=tag,
+                                                      reviewer=who.actor or current_actor()))
 
 
 @router.post("/systems/{system}/promote")

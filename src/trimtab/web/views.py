@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from trimtab.web.security import CSRF_COOKIE, csrf_token, set_cookie
+from trimtab.web.work_views import cost_panels, due, quality_panels
 
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
@@ -33,7 +34,8 @@ def templates() -> Environment:
     env = Environment(loader=PackageLoader("trimtab.web", "templates"),
                       autoescape=select_autoescape(default=True), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters.update(usd=usd, micro_usd=micro_usd, ms=ms, ago=ago, short=short, pct=pct, utc=utc)
+    env.filters.update(usd=usd, micro_usd=micro_usd, ms=ms, ago=ago, short=short, pct=pct, utc=utc,
+                       due=due)
     return env
 
 
@@ -117,7 +119,8 @@ def portfolio(ws: Workspace) -> dict[str, Any]:
     return {"environments": envs, "rows": rows}
 
 
-def system_page(ws: Workspace, name: str, window: str) -> dict[str, Any]:
+def system_page(ws: Workspace, name: str, window: str, *, tag: str | None = None,
+                reviewer: str | None = None) -> dict[str, Any]:
     from trimtab.project.alert_rules import parse_duration
 
     system = ws.get_system(name)
@@ -137,6 +140,8 @@ def system_page(ws: Workspace, name: str, window: str) -> dict[str, Any]:
         "alerts": [s for s in ws.alert_states() if s.system == name],
         "events": ws.alert_events(system=name, limit=10),
         "drift": ws.drift_history(name, limit=10),
+        "cost": cost_panels(ws, name, span, tag),
+        "quality": quality_panels(ws, name, reviewer),
     }
 
 

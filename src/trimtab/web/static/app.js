@@ -86,3 +86,40 @@
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:after:settle", draw);
 })();
+
+// The review queue, keyboard-first: p/f verdict, 1-5 score, l labels, c comment,
+// Esc leaves a field, Enter saves and loads the next call (Ctrl+Enter in the comment).
+(function () {
+  function check(form, name, value) {
+    var input = form.querySelector("input[name='" + name + "'][value='" + value + "']");
+    if (input) { input.checked = true; input.focus(); }
+  }
+  function save(form) {
+    if (form.reportValidity()) form.requestSubmit();
+  }
+  document.addEventListener("keydown", function (event) {
+    var form = document.getElementById("review-form");
+    if (!form || event.altKey || event.metaKey) return;
+    var target = event.target;
+    var typing = target.tagName === "TEXTAREA" ||
+      (target.tagName === "INPUT" && target.type === "text");
+    if (typing) {
+      if (event.key === "Escape") { target.blur(); event.preventDefault(); }
+      else if (event.key === "Enter" && (target.tagName === "INPUT" || event.ctrlKey)) {
+        event.preventDefault();
+        save(form);
+      }
+      return;
+    }
+    if (event.ctrlKey || target.tagName === "A" || target.tagName === "SELECT") return;
+    var key = event.key;
+    if (key === "p") check(form, "verdict", "pass");
+    else if (key === "f") check(form, "verdict", "fail");
+    else if (/^[1-5]$/.test(key)) check(form, "score", key);
+    else if (key === "l") form.querySelector("input[name=labels]").focus();
+    else if (key === "c") form.querySelector("textarea[name=comment]").focus();
+    else if (key === "Enter") save(form);
+    else return;
+    event.preventDefault();
+  });
+})();
