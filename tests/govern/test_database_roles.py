@@ -177,3 +177,25 @@ def test_a_login_without_createrole_is_told_what_to_run_as(roles, pg_cli, postgr
 def test_on_sqlite_it_explains_it_is_for_postgresql(cli):
     result = cli("db", "roles", expect=2)
     assert "`trimtab db roles` is for PostgreSQL" in result.output
+
+
+def test_a_writer_cannot_migrate_and_is_told_who_can(roles, pg_cli, postgres_url, project_dir):
+    from alembic.script import ScriptDirectory
+
+    from trimtab.store.engine import HEAD_REVISION, MIGRATIONS
+
+    prefix, logins = roles
+    pg_cli("db", "roles", "--prefix", prefix, "--writer", logins["writer"])
+    script = ScriptDirectory(str(MIGRATIONS))
+    previous = script.get_revision(HEAD_REVISION).down_revision
+    admin = _admin(postgres_url)
+    with admin.connect() as conn:  # as if this trimtab were newer than the schema
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": previous})
+    with pytest.raises(trimtab.TrimtabError) as caught:
+        trimtab.Store(as_login(postgres_url, logins["writer"]))
+    message = str(caught.value)
+    assert f"at {previous} and this trimtab needs {HEAD_REVISION}" in message
+    assert "run `trimtab db upgrade` with the owner's TRIMTAB_DATABASE_URL" in message
+    with admin.connect() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": HEAD_REVISION})
+    admin.dispose()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 
 from trimtab.errors import SchemaTooNewError, StoreUnavailable, TrimtabError
 from trimtab.store.schema import audit_head
@@ -188,7 +188,16 @@ def ensure_schema(store: Store) -> None:
         if revision == HEAD_REVISION:
             return
         _check_known(revision)
-        upgrade(store)
+        try:
+            upgrade(store)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+                raise
+            raise TrimtabError(
+                f"the store's schema is at {revision or 'nothing'} and this trimtab needs "
+                f"{HEAD_REVISION}, but this connection may not migrate it ({exc.orig}): it is "
+                "an ordinary (writer or reader) role. Fix: run `trimtab db upgrade` with the "
+                "owner's TRIMTAB_DATABASE_URL, then `trimtab db roles` again.") from None
 
 
 def upgrade(store: Store, target: str = "head") -> None:
