@@ -16,11 +16,11 @@ PUBLIC = {
     "trimtab": [
         "AlertEvent", "AlertState", "AlertStatus", "ArtefactCorruptError", "AuditEntry",
         "CallFailed", "ChainReport", "CostReport", "Deployment", "DriftBaseline", "DriftCheck",
-        "DriftResult", "NoActiveRelease", "Project", "ProjectError", "ProviderError", "Pruned",
-        "Release", "RunResult", "SchemaTooNewError", "Score", "SpecDiff", "Store", "System",
-        "SystemClient", "SystemSuspended", "TrimtabError", "Workspace", "__version__",
-        "active_release", "connect", "install_otel", "install_prometheus", "instrument",
-        "load_project", "metrics_response", "run_monitor",
+        "DriftResult", "LabelMetrics", "Labelled", "NoActiveRelease", "Project", "ProjectError",
+        "ProviderError", "Pruned", "Release", "RunResult", "SchemaTooNewError", "Score",
+        "SpecDiff", "Store", "System", "SystemClient", "SystemSuspended", "TrimtabError",
+        "Workspace", "__version__", "active_release", "connect", "install_otel",
+        "install_prometheus", "instrument", "load_project", "metrics_response", "run_monitor",
     ],
     "trimtab.project": [
         "PROJECT_FILE", "Project", "ProjectFile", "SystemSpec", "find_project_file",

@@ -22,6 +22,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.observe.cost_report": ("CostReport",),
     "trimtab.releases.diffs": ("SpecDiff",),
     "trimtab.observe.drift.monitor": ("DriftCheck",),
+    "trimtab.observe.label_metrics": ("LabelMetrics",),
+    "trimtab.quality.labels": ("Labelled",),
     "trimtab.errors": (
         "ArtefactCorruptError", "ProjectError", "SchemaTooNewError", "TrimtabError",
     ),
@@ -58,6 +60,8 @@ __all__ = [
     "DriftBaseline",
     "DriftCheck",
     "DriftResult",
+    "LabelMetrics",
+    "Labelled",
     "NoActiveRelease",
     "Project",
     "ProjectError",
@@ -122,9 +126,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.observe.alerts import AlertStatus
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
+    from trimtab.observe.label_metrics import LabelMetrics
     from trimtab.observe.retention import Pruned
     from trimtab.project.loader import load_project
     from trimtab.project.models import Project
+    from trimtab.quality.labels import Labelled
     from trimtab.releases.diffs import SpecDiff
     from trimtab.runtime.errors import ProviderError
     from trimtab.runtime.resilience import CallFailed

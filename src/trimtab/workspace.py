@@ -64,9 +64,11 @@ if TYPE_CHECKING:
     from trimtab.observe.channels import Outcome
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
+    from trimtab.observe.label_metrics import LabelMetrics
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
     from trimtab.quality.evaluation import EvalReport, Progress
+    from trimtab.quality.labels import Labelled
     from trimtab.quality.review import Pending, ReviewProgress, ReviewStats
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
     from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
+    from trimtab.store.labels import Label
     from trimtab.store.privileges import RolePlan
     from trimtab.store.reviews import Review
     from trimtab.store.reviews import Sample as ReviewSample
@@ -762,6 +765,67 @@ class Workspace:
         from trimtab.observe import scores
 
         return scores.for_call(self.store, call_id)
+
+    # --- ground truth for classic models (trimtab.quality.labels) ------------
+
+    def label(self, call: str | Mapping[str, Any] | list[tuple[str, Any]], value: Any = None,
+              *, system: str | None = None, key: str | None = None,
+              since: datetime | None = None, output_field: str | None = None,
+              skip_unknown: bool = False, at: datetime | None = None) -> Labelled:
+        """Store true labels that arrived after the prediction: ``ws.label(call_id,
+        "fraud")``, or many as ``{ref: value}`` / ``[(ref, value), ...]``. A ref is a
+        call id, or with ``key=`` the value of that tag on a call of ``system``.
+        Labelling a call again keeps the latest label (its revision counts up);
+        every label is checked before any is stored; one audit entry per batch.
+        ``at`` is when the truth became known (default now), to load history."""
+        from trimtab.quality import labels
+
+        if isinstance(call, str):
+            if value is None:
+                raise TrimtabError("label(): give the true label, e.g. ws.label(call_id, "
+                                   "'fraud') or ws.label(call_id, 42.5).")
+            if key is None:
+                call = self.call(call).id  # a unique prefix is enough for one call
+            rows = [labels.LabelRow(call, value, "label()")]
+        else:
+            pairs = call.items() if isinstance(call, Mapping) else call
+            rows = [labels.LabelRow(str(ref), v, f"[{i}]") for i, (ref, v) in enumerate(pairs)]
+        return labels.apply(self.store, rows, actor_for=self._labeller, source="label()",
+                            system=system, key=key, since=since, output_field=output_field,
+                            skip_unknown=skip_unknown, now=at)
+
+    def label_file(self, path: str | Path, *, system: str | None = None, key: str | None = None,
+                   id_column: str | None = None, value_column: str = "label",
+                   since: datetime | None = None, output_field: str | None = None,
+                   skip_unknown: bool = False, at: datetime | None = None) -> Labelled:
+        """Labels from a CSV or Parquet file: a column of call ids (``call_id``) or of
+        a tag's values (the column named like ``key``), and a ``label`` column."""
+        from trimtab.quality import labels
+
+        path = Path(path)
+        rows = labels.read_file(path, ref_column=id_column or key or "call_id",
+                                value_column=value_column)
+        return labels.apply(self.store, rows, actor_for=self._labeller, source=str(path),
+                            system=system, key=key, since=since, output_field=output_field,
+                            skip_unknown=skip_unknown, now=at)
+
+    def _labeller(self, system: str, envs: set[str]) -> str:
+        return self.authorize("label.add", system)
+
+    def label_metrics(self, system: str, *, window: timedelta = timedelta(days=7),
+                      env: str | None = None, end: datetime | None = None) -> list[LabelMetrics]:
+        """Accuracy, per-class precision/recall/F1, macro-F1, MAE and RMSE of the labels
+        that arrived in the window: all releases first, then each release."""
+        from trimtab.observe import label_metrics
+
+        return label_metrics.compute(self.store, system, window=window, end=end, env=env)
+
+    def label_of(self, call_id: str) -> Label | None:
+        """The current label of a call (None if it has none)."""
+        from trimtab.store import labels as label_store
+
+        with self.store.read() as conn:
+            return label_store.get(conn, call_store.get(conn, call_id).id)
 
     # --- alerts ---------------------------------------------------------------
 

@@ -61,13 +61,14 @@ LISTINGS = [
     ["approvals", "--all"],
     ["incidents", "--all"],
     ["incident", "drills"],
+    ["labels", SYSTEM],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
     "systems", "releases", "status", "history", "metrics", "calls", "keys list", "audit log",
     "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
-    "incident drills",
+    "incident drills", "labels",
 }
 
 
@@ -80,7 +81,8 @@ def busy(cli, project_dir):
     release, _ = ws.release(SYSTEM, note="first release, with a note long enough to wrap")
     promote_through(ws, SYSTEM, release.id, "production", reason="evals green on 200 cases")
     now = datetime.now(UTC)
-    record(ws, 30, at=now - timedelta(hours=2), latency=800.0, cost=40)
+    labelled = record(ws, 30, at=now - timedelta(hours=2), latency=800.0, cost=40)
+    ws.label({labelled[0]: "seals", labelled[1]: "paint-and-coatings-of-the-outer-lid"})
     record(ws, 40, errors=8, at=now, latency=1234.5, cost=42)
     ws.create_key("crm-backend-for-the-support-team", env="production",
                   tags={"team": "support", "cost-centre": "cc-4711"})

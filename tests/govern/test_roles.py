@@ -63,6 +63,7 @@ COMMANDS = {
     "review sample": (["review", "sample", SYSTEM], "review.sample"),
     "rollback": (["rollback", SYSTEM, "--env", "staging"], "deployment.rollback"),
     "score": (["score", "{call}", "helpful", "1"], "score.add"),
+    "label": (["label", "{call}", "packaging"], "label.add"),
     "drift baseline": (["drift", "baseline", SYSTEM, "--file", "{ref}"], "drift.baseline"),
     "drift check": (["drift", "check", SYSTEM, "--reference", "{ref}", "--current", "{cur}"],
                     "drift.check"),

@@ -23,6 +23,7 @@ from trimtab.cli import (
     incidents,
     inventory,
     keys,
+    labels,
     metrics,
     plugins,
     releases,
@@ -89,6 +90,8 @@ app.command()(alerts.check)
 app.command()(alerts.monitor)
 app.add_typer(alerts.app, name="alerts")
 app.command()(scores.score)
+app.command()(labels.label)
+app.command()(labels.labels)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(evidence.app, name="export")

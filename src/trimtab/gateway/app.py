@@ -1,6 +1,6 @@
 """The gateway as a bare ASGI application.
 
-No web framework: five routes do not need a router, and every layer a
+No web framework: a handful of routes do not need a router, and every layer a
 framework adds (request objects, middleware stacks, dependency injection)
 is paid on each call of a hot path whose whole budget is a millisecond.
 Uvicorn (with uvloop and httptools when installed) does the HTTP.
@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from trimtab.gateway import chat, records
+from trimtab.gateway import chat, labels, records
 from trimtab.gateway.bodies import parse_json
 from trimtab.gateway.errors import GatewayError, from_exception
 from trimtab.gateway.keyring import KeyRing
@@ -98,6 +98,7 @@ class Gateway:
             ("GET", "/v1/models"): self._models,
             ("GET", "/models"): self._models,
             ("POST", "/api/v1/records"): self._records,
+            ("POST", "/api/v1/labels"): self._labels,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/healthz"): self._health,
         }
@@ -214,6 +215,12 @@ class Gateway:
         ids = records.record_all(self, request, key, body)
         await self.send_json(send, 200, json.dumps({"ids": ids}).encode())
 
+    async def _labels(self, request: Request, send: Send) -> None:
+        key = await self.keys.check(request.header_bytes(b"authorization"))
+        body = parse_json(await request.body())
+        done = await labels.label_all(self, key, body)
+        await self.send_json(send, 200, json.dumps(done).encode())
+
     async def _metrics(self, request: Request, send: Send) -> None:
         """Systems, environments, releases, models, volumes and cost: a key's to read
         once keys exist, unless the project opens it (``gateway.metrics: public``)."""
@@ -240,6 +247,7 @@ class Gateway:
                                code="method_not_allowed")
         raise GatewayError(404, f"{method} {path}: no such endpoint; this gateway serves "
                            "POST /v1/chat/completions, GET /v1/models, POST /api/v1/records, "
+                           "POST /api/v1/labels, "
                            "GET /metrics and GET /healthz", code="not_found")
 
     def project(self) -> Project:

@@ -3,7 +3,7 @@
 Five roles, each holding the powers of those before it:
 
 - viewer: reads everything (status, calls, metrics, the audit trail);
-- reviewer: also scores calls (human review);
+- reviewer: also scores calls (human review) and stores their true labels;
 - operator: also syncs, releases, promotes and rolls back where no approval
   policy applies, takes drift baselines, suspends systems, opens and closes
   incidents;
@@ -47,6 +47,7 @@ NEEDS: dict[str, str] = {
     "deployment.rollback": "operator",
     "deployment.rollback.protected": "approver",
     "score.add": "reviewer",
+    "label.add": "reviewer",
     "review.sample": "reviewer",
     "review.add": "reviewer",
     "drift.baseline": "operator",

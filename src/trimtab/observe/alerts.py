@@ -23,9 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
+from trimtab.observe import label_metrics
 from trimtab.observe.metrics import MetricRow
 from trimtab.observe.metrics import compute as compute_metrics
-from trimtab.project.alert_rules import AlertRuleSpec
+from trimtab.project.alert_rules import LABEL_METRICS, AlertRuleSpec
 from trimtab.store import alerts as alert_store
 from trimtab.store import drift as drift_store
 from trimtab.store import scores as score_store
@@ -101,6 +102,8 @@ def format_value(metric: str, value: float | None) -> str:
         return f"${value:,.2f}/day"
     if metric == "call_volume":
         return f"{value:,.0f} calls"
+    if metric in ("accuracy", "precision", "recall"):
+        return f"{value:.1%}"
     return f"{value:.3g}"
 
 
@@ -133,6 +136,8 @@ def read_metric(
                            f"older than the rule's {rule.window} window (schedule "
                            "trimtab drift, e.g. with cron)")
         return Reading(share, f"drift check of {checked:%Y-%m-%d %H:%M} UTC")
+    if rule.metric in LABEL_METRICS:
+        return _label_reading(store, rule, system, end)
     if rule.metric == "quality_score":
         with store.read() as conn:
             mean, count = score_store.mean(conn, system=system, env=rule.env, name=rule.score,
@@ -168,6 +173,31 @@ def read_metric(
     per_day = float(row.cost_usd) * (timedelta(days=1) / window)
     unknown = f", {row.cost_unknown_calls:,} unpriced" if row.cost_unknown_calls else ""
     return Reading(per_day, f"${row.cost_usd:.4f} in {rule.window}{unknown}")
+
+
+def _label_reading(store: Store, rule: AlertRuleSpec, system: str, end: datetime) -> Reading:
+    """A metric of the true labels that arrived in the window (see observe/label_metrics.py)."""
+    found = label_metrics.compute(store, system, window=rule.window_delta, end=end, env=rule.env)
+    if not found:
+        return Reading(None, f"no labels arrived in the last {rule.window} (trimtab label)")
+    every = found[0]
+    detail = f"{every.labels:,} labels"
+    if rule.metric == "accuracy":
+        return Reading(every.accuracy, detail)
+    if rule.metric in ("mae", "rmse"):
+        if not every.numeric:
+            return Reading(None, f"{detail}, none numeric: {rule.metric} needs numbers")
+        return Reading(every.mae if rule.metric == "mae" else every.rmse,
+                       f"{every.numeric:,} numeric labels")
+    if every.classes is None:
+        return Reading(None, f"{detail}; {every.note}")
+    if rule.metric == "macro_f1":
+        return Reading(every.macro_f1, f"{detail}, {len(every.classes)} classes")
+    scores = every.scores_of(rule.class_ or "")
+    if scores is None:
+        return Reading(None, f"{detail}, none of class {rule.class_!r}")
+    return Reading(getattr(scores, rule.metric),
+                   f"{detail}, {scores.support:,} of class {rule.class_!r}")
 
 
 # --- the state machine ----------------------------------------------------------

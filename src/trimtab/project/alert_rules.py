@@ -20,16 +20,24 @@ if TYPE_CHECKING:
 
 METRICS = (
     "latency_p95", "latency_p99", "error_rate", "cost_per_call", "spend_per_day", "drift",
-    "quality_score", "call_volume",
+    "quality_score", "call_volume", "accuracy", "macro_f1", "precision", "recall", "f1", "mae",
+    "rmse",
 )
+#: Metrics read from true labels (``trimtab label``); the window holds labels that arrived in it.
+LABEL_METRICS = ("accuracy", "macro_f1", "precision", "recall", "f1", "mae", "rmse")
+#: Label metrics of one class, named with ``class:``.
+CLASS_METRICS = ("precision", "recall", "f1")
 COMPARATORS = (">", ">=", "<", "<=")
 SEVERITIES = ("info", "warning", "critical")
 #: Metrics that are a share of something, so a threshold above 1 is a mistake.
-FRACTIONS = {"error_rate": "0.05 for 5%", "drift": "0.5 for half the columns"}
+FRACTIONS = {"error_rate": "0.05 for 5%", "drift": "0.5 for half the columns",
+             "accuracy": "0.85 for 85%", "macro_f1": "0.8", "precision": "0.9",
+             "recall": "0.9", "f1": "0.8"}
 
 Metric = Literal[
     "latency_p95", "latency_p99", "error_rate", "cost_per_call", "spend_per_day", "drift",
-    "quality_score", "call_volume",
+    "quality_score", "call_volume", "accuracy", "macro_f1", "precision", "recall", "f1", "mae",
+    "rmse",
 ]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -80,6 +88,8 @@ class AlertRuleSpec(_Strict):
     env: str | None = Field(None, description="absent: all environments together")
     metric: Metric
     score: str | None = Field(None, description="quality_score only: which score name")
+    class_: str | None = Field(None, alias="class",
+                               description="precision, recall, f1 only: which label class")
     window: str = "15m"
     comparator: str
     threshold: float
@@ -198,6 +208,13 @@ def _check_rule(spec: ProjectFile, name: str, rule: AlertRuleSpec, problem, NAME
     if rule.score is not None and rule.metric != "quality_score":
         problem(loc + ("score",), "`score:` picks the score name for metric quality_score "
                 f"only; this rule watches {rule.metric}. Fix: remove it.", key=True)
+    if rule.class_ is not None and rule.metric not in CLASS_METRICS:
+        problem(loc + ("class",), "`class:` picks the label class for metrics precision, "
+                f"recall and f1 only; this rule watches {rule.metric}. Fix: remove it.",
+                key=True)
+    if rule.class_ is None and rule.metric in CLASS_METRICS:
+        problem(loc + ("metric",), f"{rule.metric} is a score of one label class. Fix: add "
+                "`class:` naming it (e.g. class: fraud), or watch macro_f1 or accuracy.")
     if rule.metric in FRACTIONS and not 0 <= rule.threshold <= 1:
         problem(loc + ("threshold",), f"{rule.metric} is a share between 0 and 1, so "
                 f"{rule.threshold} can never be crossed. Fix: write e.g. "

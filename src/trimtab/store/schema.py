@@ -640,3 +640,28 @@ drills = Table(
     Column("actor", String(320), nullable=False),
     Index(None, "system", "held_at"),
 )
+
+
+# --- ground truth for classic models ------------------------------------------------
+
+# The true label of one recorded call, arrived later (a chargeback, a resolved
+# ticket). One row per call: a later label replaces the value and counts up
+# ``revision``. The call's system, env, release and time and its prediction are
+# copied in at labelling time, so the metrics never join the call log (which
+# retention prunes) and read one indexed (system, time) range.
+labels = Table(
+    "labels",
+    metadata,
+    Column("call_id", String(32), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("release_id", String(64), nullable=True),
+    Column("call_time", UTCDateTime, nullable=False),
+    Column("value", String(200), nullable=False),  # the true label, normalised
+    Column("predicted", String(201), nullable=False),  # the call's output, normalised
+    Column("error", Float, nullable=True),  # predicted - value when both are numbers
+    Column("revision", Integer, nullable=False),  # 1 for the first label, 2 for the next...
+    Column("actor", String(320), nullable=False),
+    Column("time", UTCDateTime, nullable=False),  # when the label arrived
+    Index(None, "system", "time"),
+)
