@@ -12,7 +12,8 @@ SYSTEM = "complaint-router"
 
 
 def seeded(ws):
-    """u-1 has three calls over two systems (one scored, one reviewed); u-2 one."""
+    """u-1 has three calls over two systems (one scored, one reviewed, one labelled);
+    u-2 one."""
     mine = [ws.record(SYSTEM, {"text": f"my seal leaks {i}"}, {"team": "packaging"}, 10.0,
                       user="u-1") for i in range(2)]
     mine.append(ws.record("legacy-scorer", {"x": 1}, {"y": 2}, 5.0, user="u-1"))
@@ -21,6 +22,7 @@ def seeded(ws):
     ws.score(mine[0], "helpful", 1.0, comment="u-1 wrote their phone number")
     ws.review(mine[1], "fail", comment="mentions u-1's address")
     ws.score(theirs, "helpful", 0.0)
+    ws.label(mine[2], "2")  # ground truth for the prediction
     return mine, theirs
 
 
@@ -36,11 +38,13 @@ def test_erasure_removes_the_person_and_keeps_the_chain(ws):
 
     dry = ws.erase("u-1", request="DSR-2026-041", dry_run=True)
     assert (dry.calls, dry.by_system, dry.dry_run) == (3, {SYSTEM: 2, "legacy-scorer": 1}, True)
-    assert dry.related == {"reviews": 1, "scores": 2}  # a review also leaves its review score
+    # a review also leaves its review score, and is an item of no sample here
+    assert dry.related == {"labels": 1, "reviews": 1, "scores": 2}
     assert len(ws.calls(limit=10)) == 4 and not ws.audit_log(action="calls.erase")
 
     done = ws.erase("u-1", request="DSR-2026-041", reason="art. 17 request")
-    assert (done.calls, done.related, done.held) == (3, {"reviews": 1, "scores": 2}, 0)
+    assert (done.calls, done.related, done.held) == \
+        (3, {"labels": 1, "reviews": 1, "scores": 2}, 0)
     assert done.rollups >= 2  # hour and day rows of the per-user rollups
     assert {c.id for c in ws.calls(limit=10)} == {theirs}
     for call_id in mine:
