@@ -14,12 +14,17 @@ counter. SQLite has no notifications: the counter is read every ``poll``
 seconds (one indexed row). PostgreSQL listens on a connection of its own,
 reconnects when it fails, and polls meanwhile; it still reads the counter
 every ``recheck`` seconds, so a listener whose connection died silently
-delays nothing by more than that.
+delays nothing by more than that. And it checks that the listener still
+hears: every ``ECHO_EVERY`` seconds the counter's read also notifies a
+channel only this feed listens on; an echo that has not come back within the
+store's stall timeout (a silent network partition froze the listener's
+connection) is logged and the listener replaced.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("trimtab")
 
 CHANNEL = "trimtab_changes"
+#: Seconds between the listener's checks that it still hears the store.
+ECHO_EVERY = 2.0
 
 
 def notify(conn: Connection, topic: str) -> None:
@@ -59,10 +66,22 @@ class ChangeFeed:
         self._conn: Any = None  # the LISTEN connection (psycopg), PostgreSQL only
         self._retry_at = 0.0
         self._closed = threading.Event()
+        self._echo_channel = f"trimtab_echo_{os.urandom(6).hex()}"
+        self._echo_sent = 0.0  # when the echo in flight was sent; 0: none in flight
+        self._echo_heard = 0.0
+        watchdog = getattr(store, "watchdog", None)
+        self._echo_within = watchdog.stall_after if watchdog is not None else 5.0
 
     def version(self) -> int:
+        echo = (self._conn is not None and self._echo_within and not self._echo_sent
+                and time.monotonic() - self._echo_heard >= ECHO_EVERY)
         with self.store.read() as conn:
-            return version(conn)
+            if echo:  # sent at commit, to this feed's listener only
+                conn.execute(select(func.pg_notify(self._echo_channel, "")))
+            seq = version(conn)
+        if echo:
+            self._echo_sent = time.monotonic()
+        return seq
 
     def wait(self) -> None:
         """Return when a change may have happened or when it is time to look again."""
@@ -72,9 +91,17 @@ class ChangeFeed:
         if self._conn is None and not self._connect():
             self._closed.wait(self.poll)  # no listener: poll until one is back
             return
+        if self._echo_sent and time.monotonic() - self._echo_sent > self._echo_within:
+            log.warning("trimtab: the store's change listener stopped hearing (no echo in "
+                        "%.0fs); reconnecting it, polling every %.1fs meanwhile",
+                        self._echo_within, self.poll)
+            self._drop()
+            self._closed.wait(self.poll)
+            return
         try:
-            for _ in self._conn.notifies(timeout=self.recheck, stop_after=1):
-                pass
+            for note in self._conn.notifies(timeout=self.recheck, stop_after=1):
+                if note.channel == self._echo_channel:
+                    self._echo_sent, self._echo_heard = 0.0, time.monotonic()
         except Exception as exc:  # noqa: BLE001 - any failure: poll, then reconnect
             log.warning("trimtab: lost the store's change notifications (%s); polling "
                         "every %.1fs until the listener reconnects", type(exc).__name__,
@@ -92,6 +119,7 @@ class ChangeFeed:
             raw.detach()  # its own connection, never returned to the pool
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
+            conn.execute(f"LISTEN {self._echo_channel}")
         except Exception as exc:  # noqa: BLE001 - the store is down: poll meanwhile
             log.warning("trimtab: cannot listen for store changes (%s); polling every %.1fs",
                         type(exc).__name__, self.poll)
@@ -101,6 +129,7 @@ class ChangeFeed:
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        self._echo_sent = 0.0
         if conn is not None:
             try:
                 conn.close()

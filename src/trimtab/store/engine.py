@@ -10,15 +10,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 
 from trimtab.errors import SchemaTooNewError, StoreUnavailable, TrimtabError
 from trimtab.store.schema import audit_head
+
+if TYPE_CHECKING:
+    from trimtab.store.stall import Watchdog
 
 # The newest migration this code knows. A test keeps it equal to Alembic's head,
 # so the common path (schema current) never has to import Alembic.
@@ -42,6 +47,8 @@ class Store:
         self.url = normalise_url(url)
         self.engine = _make_engine(self.url)
         self.dialect = self.engine.dialect.name
+        #: PostgreSQL: finds and cuts connections that stopped answering (store/stall.py).
+        self.watchdog: Watchdog | None = getattr(self.engine, "trimtab_watchdog", None)
         if migrate:
             ensure_schema(self)
 
@@ -143,14 +150,70 @@ def _make_engine(url: str) -> Engine:
                 "TRIMTAB_DATABASE_URL points at PostgreSQL but psycopg is not installed. "
                 "Fix: pip install 'trimtab[postgres]'"
             ) from None
-        # A store that stops answering (rather than refusing) must not hang a
-        # process for minutes: the recorder retries, the runtime serves from memory.
-        connect_args = {} if "connect_timeout" in url else {"connect_timeout": 5}
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return _postgres_engine(parsed)
     raise TrimtabError(
         f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or "
         "postgresql://user@host:5432/dbname"
     )
+
+
+#: libpq settings every PostgreSQL connection gets unless its URL sets them (docs/store.md):
+#: a store that stops answering, rather than refusing, must not hang a process. Keepalives
+#: find an idle connection whose peer is gone in about 25 s; tcp_user_timeout fails one
+#: whose sent bytes stay unacknowledged for 30 s.
+PG_CONNECT_DEFAULTS = {"connect_timeout": "5", "keepalives": "1", "keepalives_idle": "10",
+                       "keepalives_interval": "5", "keepalives_count": "3",
+                       "tcp_user_timeout": "30000"}
+#: Milliseconds a statement may run (or wait for a lock) before the server cancels it.
+STATEMENT_TIMEOUT_MS = 300_000
+#: Seconds a wait on a connection may last before the watchdog asks the server about it.
+STALL_TIMEOUT = 5.0
+_STALL_PARAM = "trimtab_stall_timeout"
+_STATEMENT_TIMEOUT = re.compile(r"statement_timeout\s*=\s*(\d+)\s*(ms|s|min)?\b")
+
+
+def _postgres_engine(parsed: URL) -> Engine:
+    """An engine whose connections carry the defaults above and are watched for
+    stalls (store/stall.py): a connection that stops answering is cut within
+    seconds and the pool connects afresh."""
+    from trimtab.store.stall import Watchdog  # imports psycopg: PostgreSQL only
+
+    query = dict(parsed.query)
+    connect_args: dict[str, Any] = {k: v for k, v in PG_CONNECT_DEFAULTS.items()
+                                    if k not in query}
+    options = query.get("options") or ""
+    options = " ".join(options) if isinstance(options, tuple) else options
+    found = _STATEMENT_TIMEOUT.search(options)
+    if found is None:
+        connect_args["options"] = f"{options} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip()
+        statement_timeout = STATEMENT_TIMEOUT_MS / 1000
+    else:
+        scale = {"ms": 0.001, "s": 1, "min": 60}[found[2] or "ms"]
+        statement_timeout = int(found[1]) * scale
+    stall = query.get(_STALL_PARAM, str(STALL_TIMEOUT))
+    try:
+        stall_after = float(stall if isinstance(stall, str) else stall[-1])
+        if not 0 <= stall_after < 86_400:
+            raise ValueError
+    except ValueError:
+        raise TrimtabError(
+            f"{_STALL_PARAM}={stall!r} in TRIMTAB_DATABASE_URL is not a number of seconds. "
+            f"Fix: a value like {_STALL_PARAM}=5 (0 turns the stall watchdog off)."
+        ) from None
+    watchdog = Watchdog(stall_after, statement_timeout + stall_after if statement_timeout
+                        else None)
+    engine = create_engine(parsed.difference_update_query([_STALL_PARAM]),
+                           pool_pre_ping=True, connect_args=connect_args)
+    watched = watchdog.connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        if not watchdog.connect_args:
+            watchdog.connect_args = dict(cparams)
+        return watched.connect(*cargs, **cparams)
+
+    engine.trimtab_watchdog = watchdog  # type: ignore[attr-defined]  # Store.watchdog
+    return engine
 
 
 def _is_connection_failure(exc: OperationalError | InterfaceError) -> bool:
@@ -207,6 +270,8 @@ def upgrade(store: Store, target: str = "head") -> None:
     config = _alembic_config()
     with store.engine.connect() as conn:
         with conn.begin():
+            if store.dialect == "postgresql":  # an index on a big table takes what it takes
+                conn.execute(text("SET LOCAL statement_timeout = 0"))
             config.attributes["connection"] = conn
             command.upgrade(config, target)
 
@@ -256,12 +321,14 @@ def _migration_lock(store: Store) -> Iterator[None]:
         return
     with store.engine.connect() as conn:
         try:
+            conn.execute(text("SET statement_timeout = 0"))  # waits for another migrator
             conn.execute(text("SELECT pg_advisory_lock(7263527)"))
             conn.commit()
             yield
         finally:
             with contextlib.suppress(ProgrammingError, OperationalError):
                 conn.execute(text("SELECT pg_advisory_unlock(7263527)"))
+                conn.execute(text("RESET statement_timeout"))  # back to the connection's
                 conn.commit()
 
 
