@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     from trimtab.store.reviews import Review
     from trimtab.store.reviews import Sample as ReviewSample
     from trimtab.store.scores import Score
+    from trimtab.store.sessions import Session
     from trimtab.store.suspensions import Suspension
 
 log = logging.getLogger("trimtab")
@@ -961,6 +962,33 @@ class Workspace:
     def revoke_token(self, token_id: str) -> Token:
         return _identities().revoke_token(self.store, self._project_or_none(), token_id,
                                           token=self.token)
+
+    # --- browser sessions (the dashboard's sign-in) ------------------------------
+
+    def start_session(self, kind: str, subject: str, name: str,
+                      lifetime: timedelta) -> str:
+        """A browser session for an authenticated token (``u``) or key (``k``); its
+        secret, which the signed cookie carries."""
+        from trimtab.store import sessions
+
+        now = datetime.now(UTC)
+        with self.store.write() as conn:
+            return sessions.start(conn, kind=kind, subject=subject, name=name, now=now,
+                                  expires_at=now + lifetime)
+
+    def session(self, secret: str) -> Session | None:
+        """The live browser session ``secret`` names (not signed out, not expired)."""
+        from trimtab.store import sessions
+
+        with self.store.read() as conn:
+            return sessions.live(conn, secret, datetime.now(UTC))
+
+    def end_session(self, secret: str) -> bool:
+        """Sign-out: the session is refused from now on, by every worker."""
+        from trimtab.store import sessions
+
+        with self.store.write() as conn:
+            return sessions.end(conn, secret, datetime.now(UTC))
 
     # --- audit --------------------------------------------------------------
 

@@ -267,6 +267,70 @@ def test_a_browser_signs_in_with_a_token(served):
     assert evil.headers["location"] == "/"  # never an open redirect
 
 
+def test_a_signed_out_session_cookie_is_refused_on_reuse(served):
+    url, ws, _ = served
+    ws.add_user("alice@example.com", "admin")
+    _, token = ws.create_token()
+    browser = httpx.Client(base_url=url, follow_redirects=False)
+    eventually(lambda: browser.get("/").status_code == 303)
+    csrf = browser.get("/login").cookies["trimtab_csrf"]
+    signed_in = browser.post("/login", data={"key": token, "csrf_token": csrf},
+                             headers={"cookie": f"trimtab_csrf={csrf}"})
+    session = signed_in.headers["set-cookie"].split(";", 1)[0]
+    jar = {"cookie": f"trimtab_csrf={csrf}; {session}"}
+    assert browser.get("/audit", headers=jar).status_code == 200
+    assert browser.get("/api/v1/systems", headers=jar).status_code == 200
+    out = browser.post("/logout", data={"csrf_token": csrf}, headers=jar)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    # The old cookie, replayed (a copy kept by someone else): refused on the server.
+    again = browser.get("/audit", headers=jar)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    assert browser.get("/api/v1/systems", headers=jar).status_code == 401
+    # The token itself still works, and a new sign-in makes a new session.
+    assert browser.get("/api/v1/systems",
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    tampered = session[:-3] + ("AAA" if not session.endswith("AAA") else "BBB")
+    assert browser.get("/audit", headers={"cookie": tampered}).status_code == 303
+
+
+def test_any_bearer_text_is_refused_when_users_exist_and_no_key_does(served):
+    """Users turn login on while the key ring is open (no key): a made-up bearer must
+    not become a caller acting as the person running the server."""
+    url, ws, _ = served
+    ws.add_user("alice@example.com", "admin")
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    eventually(lambda: api.get("/systems").status_code == 401)
+    made_up = {"Authorization": "Bearer not-a-key"}
+    assert api.get("/systems", headers=made_up).status_code == 401
+    refused = api.post(f"/systems/{SYSTEM}/rollback", json={"env": "production"},
+                       headers=made_up)
+    assert refused.status_code == 401 and "neither a live API token" in refused.text
+    browser = httpx.Client(base_url=url, follow_redirects=False)
+    csrf = browser.get("/login").cookies["trimtab_csrf"]
+    login = browser.post("/login", data={"key": "not-a-key", "csrf_token": csrf},
+                         headers={"cookie": f"trimtab_csrf={csrf}"})
+    assert login.status_code == 401 and "set-cookie" not in login.headers
+
+
+def test_a_gateway_key_only_reads_once_users_exist(served):
+    """Intended: once people are users, every change is made by a person with a role
+    (audited by name); a gateway key (a service credential) keeps reading."""
+    url, ws, _ = served
+    _, secret = ws.create_key("deployer", env="production")
+    ws.add_user("alice@example.com", "admin")
+    api = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {secret}"})
+    newer = new_release(ws)
+    # The key ring re-reads the keys every 2 s.
+    eventually(lambda: api.get("/systems").status_code == 200)
+    for path, body in [(f"/systems/{SYSTEM}/promote", {"release": newer.id, "env": "dev"}),
+                       (f"/systems/{SYSTEM}/rollback", {"env": "production"})]:
+        refused = api.post(path, json=body)
+        assert refused.status_code == 403, refused.text
+        assert "may read but not change" in refused.json()["detail"]
+    assert ws.active_release(SYSTEM, "dev").id != newer.id
+    assert api.get("/calls", params={"limit": 1}).status_code == 200
+
+
 def test_pages_answer_bad_input_with_a_4xx_page(served):
     url, *_ = served
     for path, status in [

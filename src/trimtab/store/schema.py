@@ -665,3 +665,19 @@ labels = Table(
     Column("time", UTCDateTime, nullable=False),  # when the label arrived
     Index(None, "system", "time"),
 )
+
+# The dashboard's browser sessions: a cookie names one by a random secret, kept
+# here only as its SHA-256; signing out sets ``ended_at``, so a copied cookie stops
+# working at once in every worker. Rows past ``expires_at`` are deleted on sign-in.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie's secret
+    Column("kind", String(1), nullable=False),  # u: a user's API token, k: a gateway key
+    Column("subject", String(64), nullable=False),  # the token's or the key's id
+    Column("name", String(320), nullable=False),  # the user or the key, for people
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Index(None, "expires_at"),
+)

@@ -166,14 +166,17 @@ async def login(request: Request, csrf: Csrf,
         return render(request, "login.html", {"next": _local_target(next),
                                               "error": exc.detail}, status=exc.status_code)
     response = RedirectResponse(_local_target(next), 303)
-    set_cookie(response, request, SESSION_COOKIE, guard.session_cookie(found),
+    set_cookie(response, request, SESSION_COOKIE, await guard.start_session(found),
                max_age=SESSION_SECONDS)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Csrf):
+async def logout(request: Request, csrf: Csrf):
+    """Sign out: the session ends on the server (a copied cookie is refused from now
+    on, by every worker), and the browser forgets it."""
     check_csrf(request, csrf)
+    await request.app.state.guard.end_session(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -26,7 +26,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,8 @@ class Caller:
     user: str | None = None
     token_id: str | None = None  # the user's token, for a browser session
     via: str = "local"  # "local", "token" or "session"
+    #: Users exist: a gateway key then only reads (changes are made by people).
+    users_exist: bool = False
 
     @property
     def actor(self) -> str | None:
@@ -118,8 +120,14 @@ class Caller:
         return self.via != "local"
 
     def may_change(self, system: str) -> None:
-        """A gateway key limited to some systems changes only those (a user's
-        roles are checked where every change is made, whatever the front end)."""
+        """A gateway key changes nothing once users exist (a change is then made by
+        a person, with their roles, checked where every change is made, whatever the
+        front end); before, a key limited to some systems changes only those."""
+        if self.key is not None and self.users_exist:
+            raise HTTPException(403, f"gateway key {self.key.name!r} may read but not change "
+                                "anything once users exist: changes are made by people, "
+                                "with their roles. Fix: send a user's API token (`trimtab "
+                                "tokens create`), or sign in with one.")
         if self.key is not None and not self.key.allows(system):
             raise HTTPException(403, f"API key {self.key.name!r} is not allowed to change "
                                 f"system {system!r}. Fix: use a key created with --system "
@@ -186,7 +194,13 @@ class Guard:
             key = await self.keys.check(f"Bearer {text}".encode("latin-1", "replace"))
         except GatewayError as exc:
             raise HTTPException(exc.status, exc.message, headers=exc.headers) from None
-        return Caller(key=key, via="token")
+        if key is None:
+            # The key ring is open (no key exists, or none is seen yet): whatever was
+            # sent is no credential. Never a caller without identity: that would act
+            # as the person running the server.
+            raise HTTPException(401, "this is neither a live API token nor a gateway key. "
+                                "Fix: `trimtab tokens create` makes a token.")
+        return Caller(key=key, via="token", users_exist=await self._users_exist())
 
     def check_host(self, request: Request) -> None:
         if self.hosts is None:
@@ -204,30 +218,54 @@ class Guard:
         digest = hmac.new(self.secret, text.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def session_cookie(self, caller: Caller) -> str:
-        """A browser's session for a signed-in caller: which key or token, until when."""
+    async def start_session(self, caller: Caller) -> str:
+        """A browser's session for a signed-in caller, kept in the store (so signing
+        out ends it everywhere): the cookie names the token or key, until when, and
+        the session's secret, signed."""
         kind, ident = ("u", caller.token_id) if caller.user else ("k", caller.key.id)
-        body = f"{kind}.{ident}.{int(time.time()) + SESSION_SECONDS}"
+        secret = await asyncio.to_thread(self.ws.start_session, kind, ident, caller.name,
+                                         timedelta(seconds=SESSION_SECONDS))
+        body = f"{kind}.{ident}.{int(time.time()) + SESSION_SECONDS}.{secret}"
         return f"{body}.{self._sign('session|' + body)}"
 
-    async def session(self, cookie: str | None) -> Caller | None:
-        """The caller a session cookie names while its key or token is live, else None."""
-        if not cookie or cookie.count(".") != 3:
+    def _read(self, cookie: str | None) -> tuple[str, str, str] | None:
+        """(kind, id, session secret) of a cookie this server signed and not expired."""
+        if not cookie or cookie.count(".") != 4:
             return None
         body, _, signature = cookie.rpartition(".")
         if not hmac.compare_digest(signature, self._sign("session|" + body)):
             return None
-        kind, ident, expires = body.split(".")
+        kind, ident, expires, secret = body.split(".")
         if not expires.isdigit() or int(expires) < time.time():
             return None
+        return kind, ident, secret
+
+    async def session(self, cookie: str | None) -> Caller | None:
+        """The caller a session cookie names while the session was not signed out and
+        its key or token is live, else None."""
+        read = self._read(cookie)
+        if read is None:
+            return None
+        kind, ident, secret = read
+        stored = await asyncio.to_thread(self.ws.session, secret)
+        if stored is None or (stored.kind, stored.subject) != (kind, ident):
+            return None  # signed out (or expired) on the server
         if kind == "k":
             key = self.keys.live.get(ident)
-            return None if key is None else Caller(key=key, via="session")
+            return None if key is None else Caller(key=key, via="session",
+                                                   users_exist=await self._users_exist())
         now = datetime.now(UTC)
         for token in await asyncio.to_thread(self.ws.tokens):
             if token.id == ident and token.state(now) == "live":
                 return Caller(user=token.identity, token_id=token.id, via="session")
         return None
+
+    async def end_session(self, cookie: str | None) -> bool:
+        """Sign-out: the cookie's session ends in the store; a copy of it is refused."""
+        read = self._read(cookie)
+        if read is None:
+            return False
+        return await asyncio.to_thread(self.ws.end_session, read[2])
 
 
 def csrf_token(request: Request) -> str:
