@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/mock_upstream.py --port 9100 --delay-ms 10
 
-Answers ``POST /v1/chat/completions`` (and ``/chat/completions``) after a
-fixed delay with a Chat Completions body that carries ``usage``; with
-``"stream": true`` it sends SSE chunks (role, three content pieces, a usage
-chunk, ``[DONE]``), the first after the delay. ``GET /v1/models`` and
-``GET /healthz`` answer at once. No framework and no JSON parsing on the hot
-path (the body is only searched for ``"stream":true``), so that on a 2-core
-machine the upstream costs as little CPU as possible and what is measured is
-the gateway. uvloop is used when installed. Prints ``ready <port>`` when
-listening; ``--port 0`` picks a free port. ``--openai-headers`` adds the
+Answers ``POST /v1/chat/completions`` (and ``/chat/completions``) after a fixed
+delay with a Chat Completions body that carries ``usage``; with ``"stream":
+true`` it sends SSE chunks (role, three content pieces, a usage chunk,
+``[DONE]``), the first after the delay. ``GET /v1/models`` and ``GET /healthz``
+answer at once; ``GET /stats`` says how many chat requests came, when the first
+did (``time.time()``) and the most in flight at once (the eval benchmark's time
+to first request and concurrency check). No framework and no JSON parsing on
+the hot path (the body is only searched for ``"stream":true``), so that on a
+2-core machine the upstream costs as little CPU as possible and what is
+measured is the gateway. uvloop is used when installed. Prints ``ready <port>``
+when listening; ``--port 0`` picks a free port. ``--openai-headers`` adds the
 twenty-odd response headers OpenAI's API sends (request id, rate limits,
 cookies), for measuring what header handling costs a client.
 """
@@ -22,6 +24,7 @@ import asyncio
 import json
 import re
 import sys
+import time
 
 _STREAM = re.compile(rb'"stream"\s*:\s*true')
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
@@ -91,6 +94,10 @@ class Upstream(asyncio.Protocol):
 
     delay = 0.010
     served = 0
+    chats = 0
+    first_at: float | None = None
+    in_flight = 0
+    most_in_flight = 0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -119,14 +126,29 @@ class Upstream(asyncio.Protocol):
         line = head[:head.find(b"\r\n")]
         if line.startswith(b"POST ") and b"/chat/completions" in line:
             answer = STREAM_RESPONSE if _STREAM.search(body) else JSON_RESPONSE
+            if Upstream.first_at is None:
+                Upstream.first_at = time.time()
+            Upstream.chats += 1
+            Upstream.in_flight += 1
+            Upstream.most_in_flight = max(Upstream.most_in_flight, Upstream.in_flight)
             self.queue.append(answer)
-            self.loop.call_later(self.delay, self._send_next)
+            self.loop.call_later(self.delay, self._send_chat)
+        elif line.startswith(b"GET ") and b"/stats" in line:
+            stats = json.dumps({"chats": Upstream.chats, "first_at": Upstream.first_at,
+                                "most_in_flight": Upstream.most_in_flight}).encode()
+            self.queue.append(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                              b"content-length: %d\r\n\r\n%s" % (len(stats), stats))
+            self._send_next()
         elif line.startswith(b"GET ") and (b"/models" in line or b"/healthz" in line):
             self.queue.append(MODELS_RESPONSE)
             self._send_next()
         else:
             self.queue.append(NOT_FOUND)
             self._send_next()
+
+    def _send_chat(self) -> None:
+        Upstream.in_flight -= 1
+        self._send_next()
 
     def _send_next(self) -> None:
         if self.queue and not self.transport.is_closing():

@@ -34,6 +34,7 @@ BENCHES = {
     "gateway_vs_litellm": ([], ["--duration", "5", "--memory-requests", "20000",
                                 "--profile", "10"]),
     "drift_vs_evidently": ([], ["--rows", "100000", "--evidently-runs", "1"]),
+    "evals_vs_promptfoo": ([], ["--big", "0"]),
 }
 
 
@@ -83,6 +84,10 @@ def headline(name: str) -> list[tuple[str, str]]:
                             " over the second half"))
             if "all_recorded" in r:
                 out.append((f"{target} every call recorded", str(r["all_recorded"])))
+    elif name == "evals_vs_promptfoo":
+        for what, r in data["results"].items():
+            out.append((what, f"{r['wall_s']:.2f} s (ideal {r['ideal_s']:.2f} s), first "
+                        f"request {r['first_request_s'] or 0:.2f} s, {r['peak_rss_mb']:.0f} MB"))
     elif name == "drift_vs_evidently":
         out.append(("speed-up vs Evidently", f"{data.get('speedup') or 0:.1f}x"))
     return out

@@ -184,7 +184,11 @@ def test_numeric_targets_read_mae_and_rmse(classic):
     assert every.rmse == pytest.approx(((4 + 0 + 16 + 1) / 4) ** 0.5)
 
 
-def test_accuracy_rule_fires_after_holding_for_its_duration(classic, project_dir, tmp_path):
+def test_labels_from_a_file_fire_an_accuracy_rule_and_its_run_hook(classic, project_dir,
+                                                                  tmp_path):
+    """End to end: a classic system records predictions, their labels arrive later
+    as a file each day, accuracy is computed per day, and `accuracy < 0.85 for 2d`
+    fires once it has held two days, running its `run:` command (retraining)."""
     ran = tmp_path / "retrain.json"
     script = "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text(sys.stdin.read())"
     add_yaml(project_dir, f"""
@@ -211,8 +215,16 @@ def test_accuracy_rule_fires_after_holding_for_its_duration(classic, project_dir
     states = []
     for day in range(3):
         now = base + timedelta(days=day)
-        ids = predict(classic, ["yes"] * 5 + ["no"] * 5, at=now - timedelta(hours=2))
-        classic.label(list(zip(ids, truths, strict=True)), at=now - timedelta(hours=1))
+        # Predictions keyed by customer; their truth arrives an hour later as a file.
+        customers = [f"C-{day}-{i}" for i in range(10)]
+        predict(classic, ["yes"] * 5 + ["no"] * 5, at=now - timedelta(hours=2),
+                tags=[{"customer_id": c} for c in customers])
+        renewals = tmp_path / f"renewals-{day}.csv"
+        renewals.write_text("customer_id,label\n" + "".join(
+            f"{c},{t}\n" for c, t in zip(customers, truths, strict=True)))
+        done = classic.label_file(renewals, system="churn-model", key="customer_id",
+                                  at=now - timedelta(hours=1))
+        assert (done.new, done.correct) == (10, 6)
         cycle = classic.check_alerts(now=now)
         states.append(state_of(cycle, "churn-accuracy", "churn-model"))
         assert state_of(cycle, "churn-recall", "churn-model").state == "ok"  # recall 3/5

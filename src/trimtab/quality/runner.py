@@ -159,36 +159,48 @@ Progress = Callable[[int], None]
 async def execute(ws: Workspace, release: Release, prepared: PreparedSuite,
                   on_case: Progress | None = None, concurrency: int | None = None
                   ) -> list[CaseOutcome]:
-    """Call the release for every case (bounded), score each answer, in case order."""
+    """Call the release for every case (bounded), score each answer, in case order.
+
+    A fixed pool of ``concurrency`` workers takes the cases in order: a semaphore
+    over one task per case kept 10,000 tasks and their wake-ups on the loop
+    (bench/evals_vs_promptfoo.py), where the pool keeps only the calls in flight.
+    """
     spec = release.spec
-    bound = asyncio.Semaphore(concurrency or prepared.spec.concurrency)
     caller = ws.caller
+    cases = prepared.dataset.cases
+    outcomes: list[CaseOutcome | None] = [None] * len(cases)
+    queue = iter(range(len(cases)))  # shared: each index is taken by one worker
 
     async def one(case: Case) -> CaseOutcome:
-        async with bound:
-            messages = build_messages(spec, case.variables, case.messages)
-            started = time.perf_counter()
-            try:
-                result = await caller.complete_release(release, CallOptions(
-                    variables=case.variables, messages=case.messages, tags=case.tags or None,
-                    source="eval"))
-            except (CallFailed, TrimtabError) as exc:
-                answer = Answer(None, latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                                error=str(exc), messages=messages)
-            else:
-                usage = result.usage
-                answer = Answer(result.text, latency_ms=result.latency_ms,
-                                cost_usd=result.cost_usd, messages=messages, model=result.model,
-                                input_tokens=usage.input_tokens if usage else None,
-                                output_tokens=usage.output_tokens if usage else None,
-                                fallback_used=result.fallback_used)
-            verdicts = {s.name: await s.score(case, answer) for s in prepared.scorers}
+        messages = build_messages(spec, case.variables, case.messages)
+        started = time.perf_counter()
+        try:
+            result = await caller.complete_release(release, CallOptions(
+                variables=case.variables, messages=case.messages, tags=case.tags or None,
+                source="eval"))
+        except (CallFailed, TrimtabError) as exc:
+            answer = Answer(None, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                            error=str(exc), messages=messages)
+        else:
+            usage = result.usage
+            answer = Answer(result.text, latency_ms=result.latency_ms,
+                            cost_usd=result.cost_usd, messages=messages, model=result.model,
+                            input_tokens=usage.input_tokens if usage else None,
+                            output_tokens=usage.output_tokens if usage else None,
+                            fallback_used=result.fallback_used)
+        verdicts = {s.name: await s.score(case, answer) for s in prepared.scorers}
         if on_case is not None:
             on_case(1)
         return CaseOutcome(case, answer, verdicts)
 
+    async def worker() -> None:
+        for i in queue:
+            outcomes[i] = await one(cases[i])
+
+    workers = max(1, min(concurrency or prepared.spec.concurrency, len(cases)))
     try:
-        return list(await asyncio.gather(*(one(c) for c in prepared.dataset.cases)))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return [o for o in outcomes if o is not None]
     finally:
         for scorer in prepared.scorers:
             await scorer.aclose()
