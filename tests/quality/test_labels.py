@@ -288,3 +288,39 @@ def test_label_and_labels_commands(classic, cli, tmp_path):
     assert "no column 'call_id', 'label'" in bad and "Traceback" not in bad
     assert "give a call id and its true label" in cli("label", ids[0], expect=2).output
     assert "no labels of churn-model arrived" in cli("labels", "churn-model").stdout
+
+
+def test_mae_and_macro_f1_rules_read_the_labels(classic, project_dir):
+    add_yaml(project_dir, """
+        alerts:
+          price-error:
+            system: price-model
+            metric: mae
+            window: 1d
+            comparator: ">"
+            threshold: 3
+          churn-f1:
+            system: churn-model
+            metric: macro_f1
+            window: 1d
+            comparator: "<"
+            threshold: 0.8
+          churn-rmse:
+            system: churn-model
+            metric: rmse
+            window: 1d
+            comparator: ">"
+            threshold: 1
+    """)
+    ids = predict(classic, [10.0, 20.0], system="price-model")
+    classic.label({ids[0]: 14, ids[1]: 25})  # errors 4 and 5: MAE 4.5
+    ids = predict(classic, ["yes", "no"])
+    classic.label({ids[0]: "yes", ids[1]: "yes"})
+    cycle = classic.check_alerts(now=datetime.now(UTC) + timedelta(minutes=1))
+    price = state_of(cycle, "price-error", "price-model")
+    assert (price.state, price.value) == ("firing", 4.5)
+    f1 = state_of(cycle, "churn-f1", "churn-model")
+    # yes: P 1, R 0.5, F1 2/3; no: never true, F1 0 -> macro 1/3
+    assert f1.state == "firing" and f1.value == pytest.approx(1 / 3)
+    rmse = state_of(cycle, "churn-rmse", "churn-model")
+    assert rmse.state == "no_data" and "none numeric" in rmse.detail

@@ -2,8 +2,8 @@
 
 A request reaches the gateway or the web app by its path alone, looked up
 before either framework sees it: the gateway's routes (``/v1/...``,
-``/metrics``, ``/healthz``, ``/api/v1/records``) pay one set lookup, and none
-of FastAPI's middleware or routing. Everything else (the dashboard, the JSON
+``/metrics``, ``/healthz``, ``/api/v1/records``, ``/api/v1/labels``) pay one
+set lookup, and none of FastAPI's middleware or routing. Everything else (the dashboard, the JSON
 API, ``/readyz``, ``/openapi.json``, ``/docs``) goes to the web app.
 """
 
