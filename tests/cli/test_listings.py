@@ -62,13 +62,14 @@ LISTINGS = [
     ["incidents", "--all"],
     ["incident", "drills"],
     ["labels", SYSTEM],
+    ["export", "verify", "evidence"],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
     "systems", "releases", "status", "history", "metrics", "calls", "keys list", "audit log",
     "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
-    "incident drills", "labels",
+    "incident drills", "labels", "export verify",
 }
 
 
@@ -103,6 +104,7 @@ def busy(cli, project_dir):
     with open(project_dir / "trimtab.yaml", "a") as handle:
         handle.write("policies:\n  production:\n    approvals: 1\n")
     ws.promote(SYSTEM, second.id, "production", reason="needs an approver")
+    ws.export_evidence(SYSTEM, since=now - timedelta(days=1), out=project_dir.parent / "evidence")
     ws.close()
     cli("check", expect=1)
     cli("drift", "check", SYSTEM, "--current", "1h")
