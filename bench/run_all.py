@@ -31,6 +31,7 @@ BENCHES = {
     "recorder_ingest": ([], ["--records", "50000"]),
     "metrics_at_scale": ([], ["--calls", "1000000", "--runs", "3"]),
     "evidence_export": ([], ["--calls", "50000"]),
+    "call_search": ([], ["--calls", "50000"]),
     "gateway_vs_litellm": ([], ["--duration", "5", "--memory-requests", "20000",
                                 "--profile", "10"]),
     "drift_vs_evidently": ([], ["--rows", "100000", "--evidently-runs", "1"]),
@@ -60,6 +61,10 @@ def headline(name: str) -> list[tuple[str, str]]:
         for r in data["results"]:
             out.append((r["database"], f"{r['rows_per_cpu_s']:,.0f} calls per CPU s, "
                         f"RSS +{r['rss_growth_mb']:.0f} MB, verifies: {r['verifies']}"))
+    elif name == "call_search":
+        for r in data["results"]:
+            if r["default_bound"]:
+                out.append((f"{r['database']}: {r['term']}", f"{r['ms']:.0f} ms"))
     elif name == "metrics_at_scale":
         for db, r in data["results"].items():
             for what, q in r["queries"].items():

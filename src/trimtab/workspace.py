@@ -638,10 +638,14 @@ class Workspace:
     def calls(self, *, system: str | None = None, env: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
               status: str | None = None, release: str | None = None, model: str | None = None,
-              limit: int = 50) -> list[Call]:
+              text: str | None = None, limit: int = 50) -> list[Call]:
+        """Recorded calls, newest first; ``text`` searches what the logging mode stored
+        (request, response, error) in the newest calls the other filters keep
+        (store.calls.SEARCH_SCAN of them)."""
         with self.store.read() as conn:
             return call_store.query(conn, system=system, env=env, since=since, until=until,
-                                    status=status, release=release, model=model, limit=limit)
+                                    status=status, release=release, model=model, text=text,
+                                    limit=limit)
 
     def call(self, ref: str) -> Call:
         with self.store.read() as conn:

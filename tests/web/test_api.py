@@ -10,6 +10,7 @@ from fastapi import HTTPException
 
 from tests.helpers import edit, eventually, promote_through
 from tests.web.conftest import SYSTEM
+from trimtab.store import calls as call_store
 from trimtab.store.keys import ApiKey
 from trimtab.web.security import Caller
 
@@ -79,6 +80,24 @@ def test_calls_filters_and_detail(served):
     assert len(api.get("/calls", params={"until": future}).json()) == 13
     one = api.get(f"/calls/{everything[0]['id'][:16]}").json()
     assert one["id"] == everything[0]["id"] and "request" in one and "attempts" in one
+
+
+def test_calls_full_text_search_is_bounded(served):
+    url, ws, _ = served
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    assert len(api.get("/calls", params={"q": "charger sparks"}).json()) == 12
+    assert len(api.get("/calls", params={"q": "CHARGER SPARKS"}).json()) == 12
+    [failed] = api.get("/calls", params={"q": "upstream 503"}).json()  # the error text
+    assert failed["status"] == "error"
+    assert api.get("/calls", params={"q": "sparks", "status": "error"}).json() == []
+    assert api.get("/calls", params={"q": "100%_"}).json() == []  # LIKE's wildcards escaped
+    assert len(api.get("/calls", params={"q": "ACME", "limit": 3}).json()) == 3
+    assert api.get("/calls", params={"q": "a\nb"}).status_code == 422  # one line
+    assert api.get("/calls", params={"q": "x" * 201}).status_code == 422
+    newest = [c.id for c in ws.calls(limit=4)]
+    with ws.store.read() as conn:  # only the newest `scan` calls are searched
+        found = call_store.query(conn, text="e", scan=4, limit=100)
+    assert found and {c.id for c in found} <= set(newest)
 
 
 def test_metrics_series_alerts_and_drift(served):

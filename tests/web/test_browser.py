@@ -143,6 +143,12 @@ def test_call_explorer_filters_in_place(served, watched):
     page.locator("#results tbody a").first.click()
     page.wait_for_selector("h1:has-text('Call')")
     assert "upstream 503" in page.locator("pre.problem").inner_text()
+    page = watched.open(f"{url}/calls")
+    page.fill("input[name=q]", "upstream 503")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r"q=upstream"))
+    eventually(lambda: page.locator("#results tbody tr").count() == 1)
+    assert "Searched the newest 20,000 calls" in page.locator("#results").inner_text()
     assert watched.problems == [], watched.problems
 
 

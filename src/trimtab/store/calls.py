@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, or_, select
 
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit, bulk
@@ -71,6 +71,11 @@ def insert_many(conn: Connection, rows: list[Sequence[Any]]) -> set[str]:
     return set(bulk.insert_new(conn, calls, rows, key="id"))
 
 
+#: Calls a text search reads at most: the newest that match the other filters
+#: (bench/call_search.py measures the cost; narrow the time range to reach older ones).
+SEARCH_SCAN = 20_000
+
+
 def query(
     conn: Connection,
     *,
@@ -81,15 +86,28 @@ def query(
     status: str | None = None,
     release: str | None = None,
     model: str | None = None,
+    text: str | None = None,
+    scan: int = SEARCH_SCAN,
     limit: int = 50,
 ) -> list[Call]:
-    """Newest first. ``release`` is a release id or a prefix of one; ``until`` is exclusive."""
-    statement = select(calls).order_by(calls.c.time.desc(), calls.c.id.desc()).limit(limit)
+    """Newest first. ``release`` is a release id or a prefix of one; ``until`` is exclusive.
+
+    ``text`` keeps the calls whose stored request, response or error contains it
+    (case-insensitive for ASCII), looking at the newest ``scan`` calls that match the
+    other filters only: a bounded scan rather than a full-text index, so the call
+    log's inserts stay as cheap as they are and retention stays a plain delete."""
+    statement = select(calls).order_by(calls.c.time.desc(), calls.c.id.desc())
     statement = matching(statement, calls, system=system, env=env, since=since, until=until,
                          status=status, model=model)
     if release is not None:
         statement = statement.where(calls.c.release_id.startswith(release, autoescape=True))
-    return [Call(**r._mapping) for r in conn.execute(statement)]
+    if text:
+        newest = statement.limit(scan).subquery()
+        statement = (select(newest)
+                     .where(or_(*(newest.c[name].icontains(text, autoescape=True)
+                                  for name in ("request", "response", "error"))))
+                     .order_by(newest.c.time.desc(), newest.c.id.desc()))
+    return [Call(**r._mapping) for r in conn.execute(statement.limit(limit))]
 
 
 def get(conn: Connection, ref: str) -> Call:

@@ -193,12 +193,16 @@ def list_calls(
     status: Literal["ok", "error"] | None = None,
     since: Since = None,
     until: Since = None,
+    q: Annotated[str | None, Query(pattern=TEXT_PATTERN, description=(
+        "Text the stored request, response or error contains (case-insensitive), "
+        "searched in the newest 20,000 calls the other filters keep: narrow since/until "
+        "to search older ones."))] = None,
     limit: Limit = 50,
 ):
-    """Recorded calls, newest first, filtered."""
+    """Recorded calls, newest first, filtered; ``q`` searches what the logging mode stored."""
     found = ws.calls(system=system, env=env, release=release and release.lower(),
                      model=model, status=status, since=as_utc(since), until=as_utc(until),
-                     limit=limit)
+                     text=q, limit=limit)
     return [c.to_dict() for c in found]
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from trimtab.actor import acting_as, current_actor
+from trimtab.store.calls import SEARCH_SCAN
 from trimtab.web.api import WINDOW_PATTERN, WS, RefPath, SystemName, as_utc
 from trimtab.web.schemas import NAME_PATTERN, NO_NUL, REF_PATTERN
 from trimtab.web.security import (
@@ -104,7 +105,7 @@ def diff_page(request: Request, old: RefPath, new: RefPath, ws: WS, who: Who):
 @router.get("/calls")
 def calls_page(request: Request, ws: WS, who: Who, system: Filter = None, env: Filter = None,
                release: Filter = None, model: Filter = None, status: Filter = None,
-               since: Filter = None, until: Filter = None,
+               since: Filter = None, until: Filter = None, q: Filter = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100):
     if status and status not in ("ok", "error"):
         raise HTTPException(400, f"status {status!r}: choose ok or error.")
@@ -113,10 +114,11 @@ def calls_page(request: Request, ws: WS, who: Who, system: Filter = None, env: F
               "release": release.strip().lower() if release else None,
               "model": model or None, "status": status or None}
     found = ws.calls(**chosen, since=_moment(since, "since"), until=_moment(until, "until"),
-                     limit=limit)
+                     text=q or None, limit=limit)
     return render(request, "calls.html", {
-        "calls": found, "chosen": {**chosen, "since": since or "", "until": until or "",
-                                   "limit": limit}, **call_filters(ws)})
+        "calls": found, "scan": SEARCH_SCAN,
+        "chosen": {**chosen, "since": since or "", "until": until or "", "q": q or "",
+                   "limit": limit}, **call_filters(ws)})
 
 
 @router.get("/calls/{ref}")
