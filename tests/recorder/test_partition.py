@@ -27,6 +27,7 @@ def test_calls_recorded_during_a_partition_are_all_stored(postgres_url, tmp_path
         assert flushed is True and took < 15, f"not stored within {took:.1f}s"
         assert sorted(stored_ids(postgres_url)) == sorted(ids)  # still partitioned: all in
         assert recorder.stats()["written"] == 250
+        assert recorder.stats()["quarantined"] == 0  # a lost connection is not a bad row
         recorder.close()
     # The writer (a thread here, or its own process writing to stderr) said so.
     assert "a store connection stopped answering" in caplog.text + capfd.readouterr().err

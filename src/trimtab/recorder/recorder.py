@@ -183,6 +183,7 @@ class Recorder:
             "spooled": self.spooled, "written": int(counts.get("written", 0)),
             "duplicates": int(counts.get("duplicates", 0)), "dropped": self.dropped,
             "failures": int(counts.get("failures", 0)), "corrupt": int(counts.get("corrupt", 0)),
+            "quarantined": int(counts.get("quarantined", 0)),
             "pending_bytes": self.pending(),
         }
 
@@ -349,6 +350,6 @@ class _ProcessWriter:
 def _added(earlier: dict[str, float], current: dict[str, float]) -> dict[str, float]:
     """Counters summed over writers; gauges (backoff, adopted_pending) are the current one's."""
     total = dict(current)
-    for name in ("written", "duplicates", "failures", "corrupt"):
+    for name in ("written", "duplicates", "failures", "corrupt", "quarantined"):
         total[name] = earlier.get(name, 0) + current.get(name, 0)
     return total

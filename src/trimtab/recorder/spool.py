@@ -23,14 +23,16 @@ import re
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trimtab.recorder.deadletter import DeadLetters
 from trimtab.recorder.records import values_from_spool
 from trimtab.store import Store
 from trimtab.store import calls as call_store
 from trimtab.store import rollups as rollup_store
+from trimtab.store.bulk import row_fault
 
 log = logging.getLogger("trimtab.recorder.recorder")
 
@@ -112,6 +114,7 @@ class _Batch:
     consumed: int  # spool bytes it covers
     rows: list[list[Any]]  # calls-table values
     corrupt: int  # lines that could not be read
+    lines: list[bytes] = field(default_factory=list)  # each row's spool line
 
 
 @dataclass
@@ -191,6 +194,7 @@ class Drainer:
         self.rollups = rollup_store.RollupWriter(os.urandom(8).hex(), max_rows=30_000)
         self.segments: list[Segment] = []
         self.written = self.duplicates = self.failures = self.corrupt = 0
+        self.dead_letters = DeadLetters(spool_dir)  # rows the store refuses (deadletter.py)
         self.backoff = 0.0  # seconds to wait after a failed insert; 0 when healthy
         self._last_orphan_scan = -ORPHAN_SCAN_SECONDS
 
@@ -284,34 +288,75 @@ class Drainer:
                 return _Batch(consumed=len(chunk), rows=[], corrupt=1)
             return None
         lines = chunk[:end].split(b"\n")[:-1][: self.batch_size]
-        rows, corrupt = [], 0
+        rows, parsed, corrupt = [], [], 0
         for line in lines:
             try:
                 rows.append(values_from_spool(line))
             except (ValueError, KeyError, TypeError):
                 corrupt += 1
-        return _Batch(consumed=sum(map(len, lines)) + len(lines), rows=rows, corrupt=corrupt)
+            else:
+                parsed.append(line)
+        return _Batch(consumed=sum(map(len, lines)) + len(lines), rows=rows, corrupt=corrupt,
+                      lines=parsed)
 
     def _write(self, segment: Segment, batch: _Batch) -> None:
-        """Insert a batch and its rollups in one transaction, then checkpoint."""
-        rows, inserted = batch.rows, set()
-        if rows:
+        """Insert a batch and its rollups in one transaction, then checkpoint. A batch
+        the store refuses for what a row holds is split until the refused rows stand
+        alone; they go to the dead-letter file, the rest is stored."""
+        inserted, refused = set(), 0
+        if batch.rows:
             try:
-                with self.store.ingest() as conn:
-                    inserted = call_store.insert_many(conn, rows)
-                    if len(inserted) < len(rows):
-                        # A replay can repeat an id inside one batch: count each row once.
-                        rows = list({r[0]: r for r in reversed(rows) if r[0] in inserted}.values())
-                    self.rollups.apply(conn, rows)
-            except BaseException:
-                self.rollups.failed()
-                raise
-            self.rollups.committed()
+                inserted = self._insert(batch.rows)
+            except Exception as exc:
+                if not row_fault(exc):
+                    raise
+                inserted, refused = self._isolate(batch.rows, batch.lines, exc)
         self.written += len(inserted)
-        self.duplicates += len(batch.rows) - len(inserted)
+        self.duplicates += len(batch.rows) - len(inserted) - refused
         self.corrupt += batch.corrupt
         segment.offset += batch.consumed
         segment.save()
+
+    def _insert(self, rows: list[list[Any]]) -> set[str]:
+        """Rows and their rollups in one transaction; the ids inserted (not stored before)."""
+        try:
+            with self.store.ingest() as conn:
+                inserted = call_store.insert_many(conn, rows)
+                if len(inserted) < len(rows):
+                    # A replay can repeat an id inside one batch: count each row once.
+                    rows = list({r[0]: r for r in reversed(rows) if r[0] in inserted}.values())
+                self.rollups.apply(conn, rows)
+        except BaseException:
+            self.rollups.failed()
+            raise
+        self.rollups.committed()
+        return inserted
+
+    def _isolate(self, rows: list[list[Any]], lines: list[bytes],
+                 first: Exception) -> tuple[set[str], int]:
+        """Store what the store takes, halving the refused parts; (ids inserted, rows
+        refused). A failure that is not the rows' (the store went away meanwhile) is
+        raised: the batch stays spooled and is replayed, stored rows skipped."""
+        inserted: set[str] = set()
+        refused: list[tuple[str, bytes, Exception]] = []
+        parts = [(rows, lines, first)]
+        while parts:
+            part_rows, part_lines, error = parts.pop()
+            if len(part_rows) == 1:
+                refused.append((part_rows[0][0], part_lines[0], error))
+                continue
+            middle = len(part_rows) // 2
+            for half_rows, half_lines in ((part_rows[middle:], part_lines[middle:]),
+                                          (part_rows[:middle], part_lines[:middle])):
+                try:
+                    inserted |= self._insert(half_rows)
+                except Exception as exc:
+                    if not row_fault(exc):
+                        raise
+                    parts.append((half_rows, half_lines, exc))
+        for call_id, line, error in refused:
+            self.dead_letters.put(call_id, line, error)
+        return inserted, len(refused)
 
     def release(self) -> None:
         """Let go of every segment without deleting it (the next drainer replays it)."""
@@ -321,5 +366,6 @@ class Drainer:
 
     def stats(self) -> dict[str, float]:
         return {"written": self.written, "duplicates": self.duplicates,
-                "failures": self.failures, "corrupt": self.corrupt, "backoff": self.backoff,
+                "failures": self.failures, "corrupt": self.corrupt,
+                "quarantined": self.dead_letters.count, "backoff": self.backoff,
                 "adopted_pending": self.adopted_pending()}

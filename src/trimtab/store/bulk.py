@@ -22,6 +22,9 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Float, Table
+from sqlalchemy import exc as sa_exc
+
+from trimtab.errors import StoreUnavailable
 
 # (table name, dialect class) -> (column names, [(index, processor)])
 _PLANS: dict[tuple[str, type], tuple[tuple[str, ...], list]] = {}
@@ -222,3 +225,31 @@ def upsert(
         cursor.executemany(f"{head}VALUES {one}{tail}", values)
     finally:
         cursor.close()
+
+
+#: PostgreSQL error classes a row's own values cause: data exceptions (22: out of
+#: range, bad encoding), integrity (23: a NULL or a check a value breaks), program
+#: limits (54: a value too big to index) and a datatype mismatch (42804).
+_ROW_CLASSES = ("22", "23", "54")
+_ROW_STATES = ("42804",)
+
+
+def row_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the rows inserted (retrying the same rows fails the
+    same way), not from the store being unreachable, busy or missing a table."""
+    if isinstance(exc, StoreUnavailable):
+        return False
+    if isinstance(exc, OverflowError | TypeError | ValueError | UnicodeError | ArithmeticError):
+        return True  # raised binding a value, or summing it into a rollup
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return False
+        exc = exc.orig  # what the driver raised (bulk inserts call the driver directly)
+    if not type(exc).__module__.startswith(("sqlite3", "psycopg")):
+        return False
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate:  # PostgreSQL said why
+        return sqlstate[:2] in _ROW_CLASSES or sqlstate in _ROW_STATES
+    # psycopg refusing a value before sending it (a NUL in a string, a type it cannot
+    # adapt), or sqlite3 refusing to bind or keep one: neither names a state.
+    return type(exc).__name__ in ("DataError", "IntegrityError", "ProgrammingError")

@@ -241,6 +241,8 @@ class RecorderCollector:
         "dropped": "Records lost because the spool could not be written.",
         "failures": "Store inserts that failed and will be retried.",
         "corrupt": "Spool lines that could not be parsed.",
+        "quarantined": "Records the store refused (a value it cannot hold), set aside in "
+                       "the spool's dead-letter file.",
     }
 
     def __init__(self, workspace: Workspace):
