@@ -363,6 +363,11 @@ def test_pages_answer_bad_input_with_a_4xx_page(served):
         ("/calls?limit=0", 400),
         ("/calls/ffffffffffff", 404),
         ("/no/such/page", 404),
+        ("/reviews/no-such-system", 404),
+        ("/reviews/Not%20A%20Name", 400),
+        ("/approvals?done=zz", 400),
+        ("/approvals?done=ffffffff", 404),
+        ("/incidents?all=maybe", 400),
     ]:
         answer = httpx.get(url + path)
         assert answer.status_code == status, (path, answer.status_code, answer.text[-300:])

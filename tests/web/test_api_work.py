@@ -147,3 +147,42 @@ def test_evals_assessment_and_documents(served, project_dir):
     [doc] = api.get(f"/systems/{SYSTEM}/documents").json()
     assert doc["kind"] == "model-card" and len(doc["sha256"]) == 64
     assert api.get("/systems/no-such/documents").status_code == 404
+
+
+def test_the_pages_forms_check_roles_and_csrf(team):
+    """The review, approval and incident forms go through the same rules as the API."""
+    url, ws, tokens, request = team
+    ws.review_sample(SYSTEM)
+    call = ws.review_next(SYSTEM).call.id
+    incident = ws.open_incident(SYSTEM, severity="low", summary="Slow answers")
+    page = httpx.Client(base_url=url, follow_redirects=False)
+    eventually(lambda: page.get("/approvals").status_code == 303)  # login is on
+    csrf = page.get("/login").cookies["trimtab_csrf"]
+
+    def post(who: str, path: str, **form):
+        return page.post(path, data={"csrf_token": csrf, **form},
+                         headers={**bearer(tokens[who]), "cookie": f"trimtab_csrf={csrf}"})
+
+    review = {"call": call, "verdict": "fail", "score": "2", "labels": "tone, wrong-team"}
+    refused = post("vera", f"/reviews/{SYSTEM}", **review)
+    assert refused.status_code == 403 and "needs reviewer" in refused.text
+    done = post("rita", f"/reviews/{SYSTEM}", **review)
+    assert done.status_code == 303 and done.headers["location"] == \
+        f"/reviews/{SYSTEM}?saved={call}"
+    twice = post("rita", f"/reviews/{SYSTEM}", **review)
+    assert twice.status_code == 400 and "already reviewed" in twice.text
+    no_csrf = page.post(f"/reviews/{SYSTEM}", data=review, headers=bearer(tokens["ann"]))
+    assert no_csrf.status_code == 400  # the form's csrf_token field is required
+
+    approve = f"/approvals/{request.id}/approve"
+    assert post("rita", approve, release=request.release_id).status_code == 403
+    own = post("alice", approve, release=request.release_id)
+    assert own.status_code == 400 and "requester cannot approve" in own.text
+    assert ws.approval(request.id).state == "pending"
+    reject = post("ann", f"/approvals/{request.id}/reject", reason="not yet")
+    assert reject.status_code == 303 and ws.approval(request.id).state == "rejected"
+
+    note = f"/incidents/{incident.id}/notes"
+    assert post("rita", note, text="looking").status_code == 403  # needs operator
+    assert post("alice", note, text="looking").status_code == 303
+    assert ws.incident(incident.id).notes[-1].actor == "alice@example.com"
