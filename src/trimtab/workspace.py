@@ -70,6 +70,8 @@ if TYPE_CHECKING:
     from trimtab.quality.evaluation import EvalReport, Progress
     from trimtab.quality.labels import Labelled
     from trimtab.quality.review import Pending, ReviewProgress, ReviewStats
+    from trimtab.quality.sampling import Tick
+    from trimtab.quality.weekly import WeekScore
     from trimtab.sdk.calling import Caller, SystemClient
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.approvals import ApprovalRequest
@@ -78,12 +80,14 @@ if TYPE_CHECKING:
     from trimtab.store.drills import Drill
     from trimtab.store.erasure import Erasure
     from trimtab.store.evals import CaseResult, EvalRun
+    from trimtab.store.flags import Flag
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
     from trimtab.store.labels import Label
     from trimtab.store.privileges import RolePlan
     from trimtab.store.reviews import Review
     from trimtab.store.reviews import Sample as ReviewSample
+    from trimtab.store.sampling import ReleaseQuality
     from trimtab.store.scores import Score
     from trimtab.store.sessions import Session
     from trimtab.store.suspensions import Suspension
@@ -573,6 +577,8 @@ class Workspace:
                              comment=comment)
 
     def review_stats(self, system: str, *, since: datetime | None = None) -> ReviewStats:
+        """Reviewed pass rate (Wilson interval), reviewers' agreement, and each sampled
+        scorer's (an LLM judge's) agreement with people on the calls both judged."""
         from trimtab.quality import review
 
         self.project.system(system)
@@ -586,6 +592,51 @@ class Workspace:
 
         self.project.system(system)
         return review.progress(self.store, system, reviewer=reviewer, weeks=weeks)
+
+    def flag(self, call_id: str, reason: str | None = None) -> tuple[Flag, bool]:
+        """Flag a call for human review: it always joins its week's review sample;
+        (the flag, whether it is new). Audited."""
+        from trimtab.quality import review
+
+        system = self.call(call_id).system
+        return review.flag(self.store, call_id, reason=reason,
+                           actor=self.authorize("call.flag", system))
+
+    def flags(self, system: str, *, limit: int = 100) -> list[Flag]:
+        """Calls of ``system`` flagged for review, newest first."""
+        from trimtab.store import flags as flag_store
+
+        self.project.system(system)
+        with self.store.read() as conn:
+            return flag_store.for_system(conn, system, limit=limit)
+
+    def score_sample(self, system: str | None = None, *,
+                     now: datetime | None = None) -> list[Tick]:
+        """One tick of sampled scoring now (what the monitor does each cycle): the next
+        drawn calls of ``system`` (default: every system with ``scoring:``) scored."""
+        from trimtab.quality import sampling
+
+        self.authorize("score.sample", system)
+        if system is not None:
+            return [sampling.tick(self.store, self.project, system, now=now)]
+        return sampling.tick_all(self.store, self.project, now=now)
+
+    def quality_by_release(self, system: str, *, window: timedelta = timedelta(days=7),
+                           name: str | None = None) -> list[ReleaseQuality]:
+        """``quality_score`` per release: each sampled scorer's mean and passes."""
+        from trimtab.quality import sampling
+
+        self.project.system(system)
+        return sampling.by_release(self.store, system, window=window, name=name)
+
+    def quality_weekly(self, system: str, *, weeks: int = 8,
+                       now: datetime | None = None) -> list[WeekScore]:
+        """The weekly quality score (people's, else the sampled scorers'), its Wilson
+        95% interval and trend, oldest week first."""
+        from trimtab.quality import weekly
+
+        self.project.system(system)
+        return weekly.weekly(self.store, system, weeks=weeks, now=now)
 
     def eval_runs(self, system: str, *, suite: str | None = None, release: str | None = None,
                   limit: int = 50) -> list[EvalRun]:
@@ -1037,9 +1088,16 @@ class Workspace:
         return audit_checkpoints.location(self._project_or_none(), explicit)
 
     def run_scheduled(self, now: datetime | None = None) -> None:
-        """Housekeeping the monitor does each cycle: a signed audit checkpoint when
-        ``audit.checkpoint_every`` is set and the chain moved since the last one."""
-        if self.project_file is not None and self.project.spec.audit.checkpoint_every:
+        """Housekeeping the monitor does each cycle: sampled scoring of real outputs
+        (systems with ``scoring:``, bounded per cycle), and a signed audit checkpoint
+        when ``audit.checkpoint_every`` is set and the chain moved since the last one."""
+        if self.project_file is None:
+            return
+        if any(s.scoring is not None for s in self.project.spec.systems.values()):
+            from trimtab.quality import sampling
+
+            sampling.tick_all(self.store, self.project, now=now)
+        if self.project.spec.audit.checkpoint_every:
             from trimtab.govern import checkpoints as audit_checkpoints
 
             audit_checkpoints.scheduled(self.store, self.project, self._schedule, now=now)

@@ -81,6 +81,15 @@ def test_calls_filters_and_detail(served):
     one = api.get(f"/calls/{everything[0]['id'][:16]}").json()
     assert one["id"] == everything[0]["id"] and "request" in one and "attempts" in one
 
+    flagged = api.post(f"/calls/{one['id'][:16]}/flag", json={"reason": "wrong team"})
+    assert flagged.status_code == 200, flagged.text
+    assert flagged.json()["new"] is True and flagged.json()["source"] == "user"
+    again = api.post(f"/calls/{one['id']}/flag", json={})
+    assert again.json()["new"] is False and again.json()["reason"] == "wrong team"
+    assert [f.call_id for f in ws.flags(SYSTEM)] == [one["id"]]
+    assert api.post("/calls/ffff0000/flag", json={}).status_code == 404
+    assert api.post(f"/calls/{one['id']}/flag", json={"why": "x"}).status_code == 422
+
 
 def test_calls_full_text_search_is_bounded(served):
     url, ws, _ = served

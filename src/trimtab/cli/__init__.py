@@ -26,6 +26,7 @@ from trimtab.cli import (
     labels,
     metrics,
     plugins,
+    quality,
     releases,
     report,
     retention,
@@ -81,6 +82,7 @@ app.command()(environments.history)
 app.command(name="eval")(evals.eval)
 app.command()(evals.evals)
 app.add_typer(review.app, name="review")
+app.add_typer(quality.app, name="quality")
 app.command()(metrics.metrics)
 app.add_typer(calls.app, name="calls")
 app.command()(calls.call)

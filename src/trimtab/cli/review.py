@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from trimtab.cli.output import console, handles_errors, print_json, workspace
+from trimtab.cli.output import Col, console, handles_errors, print_json, print_listing, workspace
 
 app = typer.Typer(help="Human review of a weekly sample of calls.", no_args_is_help=True)
 
@@ -42,8 +42,9 @@ def sample(
     for column in ("release", "model", "calls", "drawn"):
         table.add_column(column)
     for stratum in json.loads(drawn.strata):
-        table.add_row(stratum.get("release", "-"), stratum.get("model", "-"),
-                      str(stratum["calls"]), str(stratum["drawn"]))
+        release = "flagged" if stratum.get("flagged") else stratum.get("release", "-")
+        table.add_row(release, stratum.get("model", "-"), str(stratum["calls"]),
+                      str(stratum["drawn"]))
     console.print(table)
     console.print(f"next: trimtab review next {system}")
 
@@ -130,7 +131,8 @@ def stats(
                     "passed": result.passed, "pass_rate": result.pass_rate,
                     "interval": list(result.interval),
                     "agreement": [{"reviewers": [a, b], "calls": n, "kappa": k}
-                                  for a, b, n, k in result.agreement]})
+                                  for a, b, n, k in result.agreement],
+                    "judges": [j.to_dict() for j in result.judges]})
         return
     if not result.calls:
         console.print(f"no reviews of {system} yet: trimtab review next {system}")
@@ -143,3 +145,63 @@ def stats(
         shown = "n/a" if kappa is None else f"{kappa:.2f}"
         console.print(f"  agreement {a} / {b}: Cohen's kappa {shown} over {n} calls",
                       highlight=False)
+    for judge in result.judges:
+        low, high = judge.interval
+        kappa = "n/a" if judge.kappa is None else f"{judge.kappa:.2f}"
+        console.print(f"  scorer {judge.scorer} vs people: agreed on {judge.agreed}/"
+                      f"{judge.calls} calls ({judge.rate:.0%}, 95% CI {low:.0%}-{high:.0%}; "
+                      f"Cohen's kappa {kappa})", highlight=False)
+    if not result.judges:
+        console.print("  no sampled scorer (an LLM judge) scored the reviewed calls yet: "
+                      "add `scoring:` to compare it with people", style="dim", highlight=False)
+
+
+@app.command("flag")
+@handles_errors
+def flag(
+    call_id: str = typer.Argument(..., metavar="CALL", help="Call id or unique prefix."),
+    reason: str = typer.Option(None, "--reason", "-m", help="Why it needs a look."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Flag a call for human review: it always joins the review sample of its week
+    (now, when that sample is already drawn). Audited; flagging again changes nothing.
+
+    Example:
+
+        trimtab review flag 0006a1b2c3d4 --reason "customer says the routing is wrong"
+    """
+    made, new = workspace().flag(call_id, reason)
+    if json_output:
+        print_json({**made.to_dict(), "new": new})
+        return
+    said = "flagged" if new else "already flagged"
+    console.print(f"{said}: call {made.call_id} of {made.system} ({made.source}); it joins the "
+                  f"review sample of its week: trimtab review next {made.system}",
+                  highlight=False)
+
+
+@app.command("flags")
+@handles_errors
+def flags(
+    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Calls flagged for review (by people or by alerts), newest first.
+
+    Example:
+
+        trimtab review flags complaint-router
+    """
+    found = workspace().flags(system, limit=limit)
+    if json_output:
+        print_json([f.to_dict() for f in found])
+        return
+    if not found:
+        console.print(f"no flagged calls of {system}.")
+        return
+    print_listing(f"flagged calls of {system}",
+                  [Col("call"), Col("source"), Col("by", drop=2), Col("flagged (UTC)", drop=1),
+                   Col("reason", wrap=True)],
+                  [[f.call_id, f.source, f.actor, f.time.strftime("%Y-%m-%d %H:%M"),
+                    f.reason or ""] for f in found])

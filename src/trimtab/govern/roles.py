@@ -50,6 +50,8 @@ NEEDS: dict[str, str] = {
     "label.add": "reviewer",
     "review.sample": "reviewer",
     "review.add": "reviewer",
+    "call.flag": "viewer",
+    "score.sample": "operator",
     "drift.baseline": "operator",
     "drift.check": "operator",
     "audit.checkpoint": "operator",

@@ -28,7 +28,9 @@ from trimtab.observe.metrics import MetricRow
 from trimtab.observe.metrics import compute as compute_metrics
 from trimtab.project.alert_rules import LABEL_METRICS, AlertRuleSpec
 from trimtab.store import alerts as alert_store
+from trimtab.store import calls as call_store
 from trimtab.store import drift as drift_store
+from trimtab.store import flags as flag_store
 from trimtab.store import scores as score_store
 from trimtab.store.alerts import ALL_ENVS, AlertEvent, AlertState
 
@@ -295,11 +297,29 @@ def _apply(conn, project, name, rule, system, reading, previous, now, actor) -> 
         event = alert_store.add_event(conn, document=document,
                                       targets=[*rule.channels, *(["run:"] if run else [])],
                                       actor=actor)
+        if event_kind == "firing" and rule.metric == "quality_score":
+            _flag_low_scores(conn, name, rule, system, now, event.id)
     return AlertStatus(
         rule=name, system=system, env=rule.env, metric=rule.metric, severity=rule.severity,
         comparator=rule.comparator, threshold=rule.threshold, window=rule.window, state=state,
         value=value, detail=reading.detail, since=since, event=event,
     )
+
+
+#: Calls a firing quality_score alert flags for human review.
+FLAGGED_PER_ALERT = 5
+
+
+def _flag_low_scores(conn, name: str, rule: AlertRuleSpec, system: str, now: datetime,
+                     event_id: int) -> None:
+    """The lowest-scored calls behind a firing quality alert join the review sample, so
+    people look at what the scores complain about."""
+    low = score_store.lowest(conn, system=system, start=now - rule.window_delta, end=now,
+                             env=rule.env, name=rule.score, limit=FLAGGED_PER_ALERT,
+                             below=rule.threshold if rule.comparator in ("<", "<=") else None)
+    for call_id in low:
+        flag_store.add(conn, call_store.get(conn, call_id), source="alert",
+                       reason=f"alert {name} (event {event_id}) fired", actor=f"alert:{name}")
 
 
 def _reason(event_kind: str, value: float | None) -> str:

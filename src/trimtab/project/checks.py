@@ -23,7 +23,7 @@ from trimtab import plugins
 from trimtab.errors import TrimtabError
 from trimtab.project import yamlsource
 from trimtab.project.alert_rules import check as check_alert_rules
-from trimtab.project.evals import check_evals, check_review
+from trimtab.project.evals import check_evals, check_review, check_sampling
 from trimtab.project.governance import check as check_governance
 from trimtab.project.models import (
     BUILTIN_PROVIDERS,
@@ -360,6 +360,7 @@ def _check_semantics(
                           problem)
             check_evals(name, system.evals, spec.environments, providers, root, problem)
             check_review(name, system.review, spec.environments, problem)
+            check_sampling(name, system.scoring, spec.environments, providers, root, problem)
         check_alert_rules(spec, problem)
         check_governance(spec, problem)
         _check_gateway(spec, problem)

@@ -10,12 +10,14 @@ what is wrong with it; trimtab.quality runs the suites.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from trimtab import plugins
+from trimtab.project.alert_rules import parse_duration
 from trimtab.project.naming import NAME, suggest
 from trimtab.runtime.config import SimulateSpec
 
@@ -91,6 +93,41 @@ class ReviewSpec(_Strict):
         default_factory=lambda: ["release", "model"])
 
 
+class SamplingSpec(_Strict):
+    """Scoring of real outputs: a share of an environment's calls, drawn per release
+    with a seed, scored in the background of `trimtab serve`/`monitor` by scorers that
+    need no expected answer (a judge, json, regex, a custom function...)."""
+
+    sample: str | float = Field(description="a share of calls: 5% or 0.05")
+    scorers: list[ScorerSpec] = Field(min_length=1)
+    env: str | None = Field(None, description="default: the last (production) environment")
+    seed: int = Field(0, ge=0, description="changes which calls are drawn, reproducibly")
+    per_tick: int = Field(20, ge=1, le=1000, description="calls scored per monitor cycle")
+    settle: str = Field("1m", description="calls younger than this wait for the next cycle "
+                        "(a recorder may still hold them); 0 for none")
+
+    @property
+    def settle_delta(self) -> timedelta:
+        return parse_duration(self.settle)
+
+    @property
+    def rate(self) -> float:
+        """The share as a number in (0, 1]; ValueError when it is not one."""
+        return parse_share(self.sample)
+
+
+def parse_share(value: str | float) -> float:
+    """'5%', '0.5%', 0.05 -> a share; ValueError outside (0, 1]."""
+    if isinstance(value, str):
+        text = value.strip()
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    else:
+        number = float(value)
+    if not 0 < number <= 1:
+        raise ValueError(f"{value!r} is not a share between 0 and 100%")
+    return number
+
+
 #: The built-in scorers and the settings each takes beyond type, name, threshold.
 SCORER_KEYS: dict[str, set[str]] = {
     "exact": {"field", "ignore_case"},
@@ -123,34 +160,13 @@ def installed_scorers() -> list[str]:
 def check_evals(system: str, evals: dict[str, EvalSuiteSpec], environments: list[str],
                 providers: set[str], root: Path, problem) -> None:
     """Names, scorer types and their settings, files on disk: each said where it is."""
-    installed: list[str] | None = None
     for suite_name, suite in evals.items():
         loc = ("systems", system, "evals", suite_name)
         if not NAME.match(str(suite_name)):
             problem(loc, f"{suite_name!r} is not a valid suite name. Fix: use lowercase "
                     "letters, digits, '.', '_' or '-' (e.g. routing).", key=True)
         _check_dataset(suite.dataset, loc + ("dataset",), root, problem)
-        labels: set[str] = set()
-        for i, scorer in enumerate(suite.scorers):
-            sloc = loc + ("scorers", i)
-            if scorer.label in labels:
-                problem(sloc, f"two scorers are named {scorer.label!r}. Fix: give one "
-                        "`name: ...`.")
-            labels.add(scorer.label)
-            if scorer.type in SCORER_KEYS:
-                allowed = SCORER_KEYS[scorer.type]
-            else:
-                if installed is None:
-                    installed = installed_scorers()
-                if scorer.type not in installed:
-                    known = sorted(SCORER_KEYS) + sorted(installed)
-                    problem(sloc + ("type",), f"unknown scorer {scorer.type!r}."
-                            f"{suggest(scorer.type, known)} Built in: "
-                            f"{', '.join(sorted(SCORER_KEYS))}; installed ({SCORER_GROUP} "
-                            f"entry points): {', '.join(sorted(installed)) or 'none'}.")
-                    continue
-                allowed = PLUGIN_KEYS
-            _check_scorer(scorer, allowed, sloc, providers, root, problem)
+        labels = _check_scorers(suite.scorers, loc, providers, root, problem)
         for i, fair in enumerate(suite.fairness):
             for j, name in enumerate(fair.scorers):
                 if name not in labels:
@@ -162,6 +178,34 @@ def check_evals(system: str, evals: dict[str, EvalSuiteSpec], environments: list
                 problem(loc + ("gate", "environments", i), f"unknown environment {env!r}."
                         f"{suggest(env, environments)} Fix: use one of "
                         f"{', '.join(environments)}.")
+
+
+def _check_scorers(scorers: list[ScorerSpec], loc: tuple, providers: set[str], root: Path,
+                   problem) -> set[str]:
+    """Each scorer's type and settings; the labels they are known by."""
+    installed: list[str] | None = None
+    labels: set[str] = set()
+    for i, scorer in enumerate(scorers):
+        sloc = loc + ("scorers", i)
+        if scorer.label in labels:
+            problem(sloc, f"two scorers are named {scorer.label!r}. Fix: give one "
+                    "`name: ...`.")
+        labels.add(scorer.label)
+        if scorer.type in SCORER_KEYS:
+            allowed = SCORER_KEYS[scorer.type]
+        else:
+            if installed is None:
+                installed = installed_scorers()
+            if scorer.type not in installed:
+                known = sorted(SCORER_KEYS) + sorted(installed)
+                problem(sloc + ("type",), f"unknown scorer {scorer.type!r}."
+                        f"{suggest(scorer.type, known)} Built in: "
+                        f"{', '.join(sorted(SCORER_KEYS))}; installed ({SCORER_GROUP} "
+                        f"entry points): {', '.join(sorted(installed)) or 'none'}.")
+                continue
+            allowed = PLUGIN_KEYS
+        _check_scorer(scorer, allowed, sloc, providers, root, problem)
+    return labels
 
 
 def _check_dataset(path: str, loc: tuple, root: Path, problem) -> None:
@@ -231,3 +275,34 @@ def check_review(system: str, review: ReviewSpec | None, environments: list[str]
         problem(("systems", system, "review", "env"), f"unknown environment {review.env!r}."
                 f"{suggest(review.env, environments)} Fix: use one of "
                 f"{', '.join(environments)}.")
+
+
+def check_sampling(system: str, sampling: SamplingSpec | None, environments: list[str],
+                   providers: set[str], root: Path, problem) -> None:
+    """The share, the environment, and scorers that can score a call without an expected
+    answer (a real call has none)."""
+    if sampling is None:
+        return
+    loc = ("systems", system, "scoring")
+    try:
+        sampling.rate  # noqa: B018 - parsing is the check
+    except ValueError:
+        problem(loc + ("sample",), f"{sampling.sample!r} is not a share. Fix: write e.g. "
+                "5% (or 0.05); more than 0, at most 100%.")
+    try:
+        sampling.settle_delta  # noqa: B018 - parsing is the check
+    except ValueError:
+        problem(loc + ("settle",), f"{sampling.settle!r} is not a duration. Fix: e.g. 30s, "
+                "1m, or 0.")
+    if sampling.env is not None and sampling.env not in environments:
+        problem(loc + ("env",), f"unknown environment {sampling.env!r}."
+                f"{suggest(sampling.env, environments)} Fix: use one of "
+                f"{', '.join(environments)}.")
+    _check_scorers(sampling.scorers, loc, providers, root, problem)
+    for i, scorer in enumerate(sampling.scorers):
+        if scorer.type in NEEDS_EXPECTED or (scorer.type == "contains" and scorer.value is None) \
+                or (scorer.type == "not_contains" and scorer.value is None):
+            problem(loc + ("scorers", i), f"the {scorer.type} scorer compares with an expected "
+                    "answer, which a real call does not have. Fix: use a judge, json, "
+                    "json_schema, regex, contains with `value:`, latency, cost or a custom "
+                    "scorer.")

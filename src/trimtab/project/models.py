@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
-from trimtab.project.evals import EvalSuiteSpec, ReviewSpec
+from trimtab.project.evals import EvalSuiteSpec, ReviewSpec, SamplingSpec
 from trimtab.project.governance import AuditSpec, PolicySpec, RetentionSpec, SuspendedSpec
 from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
 from trimtab.runtime.config import (  # noqa: F401  (re-exported: the file's schema embeds them)
@@ -112,6 +112,7 @@ class SystemSpec(_Strict):
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
     evals: dict[str, EvalSuiteSpec] = Field(default_factory=dict)
     review: ReviewSpec | None = None
+    scoring: SamplingSpec | None = None
 
     def privacy(self) -> dict[str, Any]:
         """What the recorder needs, only the parts set (so older release ids hold)."""

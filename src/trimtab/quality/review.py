@@ -1,7 +1,9 @@
 """Human review of a fixed sample: each ISO week, N calls of a system drawn at random
 (seed recorded, so the same draw can be made again), stratified by release and
-model so a small canary is not missed; people give each a verdict, and the
-agreement between reviewers says how far their verdicts can be trusted."""
+model so a small canary is not missed, plus every call a person or an alert
+flagged; people give each a verdict, and the agreement between reviewers (and
+between people and the sampled scorers, an LLM judge for one) says how far the
+verdicts can be trusted."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import hashlib
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from trimtab.errors import TrimtabError
 from trimtab.project.evals import ReviewSpec
@@ -18,8 +21,11 @@ from trimtab.project.models import Project
 from trimtab.quality.metrics import cohen_kappa, wilson
 from trimtab.store import Store
 from trimtab.store import calls as call_store
+from trimtab.store import flags as flag_store
 from trimtab.store import reviews as review_store
+from trimtab.store import sampling as sampling_store
 from trimtab.store.calls import Call
+from trimtab.store.flags import Flag
 from trimtab.store.reviews import Review, Sample
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -102,6 +108,13 @@ def draw(store: Store, project: Project, system: str, *, actor: str, week: str |
     for stratum in sorted(groups):
         items += [(c, stratum) for c in sorted(rng.sample(groups[stratum], taken[stratum]))]
     strata = [{**json.loads(k), "calls": len(groups[k]), "drawn": taken[k]} for k in sorted(groups)]
+    with store.read() as conn:
+        flagged = flag_store.in_week(conn, system=system, env=env, start=start, end=end)
+    chosen = {c for c, _ in items}
+    joined = [(c, flag_store.stratum(source)) for c, source in flagged if c not in chosen]
+    if joined:  # flagged calls always join, beside the random draw
+        items += joined
+        strata.append({"flagged": True, "calls": len(flagged), "drawn": len(joined)})
     with store.write() as conn:
         sample = review_store.save_sample(conn, system=system, env=env, week=week, seed=seed,
                                           population_size=len(found), strata=strata,
@@ -146,6 +159,39 @@ def record(store: Store, call_id: str, *, reviewer: str, verdict: str, score: in
                                 labels=labels, comment=comment, sample_id=in_sample)
 
 
+def flag(store: Store, call_id: str, *, actor: str, reason: str | None = None,
+         source: str = "user") -> tuple[Flag, bool]:
+    """Flag a call for review: it joins its week's sample (now, or when it is drawn).
+    (the flag, whether it is new); flagging a call again changes nothing."""
+    if source not in flag_store.SOURCES:
+        raise TrimtabError(f"flag source {source!r}: use one of {', '.join(flag_store.SOURCES)}.")
+    if reason is not None and len(reason) > 2000:
+        raise TrimtabError("the reason is longer than 2000 characters. Fix: shorten it.")
+    with store.write() as conn:
+        call = call_store.get(conn, call_id)
+        return flag_store.add(conn, call, source=source, reason=reason, actor=actor)
+
+
+@dataclass
+class JudgeAgreement:
+    """A sampled scorer (an LLM judge, say) against people on the calls both judged:
+    how often they agree (Wilson 95% interval) and Cohen's kappa."""
+
+    scorer: str
+    calls: int
+    agreed: int
+    interval: tuple[float, float]
+    kappa: float | None
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.calls if self.calls else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scorer": self.scorer, "calls": self.calls, "agreed": self.agreed,
+                "agreement": self.rate, "interval": list(self.interval), "kappa": self.kappa}
+
+
 @dataclass
 class ReviewStats:
     system: str
@@ -154,6 +200,7 @@ class ReviewStats:
     passed: int  # calls whose verdicts were all pass
     interval: tuple[float, float]
     agreement: list[tuple[str, str, int, float | None]]  # reviewer a, b, shared calls, kappa
+    judges: list[JudgeAgreement] = field(default_factory=list)
 
     @property
     def pass_rate(self) -> float | None:
@@ -176,8 +223,21 @@ def stats(store: Store, system: str, *, since: datetime | None = None) -> Review
             pairs = [(v[a], v[b]) for v in by_call.values() if a in v and b in v]
             if pairs:
                 agreement.append((a, b, len(pairs), cohen_kappa(pairs)))
+    people = {call: "pass" if all(v == "pass" for v in verdicts.values()) else "fail"
+              for call, verdicts in by_call.items()}
+    with store.read() as conn:
+        scored = sampling_store.verdicts(conn, system=system, call_ids=sorted(people))
+    by_scorer: dict[str, list[tuple[str, str]]] = {}
+    for call_id, scorer, passed_it in scored:
+        by_scorer.setdefault(scorer, []).append(("pass" if passed_it else "fail",
+                                                 people[call_id]))
+    judges = []
+    for scorer, pairs in sorted(by_scorer.items()):
+        agreed = sum(a == b for a, b in pairs)
+        judges.append(JudgeAgreement(scorer, len(pairs), agreed, wilson(agreed, len(pairs)),
+                                     cohen_kappa(pairs)))
     return ReviewStats(system, len(given), len(by_call), passed,
-                       wilson(passed, len(by_call)), agreement)
+                       wilson(passed, len(by_call)), agreement, judges)
 
 
 @dataclass

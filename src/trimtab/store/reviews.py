@@ -144,7 +144,8 @@ def add(conn: Connection, call: Call, *, reviewer: str, verdict: str, score: int
                           "labels": labels, "comment_sha256": text_hash(comment),
                           "sample": sample_id})
     value = (score - 1) / 4 if score is not None else 1.0 if verdict == "pass" else 0.0
-    score_store.add(conn, call, name="review", value=value, comment=comment, actor=reviewer)
+    score_store.add(conn, call, name="review", value=value, comment=comment, actor=reviewer,
+                    passed=verdict == "pass")
     return Review(id=review_id, **values)
 
 

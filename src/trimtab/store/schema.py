@@ -384,6 +384,10 @@ scores = Table(
     Column("comment", Text, nullable=True),
     Column("actor", String(320), nullable=False),
     Column("time", UTCDateTime, nullable=False),
+    # Since 0017: the call's release (per-release quality), and pass/fail where the
+    # score came from a scorer that says so (sampled scoring of real outputs).
+    Column("release_id", String(64), nullable=True),
+    Column("passed", Boolean, nullable=True),
     Index(None, "system", "time"),
     Index(None, "call_id"),
 )
@@ -621,6 +625,44 @@ reviews = Table(
     Column("time", UTCDateTime, nullable=False),
     UniqueConstraint("call_id", "reviewer"),
     Index(None, "system", "time"),
+)
+
+# A call flagged for review by a person or an alert: it always joins the review sample.
+call_flags = Table(
+    "call_flags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("call_id", String(32), nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("source", String(20), nullable=False),  # user | alert
+    Column("reason", Text, nullable=True),
+    Column("actor", String(320), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    UniqueConstraint("call_id"),
+    Index(None, "system", "time"),
+)
+
+# Sampled scoring of real outputs: how far each system's calls have been read (the
+# newest call considered), so a restarted monitor resumes and never scores a call twice.
+scoring_cursors = Table(
+    "scoring_cursors",
+    metadata,
+    Column("system", String(200), primary_key=True),
+    Column("call_time", UTCDateTime, nullable=False),
+    Column("call_id", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Per system and release: calls seen and drawn, so each release gets its share.
+scoring_counts = Table(
+    "scoring_counts",
+    metadata,
+    Column("system", String(200), nullable=False),
+    Column("release_id", String(64), nullable=False),
+    Column("seen", Integer, nullable=False),
+    Column("sampled", Integer, nullable=False),
+    PrimaryKeyConstraint("system", "release_id"),
 )
 
 

@@ -29,15 +29,18 @@ class Score:
     comment: str | None
     actor: str
     time: datetime
+    release_id: str | None = None
+    passed: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "time": self.time.isoformat()}
 
 
 def add(conn: Connection, call: Call, *, name: str, value: float, comment: str | None,
-        actor: str) -> Score:
+        actor: str, passed: bool | None = None) -> Score:
     row = dict(call_id=call.id, system=call.system, env=call.env, name=name, value=value,
-               comment=comment, actor=actor, time=utcnow())
+               comment=comment, actor=actor, time=utcnow(), release_id=call.release_id,
+               passed=passed)
     score_id = conn.execute(insert(scores).values(**row)).inserted_primary_key[0]
     audit.append(
         conn, actor=actor, action="score.add", object_type="call", object_id=call.id,
@@ -70,3 +73,20 @@ def mean(
         query = query.where(scores.c.name == name)
     average, count = conn.execute(query).one()
     return (None if average is None else float(average)), count
+
+
+def lowest(conn: Connection, *, system: str, start: datetime, end: datetime,
+           env: str | None = None, name: str | None = None, below: float | None = None,
+           limit: int = 5) -> list[str]:
+    """The call ids of the lowest scores in (start, end), lowest first (a quality alert
+    flags them for review)."""
+    query = select(scores.c.call_id).where(
+        scores.c.system == system, scores.c.time > start, scores.c.time <= end)
+    if env is not None:
+        query = query.where(scores.c.env == env)
+    if name is not None:
+        query = query.where(scores.c.name == name)
+    if below is not None:
+        query = query.where(scores.c.value < below)
+    found = conn.execute(query.order_by(scores.c.value, scores.c.id).limit(limit * 4)).scalars()
+    return list(dict.fromkeys(found))[:limit]

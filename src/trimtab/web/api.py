@@ -31,6 +31,8 @@ from trimtab.web.schemas import (
     DeploymentOut,
     DiffOut,
     DriftResultOut,
+    FlagIn,
+    FlagOut,
     MetricRowOut,
     Problem,
     PromoteIn,
@@ -210,6 +212,17 @@ def list_calls(
 def show_call(ref: RefPath, ws: WS):
     """One call in full: what its logging mode stored, attempts, fallback, cost."""
     return ws.call(ref).to_dict()
+
+
+@router.post("/calls/{ref}/flag", response_model=FlagOut, tags=["calls"])
+def flag_call(ref: RefPath, body: FlagIn, ws: WS, who: Who):
+    """Flag a call for human review (a user says the answer was wrong): it always joins
+    the review sample of its week. Audited as the caller; flagging again changes nothing."""
+    found = ws.call(ref)
+    who.may_change(found.system)
+    with acting_as(who.actor):
+        made, new = ws.flag(found.id, body.reason)
+    return {**made.to_dict(), "new": new}
 
 
 GROUPS = Literal["system", "env", "release", "model", "outcome", "user", "tag"]

@@ -108,6 +108,23 @@ class PromoteIn(Model):
     shadow: int | None = Field(None, ge=1, le=100, description="Copy this % of calls.")
 
 
+class FlagIn(Model):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text | None = Field(None, description="Why the call needs a person's look.")
+
+
+class FlagOut(Model):
+    """A call flagged for review: it joins the review sample of its week."""
+    call_id: str
+    system: str
+    env: str
+    source: str
+    reason: str | None
+    actor: str
+    time: datetime
+    new: bool = Field(description="False when the call was flagged before (nothing changed).")
+
+
 class RollbackIn(Model):
     model_config = ConfigDict(extra="forbid")
     env: Name
