@@ -61,6 +61,8 @@ COMMANDS = {
                         "gate.override"),
     "eval": (["eval", SYSTEM, "--release", "{r1}"], "eval.run"),
     "review sample": (["review", "sample", SYSTEM], "review.sample"),
+    "review flag": (["review", "flag", "{call}", "--reason", "x"], "call.flag"),
+    "quality score": (["quality", "score"], "score.sample"),
     "rollback": (["rollback", SYSTEM, "--env", "staging"], "deployment.rollback"),
     "score": (["score", "{call}", "helpful", "1"], "score.add"),
     "label": (["label", "{call}", "packaging"], "label.add"),

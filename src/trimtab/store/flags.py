@@ -1,5 +1,7 @@
 """Calls flagged for human review, by a person or an alert.
 
+The reason is free text that may name a person: the audit entry holds its hash.
+
 A flagged call always joins the review sample of its ISO week: the draw adds
 the week's flagged calls beside the random ones, and a call flagged after its
 week's sample was drawn is appended to that sample. Flagging twice is a no-op.
@@ -16,6 +18,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from trimtab.store import audit
 from trimtab.store import reviews as review_store
+from trimtab.store.audit import text_hash
 from trimtab.store.calls import Call
 from trimtab.store.schema import call_flags, calls, review_items, utcnow
 
@@ -69,7 +72,8 @@ def add(conn: Connection, call: Call, *, source: str, reason: str | None,
         joined = sample.id
     audit.append(conn, actor=actor, action="call.flag", object_type="call", object_id=call.id,
                  system=call.system, payload={"flag_id": flag_id, "source": source,
-                                              "reason": reason, "joined_sample": joined})
+                                              "reason_sha256": text_hash(reason),
+                                              "joined_sample": joined})
     return Flag(id=flag_id, **values), True
 
 

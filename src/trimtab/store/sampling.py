@@ -24,9 +24,9 @@ SAMPLER = "trimtab:sampled"
 
 
 def cursor(conn: Connection, system: str) -> tuple[datetime, str] | None:
-    row = conn.execute(select(scoring_cursors.c.call_time, scoring_cursors.c.call_id)
+    row = conn.execute(select(scoring_cursors.c.call_time, scoring_cursors.c.last_call_id)
                        .where(scoring_cursors.c.system == system)).first()
-    return (row.call_time, row.call_id) if row else None
+    return (row.call_time, row.last_call_id) if row else None
 
 
 def candidates(conn: Connection, *, system: str, env: str, after: tuple[datetime, str] | None,
@@ -58,11 +58,11 @@ def advance(conn: Connection, system: str, *, was: tuple[datetime, str] | None,
         if cursor(conn, system) is not None:
             return False
         conn.execute(insert(scoring_cursors).values(system=system, call_time=to[0],
-                                                    call_id=to[1], updated_at=now))
+                                                    last_call_id=to[1], updated_at=now))
     else:
         moved = conn.execute(update(scoring_cursors).where(
             scoring_cursors.c.system == system, scoring_cursors.c.call_time == was[0],
-            scoring_cursors.c.call_id == was[1]).values(call_time=to[0], call_id=to[1],
+            scoring_cursors.c.last_call_id == was[1]).values(call_time=to[0], last_call_id=to[1],
                                                         updated_at=now))
         if moved.rowcount != 1:
             return False

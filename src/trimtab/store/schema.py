@@ -645,12 +645,13 @@ call_flags = Table(
 
 # Sampled scoring of real outputs: how far each system's calls have been read (the
 # newest call considered), so a restarted monitor resumes and never scores a call twice.
+# Not `call_id`: erasing a person's calls deletes rows naming a call, not the cursor.
 scoring_cursors = Table(
     "scoring_cursors",
     metadata,
     Column("system", String(200), primary_key=True),
     Column("call_time", UTCDateTime, nullable=False),
-    Column("call_id", String(32), nullable=False),
+    Column("last_call_id", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 

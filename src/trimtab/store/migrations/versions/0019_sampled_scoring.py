@@ -36,7 +36,7 @@ def upgrade() -> None:
         "scoring_cursors",
         sa.Column("system", sa.String(200), nullable=False),
         sa.Column("call_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("call_id", sa.String(32), nullable=False),
+        sa.Column("last_call_id", sa.String(32), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("system", name="pk_scoring_cursors"),
     )
