@@ -117,6 +117,7 @@ class ChangeFeed:
             raw = self.store.engine.raw_connection()
             conn = raw.driver_connection
             raw.detach()  # its own connection, never returned to the pool
+            conn.watched = False  # idle by design: the echo checks it (store/stall.py)
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
             conn.execute(f"LISTEN {self._echo_channel}")

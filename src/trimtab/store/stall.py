@@ -22,14 +22,15 @@ next try connects afresh. A wait the server cannot be asked about (no fresh
 connection either, or a pooler that hides backends) is cut once it has
 lasted the statement timeout plus ``stall_after``.
 
-Waits with a timeout of their own (``notifies``) are not watched; the
-change feed checks its listener with a notification to itself
-(store/changes.py).
+Waits with a timeout of their own are not watched, nor is the change
+feed's listener, which waits for notifications on an idle connection by
+design and checks itself with a notification to itself (store/changes.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import socket
@@ -72,9 +73,12 @@ class Watchdog:
         watchdog = self
 
         class WatchedConnection(psycopg.Connection):
+            #: False for a connection that checks itself (the change listener's echo).
+            watched = True
+
             def wait(self, gen, *args, **kwargs):  # noqa: ANN001, ANN202 - psycopg's own
                 timeout = kwargs.get("timeout", args[1] if len(args) > 1 else None)
-                if timeout is not None or not watchdog.stall_after:
+                if timeout is not None or not watchdog.stall_after or not self.watched:
                     return super().wait(gen, *args, **kwargs)
                 key = watchdog.begin(self)
                 try:
@@ -157,7 +161,8 @@ class Watchdog:
         """Each backend's state, from a fresh connection; (None, None) if none opens."""
         try:
             probe = _Probe.connect(**{**self.connect_args, "autocommit": True,
-                                      "connect_timeout": max(1, int(PROBE_TIMEOUT))})
+                                      "connect_timeout": max(1, int(PROBE_TIMEOUT)),
+                                      "options": "-c statement_timeout=5000"})
         except Exception as exc:  # noqa: BLE001 - unreachable: decided by cut_after
             log.warning("trimtab: a store query has waited over %.0fs and no fresh "
                         "connection opens (%s)", self.stall_after, type(exc).__name__)
@@ -185,9 +190,15 @@ class Watchdog:
                     sock.close()
 
 
+_WAIT_TIMEOUT = "timeout" in inspect.signature(psycopg.Connection.wait).parameters
+
+
 class _Probe(psycopg.Connection):
-    """The watchdog's own connection: every wait on it is bounded."""
+    """The watchdog's own connection: every wait on it is bounded (psycopg >= 3.3;
+    before, its statement timeout bounds the server's side)."""
 
     def wait(self, gen, *args, **kwargs):  # noqa: ANN001, ANN202 - psycopg's own
-        kwargs["timeout"] = PROBE_TIMEOUT
-        return super().wait(gen, *args[:1], **kwargs)
+        if _WAIT_TIMEOUT:
+            kwargs["timeout"] = PROBE_TIMEOUT
+            args = args[:1]
+        return super().wait(gen, *args, **kwargs)
