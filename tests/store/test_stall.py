@@ -171,3 +171,28 @@ def test_the_change_feed_notices_a_silent_listener_and_listens_afresh(postgres_u
         feed.release()
         store.dispose()
     direct.dispose()
+
+
+def test_a_copy_frozen_midway_is_cut_although_the_server_calls_it_active(postgres_url,
+                                                                         caplog):
+    """The writer's bulk inserts are COPYs: frozen mid-stream, the server sits in
+    COPY (state active, waiting to read from the client) while the client waits to
+    send. Both wait on each other; the second look finds the same and cuts it."""
+    with proxied(postgres_url, trimtab_stall_timeout="0.5") as (proxy, url):
+        store = Store(url)
+
+        def frozen_copy() -> None:
+            with store.ingest() as conn:
+                conn.execute(text("CREATE TEMP TABLE sink (line text)"))
+                cursor = conn.connection.driver_connection.cursor()
+                with cursor.copy("COPY sink FROM STDIN") as copy:
+                    copy.write_row(("first",))
+                    proxy.freeze()
+                    for _ in range(200_000):  # far past every buffer on the way
+                        copy.write_row(("x" * 100,))
+
+        took, failed = bounded(frozen_copy, 30)
+        assert isinstance(failed, Exception) and took < 10
+        assert "waiting on the client" in caplog.text
+        assert bounded(lambda: read_one(store), 10)[1] == 1
+        store.dispose()

@@ -15,10 +15,12 @@ at from outside, on a fresh connection: ``pg_stat_activity`` says whether
 the server is working on that backend's statement (``active``: a slow query
 or a lock wait, left alone; the statement timeout bounds it) or is waiting
 for the client (``idle``...: the request or its answer was lost on the
-way). A lost one is logged, its backend terminated (freeing its locks) and
-its socket shut here, so the waiting call fails at once with a connection
-error; SQLAlchemy then drops the pool's older connections and the caller's
-next try connects afresh. A wait the server cannot be asked about (no fresh
+way; or, at two looks in a row, ``active`` but blocked sending an answer or
+reading COPY data while the client waits too). A lost one is logged, its
+backend terminated (freeing its locks) and its socket shut here, so the
+waiting call fails at once with a connection error; SQLAlchemy then drops
+the pool's older connections and the caller's next try connects afresh.
+A wait the server cannot be asked about (no fresh
 connection either, or a pooler that hides backends) is cut once it has
 lasted the statement timeout plus ``stall_after``.
 
@@ -55,6 +57,7 @@ class _Wait:
     pid: int
     fd: int
     looked: float = field(default=0.0)
+    suspect: bool = False  # the server was seen waiting on this client once
 
 
 class Watchdog:
@@ -142,6 +145,9 @@ class Watchdog:
                 state = None if states is None else states.get(wait.pid)
                 if state == "active":
                     continue  # the server is on it: a slow statement or a lock wait
+                if state == _ON_CLIENT and not wait.suspect:
+                    wait.suspect = True  # once may be a slow link; twice, both sides wait
+                    continue
                 known = state not in (None, "gone", "unknown")
                 if not known and (self.cut_after is None or waited < self.cut_after):
                     continue  # cannot tell yet
@@ -168,8 +174,7 @@ class Watchdog:
                         "connection opens (%s)", self.stall_after, type(exc).__name__)
             return None, None
         try:
-            rows = probe.execute("SELECT pid, coalesce(state, 'unknown') FROM pg_stat_activity "
-                                 "WHERE pid = ANY(%s)", [pids]).fetchall()
+            rows = probe.execute(_STATES, [pids]).fetchall()
         except Exception:  # noqa: BLE001
             probe.close()
             return None, None
@@ -190,6 +195,12 @@ class Watchdog:
                     sock.close()
 
 
+#: A backend in a statement but blocked on this client: sending an answer nobody reads,
+#: or reading COPY data that never comes, while the client waits on the server.
+_ON_CLIENT = "active, waiting on the client"
+_STATES = (f"SELECT pid, CASE WHEN state = 'active' AND wait_event IN ('ClientRead', "
+           f"'ClientWrite') THEN '{_ON_CLIENT}' ELSE coalesce(state, 'unknown') END "
+           "FROM pg_stat_activity WHERE pid = ANY(%s)")
 _WAIT_TIMEOUT = "timeout" in inspect.signature(psycopg.Connection.wait).parameters
 
 
