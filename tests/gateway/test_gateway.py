@@ -109,6 +109,40 @@ def test_models_lists_every_system(live):
     assert one.owned_by == "trimtab"
 
 
+CLASSIC = """
+  churn-model:
+    description: Predicts which customers will not renew.
+    owner: data-team@example.com
+    kind: classic
+    tier: 3
+    risk: minimal
+    release:
+      artefacts:
+        model: models/churn.joblib
+"""
+
+
+def test_models_leaves_out_classic_models_and_start_names_unreleased_systems(
+        ws, project_dir, caplog):
+    """A classic model is recorded, never chatted with; a system with nothing active
+    is named at start, not discovered by the first failing call."""
+    (project_dir / "models").mkdir()
+    (project_dir / "models" / "churn.joblib").write_bytes(b"a fitted model")
+    edit(project_dir / "trimtab.yaml", "systems:\n", "systems:\n" + CLASSIC.lstrip("\n"))
+    release, _ = ws.release(SYSTEM)
+    promote_through(ws, SYSTEM, release.id, "staging")
+    with caplog.at_level("WARNING", logger="trimtab.gateway"):
+        with running_gateway(ws) as url:
+            models = client(url).models.list()
+            with pytest.raises(Exception, match="is not served here"):
+                client(url).models.retrieve("trimtab/churn-model")
+    assert [m.id for m in models.data] == [MODEL]
+    notes = [r.getMessage() for r in caplog.records if "no active release" in r.getMessage()]
+    assert notes == [f"trimtab: system {SYSTEM!r} has no active release in production: calls "
+                     f"to {MODEL} there fail until one is promoted (trimtab release {SYSTEM}, "
+                     f"then trimtab promote {SYSTEM} RELEASE --env ENV)"]
+
+
 def test_a_broken_edit_of_the_project_file_keeps_the_gateway_serving(live, project_dir,
                                                                      monkeypatch, caplog):
     from trimtab import workspace

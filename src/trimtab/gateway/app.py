@@ -132,6 +132,7 @@ class Gateway:
     async def startup(self) -> None:
         self.ws.recent_project(fresh=True)  # serve the file as it is now, not a second ago
         self.ws.warn_unready()  # unset provider keys, unpriced models: say so before traffic
+        self._warn_unreleased()
         await self.keys.start()
         from trimtab.telemetry.prometheus import install_prometheus
 
@@ -150,6 +151,18 @@ class Gateway:
             # which on a busy gateway showed as tens of milliseconds at the tail.
             gc.collect()
             gc.freeze()
+
+    def _warn_unreleased(self) -> None:
+        project = self.ws.recent_project()
+        if project is None:
+            return
+        try:
+            stable = self.ws.status()
+        except Exception as exc:  # noqa: BLE001 - a store that is down says so on the first call
+            log.warning("trimtab: could not read the active releases at start: %s", exc)
+            return
+        for line in chat.unreleased(project, stable):
+            log.warning("trimtab: %s", line)
 
     async def shutdown(self) -> None:
         await self.keys.stop()

@@ -325,13 +325,34 @@ def default_provider(project: Project) -> str | None:
 
 
 def model_list(project: Project, key: ApiKey | None) -> list[dict[str, Any]]:
-    """``GET /v1/models``: the systems this key may call, then the declared passthrough models."""
+    """``GET /v1/models``: the systems this key may call, then the declared passthrough models.
+
+    A classic model (``kind: classic``) is recorded through ``/api/v1/records``, never
+    called through chat completions, so listing it would invite a call that cannot work."""
     models = [{"id": f"{SYSTEM_PREFIX}{name}", "object": "model", "created": 0,
                "owned_by": "trimtab"}
-              for name in project.spec.systems if key is None or key.allows(name)]
+              for name, system in project.spec.systems.items()
+              if system.kind != "classic" and (key is None or key.allows(name))]
     if key is None or key.systems is None:
         for name in project.spec.gateway.models:
             provider = name.partition("/")[0] if "/" in name else default_provider(project)
             models.append({"id": name, "object": "model", "created": 0,
                            "owned_by": provider or PASSTHROUGH})
     return models
+
+
+def unreleased(project: Project, stable: list[Any]) -> list[str]:
+    """One line per chat system that has no active release in some environment:
+    its calls there fail, and a gateway that starts silently leaves the operator to
+    find out from the first 404 (``stable`` is ``ws.status()``)."""
+    active = {(d.system, d.env) for d in stable}
+    lines = []
+    for name, system in project.spec.systems.items():
+        if system.kind == "classic":
+            continue
+        missing = [env for env in project.environments if (name, env) not in active]
+        if missing:
+            lines.append(f"system {name!r} has no active release in {', '.join(missing)}: "
+                         f"calls to {SYSTEM_PREFIX}{name} there fail until one is promoted "
+                         f"(trimtab release {name}, then trimtab promote {name} RELEASE --env ENV)")
+    return lines
