@@ -102,6 +102,8 @@ def test_every_page_loads_clean(served, watched, database_url, project_dir):
         page = watched.open(url + path, f"{shot}-{store}")
         assert watched.problems == [], (path, watched.problems)
         assert heading in page.locator("h1").inner_text()
+    row = watched.open(f"{url}/").locator("tbody tr", has_text=SYSTEM).inner_text()
+    assert "1/12" in row and "of 3" in row  # review progress; stage of its target
     page = watched.open(f"{url}/systems/{SYSTEM}")
     assert "stage" in page.locator("#maturity h2").inner_text()
     assert page.locator("#maturity .fix code").count() > 0  # a fixing command per failed check

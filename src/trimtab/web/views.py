@@ -114,8 +114,16 @@ def portfolio(ws: Workspace) -> dict[str, Any]:
     for state in ws.alert_states():
         if state.state in OPEN_STATES:
             alerts[state.system].append(state)
+    now = datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month = {row.group["system"]: row for row in ws.metrics(
+        window=max(now - month_start, timedelta(minutes=1)), by=("system",), end=now)}
+    declared = set(ws.project.spec.systems) if ws.project_file is not None else set()
     rows = [{"system": s, "active": active[s.name], "day": day.get(s.name),
-             "alerts": alerts[s.name]} for s in ws.systems()]
+             "month": month.get(s.name), "alerts": alerts[s.name],
+             "maturity": ws.assess(s.name, save=False) if s.name in declared else None,
+             "review": ws.review_progress(s.name, weeks=1) if s.name in declared else None}
+            for s in ws.systems()]
     return {"environments": envs, "rows": rows}
 
 
