@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from trimtab.observe.label_metrics import LabelMetrics
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
+    from trimtab.quality.changes import Change
     from trimtab.quality.evaluation import EvalReport, Progress
     from trimtab.quality.labels import Labelled
     from trimtab.quality.review import Pending, ReviewProgress, ReviewStats
@@ -637,6 +638,13 @@ class Workspace:
 
         self.project.system(system)
         return weekly.weekly(self.store, system, weeks=weeks, now=now)
+
+    def changed_since(self, ref: str, systems: list[str] | None = None) -> list[Change]:
+        """Which systems with eval suites (or ``systems``) changed since git ``ref``: their
+        release content or their suites differ from what the ref held."""
+        from trimtab.quality.changes import changed_since
+
+        return changed_since(self.project, ref, systems)
 
     def eval_runs(self, system: str, *, suite: str | None = None, release: str | None = None,
                   limit: int = 50) -> list[EvalRun]:

@@ -22,7 +22,9 @@ SHOWN_CASES = 10
 
 @handles_errors
 def eval(  # noqa: A001 - the command is `trimtab eval`
-    system: str = typer.Argument(..., metavar="SYSTEM", help="System name."),
+    system: str = typer.Argument(
+        None, metavar="[SYSTEM]",
+        help="System name (with --changed-since: default every system with suites)."),
     release: str = typer.Option(
         None, "--release", "-r",
         help="Release id or prefix (default: the system as declared now, released)."),
@@ -35,6 +37,9 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
         None, "--markdown", help="Also write a Markdown summary here (a PR comment)."),
     concurrency: int = typer.Option(
         None, "--concurrency", "-c", help="Cases in flight at once (default: the suite's)."),
+    changed_since: str = typer.Option(
+        None, "--changed-since", metavar="GIT_REF",
+        help="Only systems whose release content or suites changed since this git ref."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run a system's eval suites through the release as production runs it; exit 1
@@ -43,14 +48,43 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
     Every case is checked (dataset lines, variables, expected values, scorers)
     before the first call. Runs are stored: `trimtab promote` into an environment
     a suite's gate names needs a passing run on that release and dataset.
+    With `--changed-since origin/main`, only the systems whose release content
+    (prompts, model, params, fallbacks, artefacts) or eval suites changed since
+    that git ref are run, each against `--baseline` when given.
 
     Example:
 
         trimtab eval complaint-router --baseline production --junit eval.xml
+
+        trimtab eval --changed-since origin/main --baseline production --markdown eval.md
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from trimtab.errors import TrimtabError
+
     ws = workspace()
+    targets = [system]
+    note = ""
+    changes = None
+    if changed_since is not None:
+        if release is not None:
+            raise TrimtabError("--release names one release; --changed-since compares the "
+                               "project as declared now with a git ref. Use one of them.")
+        changes = ws.changed_since(changed_since, [system] if system else None)
+        targets = [c.system for c in changes if c.changed]
+        skipped = [c.system for c in changes if not c.changed]
+        note = (f"Changed since `{changed_since}`: "
+                + (", ".join(f"`{c.system}` ({c.why})" for c in changes if c.changed) or "none")
+                + "." + (f" Unchanged, not run: {', '.join(f'`{s}`' for s in skipped)}."
+                         if skipped else "") + "\n")
+        if not json_output:
+            for change in changes:
+                console.print(f"{change.system}: {change.why}"
+                              + ("" if change.changed else ", not evaluated"), highlight=False)
+    elif system is None:
+        raise TrimtabError("name a SYSTEM, or --changed-since GIT_REF to evaluate every system "
+                           "whose release or suites changed (e.g. trimtab eval --changed-since "
+                           "origin/main).")
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True,
@@ -60,20 +94,26 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
             task = bar.add_task(label, total=total)
             return lambda n: bar.advance(task, n)
 
-        report = ws.eval(system, release=release, suite=suite, baseline=baseline,
-                         progress=progress, concurrency=concurrency)
+        done = [ws.eval(target, release=release, suite=suite, baseline=baseline,
+                        progress=progress, concurrency=concurrency) for target in targets]
     from trimtab.quality import report as reports
 
     if junit is not None:
-        junit.write_text(reports.junit(report), encoding="utf-8")
+        junit.write_text(reports.junit(done), encoding="utf-8")
     if markdown is not None:
-        markdown.write_text(reports.markdown(report), encoding="utf-8")
+        markdown.write_text(reports.markdown(done, note=note), encoding="utf-8")
     if json_output:
-        print_json({"system": system, "release": report.release.id, "passed": report.passed,
-                    "runs": [r.stored.to_dict() for r in report.runs if r.stored]})
+        found = [{"system": r.system, "release": r.release.id, "passed": r.passed,
+                  "runs": [run.stored.to_dict() for run in r.runs if run.stored]} for r in done]
+        if changes is None:
+            print_json(found[0])
+        else:
+            print_json({"changed_since": changed_since, "systems": [c.to_dict() for c in changes],
+                        "reports": found, "passed": all(r.passed for r in done)})
     else:
-        print_report(report)
-    if not report.passed:
+        for report in done:
+            print_report(report)
+    if not all(r.passed for r in done):
         raise typer.Exit(1)
 
 

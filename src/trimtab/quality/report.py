@@ -13,8 +13,18 @@ from trimtab.quality.runner import SuiteRun
 MARKDOWN_CASES = 20
 
 
-def junit(report: EvalReport) -> str:
-    suites = ET.Element("testsuites", name=f"trimtab eval {report.system}")
+def junit(reports: EvalReport | list[EvalReport]) -> str:
+    """One <testsuite> per suite run, of one report or several (--changed-since)."""
+    many = reports if isinstance(reports, list) else [reports]
+    suites = ET.Element("testsuites",
+                        name=f"trimtab eval {', '.join(r.system for r in many) or '(none)'}")
+    for report in many:
+        _junit_report(suites, report)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def _junit_report(suites: ET.Element, report: EvalReport) -> None:
     for run in report.runs:
         checks = _checks(run)
         failures = sum(not o.passed for o in run.outcomes) + sum(not ok for _, ok, _ in checks)
@@ -40,8 +50,6 @@ def junit(report: EvalReport) -> str:
             if not outcome.passed:
                 message = "; ".join(outcome.failures())
                 ET.SubElement(case, "failure", message=message).text = message
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
 
 
 def _checks(run: SuiteRun) -> list[tuple[str, bool, str]]:
@@ -57,7 +65,15 @@ def _checks(run: SuiteRun) -> list[tuple[str, bool, str]]:
     return out
 
 
-def markdown(report: EvalReport) -> str:
+def markdown(reports: EvalReport | list[EvalReport], *, note: str = "") -> str:
+    """The PR comment: one section per report (``note`` first, e.g. what was skipped)."""
+    many = reports if isinstance(reports, list) else [reports]
+    parts = [note] if note else []
+    parts += [_markdown_report(r) for r in many]
+    return "\n".join(parts)
+
+
+def _markdown_report(report: EvalReport) -> str:
     verdict = "passed" if report.passed else "failed"
     lines = [f"### trimtab eval `{report.system}`: {verdict}", "",
              f"Release `{report.release.short_id}`"
