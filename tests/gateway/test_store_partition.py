@@ -102,3 +102,27 @@ def test_sigterm_during_a_partition_drains_and_exits_0_within_seconds(project_di
     stored = {c.id for c in direct.calls(limit=1000)}
     assert {a.json()["id"].removeprefix("chatcmpl-") for a in answers} <= stored
     assert list((project_dir / ".trimtab" / "spool").glob("*")) == []  # drained, cleaned up
+
+
+def test_a_promote_during_a_partition_reaches_the_gateway_within_seconds(project_dir,
+                                                                        postgres_url):
+    direct = trimtab.connect(project_dir, database_url=postgres_url)
+    made = []
+    for n in range(2):
+        text = (project_dir / "trimtab.yaml").read_text()
+        (project_dir / "trimtab.yaml").write_text(
+            text.replace("model: sim-router-", f"model: sim-router-{n}-", 1))
+        made.append(direct.release(SYSTEM)[0].id)
+    promote_through(direct, SYSTEM, made[0], "production")
+    with proxied(postgres_url, trimtab_stall_timeout="1") as (proxy, url):
+        ws = trimtab.connect(project_dir, database_url=url)
+        try:
+            with running_gateway(ws) as gateway:
+                assert chat(gateway).headers["x-trimtab-release"] == made[0]
+                time.sleep(1.5)  # the release watcher listens and has heard its echo
+                assert proxy.freeze() >= 1
+                promote_through(direct, SYSTEM, made[1], "production")
+                assert until(lambda: chat(gateway).headers["x-trimtab-release"] == made[1],
+                             20) < 10
+        finally:
+            ws.close()
