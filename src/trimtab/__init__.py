@@ -25,7 +25,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.observe.label_metrics": ("LabelMetrics",),
     "trimtab.quality.labels": ("Labelled",),
     "trimtab.errors": (
-        "ArtefactCorruptError", "ProjectError", "SchemaTooNewError", "TrimtabError",
+        "ArtefactCorruptError", "ProjectError", "RecordingUnavailable", "SchemaTooNewError",
+        "TrimtabError",
     ),
     "trimtab.telemetry.otel": ("install_otel",),
     "trimtab.project.loader": ("load_project",),
@@ -67,6 +68,7 @@ __all__ = [
     "ProjectError",
     "ProviderError",
     "Pruned",
+    "RecordingUnavailable",
     "Release",
     "RunResult",
     "SchemaTooNewError",
@@ -120,6 +122,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.errors import (
         ArtefactCorruptError,
         ProjectError,
+        RecordingUnavailable,
         SchemaTooNewError,
         TrimtabError,
     )

@@ -40,3 +40,8 @@ class PluginError(TrimtabError):
 
 class StoreUnavailable(TrimtabError):
     """The database cannot be reached; a service answers 503 and retries later."""
+
+
+class RecordingUnavailable(TrimtabError):
+    """A call's record cannot be written (the spool's disk is full or failing) and
+    its system requires recording: the call fails (503) rather than answer unrecorded."""

@@ -229,13 +229,14 @@ class Workspace:
 
     # --- calls and their observers --------------------------------------------
 
-    def emit(self, record: CallRecord) -> str:
+    def emit(self, record: CallRecord, required: bool = False) -> str:
         """Spool a record (durable before this returns), then tell the observers.
 
         An observer that fails is logged and skipped: exporting telemetry must
-        never fail the call it describes.
+        never fail the call it describes. A record the spool cannot take is
+        dropped and counted, or, when ``required``, raises RecordingUnavailable.
         """
-        call_id = self.recorder.record(record)
+        call_id = self.recorder.record(record, required=required)
         self.observers.notify(record)
         return call_id
 
@@ -256,7 +257,14 @@ class Workspace:
 
         self.warn_unready()
         return Caller(lambda system, env: self.active.route(system, env), self.emit,
-                      self._simulated_refusal)
+                      self._simulated_refusal, self._recording_required,
+                      lambda: self.recorder.writable())
+
+    def _recording_required(self, system: str) -> bool:
+        """The system's ``recording`` policy (required at target stage 4 by default)."""
+        project = self.recent_project()
+        spec = project.spec.systems.get(system) if project is not None else None
+        return spec is not None and spec.recording_required
 
     def _simulated_refusal(self, env: str) -> str | None:
         project = self.recent_project()
@@ -685,11 +693,12 @@ class Workspace:
                tags: dict[str, str] | None = None, **fields: Any) -> str:
         """Record a call or prediction made elsewhere (a scikit-learn model, an
         endpoint trimtab does not proxy). Returns the call id; never blocks on
-        the database."""
+        the database. RecordingUnavailable when the spool cannot take it and the
+        system requires recording (``recording: required``)."""
         return self.emit(call_record(
             self.recent_project(), self._release_of, self._privacy, system, inputs, output,
             latency_ms, env=env, status=status, error=error, model=model, user=user, tags=tags,
-            fields=fields))
+            fields=fields), self._recording_required(system))
 
     def _release_of(self, system: str, env: str) -> Release | None:
         return self.active.get(system, env)

@@ -171,7 +171,8 @@ def test_metrics_and_health(live):
                 if x.startswith("trimtab_calls_total{") and 'outcome="ok"' in x)
     assert f'system="{SYSTEM}"' in line and 'env="production"' in line
     assert line.endswith(" 1.0")
-    assert health.json() == {"status": "ok", "auth": "open"}
+    assert health.json() == {"status": "ok", "auth": "open",
+                             "recording": {"status": "ok", "dropped": 0}}
 
 
 def test_canary_split_is_sticky_per_user(live, project_dir):

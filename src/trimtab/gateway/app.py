@@ -249,7 +249,13 @@ class Gateway:
         await self.send_json(send, 200, body, content_type=content_type.encode())
 
     async def _health(self, request: Request, send: Send) -> None:
-        state = {"status": "ok", "auth": "open" if self.keys.open else "keys"}
+        """200 while serving; ``status: degraded`` (still 200: best-effort systems are
+        answered) while the call spool cannot be written, with why and the drops."""
+        state: dict[str, Any] = {"status": "ok", "auth": "open" if self.keys.open else "keys"}
+        if self.ws.started("recorder"):
+            recording = self.ws.recorder.health()
+            state["recording"] = recording
+            state["status"] = recording["status"]
         await self.send_json(send, 200, json.dumps(state).encode())
 
     async def _not_found(self, request: Request, send: Send) -> None:

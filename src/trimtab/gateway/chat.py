@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trimtab import jsontext
+from trimtab.errors import RecordingUnavailable
 from trimtab.gateway.bodies import check_chat, check_limits
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
 from trimtab.project.models import BUILTIN_PROVIDERS
@@ -272,7 +273,7 @@ async def _pump(run: StreamedRun, send: Send, include_usage: bool) -> None:
             await send({"type": "http.response.body", "body": _event(
                 chunk.to_openai(chat_id, model, created)), "more_body": True})
             chunk = await anext(chunks, None)
-    except CallFailed as exc:
+    except (CallFailed, RecordingUnavailable) as exc:  # no [DONE]: the client sees a failure
         error = from_exception(exc)
         await send({"type": "http.response.body", "body": _event(error.to_dict()),
                     "more_body": False})

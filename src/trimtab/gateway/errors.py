@@ -15,7 +15,7 @@ import logging
 import math
 from typing import Any
 
-from trimtab.errors import PluginError, StoreUnavailable, TrimtabError
+from trimtab.errors import PluginError, RecordingUnavailable, StoreUnavailable, TrimtabError
 from trimtab.runtime import CallFailed, ProviderError, TemplateError
 from trimtab.sdk.calling import NoActiveRelease
 
@@ -84,6 +84,10 @@ def from_exception(exc: BaseException, *, messages_given: bool = True) -> Gatewa
         return GatewayError(503, "the store is unreachable and this system's active release "
                             "is not known yet; retry shortly", type="server_error",
                             code="store_unavailable", headers={"retry-after": "5"})
+    if isinstance(exc, RecordingUnavailable):
+        # The spool's disk is full: this system's calls are not answered unrecorded.
+        return GatewayError(503, str(exc), type="server_error", code="recording_unavailable",
+                            headers={"retry-after": "5"})
     if isinstance(exc, PluginError):
         # A release names a provider kind this gateway's environment lacks: its setup,
         # not the client's request.

@@ -104,6 +104,10 @@ class SystemSpec(_Strict):
     risk: Literal["minimal", "limited", "high"]
     customer_facing: bool = False
     target_stage: Literal[1, 2, 3, 4] | None = None
+    recording: Literal["required", "best_effort"] | None = Field(None, description=(
+        "a call whose record cannot be written (the spool's disk is full): required fails "
+        "it with 503 recording_unavailable, best_effort answers it and counts the drop; "
+        "default: required at target stage 4, else best_effort"))
     release: ReleaseSpec
     logging: Literal["full", "redacted", "hashed", "metadata"] = "redacted"
     redact: list[RedactRuleSpec] = Field(default_factory=list)
@@ -125,6 +129,14 @@ class SystemSpec(_Strict):
         if self.target_stage is not None:
             return self.target_stage
         return 4 if self.risk == "high" or self.customer_facing else 3
+
+    @property
+    def recording_required(self) -> bool:
+        """Whether a call must fail rather than be answered unrecorded: a stage-4
+        system's audit trail must be complete, unless the file says otherwise."""
+        if self.recording is not None:
+            return self.recording == "required"
+        return self.resolved_target_stage == 4
 
     def declared(self) -> dict[str, Any]:
         return {

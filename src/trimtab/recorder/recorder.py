@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from trimtab.errors import RecordingUnavailable
 from trimtab.recorder.records import CallRecord
 from trimtab.recorder.spool import (
     Drainer,
@@ -49,6 +50,8 @@ SEGMENT_BYTES = 64 << 20
 BATCH_THREAD = 10_000  # records per transaction, at most
 BATCH_PROCESS = 40_000
 RESTART_LIMIT = 3  # writer-process crashes in a minute before falling back to a thread
+DROP_LOG_SECONDS = 10.0  # at most one log line per this many seconds while records drop
+MIN_FREE_BYTES = 64 << 10  # a spool disk with less is full: required calls are refused
 
 
 class Recorder:
@@ -75,6 +78,13 @@ class Recorder:
         self.owner = new_owner()
         self._owner_lock = OwnerLock(self.spool_dir, self.owner)
         self.spooled = self.dropped = 0
+        #: Records dropped per (system, env): the alert and the metrics read it.
+        self.dropped_by: dict[tuple[str, str], int] = {}
+        #: Why the last write failed; None once a record is spooled again.
+        self.failing: str | None = None
+        self._torn = False
+        self._drop_logged = -DROP_LOG_SECONDS
+        self._drops_at_log = 0
         self._lock = threading.Lock()
         self._progress = threading.Condition()
         self._stop = threading.Event()
@@ -91,21 +101,32 @@ class Recorder:
 
     # --- hot path -----------------------------------------------------------
 
-    def record(self, record: CallRecord) -> str:
-        """Append to the spool and return the call id; never touches the database."""
+    def record(self, record: CallRecord, *, required: bool = False) -> str:
+        """Append to the spool and return the call id; never touches the database.
+
+        A write the disk cannot take (full, failing) is undone, so no torn line is
+        left for the next record to be glued to, and the record is dropped:
+        counted, logged at most every ``DROP_LOG_SECONDS``, and ``RecordingUnavailable``
+        raised when ``required`` (the caller then fails the call instead of
+        answering it unrecorded).
+        """
         line = record.to_line()
         with self._lock:
             if self._write_fd < 0:
-                self.dropped += 1
-                log.error("trimtab: a call was recorded after the recorder closed; dropped")
+                self._dropped(record, "the recorder is closed", required)
                 return record.id
+            if self._torn:  # a torn tail could not be cut off: end it as a line of its own
+                line = b"\n" + line
             try:
-                os.write(self._write_fd, line)
+                written = os.write(self._write_fd, line)
+                while written < len(line):  # a short write: the rest, or the error why not
+                    written += os.write(self._write_fd, memoryview(line)[written:])
             except OSError as exc:
-                self.dropped += 1
-                if self.dropped == 1:
-                    log.error("trimtab: cannot write the call spool (%s); dropping records", exc)
+                self._undo_torn_write()
+                self._dropped(record, f"cannot write the call spool ({exc})", required)
                 return record.id
+            self._torn = False
+            self.failing = None
             self.spooled += 1
             self._write_size += len(line)
             if self._write_size >= self.segment_bytes:
@@ -118,11 +139,72 @@ class Recorder:
             self._writer.wake()
         return record.id
 
+    def _undo_torn_write(self) -> None:
+        """Cut what a failed write left off the segment's end (truncating needs no
+        space); if even that fails, the next record starts on a new line."""
+        try:
+            os.ftruncate(self._write_fd, self._write_size)
+        except OSError:
+            self._torn = True
+            with contextlib.suppress(OSError):
+                self._write_size = os.fstat(self._write_fd).st_size
+
+    def _dropped(self, record: CallRecord, why: str, required: bool) -> None:
+        """Count a record that could not be spooled; say so, at a rate limit (a full
+        disk under load drops thousands a second)."""
+        self.dropped += 1
+        where = (record.system, record.env)
+        self.dropped_by[where] = self.dropped_by.get(where, 0) + 1
+        self.failing = why
+        now = time.monotonic()
+        if now - self._drop_logged >= DROP_LOG_SECONDS:
+            unlogged = self.dropped - self._drops_at_log
+            log.error("trimtab: %s; %d call record%s dropped since the last message (%d in "
+                      "all); systems that require recording fail their calls", why, unlogged,
+                      "" if unlogged == 1 else "s", self.dropped)
+            self._drop_logged, self._drops_at_log = now, self.dropped
+        if required:
+            raise RecordingUnavailable(
+                f"the call could not be recorded ({why}) and system {record.system!r} "
+                "requires recording; retry shortly, or on another replica")
+
+    def writable(self) -> bool:
+        """Whether a record would probably reach the spool: True unless the last
+        write failed and the disk still has no room (``MIN_FREE_BYTES``). Cheap
+        enough to ask before each call that requires recording."""
+        if self.failing is None:
+            return True
+        return self.free_bytes() >= MIN_FREE_BYTES
+
+    def free_bytes(self) -> int:
+        """Room left on the spool's file system (for the writing process)."""
+        try:
+            found = os.statvfs(self.spool_dir)
+        except OSError:
+            return 0
+        return found.f_bavail * found.f_frsize
+
+    def health(self) -> dict[str, object]:
+        """What ``/healthz`` says of recording: ``ok``, or ``degraded`` (with why) while
+        the spool cannot be written or its disk has no room."""
+        free = self.free_bytes()
+        state: dict[str, object] = {"status": "ok", "dropped": self.dropped}
+        if self.failing is not None and free < MIN_FREE_BYTES:
+            state.update(status="degraded", reason=self.failing)
+        elif free < MIN_FREE_BYTES:
+            state.update(status="degraded", reason=f"the spool's disk has {free} bytes free")
+        return state
+
     def _rotate(self) -> None:
         """Start a new segment; the drainer then treats the old one as sealed."""
+        path = segment_path(self.spool_dir, self.owner, self._segment + 1)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError:
+            if self._write_fd < 0:
+                raise  # no segment at all: the recorder cannot start
+            return  # a full disk has no room for a new file: keep appending to this one
         self._segment += 1
-        path = segment_path(self.spool_dir, self.owner, self._segment)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if self._write_fd >= 0:
             os.close(self._write_fd)
         self._write_fd, self._write_size = fd, 0

@@ -148,7 +148,13 @@ class Segment:
         checkpoint_fd = os.open(_checkpoint_path(path), os.O_RDWR | os.O_CREAT, 0o600)
         raw = os.pread(checkpoint_fd, 20, 0)
         offset = int(raw) if raw.strip().isdigit() else 0
-        return cls(path, owner_of(path), fd, offset, checkpoint_fd)
+        segment = cls(path, owner_of(path), fd, offset, checkpoint_fd)
+        if not raw:
+            # Written now, while the disk likely has room: a checkpoint that could not
+            # be saved once it fills would replay (harmlessly, but again) every batch.
+            with contextlib.suppress(OSError):
+                segment.save()
+        return segment
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size

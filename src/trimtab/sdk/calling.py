@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import RecordingUnavailable, TrimtabError
 from trimtab.recorder.records import CallRecord
 from trimtab.runtime import (
     BreakerRegistry,
@@ -201,11 +201,15 @@ class Caller:
     ``env`` (None: it may), from the project's ``allow_simulated``.
     """
 
-    def __init__(self, route: Callable[[str, str], Route], emit: Callable[[CallRecord], str],
-                 simulated_refusal: Callable[[str], str | None] = lambda env: None):
+    def __init__(self, route: Callable[[str, str], Route], emit: Callable[..., str],
+                 simulated_refusal: Callable[[str], str | None] = lambda env: None,
+                 requires_recording: Callable[[str], bool] = lambda system: False,
+                 writable: Callable[[], bool] = lambda: True):
         self.route = route
         self.emit = emit
         self.simulated_refusal = simulated_refusal
+        self.requires_recording = requires_recording
+        self.writable = writable
         self.breakers = BreakerRegistry()
         # Per event loop (an HTTP client belongs to the loop that made it); weak, so
         # an app that calls asyncio.run() per request does not pile up dead clients.
@@ -342,7 +346,14 @@ class Caller:
             call.suspended = route.suspended
             return call, None
         release, how, shadow = self.pick(target, env, options.user)
-        return _Call(self, target, env, release, how, options), shadow
+        call = _Call(self, target, env, release, how, options)
+        if call.required and not self.writable():
+            # Refused before the provider is paid for an answer that could not be kept.
+            raise RecordingUnavailable(
+                f"calls of {target!r} are not answered unrecorded (recording: required), "
+                "and the call spool cannot be written (its disk is full); retry shortly, "
+                "or on another replica")
+        return call, shadow
 
     async def complete(self, target: str | Direct, env: str,
                        options: CallOptions = CallOptions()) -> RunResult:
@@ -426,6 +437,8 @@ class _Call:
         self._built: list[dict[str, Any]] | None = None
         self.suspended: Suspension | None = None  # the kill switch holds the system
         self.recorded = True  # False for evals: the record is built, never emitted
+        #: A record the spool cannot take fails the call (RecordingUnavailable).
+        self.required = system != PASSTHROUGH and caller.requires_recording(system)
 
     def request(self) -> ChatRequest:
         self._built = build_messages(self.spec, self.variables, self.messages)
@@ -456,14 +469,16 @@ class _Call:
             return build(False)
         try:
             record = build(True)
-            self.caller.emit(record)
+            self.caller.emit(record, self.required)
+        except RecordingUnavailable:
+            raise  # the spool's disk, not this record: a smaller one would fare no better
         except Exception as exc:  # noqa: BLE001 - the outcome must reach the record
             log.error("call %s of %s: its texts could not be recorded (%s); recorded "
                       "without them", self.id, self.system, type(exc).__name__)
             record = build(False)
             note = f"[request and answer not stored: {type(exc).__name__}]"
             record.error = f"{record.error} {note}" if record.error else note
-            self.caller.emit(record)
+            self.caller.emit(record, self.required)
         return record
 
     def record_success(self, result: CallResult) -> CallRecord:
@@ -509,7 +524,7 @@ class _Call:
             record.error_kind, record.error = "suspended", held.message
         elif self.redactor.keeps_text:
             record.response = self.redactor.text(held.message)
-        self.caller.emit(record)
+        self.caller.emit(record, self.required)
         if held.mode == "error":
             raise SystemSuspended(held.message)
         finish = "stop" if held.mode == "reply" else "content_filter"
