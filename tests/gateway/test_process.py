@@ -64,9 +64,11 @@ def test_serve_runs_workers_and_the_alert_monitor(project_dir, database_url):
         output = serve.communicate(timeout=30)[0].decode()
         receiver.close()
     assert serve.returncode == 0, output
+    assert "exited with code" not in output, output  # every worker exited 0 too
     assert "2 workers" in output and "alert monitor: every 1s" in output
-    # A clean stop drains every worker's spool into the store and leaves none behind.
-    assert list((project_dir / ".trimtab" / "spool").glob("*.jsonl")) == []
+    # A clean stop drains every worker's spool into the store and leaves nothing behind:
+    # no segment, checkpoint or owner file.
+    assert list((project_dir / ".trimtab" / "spool").glob("*")) == []
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         ids = {a.json()["id"].removeprefix("chatcmpl-") for a in answers}
         assert ids <= {c.id for c in ws.calls(limit=100)}

@@ -9,16 +9,21 @@ the recorder drains and no spool segment or owner file is left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 import trimtab
 from tests.helpers import hostile_upstream as hostile
+from tests.helpers import promote_through
 from tests.helpers.gateway_server import declare_provider
 from tests.helpers.processes import start
+
+SYSTEM = "complaint-router"
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +93,48 @@ def test_sigterm_cancels_what_outlasts_the_grace_records_it_and_exits_0(project_
     with trimtab.connect(project_dir, database_url=database_url) as ws:
         [call] = ws.calls(limit=5)
     assert (call.status, call.error_kind, call.system) == ("error", "cancelled", "passthrough")
+
+
+@contextlib.contextmanager
+def calls_table_away(database_url: str):
+    """The store refuses every insert of a call (its table is renamed) until the end."""
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE calls RENAME TO calls_away"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE calls_away RENAME TO calls"))
+        engine.dispose()
+
+
+def test_sigterm_with_the_store_refusing_keeps_the_records_spooled_and_says_so(
+        project_dir, database_url):
+    """`trimtab gateway --workers 2`: each worker gives the store `drain_timeout`, says
+    what stays spooled, keeps it (segments and owner files) and still exits 0; the next
+    recording process on the spool stores every answered call."""
+    with open(project_dir / "trimtab.yaml", "a") as f:
+        f.write("gateway:\n  drain_timeout: 0.5\n")
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        release, _ = ws.release(SYSTEM)
+        promote_through(ws, SYSTEM, release.id, "production")
+    gateway, url = start(project_dir, database_url, "gateway", "--workers", "2")
+    spool = project_dir / ".trimtab" / "spool"
+    with calls_table_away(database_url):
+        answers = [httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
+            "model": f"trimtab/{SYSTEM}", "messages": [{"role": "user", "content": "leak"}]})
+            for _ in range(8)]
+        assert {a.status_code for a in answers} == {200}
+        gateway.send_signal(signal.SIGTERM)
+        output = gateway.communicate(timeout=60)[0].decode()
+        assert gateway.returncode == 0, output
+        assert "exited with code" not in output, output
+        assert "stay spooled" in output, output
+        assert list(spool.glob("*.jsonl")) and list(spool.glob("*.owner"))
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        ws.recorder  # noqa: B018 - a recording process adopts what the workers left
+        assert ws.flush(30)
+        stored = {c.id for c in ws.calls(limit=50)}
+    assert {a.json()["id"].removeprefix("chatcmpl-") for a in answers} <= stored
+    assert list(spool.glob("*")) == []

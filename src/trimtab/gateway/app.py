@@ -165,12 +165,21 @@ class Gateway:
             log.warning("trimtab: %s", line)
 
     async def shutdown(self) -> None:
+        """After the calls in flight: stop the key refresher, close the provider
+        clients, and give the store ``gateway.drain_timeout`` seconds to take the
+        spool. A process that ends here closes its recorder (a drained spool is
+        removed, what remains is said and kept for the next recording process)."""
         await self.keys.stop()
         await self.ws.caller.aclose()
+        project = self.ws.recent_project()
+        drain = project.spec.gateway.drain_timeout if project is not None else 30.0
+        ends_here = self.owns_workspace or self.owns_process
+        if ends_here and self.ws.started("recorder"):
+            await asyncio.to_thread(self.ws.recorder.close, drain)
         if self.owns_workspace:
             await asyncio.to_thread(self.ws.close)
-        else:
-            await asyncio.to_thread(self.ws.flush)
+        elif not ends_here:
+            await asyncio.to_thread(self.ws.flush, drain)
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

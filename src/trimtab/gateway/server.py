@@ -6,18 +6,18 @@ another), all accepting on one port. They find the project and store
 through ``TRIMTAB_PROJECT`` and ``TRIMTAB_DATABASE_URL``, set here.
 
 SIGTERM (and Ctrl-C) stop accepting, give the calls in flight
-``gateway.shutdown_grace`` seconds, cancel (and record) what is left, drain
-the recorder and exit 0: uvicorn's own server re-raises the signal after its
-shutdown, which killed the process with 143 before this process's clean-up.
+``gateway.shutdown_grace`` seconds, cancel (and record) what is left, give
+the recorder ``gateway.drain_timeout`` seconds to store what is spooled, and
+exit 0, each worker too: uvicorn's own server re-raises the signal after its
+shutdown, which killed the process with 143 before this process's clean-up
+(workers.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -53,28 +53,6 @@ def _settings(grace: float) -> dict:
             "proxy_headers": False, "timeout_graceful_shutdown": grace}
 
 
-def _server_class():
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server, minus re-raising the stop signal once it has shut down."""
-
-        @contextlib.contextmanager
-        def capture_signals(self):
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            handled = (signal.SIGINT, signal.SIGTERM)
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in original.items():
-                    signal.signal(sig, handler)
-
-    return Server
-
-
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int = 1, *,
           monitor_interval: float | None = None,
           on_ready: Callable[[], None] | None = None, app: Any = None,
@@ -102,13 +80,18 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
             os.environ["TRIMTAB_DATABASE_URL"] = ws.database_url
             if on_ready is not None:
                 on_ready()
-            uvicorn.run(factory, host=host, port=port, factory=True, workers=workers,
-                        **_settings(grace))
+            from trimtab.gateway.workers import run_workers
+
+            codes = run_workers(uvicorn.Config(factory, host=host, port=port, factory=True,
+                                               workers=workers, **_settings(grace)))
+            if any(code != 0 for code in codes):
+                raise SystemExit(1)
         else:
+            from trimtab.gateway.workers import Server
+
             if app is None:
                 app = Gateway(ws, owns_process=True)
-            server = _server_class()(uvicorn.Config(app, host=host, port=port,
-                                                    **_settings(grace)))
+            server = Server(uvicorn.Config(app, host=host, port=port, **_settings(grace)))
             if on_ready is not None:
                 _call_when_started(server, on_ready)
             server.run()

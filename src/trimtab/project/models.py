@@ -174,6 +174,9 @@ class GatewaySpec(_Strict):
     limits: InputLimitSpec = Field(default_factory=InputLimitSpec)
     shutdown_grace: float = Field(30.0, ge=0, le=3600, description=(
         "seconds SIGTERM waits for calls in flight before cancelling (and recording) them"))
+    drain_timeout: float = Field(30.0, ge=0, le=3600, description=(
+        "seconds a stopping gateway waits for the store to take what is spooled; what "
+        "it did not take stays spooled for the next recording process"))
     metrics: Literal["keys", "public"] = Field(
         "keys", description="GET /metrics needs a gateway key once one exists; public: anyone")
 
