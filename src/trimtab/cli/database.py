@@ -100,3 +100,45 @@ def roles_cmd(
     console.print(f"{plan.reader}: SELECT only")
     for role, logins in plan.members.items():
         console.print(f"{role}: granted to {', '.join(logins)}")
+
+
+@app.command("replay")
+@handles_errors
+def replay_cmd(
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the store."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Store the calls that stopped processes left in this project's spool.
+
+    A gateway, `trimtab serve` or an SDK process replays such records when it
+    starts recording on the spool; this command does it without one, e.g. for
+    a replica scaled down for good. Records the store already has are skipped,
+    so it is safe to run any time. Exits 1 if the store did not take
+    everything within --timeout (what is left stays spooled).
+
+    Example:
+
+        trimtab db replay --timeout 60
+    """
+    ws = workspace()
+    try:
+        recorder = ws.recorder  # adopts every segment whose process is gone
+        done = ws.flush(timeout)
+        stats = recorder.stats()
+    finally:
+        ws.close()
+    result = {"spool": str(ws.spool_dir), "stored": stats["written"],
+              "already_stored": stats["duplicates"], "unreadable_lines": stats["corrupt"],
+              "pending_bytes": stats["pending_bytes"], "done": done}
+    if json_output:
+        print_json(result)
+    else:
+        console.print(f"{ws.spool_dir}: {stats['written']:,} calls stored, "
+                      f"{stats['duplicates']:,} already stored"
+                      + (f", {stats['corrupt']:,} unreadable lines skipped"
+                         if stats["corrupt"] else ""), soft_wrap=True)
+    if not done:
+        console.print(f"{stats['pending_bytes']:,} bytes are still spooled: the store did not "
+                      f"take them within {timeout:g}s. Fix: check the store, then run "
+                      "`trimtab db replay` again.", soft_wrap=True)
+        raise typer.Exit(1)
