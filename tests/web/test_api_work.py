@@ -4,6 +4,8 @@ no self-approval), as the authenticated caller."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 
 from tests.helpers import eventually
@@ -124,10 +126,18 @@ def test_incidents_with_deadlines_and_notes(served):
         "alice@example.com"
     assert api.post(f"/incidents/{opened.id}/notes", json={"text": ""}).status_code == 422
     assert api.get("/incidents/ffffffff").status_code == 404
+    late = ws.open_incident(SYSTEM, severity="critical", summary="Found late",
+                            categories=["ai-act-serious"],
+                            aware_at=datetime.now(UTC) - timedelta(days=20))
+    [deadline] = api.get(f"/incidents/{late.id}").json()["deadlines"]
+    assert deadline["overdue"] is True  # 15 days from awareness
+    page = httpx.get(f"{url}/incidents").text
+    assert "overdue by 5d" in page and "due in 14d" in page and "customer called back" in page
+    ws.close_incident(late.id, root_cause="late", actions="faster triage")
     ws.close_incident(opened.id, root_cause="prompt", actions="new prompt")
     assert api.get("/incidents").json() == []
-    [closed] = api.get("/incidents", params={"all": "true"}).json()
-    assert closed["closed_at"] is not None and closed["deadlines"] == []
+    closed = api.get("/incidents", params={"all": "true"}).json()
+    assert len(closed) == 2 and all(i["closed_at"] and i["deadlines"] == [] for i in closed)
 
 
 def test_evals_assessment_and_documents(served, project_dir):
