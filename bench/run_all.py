@@ -32,6 +32,7 @@ BENCHES = {
     "metrics_at_scale": ([], ["--calls", "1000000", "--runs", "3"]),
     "evidence_export": ([], ["--calls", "50000"]),
     "call_search": ([], ["--calls", "50000"]),
+    "sampled_scoring": ([], ["--calls", "20000"]),
     "gateway_vs_litellm": ([], ["--duration", "5", "--memory-requests", "20000",
                                 "--profile", "10"]),
     "drift_vs_evidently": ([], ["--rows", "100000", "--evidently-runs", "1"]),
@@ -65,6 +66,10 @@ def headline(name: str) -> list[tuple[str, str]]:
         for r in data["results"]:
             if r["default_bound"]:
                 out.append((f"{r['database']}: {r['term']}", f"{r['ms']:.0f} ms"))
+    elif name == "sampled_scoring":
+        for r in data["results"]:
+            out.append((r["database"], f"slowest cycle {r['max_tick_ms']:.0f} ms, "
+                        f"{r['calls_read_per_s']:,.0f} calls read/s, scored once: {r['once']}"))
     elif name == "metrics_at_scale":
         for db, r in data["results"].items():
             for what, q in r["queries"].items():

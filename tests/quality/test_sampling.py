@@ -144,7 +144,8 @@ def test_a_share_of_calls_is_scored_once_per_release_and_alerts_read_it(scored, 
 
     cycle = ws.check_alerts(now=datetime.now(UTC) + timedelta(seconds=1))
     [status] = [s for s in cycle.statuses if s.rule == "judge-quality"]
-    assert status.firing and f"mean of {total} score 'judge'" in status.detail
+    assert status.firing and f"mean of {total} score 'judge'; by release: " in status.detail
+    assert stable.id[:12] in status.detail and canary.id[:12] in status.detail
     flagged = json.loads(cli("review", "flags", "complaint-router", "--json").output)
     assert flagged and {f["source"] for f in flagged} == {"alert"}
     assert all(f["reason"].startswith("alert judge-quality") for f in flagged)

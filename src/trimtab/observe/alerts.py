@@ -144,10 +144,17 @@ def read_metric(
         with store.read() as conn:
             mean, count = score_store.mean(conn, system=system, env=rule.env, name=rule.score,
                                            start=end - window, end=end)
+            releases = score_store.mean_by_release(conn, system=system, env=rule.env,
+                                                   name=rule.score, start=end - window,
+                                                   end=end) if count else []
         what = f"score {rule.score!r}" if rule.score else "scores"
         if not count:
             return Reading(None, f"no {what} in the last {rule.window}")
-        return Reading(mean, f"mean of {count} {what}")
+        detail = f"mean of {count} {what}"
+        if len(releases) > 1:  # which release pulls it down (a canary, say)
+            detail += "; by release: " + ", ".join(
+                f"{(r or '-')[:12]} {m:.3g} ({n})" for r, m, n in releases)
+        return Reading(mean, detail)
     key = (window, system, rule.env)
     if cache is not None and key in cache:
         row = cache[key]

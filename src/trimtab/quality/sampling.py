@@ -45,8 +45,8 @@ from trimtab.store.sampling import ReleaseQuality
 
 log = logging.getLogger("trimtab.quality.sampling")
 
-#: Calls a tick reads at most (most are not drawn at a small share).
-READ_LIMIT = 5_000
+#: Calls a tick reads at most (their id, time and release; most are not drawn).
+READ_LIMIT = 20_000
 #: Calls scored at once within a tick.
 CONCURRENCY = 4
 #: Text kept in a score's comment.
@@ -156,20 +156,21 @@ def tick(store: Store, project: Project, system: str, *,
     result = Tick(system)
     if not found:
         return result
-    picked: list[Call] = []
+    chosen: list[str] = []
     last = found[-1]
-    for call in found:
-        release = call.release_id or ""
+    for call_id, moment, release in found:
         seen, taken = counted.get(release, (0, 0))
         seen += 1
-        if take(seen, taken, rate, coin(spec.seed, system, call.id)):
+        if take(seen, taken, rate, coin(spec.seed, system, call_id)):
             taken += 1
-            picked.append(call)
+            chosen.append(call_id)
         counted[release] = (seen, taken)
         result.read += 1
-        if len(picked) >= spec.per_tick:
-            last = call
+        if len(chosen) >= spec.per_tick:
+            last = (call_id, moment, release)
             break
+    with store.read() as conn:
+        picked = sampling_store.calls_by_id(conn, chosen)
     result.drawn = len(picked)
     rows: list[dict[str, Any]] = []
     if picked:
@@ -184,9 +185,9 @@ def tick(store: Store, project: Project, system: str, *,
                 rows.append(_row(call, name, verdict))
     summary = {"env": env, "read": result.read, "drawn": result.drawn, "scored": result.scored,
                "unscorable": result.unscorable, "rate": rate, "seed": spec.seed,
-               "through": last.id}
+               "through": last[0]}
     with store.write() as conn:
-        result.stored = sampling_store.advance(conn, system, was=was, to=(last.time, last.id),
+        result.stored = sampling_store.advance(conn, system, was=was, to=(last[1], last[0]),
                                                counted=counted, rows=rows, summary=summary)
     if result.stored:
         result.scores = rows

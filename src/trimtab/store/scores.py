@@ -75,6 +75,21 @@ def mean(
     return (None if average is None else float(average)), count
 
 
+def mean_by_release(conn: Connection, *, system: str, start: datetime, end: datetime,
+                    env: str | None = None, name: str | None = None
+                    ) -> list[tuple[str | None, float, int]]:
+    """(release id, mean, count) of the scores in (start, end], lowest mean first."""
+    query = (select(scores.c.release_id, func.avg(scores.c.value), func.count())
+             .where(scores.c.system == system, scores.c.time > start, scores.c.time <= end)
+             .group_by(scores.c.release_id))
+    if env is not None:
+        query = query.where(scores.c.env == env)
+    if name is not None:
+        query = query.where(scores.c.name == name)
+    rows = [(r[0], float(r[1]), int(r[2])) for r in conn.execute(query)]
+    return sorted(rows, key=lambda r: (r[1], r[0] or ""))
+
+
 def lowest(conn: Connection, *, system: str, start: datetime, end: datetime,
            env: str | None = None, name: str | None = None, below: float | None = None,
            limit: int = 5) -> list[str]:
