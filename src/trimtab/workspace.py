@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
     from trimtab.store.approvals import ApprovalRequest
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.assurance import Finding, IndependentReview
     from trimtab.store.documents import DocumentRecord
     from trimtab.store.drills import Drill
     from trimtab.store.erasure import Erasure
@@ -516,6 +517,38 @@ class Workspace:
         from trimtab.govern import drills
 
         return drills.write_runbook(self.project, system)
+
+    # --- independent reviews (trimtab.govern.assurance) ----------------------------
+
+    def record_independent_review(self, system: str, *, reviewer: str, organisation: str,
+                                  scope: str, findings: list[str] | None = None,
+                                  reviewed_at: datetime | None = None,
+                                  due_at: datetime | None = None,
+                                  no_findings: bool = False) -> IndependentReview:
+        """Record a review by someone outside the team, each finding open until
+        closed (audited; evidence for check G6). A review without findings needs
+        ``no_findings=True``; findings are due ``due_at`` (90 days after it)."""
+        from trimtab.govern import assurance
+
+        return assurance.record(self.store, self.project, system, reviewer=reviewer,
+                                organisation=organisation, scope=scope,
+                                findings=list(findings or []), reviewed_at=reviewed_at,
+                                due_at=due_at, no_findings=no_findings,
+                                actor=self.authorize("assurance.manage", system))
+
+    def close_finding(self, ref: str, *, resolution: str) -> Finding:
+        """Close an independent review's finding with what was done (audited)."""
+        from trimtab.govern import assurance
+
+        system = assurance.finding(self.store, ref).system
+        return assurance.close(self.store, ref, resolution=resolution,
+                               actor=self.authorize("assurance.manage", system))
+
+    def independent_reviews(self, system: str | None = None) -> list[IndependentReview]:
+        """Newest first, each with its findings."""
+        from trimtab.govern import assurance
+
+        return assurance.reviews(self.store, system)
 
     def incident(self, ref: str) -> Incident:
         from trimtab.store import incidents as incident_store
@@ -1127,21 +1160,35 @@ class Workspace:
                save: bool = True) -> Assessment:
         """The system's maturity stage from evidence, with the next smallest steps;
         stored (unless ``save=False``) so the stage has a history."""
+        return self._assess(system, now=now, save=save, chain=None)
+
+    def _assess(self, system: str, *, now: datetime | None, save: bool,
+                chain: tuple[ChainReport, int] | None) -> Assessment:
         from trimtab.assess import portfolio
         from trimtab.assess.assessment import assess
 
-        assessment = assess(self.store, self.project, system, now=now)
+        assessment = assess(self.store, self.project, system, now=now, chain=chain)
         if save:
             portfolio.save(self.store, assessment, current_actor())
         return assessment
+
+    def assess_all(self, *, now: datetime | None = None, save: bool = True) -> list[Assessment]:
+        """Every declared system assessed at one moment, in declaration order. The
+        audit chain is the store's, not a system's: it is verified once for all."""
+        from trimtab.assess.evidence import verified_chain
+
+        now = now or datetime.now(UTC)
+        chain = verified_chain(self.store, self.project)
+        return [self._assess(name, now=now, save=save, chain=chain)
+                for name in self.project.spec.systems]
 
     def portfolio(self, *, now: datetime | None = None, save: bool = True) -> list[Ranked]:
         """Every declared system assessed and ranked by gap × impact."""
         from trimtab.assess import portfolio
 
         now = now or datetime.now(UTC)
-        found = [self.assess(name, now=now, save=save) for name in self.project.spec.systems]
-        return portfolio.rank(self.store, self.project, found, now)
+        return portfolio.rank(self.store, self.project, self.assess_all(now=now, save=save),
+                              now)
 
     def documents(self, system: str, *, kinds: list[str] | None = None, fmt: str = "md",
                   out: Path | None = None, as_of: datetime | None = None) -> list[Generated]:

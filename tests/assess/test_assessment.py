@@ -95,8 +95,7 @@ def test_versioned_promoted_and_logged_is_automated_and_the_next_step_is_latency
     assert by_id["O1"].state == "missing"
     assert "reached production without an eval run on its digest" in by_id["O1"].evidence
     assert by_id["O3"].evidence == "no review policy declared"
-    # Evidence trimtab does not record yet fails, and says so.
-    assert by_id["G6"].state == "no evidence source yet" and not by_id["G6"].passes
+    assert by_id["G6"].evidence == "no independent review recorded in the last 12 months"
 
 
 def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage(

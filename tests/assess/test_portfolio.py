@@ -86,3 +86,30 @@ def test_the_portfolio_puts_the_high_risk_gap_first_and_writes_the_plan(
     assert "## 2. complaint-router: stage 1 (Manual) → 3 (Observed)" in text
     assert "--plan writes the portfolio's plan" in cli("assess", "--plan", str(plan),
                                                         expect=2).output
+
+
+def test_the_portfolio_verifies_the_audit_chain_once_for_every_system(ws, project_dir,
+                                                                       monkeypatch):
+    """The chain is the store's, not a system's: walking it per system made a
+    portfolio of N systems read the whole audit trail N times."""
+    from trimtab.store import audit as audit_store
+
+    add_assistant(project_dir)
+    ws.sync()
+    walks = []
+    verify = audit_store.verify
+
+    def counted(conn, *args, **kwargs):  # the real verification, counted
+        walks.append(1)
+        return verify(conn, *args, **kwargs)
+
+    monkeypatch.setattr(audit_store, "verify", counted)
+    ranked = ws.portfolio(save=False)
+    assert len(ranked) == 2 and len(walks) == 1
+    g3 = {r.assessment.system: next(v for v in r.assessment.verdicts if v.check.id == "G3")
+          for r in ranked}
+    assert g3[SYSTEM].evidence == g3["compliance-assistant"].evidence
+    assert "entries verify" in g3[SYSTEM].evidence
+
+    walks.clear()
+    assert len(ws.assess_all(save=False)) == 2 and len(walks) == 1

@@ -63,13 +63,16 @@ LISTINGS = [
     ["incident", "drills"],
     ["labels", SYSTEM],
     ["export", "verify", "evidence"],
+    ["assurance", "reviews"],
+    ["assurance", "findings", "--all"],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
     "systems", "releases", "status", "history", "metrics", "calls", "keys list", "audit log",
     "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
-    "incident drills", "labels", "export verify",
+    "incident drills", "labels", "export verify", "assurance reviews",
+    "assurance findings",
 }
 
 
@@ -98,6 +101,13 @@ def busy(cli, project_dir):
     ws.record_drill(SYSTEM, scenario="the provider answers 401 for every call for an hour",
                     participants=["alice@example.com", "oncall-of-the-quality-team@example.com"],
                     findings="fallback held; the pager rota was out of date", restore_minutes=7)
+    review = ws.record_independent_review(
+        SYSTEM, reviewer="dana.reviewer-from-internal-audit@example.com",
+        organisation="Internal audit, group risk and compliance office",
+        scope="release process, eval gate and human oversight of routing",
+        findings=["the runbook names no data protection contact for breach reports",
+                  "eval cases cover German and English only"])
+    ws.close_finding(review.findings[1].id, resolution="French cases added in release 2")
     (project_dir / "prompts" / f"{SYSTEM}.user.md").write_text("v2: {{text}}\n")
     second, _ = ws.release(SYSTEM)
     promote_through(ws, SYSTEM, second.id, "staging")

@@ -41,6 +41,9 @@ def stage(cli, project_dir, tmp_path, monkeypatch):
     request = ws.promote(SYSTEM, r2.id, "production")  # held: a pending request
     ws.suspend(SYSTEM, "dev", reason="held for the resume row")
     incident = ws.open_incident(SYSTEM, severity="low", summary="staged")
+    review = ws.record_independent_review(SYSTEM, reviewer="dana@audit.example.com",
+                                          organisation="Internal audit", scope="all",
+                                          findings=["staged"])
     ws.close()
     with_users(cli, monkeypatch)
     ws = trimtab.connect(project_dir)
@@ -49,7 +52,7 @@ def stage(cli, project_dir, tmp_path, monkeypatch):
     ref, cur = _rows(tmp_path / "ref.csv", 1), _rows(tmp_path / "cur.csv", 2)
     return {"r1": r1.id, "r2": r2.id, "call": call_id, "key": key.id, "ref": ref, "cur": cur,
             "request": request.id, "incident": incident.id, "token": token.id,
-            "evidence": str(tmp_path / "evidence")}
+            "evidence": str(tmp_path / "evidence"), "finding": review.findings[0].id}
 
 
 #: (the command, the action it needs) - every command that changes the store.
@@ -95,6 +98,9 @@ COMMANDS = {
                         "y"], "incident.manage"),
     "tokens create --user": (["tokens", "create", "--user", "admin@example.com"],
                              "token.manage"),
+    "assurance record": (["assurance", "record", SYSTEM, "-r", "dana@audit.example.com", "-o",
+                          "Internal audit", "-s", "all", "--no-findings"], "assurance.manage"),
+    "assurance close": (["assurance", "close", "{finding}", "-m", "fixed"], "assurance.manage"),
 }
 
 

@@ -17,6 +17,7 @@ from trimtab.assess.evidence import Verdict, evaluate, gather
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project, ScaleSpec
 from trimtab.store import Store
+from trimtab.store.audit import ChainReport
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,17 @@ class Assessment:
         }
 
 
-def assess(store: Store, project: Project, system: str, *,
-           now: datetime | None = None) -> Assessment:
+def assess(store: Store, project: Project, system: str, *, now: datetime | None = None,
+           chain: tuple[ChainReport, int] | None = None) -> Assessment:
+    """``chain``: the audit chain's verdict when the caller verified it already
+    (see ``evidence.verified_chain``); otherwise it is verified here."""
     if system not in project.spec.systems:
         raise TrimtabError(
             f"no system named {system!r} in {project.path.name}. "
             f"Declared: {', '.join(project.spec.systems) or 'none'}."
         )
     now = now or datetime.now(UTC)
-    facts = gather(store, project, system, now)
+    facts = gather(store, project, system, now, chain=chain)
     verdicts = evaluate(facts)
     stage = stage_of(verdicts)
     target = project.spec.systems[system].resolved_target_stage

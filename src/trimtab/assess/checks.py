@@ -101,8 +101,11 @@ CHECKS: tuple[Check, ...] = (
     Check("G5", 4, "an incident runbook exists and a drill was recorded within 12 months", BOTH,
           False, 3, "trimtab incident runbook {system} (edit it, keep it in Git), then rehearse "
           "it and `trimtab incident drill {system} -s SCENARIO -p PEOPLE -f FINDINGS`"),
-    Check("G6", 4, "an independent review was recorded within 12 months", BOTH, False, 4,
-          "have someone outside the team review {system} and record the findings"),
+    Check("G6", 4, "an independent review was recorded within 12 months, findings tracked",
+          BOTH, False, 4,
+          "have someone outside the team review {system}, then `trimtab assurance record "
+          "{system} --reviewer NAME --organisation ORG --scope TEXT --finding TEXT` and close "
+          "each finding by its due date: `trimtab assurance close FINDING --resolution TEXT`"),
 )
 
 BY_ID = {check.id: check for check in CHECKS}

@@ -21,6 +21,7 @@ from typing import Any
 
 from trimtab.assess import doc_texts
 from trimtab.assess.assessment import Assessment, assess
+from trimtab.assess.evidence import verified_chain
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project, SystemSpec
 from trimtab.store import Store
@@ -78,7 +79,8 @@ class Generated:
 
 def gather(store: Store, project: Project, system: str, as_of: datetime) -> DocEvidence:
     spec = project.system(system)
-    assessment = assess(store, project, system, now=as_of)
+    verified = verified_chain(store, project)  # checked once, against the checkpoints too
+    assessment = assess(store, project, system, now=as_of, chain=verified)
     with store.read() as conn:
         stored = system_store.find(conn, system)
         releases: list[Release] = []
@@ -91,7 +93,6 @@ def gather(store: Store, project: Project, system: str, as_of: datetime) -> DocE
         usage = call_store.coverage(conn, system, project.production, as_of - timedelta(days=30))
         baselines = drift_store.baselines(conn, system)
         drift = [r for r in drift_store.results(conn, system, limit=50) if r.time <= as_of]
-        chain = audit_store.verify(conn)
     rules = {name: rule for name, rule in project.spec.alerts.items()
              if rule.system in (None, system)}
     return DocEvidence(
@@ -101,7 +102,7 @@ def gather(store: Store, project: Project, system: str, as_of: datetime) -> DocE
         deployments=history, assessment=assessment, rules=rules,
         channels=sorted(project.spec.channels), usage=usage,
         drift_baselines=len([b for b in baselines if b.created_at <= as_of]),
-        latest_drift=drift[0] if drift else None, chain=chain, as_of=as_of,
+        latest_drift=drift[0] if drift else None, chain=verified[0], as_of=as_of,
     )
 
 

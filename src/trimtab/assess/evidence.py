@@ -1,6 +1,6 @@
 """Each maturity check as a predicate over what the store and the project file
 hold. Evidence expires (7 days of logs, 90 days for a rollback, 12 months for
-documents and drills), so every verdict is taken at a moment ``now``.
+documents, drills and independent reviews), so every verdict is taken at a moment ``now``.
 
 A verdict carries the evidence it used (ids, dates, counts) so a person can
 check it, and a check whose evidence trimtab does not record yet says so.
@@ -29,6 +29,7 @@ from trimtab.project.models import Project, SystemSpec
 from trimtab.store import Store
 from trimtab.store import alerts as alert_store
 from trimtab.store import approvals as approval_store
+from trimtab.store import assurance as assurance_store
 from trimtab.store import audit as audit_store
 from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
@@ -46,6 +47,7 @@ LOG_WINDOW = timedelta(days=7)
 ROLLBACK_WINDOW = timedelta(days=90)
 DOCUMENTS_WINDOW = timedelta(days=365)
 DRILL_WINDOW = timedelta(days=365)
+INDEPENDENT_REVIEW_WINDOW = timedelta(days=365)
 SAMPLE_WINDOW = timedelta(days=7)
 REVIEW_WINDOW = timedelta(days=30)
 #: Reviews a month must hold for the sample to count as worked (or the whole sample).
@@ -101,6 +103,7 @@ class Facts:
     runbook: str | None  # the runbook's path when it exists
     drills: list[drill_store.Drill]  # newest first
     reviews_30d: int
+    independent_reviews: list[assurance_store.IndependentReview]  # newest first
     now: datetime
 
     @property
@@ -112,7 +115,10 @@ class Facts:
         return CLASSIC if self.spec is not None and self.spec.kind == CLASSIC else LLM
 
 
-def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
+def gather(store: Store, project: Project, name: str, now: datetime, *,
+           chain: tuple[audit_store.ChainReport, int] | None = None) -> Facts:
+    """``chain``: the audit chain's verdict and checkpoint count when the caller
+    has it already (one chain serves every system: --portfolio verifies it once)."""
     spec = project.spec.systems.get(name)
     environments = list(project.spec.environments)
     production = environments[-1]
@@ -127,7 +133,7 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         baselines = drift_store.baselines(conn, name)
         newest = drift_store.results(conn, name, limit=1)
         states = alert_store.states(conn)
-        chain = audit_store.verify(conn)
+        own_chain = audit_store.verify(conn) if chain is None else None
         documents = document_store.for_system(conn, name)
         approvals = approval_store.list_all(conn, system=name)
         eval_runs = eval_store.runs(conn, system=name, limit=500)
@@ -135,7 +141,9 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         sample = review_store.latest_sample(conn, system=name)
         drills = drill_store.for_system(conn, name)
         reviewed = len(review_store.for_system(conn, name, since=now - REVIEW_WINDOW))
-    chain, checkpoints = _chain_with_checkpoints(store, project, chain)
+        independent = assurance_store.for_system(conn, name)
+    verified, checkpoints = (chain if own_chain is None
+                             else chain_with_checkpoints(store, project, own_chain))
     rules: dict[str, dict] = {}
     for rule_name, rule in project.spec.alerts.items():
         if rule.system not in (None, name):
@@ -149,18 +157,27 @@ def gather(store: Store, project: Project, name: str, now: datetime) -> Facts:
         name=name, spec=spec, registered=system is not None, environments=environments,
         deployments=history, releases=releases, coverage=coverage,
         drift_baselines=len(baselines), newest_drift_check=newest[0].time if newest else None,
-        alert_rules=rules, chain=chain, checkpoints=checkpoints, documents=documents,
+        alert_rules=rules, chain=verified, checkpoints=checkpoints, documents=documents,
         approvals=approvals,
         policy_approvals=_policy_approvals(project, spec, production), eval_runs=eval_runs,
         gate_suites=[n for n, s in (spec.evals.items() if spec else ())
                      if production in s.gate.environments],
         gate_overrides=overrides, review_sample=sample, reviews_30d=reviewed,
-        runbook=_runbook(project, name), drills=drills, now=now,
+        runbook=_runbook(project, name), drills=drills, independent_reviews=independent,
+        now=now,
     )
 
 
-def _chain_with_checkpoints(store: Store, project: Project,
-                            chain: audit_store.ChainReport) -> tuple[audit_store.ChainReport, int]:
+def verified_chain(store: Store, project: Project) -> tuple[audit_store.ChainReport, int]:
+    """The audit chain's verdict, checked against the signed checkpoints, and how
+    many checkpoints there were: the same for every system of the store."""
+    with store.read() as conn:
+        chain = audit_store.verify(conn)
+    return chain_with_checkpoints(store, project, chain)
+
+
+def chain_with_checkpoints(store: Store, project: Project,
+                           chain: audit_store.ChainReport) -> tuple[audit_store.ChainReport, int]:
     """A hash chain cannot show its own tail cut off; signed checkpoints kept
     outside the store can. Without any, the chain's own verdict is all there is."""
     from trimtab.govern import checkpoints
@@ -193,7 +210,10 @@ def _verdict(check: Check, facts: Facts) -> Verdict:
                            before_production=_before(facts.environments))
     if facts.track not in check.tracks:
         return Verdict(check, NOT_APPLICABLE, f"does not apply to {facts.track} systems", fix)
-    state, evidence = _EVALUATORS.get(check.id, _pending(check.id))(facts)
+    no_source = _NO_SOURCE.get((facts.track, check.id))
+    if no_source is not None and not facts.eval_runs:
+        return Verdict(check, NO_SOURCE, no_source, fix)
+    state, evidence = _EVALUATORS[check.id](facts)
     return Verdict(check, state, evidence, fix)
 
 
@@ -489,6 +509,37 @@ def _g5(f: Facts) -> tuple[str, str]:
                     f"({last.scenario}, {len(last.people)} people{restore})")
 
 
+def _g6(f: Facts) -> tuple[str, str]:
+    """Tracked means every finding has a status, and none is still open past its
+    due date at ``now``: an ignored finding is not tracked, only listed."""
+    recent = [r for r in f.independent_reviews if r.reviewed_at <= f.now
+              and f.now - r.reviewed_at <= INDEPENDENT_REVIEW_WINDOW]
+    if not recent:
+        older = [r for r in f.independent_reviews if r.reviewed_at <= f.now]
+        before = f"; the last was on {_day(older[0].reviewed_at)}" if older else ""
+        return MISSING, f"no independent review recorded in the last 12 months{before}"
+    last = recent[0]
+    findings = [x for r in f.independent_reviews if r.reviewed_at <= f.now for x in r.findings]
+    still_open = [x for x in findings
+                  if x.status == assurance_store.OPEN or (x.closed_at and x.closed_at > f.now)]
+    overdue = [x for x in still_open if x.due_at < f.now]
+    mine = last.findings
+    closed = sum(1 for x in mine if x not in still_open)
+    review = (f"review by {last.reviewer} ({last.organisation}) on {_day(last.reviewed_at)}, "
+              f"scope: {_short(last.scope)}; {len(mine)} finding(s), {closed} closed, "
+              f"{len(mine) - closed} open")
+    if overdue:
+        first = overdue[0]
+        return MISSING, (f"{review}; {len(overdue)} finding(s) open past their due date, "
+                         f"first {first.id} due {_day(first.due_at)}: {_short(first.text)}")
+    return MANUAL, f"{review}, none overdue"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str]:
     rules = {n: r for n, r in f.alert_rules.items() if r["metric"] in metrics}
     if not rules:
@@ -504,15 +555,16 @@ def _rule_check(f: Facts, metrics: tuple[str, ...], what: str) -> tuple[str, str
                     "(run `trimtab monitor`)")
 
 
-_PENDING = {
-    "G6": "independent reviews",
+#: Checks whose evidence trimtab cannot record for a track yet: eval suites run
+#: through a provider, which a classic model does not have.
+_NO_SOURCE = {
+    (CLASSIC, "O1"): "trimtab runs eval suites through a provider; it records no eval run "
+                     "for a classic model yet",
+    (CLASSIC, "O2"): "trimtab records no eval dataset or sliced results for a classic model "
+                     "yet",
+    (CLASSIC, "G1"): "trimtab's eval gates need eval runs, which it records for LLM systems "
+                     "only yet",
 }
-
-
-def _pending(check_id: str):
-    def evaluate(f: Facts) -> tuple[str, str]:
-        return NO_SOURCE, f"trimtab does not record {_PENDING[check_id]} yet"
-    return evaluate
 
 
 def _day(moment: datetime) -> str:
@@ -523,4 +575,5 @@ _EVALUATORS = {
     "M1": _m1, "M2": _m2, "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5,
     "O1": _o1, "O2": _o2, "O3": _o3, "O4": _o4, "O5": _o5, "O6": _o6, "O7": _o7, "O8": _o8,
     "G1": _g1, "G2": _g2, "G3": _g3, "G4": _g4, "G5": _g5,
+    "G6": _g6,
 }

@@ -10,6 +10,7 @@ from trimtab.cli import (
     alerts,
     approvals,
     assess,
+    assurance,
     audit,
     calls,
     database,
@@ -76,6 +77,7 @@ app.command()(suspend.resume)
 app.command()(suspend.suspended)
 app.add_typer(incidents.app, name="incident")
 app.command()(incidents.incidents)
+app.add_typer(assurance.app, name="assurance")
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)

@@ -60,8 +60,7 @@ def assess(
     if portfolio:
         _print_portfolio(ws, output_format, plan)
         return
-    names = [system] if system else list(ws.project.spec.systems)
-    results = [ws.assess(name) for name in names]
+    results = [ws.assess(system)] if system else ws.assess_all()
     if output_format == "json":
         print_json([a.to_dict() for a in results])
     elif output_format == "markdown":

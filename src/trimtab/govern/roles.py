@@ -8,7 +8,8 @@ Five roles, each holding the powers of those before it:
   policy applies, takes drift baselines, suspends systems, opens and closes
   incidents;
 - approver: also approves or rejects promotion requests, rolls back in a
-  protected environment, resumes a high-risk system;
+  protected environment, resumes a high-risk system, records independent
+  reviews and closes their findings (the evidence of check G6);
 - admin: also manages users, roles, gateway keys, other people's tokens, pruning,
   erasure, database roles.
 
@@ -60,6 +61,7 @@ NEEDS: dict[str, str] = {
     "system.resume": "operator",
     "system.resume.high-risk": "approver",
     "incident.manage": "operator",
+    "assurance.manage": "approver",
     "approval.decide": "approver",
     "token.create": "viewer",
     "token.manage": "admin",

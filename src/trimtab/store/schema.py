@@ -724,3 +724,37 @@ web_sessions = Table(
     Column("ended_at", UTCDateTime, nullable=True),
     Index(None, "expires_at"),
 )
+
+
+# --- independent reviews ---------------------------------------------------------
+
+assurance_reviews = Table(
+    "assurance_reviews",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("reviewer", String(320), nullable=False),
+    Column("organisation", String(320), nullable=False),
+    Column("reviewed_at", UTCDateTime, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Index(None, "system", "reviewed_at"),
+)
+
+assurance_findings = Table(
+    "assurance_findings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("review_id", String(32), ForeignKey("assurance_reviews.id"), nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("number", Integer, nullable=False),  # 1, 2, ... within its review
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(320), nullable=True),
+    Column("resolution", Text, nullable=True),
+    UniqueConstraint("review_id", "number"),
+    Index(None, "system", "status"),
+)
