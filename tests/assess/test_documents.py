@@ -35,22 +35,74 @@ def live_in_order(ws):
     return release
 
 
-def test_the_init_example_gets_every_document_with_the_gaps_marked(ws, project_dir, tmp_path):
-    release = live_in_order(ws)
-    written = ws.documents(SYSTEM, out=tmp_path / "pack")
+MISSING = "**Missing:**"
+DECLARED = ("intended_purpose", "users", "data_sources", "human_oversight",
+            "known_limitations", "out_of_scope")
 
+
+def documents_checked(ws, out, system: str = SYSTEM):
+    """Every document, checked line by line against the assessment taken at the
+    same moment: a passing check's evidence is shown and not marked missing, a
+    failing one is marked missing with its evidence; a coverage row says
+    `evidence` only when all its checks pass; an undeclared fact is marked
+    missing and a declared one is shown; every release, change and alert rule
+    of the store appears. Returns {kind: text}."""
+    moment = datetime.now(UTC)
+    verdicts = {v.check.id: v for v in ws.assess(system, now=moment, save=False).verdicts}
+    written = ws.documents(system, out=out, as_of=moment)
     assert [g.kind for g in written] == KINDS
     text = {g.kind: g.path.read_text() for g in written}
+    shown = 0
+    for g in written:
+        assert g.record.missing == text[g.kind].count(MISSING), g.kind
+        assert g.record.sha256 == hashlib.sha256(g.path.read_bytes()).hexdigest()
+        for line in text[g.kind].splitlines():
+            for check_id in re.findall(r"\(check ([MAOG]\d): ", line):
+                v = verdicts[check_id]
+                assert v.evidence in line, (g.kind, line)
+                assert (MISSING in line) != v.passes, (g.kind, line)
+                shown += 1
+            row = re.match(r"\| (\S+) \| [^|]+ \| ([MAOG]\d(?:, [MAOG]\d)*) \| (.+) \|$", line)
+            if row and g.kind in ("nist-ai-rmf", "iso-42001"):
+                passes = all(verdicts[c].passes for c in row.group(2).split(", "))
+                assert (row.group(3) == "evidence") == passes, (g.kind, line)
+                assert (MISSING in row.group(3)) != passes, (g.kind, line)
+                shown += 1
+    compliance = ws.project.spec.systems[system].compliance
+    everything = "\n".join(text.values())
+    for field in DECLARED:
+        value = getattr(compliance, field)
+        marked = [line for line in everything.splitlines() if f"compliance.{field}`" in line]
+        if value:
+            assert not marked, field
+            assert (value if isinstance(value, str) else value[0]) in everything
+        else:
+            assert marked and all(MISSING in line for line in marked), field
+    tech = text["technical-documentation"]
+    for release in ws.releases(system)[:10]:
+        assert f"`{release.id[:12]}`" in tech
+    for d in ws.history(system)[-20:]:
+        assert f"| {d.env} | {d.action} | `{d.release_id[:12]}` |" in tech
+    for rule, spec in ws.project.spec.alerts.items():
+        if spec.system in (None, system):
+            assert f"| {rule} | {spec.metric} |" in text["post-market-monitoring"]
+    assert shown >= 20  # the checks above looked at real lines
+    return written, text
+
+
+def test_the_init_example_gets_every_document_with_the_gaps_marked(ws, project_dir, tmp_path):
+    release = live_in_order(ws)
+    written, text = documents_checked(ws, tmp_path / "pack")
+
     tech = text["technical-documentation"]
     assert tech.startswith(f"# {SYSTEM}: Technical documentation (EU AI Act Annex IV)")
     assert f"- Version in production: `{release.id}`" in tech
     assert ("- Intended purpose: **Missing:** intended purpose. Fill it: "
             f"`systems.{SYSTEM}.compliance.intended_purpose` in trimtab.yaml") in tech
     assert "## 6. Changes over the lifecycle" in tech and "| production | promote |" in tech
-    # Nothing invented: every undeclared fact is a counted gap, the same count the store keeps.
-    for g in written:
-        assert g.record.missing == text[g.kind].count("**Missing:**")
-        assert g.record.sha256 == hashlib.sha256(g.path.read_bytes()).hexdigest()
+    assert "- Rollback: **Missing:** a rollback path exists" in tech
+    assert "- Independent review: **Missing:** an independent review was recorded" in tech
+    assert "no eval run on the release in production" in text["model-card"]
     assert written[0].record.missing >= 5
     calendar = text["obligations-calendar"]
     assert "**Missing:** role." in calendar  # unknown role: both roles' duties are listed

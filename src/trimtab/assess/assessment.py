@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trimtab.assess.checks import SKIPS, STAGES
+from trimtab.assess.checks import NO_SOURCE, SKIPS, STAGES
 from trimtab.assess.evidence import Verdict, evaluate, gather
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project, ScaleSpec
@@ -49,7 +49,9 @@ class Assessment:
             return []
         failing = [v for v in self.verdicts
                    if v.check.stage == self.stage + 1 and v.counts and not v.passes]
-        return sorted(failing, key=lambda v: (v.check.cost, v.check.id))
+        # A check whose evidence trimtab cannot record yet is no step a team can take
+        # now: it is listed, after the ones they can.
+        return sorted(failing, key=lambda v: (v.state == NO_SOURCE, v.check.cost, v.check.id))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -156,6 +156,7 @@ def technical_documentation(ev: DocEvidence) -> str:
               "assessed from evidence by `trimtab assess`.",
               f"- Rollback: {_evidence_line(ev, 'A5')}",
               f"- Incident runbook and drill: {_evidence_line(ev, 'G5')}",
+              f"- Independent review: {_evidence_line(ev, 'G6')}",
               "", "## 6. Changes over the lifecycle", ""]
     lines += _changes_table(ev)
     lines += ["", "## 7. Logging and retention", "",
@@ -187,11 +188,9 @@ def model_card(ev: DocEvidence) -> str:
               "Groups the metrics are reported for come from eval case tags "
               "(language, region, segment).",
               "", "## Metrics", "",
-              f"- {_evidence_line(ev, 'O1')}",
-              "- Per-group metrics with confidence intervals: "
-              + missing("eval results per tag group",
-                        f"`trimtab eval {ev.system}` with tagged cases"),
-              "", "## Evaluation data", "", f"- {_evidence_line(ev, 'O2')}",
+              f"- {_evidence_line(ev, 'O1')}", ""]
+    lines += _groups_table(ev)
+    lines += ["", "## Evaluation data", "", f"- {_evidence_line(ev, 'O2')}",
               "", "## Training data", "",
               f"- {_compliance_field(ev, 'data_sources', 'training or grounding data sources')}",
               "", "## Quantitative analyses", "", f"- {_usage(ev)}",
@@ -201,6 +200,25 @@ def model_card(ev: DocEvidence) -> str:
               "", "## Caveats and recommendations", "",
               f"- {_compliance_field(ev, 'known_limitations', 'known limitations')}", ""]
     return "\n".join(lines)
+
+
+def _groups_table(ev: DocEvidence) -> list[str]:
+    """Pass rate per tag group of the newest eval run on the production release,
+    each with its Wilson 95% interval: the model card's metrics per group."""
+    run = ev.eval_run
+    if run is None or not ev.groups:
+        what = ("no eval run on the release in production" if run is None
+                else f"eval run {run.short_id} has no tagged cases")
+        return ["- Per-group metrics with confidence intervals: " + missing(
+            what, f"`trimtab eval {ev.system}` with `tags:` on every case, before promoting")]
+    rows = [f"Eval run `{run.short_id}` of suite {run.suite} on release "
+            f"`{run.release_id[:12]}`, {run.finished_at:%Y-%m-%d %H:%M} UTC: {run.passed_cases} "
+            f"of {run.cases} cases passed.", "",
+            "| tag | group | cases | pass rate | 95% interval (Wilson) |", "|---|---|---|---|---|"]
+    for g in ev.groups:
+        rows.append(f"| {g.tag} | {g.group} | {g.cases} | {g.passed / g.cases:.1%} | "
+                    f"{g.low:.1%} to {g.high:.1%} |")
+    return rows
 
 
 def instructions_for_use(ev: DocEvidence) -> str:

@@ -24,12 +24,14 @@ from trimtab.assess.assessment import Assessment, assess
 from trimtab.assess.evidence import verified_chain
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project, SystemSpec
+from trimtab.quality.metrics import wilson
 from trimtab.store import Store
 from trimtab.store import audit as audit_store
 from trimtab.store import calls as call_store
 from trimtab.store import deployments as deployment_store
 from trimtab.store import documents as document_store
 from trimtab.store import drift as drift_store
+from trimtab.store import evals as eval_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.deployments import Deployment
@@ -41,6 +43,18 @@ FORMATS = ("md", "html", "pdf")
 KINDS = tuple(doc_texts.RENDERERS)
 #: Documents older than this no longer count as evidence (check G4).
 VALID_FOR = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class GroupMetric:
+    """One tag group's pass rate in an eval run, with its Wilson 95% interval."""
+
+    tag: str
+    group: str
+    passed: int
+    cases: int
+    low: float
+    high: float
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,10 @@ class DocEvidence:
     latest_drift: DriftResult | None
     chain: audit_store.ChainReport
     as_of: datetime
+    #: The newest eval run on the release in production (before as_of), and its
+    #: pass rate per tag group: the model card's metrics per group.
+    eval_run: eval_store.EvalRun | None = None
+    groups: tuple[GroupMetric, ...] = ()
 
     @property
     def production(self) -> str:
@@ -93,6 +111,7 @@ def gather(store: Store, project: Project, system: str, as_of: datetime) -> DocE
         usage = call_store.coverage(conn, system, project.production, as_of - timedelta(days=30))
         baselines = drift_store.baselines(conn, system)
         drift = [r for r in drift_store.results(conn, system, limit=50) if r.time <= as_of]
+        run, groups = _production_eval(conn, system, history, project.production, as_of)
     rules = {name: rule for name, rule in project.spec.alerts.items()
              if rule.system in (None, system)}
     return DocEvidence(
@@ -103,7 +122,31 @@ def gather(store: Store, project: Project, system: str, as_of: datetime) -> DocE
         channels=sorted(project.spec.channels), usage=usage,
         drift_baselines=len([b for b in baselines if b.created_at <= as_of]),
         latest_drift=drift[0] if drift else None, chain=verified[0], as_of=as_of,
+        eval_run=run, groups=groups,
     )
+
+
+def _production_eval(conn, system: str, history: list[Deployment], production: str,
+                     as_of: datetime) -> tuple[eval_store.EvalRun | None, tuple[GroupMetric, ...]]:
+    stable = [d for d in history if d.env == production and d.action in ("promote", "rollback")]
+    if not stable:
+        return None, ()
+    release_id = stable[-1].release_id
+    runs = [r for r in eval_store.runs(conn, system=system, limit=500)
+            if r.release_id == release_id and r.finished_at <= as_of]
+    if not runs:
+        return None, ()
+    run = max(runs, key=lambda r: r.finished_at)
+    counts: dict[tuple[str, str], list[int]] = {}
+    for result in eval_store.results(conn, run.id):
+        tags = json.loads(result.tags) if result.tags else {}
+        for tag, group in (tags.items() if isinstance(tags, dict) else ()):
+            seen = counts.setdefault((str(tag), str(group)), [0, 0])
+            seen[0] += int(result.passed)
+            seen[1] += 1
+    groups = tuple(GroupMetric(tag, group, passed, total, *wilson(passed, total))
+                   for (tag, group), (passed, total) in sorted(counts.items()))
+    return run, groups
 
 
 def render(kind: str, evidence: DocEvidence) -> str:

@@ -562,8 +562,8 @@ _NO_SOURCE = {
                      "for a classic model yet",
     (CLASSIC, "O2"): "trimtab records no eval dataset or sliced results for a classic model "
                      "yet",
-    (CLASSIC, "G1"): "trimtab's eval gates need eval runs, which it records for LLM systems "
-                     "only yet",
+    (CLASSIC, "G1"): "trimtab's eval gates need eval runs, which it does not record for a "
+                     "classic model yet",
 }
 
 
