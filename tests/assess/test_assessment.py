@@ -372,3 +372,40 @@ def test_g5_needs_the_runbook_in_the_repository_and_a_drill_this_year(ws, cli, p
                                      "--at", tomorrow, expect=2).output
     assert "--participants is empty" in cli("incident", "drill", SYSTEM, "-s", "x", "-p", " ,",
                                             expect=2).output
+
+
+def test_check_fails_ci_below_target_only_when_asked(cli, ws, project_dir):
+    """`trimtab check` keeps its meaning (alert rules); --target adds the maturity
+    gate, so existing pipelines do not start failing on an upgrade."""
+    release, _ = ws.release(SYSTEM)
+    promote_in_order(ws, release.id)
+
+    assert "nothing to check" in cli("check").output  # no alert rules: exit 0, as before
+    out = cli("check", "--target", expect=1).output
+    assert ("complaint-router: stage 1, below its target 3; next: A5 keep the previous "
+            "release promoted once in production") in out
+    assert "1 system(s) below target" in out
+    data = json.loads(cli("check", "--target", "--json", expect=1).output)
+    assert data["firing"] == 0
+    [below] = data["below_target"]
+    assert (below["system"], below["stage"], below["target"]) == (SYSTEM, 1, 3)
+    assert below["failing"][:2] == ["A4", "A5"]
+    assert "below_target" not in json.loads(cli("check", "--json").output)
+    assert ws.assessment_history(SYSTEM)[0].stage == 1  # the gate's assessment is stored
+
+    edit(project_dir / "trimtab.yaml", "# target_stage: 3", "target_stage: 1")
+    assert "every system is at or above its target" in cli("check", "--target").output
+    assert json.loads(cli("check", "--target", "--json").output)["below_target"] == []
+
+    # A firing alert still fails it, with or without --target.
+    add_yaml(project_dir, """
+        alerts:
+          errors: {system: complaint-router, metric: error_rate, comparator: ">=",
+                   threshold: 0, window: 1h, for: 0}
+    """)
+    ws.record(SYSTEM, {"text": "x"}, None, 5.0, env="production", status="error",
+              error="boom")
+    assert ws.flush()
+    assert "1 firing" in cli("check", expect=1).output
+    out = cli("check", "--target", expect=1).output
+    assert "1 firing" in out and "every system is at or above its target" in out

@@ -490,7 +490,8 @@ def _g4(f: Facts) -> tuple[str, str]:
         return MISSING, "the documents name no owner (set the system's `owner:`)"
     kinds = sorted({d.kind for d in owned})
     newest = max(owned, key=lambda d: d.generated_at)
-    gaps = sum(d.missing for d in owned if d.generated_at == newest.generated_at)
+    # One `trimtab docs` run writes its documents a moment apart, all as of one moment.
+    gaps = sum(d.missing for d in owned if d.as_of == newest.as_of and d.actor == newest.actor)
     return MANUAL, (f"{len(kinds)} kind(s) generated, newest {_day(newest.generated_at)} by "
                     f"{newest.actor}, owner {newest.owner}; {gaps} item(s) marked missing")
 

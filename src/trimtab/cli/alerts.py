@@ -40,25 +40,68 @@ def _threshold(metric: str, comparator: str, threshold: float) -> str:
 
 
 @handles_errors
-def check(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Evaluate every alert rule once, notify, and exit 1 if any alert is firing.
+def check(
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    target: bool = typer.Option(
+        False, "--target",
+        help="Also assess every system and exit 1 when one is below its target stage."),
+) -> None:
+    """Evaluate every alert rule once, notify, and exit 1 if any alert is firing;
+    with --target, also exit 1 when a system is below its target maturity stage.
 
     Runs one cycle of `trimtab monitor`: states move (pending, firing,
     resolved), events are stored and audited, channels are notified once per
-    event. Exit 0 when nothing fires, 1 when something does, 2 on a mistake,
-    so cron jobs and CI pipelines can gate on it.
+    event. With --target every declared system is assessed as `trimtab assess`
+    does (and the assessment stored); each one below its target is named with
+    its next step. Exit 0 when nothing fires and (with --target) every system is
+    at or above its target, 1 otherwise, 2 on a mistake, so cron jobs and CI
+    pipelines can gate on it.
 
     Example:
 
         trimtab check && trimtab promote complaint-router staging production
+        trimtab check --target    # in CI: fail when a system falls below its target
     """
     from trimtab.observe.alerts import format_value
 
     ws = workspace()
-    if not ws.project.spec.alerts and not json_output:
+    report: dict = {"firing": 0, "alerts": [], "sent": []}
+    if ws.project.spec.alerts or json_output:
+        cycle = _check_alerts(ws)
+        report = {"firing": len(cycle.firing), "alerts": [s.to_dict() for s in cycle.statuses],
+                  "sent": [s.to_dict() for s in cycle.sent]}
+        if not json_output:
+            print_listing(
+                "alerts",
+                [Col("rule"), Col("system"), Col("env", drop=3), Col("state"), Col("value"),
+                 Col("threshold", drop=4), Col("window", drop=2),
+                 Col("detail", drop=1, wrap=True)],
+                [[s.rule, s.system, s.env or "all", _state(s.state),
+                  format_value(s.metric, s.value), _threshold(s.metric, s.comparator,
+                                                              s.threshold), s.window, s.detail]
+                 for s in cycle.statuses],
+            )
+            console.print(f"{report['firing']} firing" if report["firing"]
+                          else "nothing firing")
+    else:
         console.print(f"no alert rules in {ws.project.path.name}: nothing to check "
                       "(see docs/alerts.md)")
-        return
+    below = _below_target(ws) if target else []
+    if json_output:
+        print_json({**report, "below_target": below} if target else report)
+    elif target:
+        for row in below:
+            step = f"; next: {row['next_step']}" if row["next_step"] else ""
+            console.print(f"{row['system']}: stage {row['stage']}, below its target "
+                          f"{row['target']}{step}", markup=False, soft_wrap=True)
+        console.print(f"{len(below)} system(s) below target" if below
+                      else "every system is at or above its target", markup=False)
+    if report["firing"] or below:
+        raise typer.Exit(1)
+
+
+def _check_alerts(ws):
+    """One monitor cycle; failed deliveries are printed as warnings."""
     # Failed deliveries are printed below; keep logging's last-resort copy quiet.
     quiet = logging.getLogger("trimtab.observe.alerts")
     if not quiet.handlers:
@@ -68,22 +111,23 @@ def check(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
         if not sent.ok:
             err_console.print(f"warning: {sent.rule} {sent.state} -> {sent.target}: "
                               f"{sent.detail}", markup=False, highlight=False, soft_wrap=True)
-    if json_output:
-        print_json({"firing": len(cycle.firing), "alerts": [s.to_dict() for s in cycle.statuses],
-                    "sent": [s.to_dict() for s in cycle.sent]})
-    else:
-        print_listing(
-            "alerts",
-            [Col("rule"), Col("system"), Col("env", drop=3), Col("state"), Col("value"),
-             Col("threshold", drop=4), Col("window", drop=2), Col("detail", drop=1, wrap=True)],
-            [[s.rule, s.system, s.env or "all", _state(s.state), format_value(s.metric, s.value),
-              _threshold(s.metric, s.comparator, s.threshold), s.window, s.detail]
-             for s in cycle.statuses],
-        )
-        firing = len(cycle.firing)
-        console.print(f"{firing} firing" if firing else "nothing firing")
-    if cycle.firing:
-        raise typer.Exit(1)
+    return cycle
+
+
+def _below_target(ws) -> list[dict]:
+    """Every system below its target stage, with the step that would lift it."""
+    from trimtab.assess.checks import STAGES
+
+    below = []
+    for a in ws.assess_all():
+        if a.stage >= a.target:
+            continue
+        step = a.next_steps[0] if a.next_steps else None
+        below.append({"system": a.system, "stage": a.stage, "stage_name": STAGES[a.stage],
+                      "target": a.target, "target_name": STAGES[a.target],
+                      "failing": [v.check.id for v in a.verdicts if v.counts and not v.passes],
+                      "next_step": f"{step.check.id} {step.fix}" if step else None})
+    return below
 
 
 @handles_errors
