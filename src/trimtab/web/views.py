@@ -119,9 +119,11 @@ def portfolio(ws: Workspace) -> dict[str, Any]:
     month = {row.group["system"]: row for row in ws.metrics(
         window=max(now - month_start, timedelta(minutes=1)), by=("system",), end=now)}
     declared = set(ws.project.spec.systems) if ws.project_file is not None else set()
+    # One pass over every declared system: the audit chain is verified once, not per row.
+    maturity = {a.system: a for a in ws.assess_all(save=False)} if declared else {}
     rows = [{"system": s, "active": active[s.name], "day": day.get(s.name),
              "month": month.get(s.name), "alerts": alerts[s.name],
-             "maturity": ws.assess(s.name, save=False) if s.name in declared else None,
+             "maturity": maturity.get(s.name),
              "review": ws.review_progress(s.name, weeks=1) if s.name in declared else None}
             for s in ws.systems()]
     return {"environments": envs, "rows": rows}
