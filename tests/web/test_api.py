@@ -109,6 +109,26 @@ def test_calls_full_text_search_is_bounded(served):
     assert found and {c.id for c in found} <= set(newest)
 
 
+def test_quality_per_release_and_per_week(served, project_dir):
+    url, ws, release = served
+    api = httpx.Client(base_url=f"{url}/api/v1")
+    assert api.get(f"/systems/{SYSTEM}/quality/releases").json() == []
+    edit(project_dir / "trimtab.yaml", "    evals:\n",
+         "    scoring:\n      sample: 100%\n      settle: \"0\"\n      scorers:\n"
+         "        - {type: json}\n    evals:\n")
+    eventually(lambda: ws.project.system(SYSTEM).scoring is not None)
+    [tick] = ws.score_sample(SYSTEM, now=datetime.now(UTC) + timedelta(seconds=5))
+    assert tick.scored == 12  # the failed call is not drawn: it has no answer
+    [row] = api.get(f"/systems/{SYSTEM}/quality/releases", params={"window": "1h"}).json()
+    assert row == {"release_id": release.id, "name": "json", "scores": 12, "mean": 1.0,
+                   "passed": 12, "judged": 12}
+    weekly = api.get(f"/systems/{SYSTEM}/quality/weekly", params={"weeks": 2}).json()
+    assert [w["source"] for w in weekly["weeks"]] == [None, "scorers"]
+    assert weekly["weeks"][-1]["score"] == 1.0 and weekly["weeks"][-1]["scorers"]["calls"] == 12
+    assert api.get(f"/systems/{SYSTEM}/quality/weekly", params={"weeks": 0}).status_code == 422
+    assert api.get("/systems/nope/quality/weekly").status_code == 404
+
+
 def test_metrics_series_alerts_and_drift(served):
     url, *_ = served
     api = httpx.Client(base_url=f"{url}/api/v1")

@@ -38,11 +38,13 @@ from trimtab.web.schemas import (
     PromoteIn,
     ReleaseDetail,
     ReleaseOut,
+    ReleaseQualityOut,
     RollbackIn,
     SeriesOut,
     Status,
     SystemDetail,
     SystemOut,
+    WeeklyQualityOut,
 )
 from trimtab.web.security import CSRF_HEADER, SAFE_METHODS, Caller, check_csrf
 from trimtab.workspace import Workspace
@@ -223,6 +225,23 @@ def flag_call(ref: RefPath, body: FlagIn, ws: WS, who: Who):
     with acting_as(who.actor):
         made, new = ws.flag(found.id, body.reason)
     return {**made.to_dict(), "new": new}
+
+
+@router.get("/systems/{system}/quality/releases", response_model=list[ReleaseQualityOut],
+            tags=["quality"])
+def quality_by_release(system: SystemName, ws: WS, window: Window = "7d"):
+    """quality_score per release: each sampled scorer's mean and passes over the window."""
+    return [q.to_dict() for q in ws.quality_by_release(system, window=_window(window))]
+
+
+@router.get("/systems/{system}/quality/weekly", response_model=WeeklyQualityOut,
+            tags=["quality"])
+def quality_weekly(system: SystemName, ws: WS,
+                   weeks: Annotated[int, Query(ge=1, le=104)] = 8):
+    """The weekly quality score (people's, else the sampled scorers'), its Wilson 95%
+    interval and trend, oldest week first."""
+    return {"system": system, "weeks": [w.to_dict() for w in ws.quality_weekly(system,
+                                                                              weeks=weeks)]}
 
 
 GROUPS = Literal["system", "env", "release", "model", "outcome", "user", "tag"]

@@ -125,6 +125,39 @@ class FlagOut(Model):
     new: bool = Field(description="False when the call was flagged before (nothing changed).")
 
 
+class ReleaseQualityOut(Model):
+    """One sampled scorer's scores of one release's calls over the window."""
+    release_id: str
+    name: str = Field(description="The scorer.")
+    scores: int
+    mean: float = Field(description="The release's quality_score for this scorer.")
+    passed: int
+    judged: int = Field(description="Scores that say pass or fail.")
+
+
+class JudgedShare(Model):
+    calls: int
+    passed: int
+    interval: list[float] | None = Field(description="Wilson 95% interval; None: no calls.")
+
+
+class WeekScoreOut(Model):
+    week: str = Field(examples=["2026-W49"])
+    score: float | None = Field(description="Share of calls judged good; None: no data.")
+    source: Literal["people", "scorers"] | None
+    interval: list[float] | None
+    trend: Literal["up", "down", "flat"] | None
+    change: float | None
+    significant: bool = Field(description="The week's and the previous week's intervals part.")
+    people: JudgedShare
+    scorers: JudgedShare
+
+
+class WeeklyQualityOut(Model):
+    system: str
+    weeks: list[WeekScoreOut]
+
+
 class RollbackIn(Model):
     model_config = ConfigDict(extra="forbid")
     env: Name
