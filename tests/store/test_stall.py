@@ -196,3 +196,24 @@ def test_a_copy_frozen_midway_is_cut_although_the_server_calls_it_active(postgre
         assert "waiting on the client" in caplog.text
         assert bounded(lambda: read_one(store), 10)[1] == 1
         store.dispose()
+
+
+def test_the_change_feed_says_once_that_it_cannot_listen_not_every_second(postgres_url,
+                                                                         caplog):
+    caplog.set_level("INFO", logger="trimtab")
+    with proxied(postgres_url) as (proxy, url):
+        store = Store(url)
+        feed = ChangeFeed(store, poll=0.05, recheck=0.2)
+        proxy.cut()
+        deadline = time.monotonic() + 2.5  # two or three tries to listen again
+        while time.monotonic() < deadline:
+            feed.wait()
+        assert caplog.text.count("cannot listen for store changes") == 1
+        proxy.restore()
+        deadline = time.monotonic() + 5
+        while feed._conn is None and time.monotonic() < deadline:
+            feed.wait()
+        assert "listening for store changes again" in caplog.text
+        feed.close()
+        feed.release()
+        store.dispose()

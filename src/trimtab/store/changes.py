@@ -65,6 +65,7 @@ class ChangeFeed:
         self._listen = store.dialect == "postgresql"
         self._conn: Any = None  # the LISTEN connection (psycopg), PostgreSQL only
         self._retry_at = 0.0
+        self._refused = False  # the last try to listen failed (logged once until it works)
         self._closed = threading.Event()
         self._echo_channel = f"trimtab_echo_{os.urandom(6).hex()}"
         self._echo_sent = 0.0  # when the echo in flight was sent; 0: none in flight
@@ -122,9 +123,14 @@ class ChangeFeed:
             conn.execute(f"LISTEN {CHANNEL}")
             conn.execute(f"LISTEN {self._echo_channel}")
         except Exception as exc:  # noqa: BLE001 - the store is down: poll meanwhile
-            log.warning("trimtab: cannot listen for store changes (%s); polling every %.1fs",
-                        type(exc).__name__, self.poll)
+            if not self._refused:  # once per outage, not once a second
+                log.warning("trimtab: cannot listen for store changes (%s); polling every "
+                            "%.1fs and retrying every second", type(exc).__name__, self.poll)
+            self._refused = True
             return False
+        if self._refused:
+            log.info("trimtab: listening for store changes again")
+        self._refused = False
         self._conn = conn
         return True
 
