@@ -1,14 +1,15 @@
-"""`trimtab demo`: the product's main job, end to end, offline."""
+"""`trimtab demo`: four systems with four weeks of history, then the dashboard."""
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import typer
 
-from trimtab.cli.environments import print_status
 from trimtab.cli.output import console, handles_errors
-from trimtab.project.scaffold import init_project
+from trimtab.errors import TrimtabError
 
 
 @handles_errors
@@ -16,79 +17,92 @@ def demo(
     directory: Path = typer.Argument(
         Path("trimtab-demo"), metavar="DIRECTORY", help="Where to build the demo."
     ),
-    calls: int = typer.Option(
-        60, "--calls", min=0, help="Sample complaints to route through the release."
-    ),
+    scale: float = typer.Option(
+        1.0, "--scale", min=0.01, max=10.0,
+        help="Traffic as a share of the full demo (about 50,000 calls); 0.05 for a quick run."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve the dashboard when the demo is built."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the dashboard listens on."),
+    port: int = typer.Option(4000, "--port", help="Port the dashboard listens on."),
 ) -> None:
-    """Build an example workspace, release it, promote it dev → staging → production,
-    route sample complaints through it and show the metrics.
+    """Build an example workspace of four AI systems with four weeks of history,
+    then serve the dashboard: a complaint router at a manufacturer, a compliance
+    assistant at a bank (high-risk, two-person approval), customer-request triage
+    at a logistics firm (a canary running) and a churn model with its labels.
 
-    Safe to run again: releases are content-addressed, so a rerun changes nothing
-    but adds calls.
+    Releases, promotions, a rollback, a latency regression, input drift, a cost
+    spike, eval runs (one gate fails), reviews, incidents and approvals all go
+    through the simulated provider and the public API; `trimtab assess
+    --portfolio` in the directory then says where each system stands. The
+    directory must be new or empty (a demo is built once).
 
     Example:
 
-        trimtab demo /tmp/trimtab-demo
+        trimtab demo /tmp/trimtab-demo --no-serve
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from trimtab.demo import build, write_files
     from trimtab.workspace import connect
 
+    if directory.exists() and any(directory.iterdir()):
+        raise TrimtabError(f"{directory} is not empty; the demo builds a new workspace. "
+                           f"Fix: `trimtab demo NEW_DIRECTORY`, or delete {directory} first "
+                           f"(then `cd {directory} && trimtab serve` shows the old one).")
     directory.mkdir(parents=True, exist_ok=True)
-    if not (directory / "trimtab.yaml").exists():
-        init_project(directory)
-        console.print(f"created example project in {directory}/")
+    write_files(directory)
+    # The demo's webhook points nowhere on purpose: its delivery failures are noise here.
+    logging.getLogger("trimtab.observe").setLevel(logging.ERROR)
+    started = time.monotonic()
     ws = connect(directory)
-    made, created = ws.release("complaint-router", note="demo release")
-    console.print(f"{'released' if created else 'unchanged:'} complaint-router {made.short_id}")
-    for env in ws.project.environments:
-        ws.promote("complaint-router", made.id, env, reason="demo")
-    console.print(f"promoted through {' → '.join(ws.project.environments)}\n")
-    print_status(ws)
-    if calls:
-        _route_samples(ws, calls)
-    ws.close()
+    try:
+        with Progress(TextColumn("{task.description:<52}"), BarColumn(),
+                      TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=1.0)
+
+            def step(what: str, share: float) -> None:
+                bar.update(task, description=what, advance=share)
+
+            story = build(ws, scale=scale, progress=step)
+        _summary(story, time.monotonic() - started)
+        if serve:
+            _serve(ws, directory, host, port)
+    finally:
+        ws.close()
 
 
-SAMPLES = [
-    "The charger sparks when I plug it in.",
-    "The seal on lid 4 leaks after a day.",
-    "The hinge broke on the second use.",
-    "Battery drains overnight even when switched off.",
-    "Box arrived dented and the bottle had spilled.",
-    "Wrong colour delivered, please exchange.",
-    "It rattles when the fan spins up.",
-    "There is smoke coming from the power supply!",
-]
+def _summary(story, seconds: float) -> None:
+    from rich.table import Table
+
+    from trimtab.assess.checks import STAGES
+
+    table = Table(title=f"trimtab demo in {story.directory}/ ({seconds:.0f} s)")
+    for column in ("system", "releases", "production calls", "stage", "target"):
+        table.add_column(column, overflow="fold")
+    for system, calls in story.calls.items():
+        stage, target = story.stages.get(system, (0, 0))
+        table.add_row(system, str(len(story.releases.get(system, []))), f"{calls:,}",
+                      f"{stage} ({STAGES[stage]})", str(target))
+    console.print(table)
+    console.print(f"churn-model labels: {story.labels:,}; incidents: {len(story.incidents)}; "
+                  f"approval waiting: {story.pending_approval[:12]}", soft_wrap=True)
+    console.print(f"next: cd {story.directory} && trimtab assess --portfolio · trimtab status "
+                  "· trimtab approvals · trimtab serve", soft_wrap=True)
 
 
-def _route_samples(ws, count: int) -> None:
-    """Real calls through the SDK against the offline simulated model, so the
-    call log and the metrics have something to show."""
-    import asyncio
+def _serve(ws, directory: Path, host: str, port: int) -> None:
+    try:
+        import fastapi  # noqa: F401
+        import jinja2  # noqa: F401
+    except ImportError as exc:
+        raise TrimtabError(f"the dashboard needs the web extra ({exc.name} is missing). Fix: "
+                           "pip install 'trimtab[web]', then `cd "
+                           f"{directory} && trimtab serve`.") from None
+    from trimtab.web.server import serve
 
-    from rich.progress import Progress
+    def ready() -> None:
+        console.print(f"\ndashboard: [bold]http://{host}:{port}/[/] (Ctrl-C stops it; "
+                      f"`cd {directory} && trimtab serve` brings it back)", soft_wrap=True)
 
-    from trimtab.cli.metrics import print_metrics
-
-    router = ws.system("complaint-router", env=ws.project.production)
-
-    async def route_all(progress, task) -> None:
-        gate = asyncio.Semaphore(16)
-
-        async def one(i: int) -> None:
-            async with gate:
-                await router.arun({"customer": f"customer-{i % 7}", "product": f"K-{200 + i % 3}",
-                                   "text": SAMPLES[i % len(SAMPLES)]}, user=f"agent-{i % 5}")
-            progress.advance(task)
-
-        await asyncio.gather(*(one(i) for i in range(count)))
-
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("routing sample complaints", total=count)
-        ws.caller.run_sync(route_all(progress, task))
-    ws.flush()
-    console.print(f"\nrouted {count} sample complaints through production")
-    from datetime import timedelta
-
-    rows = ws.metrics(window=timedelta(hours=1), by=("system", "model"))
-    print_metrics(rows, ("system", "model"), title="last hour")
-    console.print("\nnext: trimtab calls · trimtab metrics --by user · trimtab audit log")
+    serve(ws, host, port, 1, monitor_interval=60.0, on_ready=ready)

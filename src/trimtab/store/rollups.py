@@ -282,18 +282,24 @@ class RollupWriter:
         return known_from is not None and key[1] < known_from
 
     def _read(self, conn: Connection, keys: list[tuple]) -> dict[tuple, Totals]:
+        """The stored rows of ``keys``. Buckets go 200 to a query: a batch of
+        back-dated calls (a replay, an import) spans thousands of minutes, and
+        one OR over all of them passes SQLite's expression-depth limit (1000)."""
         wanted = set(keys)
-        buckets = {(k[0], k[1]) for k in keys}
-        query = select(rollups).where(
-            rollups.c.writer == self.writer,
-            rollups.c.system.in_({k[2] for k in keys}),
-            or_(*(and_(rollups.c.resolution == r, rollups.c.bucket == b) for r, b in buckets)),
-        )
+        buckets = sorted({(k[0], k[1]) for k in keys})
+        systems = {k[2] for k in keys}
         found = {}
-        for row in conn.execute(query):
-            key = tuple(row._mapping[c] for c in KEY)
-            if key in wanted:
-                found[key] = _totals(row)
+        for start in range(0, len(buckets), 200):
+            query = select(rollups).where(
+                rollups.c.writer == self.writer,
+                rollups.c.system.in_(systems),
+                or_(*(and_(rollups.c.resolution == r, rollups.c.bucket == b)
+                      for r, b in buckets[start:start + 200])),
+            )
+            for row in conn.execute(query):
+                key = tuple(row._mapping[c] for c in KEY)
+                if key in wanted:
+                    found[key] = _totals(row)
         return found
 
     def _evict(self) -> None:

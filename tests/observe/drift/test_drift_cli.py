@@ -431,8 +431,12 @@ def test_a_window_reference_moves_the_current_span_but_not_an_explicit_window(ws
         ws.drift("complaint-router", reference=(NOW - timedelta(hours=10), NOW), end=NOW)
 
 
-def test_the_demo_then_a_baseline_then_a_check_compares_new_calls_only(ws, cli, project_dir):
-    cli("demo", str(project_dir), "--calls", "30")
+def test_routed_calls_then_a_baseline_then_a_check_compares_new_calls_only(live, cli):
+    ws, _ = live
+    router = ws.system("complaint-router", env="production")
+    for i in range(30):
+        router.run({"customer": "Ana", "product": "K-200", "text": f"The hinge broke ({i})."})
+    assert ws.flush()
     out = cli("drift", "baseline", "complaint-router").stdout
     assert "30 rows" in out
 
