@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 import trimtab
 from tests.gateway.test_auth import SYSTEM, chat
@@ -77,13 +78,14 @@ def test_the_first_key_created_during_a_partition_closes_an_open_gateway(project
             ws.close()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_during_a_partition_drains_and_exits_0_within_seconds(project_dir,
-                                                                       postgres_url):
+                                                                       postgres_url, workers):
     direct = trimtab.connect(project_dir, database_url=postgres_url)
     release, _ = direct.release(SYSTEM)
     promote_through(direct, SYSTEM, release.id, "production")
     with proxied(postgres_url, trimtab_stall_timeout="1") as (proxy, url):
-        gateway, base = start(project_dir, url, "gateway")
+        gateway, base = start(project_dir, url, "gateway", "--workers", workers)
         try:
             answers = [chat(base) for _ in range(5)]
             time.sleep(1)  # the writer, the key and release readers hold connections
