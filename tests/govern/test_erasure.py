@@ -12,8 +12,8 @@ SYSTEM = "complaint-router"
 
 
 def seeded(ws):
-    """u-1 has three calls over two systems (one scored, one reviewed, one labelled);
-    u-2 one."""
+    """u-1 has three calls over two systems (one scored and flagged, one reviewed, one
+    labelled); u-2 one."""
     mine = [ws.record(SYSTEM, {"text": f"my seal leaks {i}"}, {"team": "packaging"}, 10.0,
                       user="u-1") for i in range(2)]
     mine.append(ws.record("legacy-scorer", {"x": 1}, {"y": 2}, 5.0, user="u-1"))
@@ -23,6 +23,7 @@ def seeded(ws):
     ws.review(mine[1], "fail", comment="mentions u-1's address")
     ws.score(theirs, "helpful", 0.0)
     ws.label(mine[2], "2")  # ground truth for the prediction
+    ws.flag(mine[0], reason="u-1 says the answer was rude")
     return mine, theirs
 
 
@@ -39,18 +40,19 @@ def test_erasure_removes_the_person_and_keeps_the_chain(ws):
     dry = ws.erase("u-1", request="DSR-2026-041", dry_run=True)
     assert (dry.calls, dry.by_system, dry.dry_run) == (3, {SYSTEM: 2, "legacy-scorer": 1}, True)
     # a review also leaves its review score, and is an item of no sample here
-    assert dry.related == {"labels": 1, "reviews": 1, "scores": 2}
+    assert dry.related == {"call_flags": 1, "labels": 1, "reviews": 1, "scores": 2}
     assert len(ws.calls(limit=10)) == 4 and not ws.audit_log(action="calls.erase")
 
     done = ws.erase("u-1", request="DSR-2026-041", reason="art. 17 request")
     assert (done.calls, done.related, done.held) == \
-        (3, {"labels": 1, "reviews": 1, "scores": 2}, 0)
+        (3, {"call_flags": 1, "labels": 1, "reviews": 1, "scores": 2}, 0)
     assert done.rollups >= 2  # hour and day rows of the per-user rollups
     assert {c.id for c in ws.calls(limit=10)} == {theirs}
     for call_id in mine:
         with pytest.raises(trimtab.TrimtabError, match="no call"):
             ws.call(call_id)
     assert ws.scores(theirs) and len(ws.scores(theirs)) == 1
+    assert ws.flags(SYSTEM) == []
 
     after = by_user(ws)  # totals stay; the person is a pseudonym now
     assert "u-1" not in after and after[f"erased-{done.id}"] == 3 and after["u-2"] == 1

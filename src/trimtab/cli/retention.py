@@ -67,7 +67,7 @@ def erase(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; erase nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Erase one person's calls (GDPR Art. 17): calls, their scores, reviews and labels.
+    """Erase one person's calls (GDPR Art. 17): calls, their scores, reviews, flags, labels.
 
     Per-user cost rollups are renamed to a pseudonym, so totals stay. The
     audit trail records the request reference and the counts, never the user

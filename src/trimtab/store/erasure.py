@@ -49,8 +49,9 @@ class Erasure:
 
 
 def _call_tables() -> list:
-    """Every table but the call log whose rows are about one call (a ``call_id`` column)."""
-    return [t for t in metadata.sorted_tables if "call_id" in t.c and t is not calls]
+    """Every table but the call log whose rows are about one call (a ``call_id`` column),
+    children before the tables they reference, so deleting never trips a foreign key."""
+    return [t for t in reversed(metadata.sorted_tables) if "call_id" in t.c and t is not calls]
 
 
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
