@@ -13,10 +13,17 @@ import pytest
 
 import trimtab
 from tests.gateway.test_auth import SYSTEM, chat
-from tests.helpers import promote_through
+from tests.helpers import edit, promote_through
 from tests.helpers.gateway_server import running_gateway
 from tests.helpers.processes import start
 from tests.helpers.tcp_proxy import proxied
+
+
+@pytest.fixture(autouse=True)
+def _fast_model(project_dir):
+    """The simulated model answers in milliseconds: these tests wait on the store."""
+    edit(project_dir / "trimtab.yaml", "latency: {median_ms: 40, p95_ms: 120}",
+         "latency: {median_ms: 2, p95_ms: 5}")
 
 
 def until(done: Callable[[], bool], seconds: float) -> float:
@@ -90,7 +97,7 @@ def test_sigterm_during_a_partition_drains_and_exits_0_within_seconds(project_di
             answers = [chat(base) for _ in range(5)]
             time.sleep(1)  # the writer, the key and release readers hold connections
             assert proxy.freeze() >= 1
-            answers += [chat(base) for _ in range(20)]  # answered during the partition
+            answers += [chat(base) for _ in range(10)]  # answered during the partition
             gateway.send_signal(signal.SIGTERM)
             started = time.monotonic()
             output = gateway.communicate(timeout=60)[0].decode()
