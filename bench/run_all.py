@@ -31,6 +31,8 @@ BENCHES = {
     "recorder_ingest": ([], ["--records", "50000"]),
     "metrics_at_scale": ([], ["--calls", "1000000", "--runs", "3"]),
     "evidence_export": ([], ["--calls", "50000"]),
+    "dashboard_pages": ([], ["--calls", "200000", "--runs", "3"]),
+    "demo_build": ([], ["--scale", "0.2"]),
     "call_search": ([], ["--calls", "50000"]),
     "sampled_scoring": ([], ["--calls", "20000"]),
     "gateway_vs_litellm": ([], ["--duration", "5", "--memory-requests", "20000",
@@ -70,6 +72,14 @@ def headline(name: str) -> list[tuple[str, str]]:
         for r in data["results"]:
             out.append((r["database"], f"slowest cycle {r['max_tick_ms']:.0f} ms, "
                         f"{r['calls_read_per_s']:,.0f} calls read/s, scored once: {r['once']}"))
+    elif name == "dashboard_pages":
+        for r in data["results"]:
+            slowest = max(r["pages"], key=lambda p: p["median_ms"])
+            out.append((f"{r['store']}: slowest page of {r['calls']:,} calls",
+                        f"{slowest['page']} {slowest['median_ms']:.0f} ms"))
+    elif name == "demo_build":
+        for r in data["results"]:
+            out.append((f"demo on {r['store']}", f"{r['seconds']:.0f} s, {r['calls']:,} calls"))
     elif name == "metrics_at_scale":
         for db, r in data["results"].items():
             for what, q in r["queries"].items():
