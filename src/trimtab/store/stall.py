@@ -68,6 +68,7 @@ class Watchdog:
         self.cut_after = cut_after  # when the server cannot be asked; None: never
         self.connect_args: dict[str, Any] = {}  # how to open a probe (set on first connect)
         self.stalled = 0  # connections cut so far
+        self._unreachable = False  # the last probe could not connect (logged once)
         self._waits: dict[int, _Wait] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -170,9 +171,12 @@ class Watchdog:
                                       "connect_timeout": max(1, int(PROBE_TIMEOUT)),
                                       "options": "-c statement_timeout=5000"})
         except Exception as exc:  # noqa: BLE001 - unreachable: decided by cut_after
-            log.warning("trimtab: a store query has waited over %.0fs and no fresh "
-                        "connection opens (%s)", self.stall_after, type(exc).__name__)
+            if not self._unreachable:
+                log.warning("trimtab: a store query has waited over %.0fs and no fresh "
+                            "connection opens (%s)", self.stall_after, type(exc).__name__)
+            self._unreachable = True
             return None, None
+        self._unreachable = False
         try:
             rows = probe.execute(_STATES, [pids]).fetchall()
         except Exception:  # noqa: BLE001
