@@ -289,14 +289,20 @@ def test_api_key_must_be_a_variable_name(project_dir):
     assert "never the key itself" in problem
 
 
-def test_classic_system_needs_an_artefact(project_dir):
+def test_classic_system_validates_without_artefacts_but_a_declared_one_must_exist(
+        cli, project_dir):
     path = project_dir / "trimtab.yaml"
     path.write_text(path.read_text() + (
         "  churn:\n    kind: classic\n    description: churn model\n    owner: ds@example.com\n"
         "    tier: 3\n    risk: minimal\n    release:\n      params: {threshold: 0.4}\n"
     ))
+    assert trimtab.load_project(path).system("churn").kind == "classic"
+    cli("validate")
+    edit(path, "params: {threshold: 0.4}",
+         "params: {threshold: 0.4}\n      artefacts: {model: models/churn.joblib}")
     [problem] = problems_of(path)
-    assert "systems.churn.release" in problem and "needs at least one artefact" in problem
+    assert "systems.churn.release.artefacts.model" in problem
+    assert "'models/churn.joblib' does not exist" in problem
 
 
 def test_validate_command_exits_2_without_traceback(cli, project_dir):

@@ -488,9 +488,8 @@ def _check_system(
                 problem(rloc, f"an llm system needs `{required}:` in its release. "
                         f"Fix: add `{required}: ...` (e.g. provider: simulated, "
                         "model: sim-1).")
-    elif kind == "classic" and not release.artefacts:
-        problem(rloc, "a classic system needs at least one artefact (the model file). "
-                "Fix: artefacts: {model: models/churn.joblib}")
+    # A classic release may declare no artefact (a model served elsewhere, a rules
+    # system, a trial before the weights exist); every artefact it declares must exist.
     refs = [(rloc + ("provider",), release.provider)] + [
         (rloc + ("fallbacks", i, "provider"), f.provider) for i, f in enumerate(release.fallbacks)
     ]

@@ -99,3 +99,24 @@ def test_a_path_with_dots_is_a_file_not_a_window(cli, tables, monkeypatch):
     out = cli("drift", "check", SYSTEM, "--reference", "../data/train.csv", "--current",
               "../data/this-week.csv", "--fields", "status=status", "--no-save").stdout
     assert "input.status" not in out and "read as a feature" not in out  # mapped: a call field
+
+
+def test_a_classic_systems_drift_shows_only_its_own_inputs_and_outputs(project_dir,
+                                                                        database_url, tables):
+    path = project_dir / "trimtab.yaml"
+    path.write_text(path.read_text() + (
+        "  churn:\n    kind: classic\n    description: churn model\n    owner: ds@example.com\n"
+        "    tier: 3\n    risk: minimal\n    release:\n      params: {threshold: 0.4}\n"
+    ))
+    reference, current = tables
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        columns = {c.column for c in ws.drift("churn", reference=reference, current=current,
+                                              fields={"output": "status"},
+                                              save=False).report.columns}
+        assert columns == {"input.plan", "input.rating", "input.amount", "output.label"}
+        ws.drift_baseline("churn", file=reference, fields={"output": "status"})
+        stored = ws.drift("churn", current=current, fields={"output": "status"}, save=False)
+        assert {c.column for c in stored.report.columns} == columns
+        llm = ws.drift(SYSTEM, reference=reference, current=current,
+                       fields={"output": "status"}, save=False)
+        assert "output.refusal" in {c.column for c in llm.report.columns}  # an LLM's are kept

@@ -49,8 +49,13 @@ def raw_columns(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, list], int
     return columns, len(cells), sorted(notes)
 
 
-def plan(raw: Mapping[str, list], *, embeddings: bool = False) -> dict[str, Any]:
+def plan(raw: Mapping[str, list], *, embeddings: bool = False,
+         output_flags: bool = True) -> dict[str, Any]:
     """Decide, on the reference window, which string columns are free text.
+
+    ``output_flags`` False (a classic system) keeps the LLM output features
+    (``output.length``, ``output.empty``, ``output.refusal``, ...) out: a
+    classifier's drift report shows only its own inputs and outputs.
 
     ``input.messages`` (LLM user turns) always is; other string columns when
     their values average at least ``TEXT_MIN_WORDS`` words, or by Evidently's
@@ -69,6 +74,8 @@ def plan(raw: Mapping[str, list], *, embeddings: bool = False) -> dict[str, Any]
             text[name] = {"vocabulary": vocabulary(strings, VOCABULARY_LIMIT)}
     out: dict[str, Any] = {"version": PLAN_VERSION, "text": text,
                            "expect_json": any(raw.get("output.json_object") or [])}
+    if not output_flags:
+        out["output_flags"] = False
     if embeddings:
         from trimtab.observe.drift import embeddings as emb
 
@@ -102,7 +109,8 @@ def features(raw: Mapping[str, list], n_rows: int, extraction: Mapping[str, Any]
             continue
         out[name] = _typed(values)
     responses = raw.get("output.response_text")
-    if responses is not None and any(r is not None for r in responses):
+    if extraction.get("output_flags", True) and responses is not None \
+            and any(r is not None for r in responses):
         flags = output_features(responses, expect_json=bool(extraction.get("expect_json")),
                                 prefix="output.")
         for flag, values in flags.items():

@@ -209,12 +209,13 @@ def overlaps(reference: DriftBaseline | Window, start: datetime, end: datetime) 
 
 
 def _columns(window: Window, extraction: Mapping[str, Any] | None = None, *,
-             embeddings: bool = False) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+             embeddings: bool = False, classic: bool = False,
+             ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Drift columns of a window; a reference (no extraction yet) makes the plan too."""
     raw, n_rows, notes = call_columns.raw_columns(window.rows)
     reference = extraction is None
     if reference:
-        extraction = call_columns.plan(raw, embeddings=embeddings)
+        extraction = call_columns.plan(raw, embeddings=embeddings, output_flags=not classic)
     columns = call_columns.features(raw, n_rows, extraction, reference=reference)
     if not columns:
         raise TrimtabError(
@@ -226,8 +227,9 @@ def _columns(window: Window, extraction: Mapping[str, Any] | None = None, *,
 
 def save_baseline(store: Store, system: str, env: str, window: Window, *, name: str | None,
                   embeddings: bool, actor: str,
-                  kinds: Mapping[str, str] | None = None) -> DriftBaseline:
-    columns, extraction, notes = _columns(window, embeddings=embeddings)
+                  kinds: Mapping[str, str] | None = None, classic: bool = False,
+                  ) -> DriftBaseline:
+    columns, extraction, notes = _columns(window, embeddings=embeddings, classic=classic)
     for note in notes:
         log.warning("trimtab: drift baseline of %s: %s", system, note)
     extraction["kinds"] = resolve_kinds(kinds, columns)  # later checks profile alike
@@ -255,7 +257,7 @@ def _default_name(window: Window) -> str:
 def check(
     store: Store, system: str, env: str, *, reference: DriftBaseline | Window, current: Window,
     drift_share: float, save: bool, actor: str, embeddings: bool = False,
-    kinds: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None, classic: bool = False,
 ) -> DriftCheck:
     """Check ``current`` against a stored baseline or a raw reference window."""
     if isinstance(reference, DriftBaseline):
@@ -271,7 +273,7 @@ def check(
             )
         chosen = extraction.get("kinds") or {}
     else:
-        ref, extraction, notes = _columns(reference, embeddings=embeddings)
+        ref, extraction, notes = _columns(reference, embeddings=embeddings, classic=classic)
         ref_text = reference.description
         chosen = resolve_kinds(kinds, ref)
     cur, _, cur_notes = _columns(current, extraction)
@@ -312,6 +314,15 @@ def scope(store: Store, project: Project | None, system: str, env: str | None) -
     return env
 
 
+def is_classic(store: Store, project: Project | None, system: str) -> bool:
+    """Whether ``system`` is a classic model (no LLM output features in its drift)."""
+    if project is not None and system in project.spec.systems:
+        return project.spec.systems[system].kind == "classic"
+    with store.read() as conn:
+        found = system_store.find(conn, system)
+    return found is not None and found.kind == "classic"
+
+
 def store_baseline(
     store: Store, project: Project | None, system: str, *, env: str | None = None,
     window: timedelta | None = None, since: datetime | None = None,
@@ -334,7 +345,8 @@ def store_baseline(
     else:
         reference = first_week_of_release(store, system, env)
     return save_baseline(store, system, env, reference, name=name, embeddings=embeddings,
-                         actor=actor or current_actor(), kinds=kinds)
+                         actor=actor or current_actor(), kinds=kinds,
+                         classic=is_classic(store, project, system))
 
 
 def check_system(
@@ -386,4 +398,5 @@ def check_system(
         ref = calls_window(store, system, env, *reference, which="reference",
                            fix="widen --reference")
     return check(store, system, env, reference=ref, current=cur, drift_share=drift_share,
-                 save=save, actor=actor or current_actor(), embeddings=embeddings, kinds=kinds)
+                 save=save, actor=actor or current_actor(), embeddings=embeddings, kinds=kinds,
+                 classic=is_classic(store, project, system))
