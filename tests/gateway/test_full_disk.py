@@ -11,6 +11,7 @@ import httpx
 
 from tests.helpers import edit, promote_through
 from tests.helpers.gateway_server import running_gateway
+from tests.helpers.http_receiver import Receiver
 from tests.helpers.small_disk import fill, small_disk
 
 SYSTEM = "complaint-router"
@@ -30,6 +31,9 @@ def dropped(url: str) -> float:
 
 def test_a_full_disk_fails_stage_4_calls_and_counts_the_other_drops(ws, project_dir):
     edit(project_dir / "trimtab.yaml", "customer_facing: false", "customer_facing: true")
+    receiver = Receiver()
+    with open(project_dir / "trimtab.yaml", "a") as f:
+        f.write(f"channels:\n  ops:\n    kind: webhook\n    url: {receiver.url}/hook\n")
     ws.recent_project(fresh=True)
     release, _ = ws.release(SYSTEM)
     promote_through(ws, SYSTEM, release.id, "production")
@@ -57,11 +61,22 @@ def test_a_full_disk_fails_stage_4_calls_and_counts_the_other_drops(ws, project_
         health = httpx.get(f"{url}/healthz").json()
         assert health["status"] == "degraded" and health["recording"]["dropped"] == 4
         assert "No space left on device" in health["recording"]["reason"]
+        # The built-in rule fires, from the counts reported to the store (the spool failed).
+        assert ws.recorder.report_drops()
+        firing = {(s.rule, s.system, s.value) for s in ws.check_alerts().statuses
+                  if s.firing}
+        assert firing == {("recording-dropped", "passthrough", 3.0),
+                          ("recording-dropped", SYSTEM, 1.0)}
+        assert receiver.wait_for(2), "the built-in alert notified no channel"
+        events = {(e["rule"], e["system"], e["severity"]) for e in receiver.delivered}
+        assert events == {("recording-dropped", "passthrough", "critical"),
+                          ("recording-dropped", SYSTEM, "critical")}
 
         filler.unlink()
         back = chat(url, f"trimtab/{SYSTEM}")
         assert back.status_code == 200
         assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
+    receiver.close()
     ws.flush()
     stored = {c.id for c in ws.calls(limit=50)}
     assert back.json()["id"].removeprefix("chatcmpl-") in stored

@@ -91,6 +91,8 @@ def fixed_limits() -> dict[str, tuple[str, str]]:
                                                      size(recorder.MIN_FREE_BYTES)),
         "trimtab.recorder.recorder.DROP_LOG_SECONDS": (
             "log lines while records are dropped", f"{recorder.DROP_LOG_SECONDS:g} s apart"),
+        "trimtab.recorder.recorder.DROP_REPORT_SECONDS": (
+            "dropped records reported to the store", f"{recorder.DROP_REPORT_SECONDS:g} s apart"),
         "trimtab.recorder.recorder.SEGMENT_BYTES": ("a spool segment file",
                                                     size(recorder.SEGMENT_BYTES)),
         "trimtab.recorder.recorder.RESTART_LIMIT": ("crashes of the recorder's writer",

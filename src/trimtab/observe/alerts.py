@@ -30,6 +30,7 @@ from trimtab.project.alert_rules import LABEL_METRICS, AlertRuleSpec
 from trimtab.store import alerts as alert_store
 from trimtab.store import calls as call_store
 from trimtab.store import drift as drift_store
+from trimtab.store import drops as drop_store
 from trimtab.store import flags as flag_store
 from trimtab.store import scores as score_store
 from trimtab.store.alerts import ALL_ENVS, AlertEvent, AlertState
@@ -42,7 +43,21 @@ log = logging.getLogger("trimtab.observe.alerts")
 
 #: A rollup window with no calls has no error rate, latency or cost: no data.
 #: Call volume is the exception (zero calls is its whole point).
-ZERO_WHEN_EMPTY = {"call_volume"}
+ZERO_WHEN_EMPTY = {"call_volume", "records_dropped"}
+
+#: Built in: fires on any call record dropped (the spool's disk full) in 15 minutes, to
+#: every declared channel. A project rule of the same name replaces it.
+BUILTIN_RULES = {
+    "recording-dropped": AlertRuleSpec(
+        description="Call records were dropped: the spool's disk is full or failing, so "
+        "calls are answered unrecorded (best_effort) or refused (required). Free disk "
+        "space on the gateway; see docs/gateway.md, A full disk.",
+        metric="records_dropped", window="15m", comparator=">", threshold=0.0,
+        severity="critical"),
+}
+#: Calls through the gateway to a provider's model as it is are recorded under this
+#: system: its drops count too.
+PASSTHROUGH = "passthrough"
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,8 @@ def format_value(metric: str, value: float | None) -> str:
         return f"${value:,.2f}/day"
     if metric == "call_volume":
         return f"{value:,.0f} calls"
+    if metric == "records_dropped":
+        return f"{value:,.0f} records dropped"
     if metric in ("accuracy", "precision", "recall"):
         return f"{value:.1%}"
     return f"{value:.3g}"
@@ -127,6 +144,11 @@ def read_metric(
     last month's verdict.
     """
     window = rule.window_delta
+    if rule.metric == "records_dropped":
+        with store.read() as conn:
+            dropped = drop_store.count(conn, since=end - window, until=end, system=system,
+                                       env=rule.env)
+        return Reading(float(dropped), f"{dropped:,} call records dropped")
     if rule.metric == "drift":
         with store.read() as conn:
             newest = drift_store.newest_check(conn, system, rule.env)
@@ -232,12 +254,35 @@ def step(
     return "pending", started, None
 
 
+def rules(project: Project) -> dict[str, AlertRuleSpec]:
+    """The project's rules, and the built-in ones it does not replace (sent to every
+    declared channel)."""
+    found = dict(project.spec.alerts)
+    for name, rule in BUILTIN_RULES.items():
+        found.setdefault(name, rule.model_copy(update={"channels": list(project.spec.channels)}))
+    return found
+
+
+def quiet_builtin(name: str, project: Project, reading: Reading,
+                  previous: AlertState | None) -> bool:
+    """A built-in rule with nothing to say (no drops, and nothing firing or resolving)
+    keeps no state and shows no status: it speaks up only when records are lost."""
+    if name not in BUILTIN_RULES or name in project.spec.alerts:
+        return False
+    idle = reading.failed or reading.value == 0
+    return idle and (previous is None or previous.state == "ok")
+
+
 def targets(project: Project) -> list[tuple[str, AlertRuleSpec, str]]:
     """Every (rule name, rule, system) to evaluate: a rule without `system:`
-    watches each declared system on its own."""
+    watches each declared system on its own (and passthrough calls, for
+    records_dropped)."""
     found = []
-    for name, rule in project.spec.alerts.items():
-        for system in [rule.system] if rule.system else list(project.spec.systems):
+    for name, rule in rules(project).items():
+        systems = [rule.system] if rule.system else list(project.spec.systems)
+        if rule.system is None and rule.metric == "records_dropped":
+            systems.append(PASSTHROUGH)
+        for system in systems:
             found.append((name, rule, system))
     return found
 
@@ -260,10 +305,12 @@ def evaluate(
         previous = alert_store.states(conn)
         for name, rule, system, reading in readings:
             key = (name, system, rule.env or ALL_ENVS)
+            if quiet_builtin(name, project, reading, previous.get(key)):
+                continue
             status = _apply(conn, project, name, rule, system, reading, previous.get(key),
                             now, actor)
             statuses.append(status)
-        alert_store.forget(conn, set(project.spec.alerts))
+        alert_store.forget(conn, set(rules(project)))
     return statuses
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 METRICS = (
     "latency_p95", "latency_p99", "error_rate", "cost_per_call", "spend_per_day", "drift",
     "quality_score", "call_volume", "accuracy", "macro_f1", "precision", "recall", "f1", "mae",
-    "rmse",
+    "rmse", "records_dropped",
 )
 #: Metrics read from true labels (``trimtab label``); the window holds labels that arrived in it.
 LABEL_METRICS = ("accuracy", "macro_f1", "precision", "recall", "f1", "mae", "rmse")
@@ -37,7 +37,7 @@ FRACTIONS = {"error_rate": "0.05 for 5%", "drift": "0.5 for half the columns",
 Metric = Literal[
     "latency_p95", "latency_p99", "error_rate", "cost_per_call", "spend_per_day", "drift",
     "quality_score", "call_volume", "accuracy", "macro_f1", "precision", "recall", "f1", "mae",
-    "rmse",
+    "rmse", "records_dropped",
 ]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")

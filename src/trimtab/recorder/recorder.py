@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +44,7 @@ from trimtab.recorder.spool import (
     segment_path,
 )
 from trimtab.store import Store
+from trimtab.store import drops as drop_store
 
 log = logging.getLogger("trimtab.recorder.recorder")
 
@@ -52,6 +54,7 @@ BATCH_PROCESS = 40_000
 RESTART_LIMIT = 3  # writer-process crashes in a minute before falling back to a thread
 DROP_LOG_SECONDS = 10.0  # at most one log line per this many seconds while records drop
 MIN_FREE_BYTES = 64 << 10  # a spool disk with less is full: required calls are refused
+DROP_REPORT_SECONDS = 5.0  # drops are told to the store (for the built-in alert) this often
 
 
 class Recorder:
@@ -85,6 +88,9 @@ class Recorder:
         self._torn = False
         self._drop_logged = -DROP_LOG_SECONDS
         self._drops_at_log = 0
+        self._reported: dict[tuple[str, str], int] = {}  # drops the store has been told of
+        self._report_lock = threading.Lock()
+        self._reporter: threading.Thread | None = None
         self._lock = threading.Lock()
         self._progress = threading.Condition()
         self._stop = threading.Event()
@@ -156,6 +162,10 @@ class Recorder:
         where = (record.system, record.env)
         self.dropped_by[where] = self.dropped_by.get(where, 0) + 1
         self.failing = why
+        if self._reporter is None:
+            self._reporter = threading.Thread(target=self._report_drops_every,
+                                              name="trimtab-drops", daemon=True)
+            self._reporter.start()
         now = time.monotonic()
         if now - self._drop_logged >= DROP_LOG_SECONDS:
             unlogged = self.dropped - self._drops_at_log
@@ -167,6 +177,33 @@ class Recorder:
             raise RecordingUnavailable(
                 f"the call could not be recorded ({why}) and system {record.system!r} "
                 "requires recording; retry shortly, or on another replica")
+
+    def _report_drops_every(self) -> None:
+        while not self._stop.wait(DROP_REPORT_SECONDS):
+            self.report_drops()
+
+    def report_drops(self) -> bool:
+        """Tell the store how many records each (system, env) dropped since the last
+        report, straight (the spool is what failed): the built-in alert rule
+        ``recording-dropped`` reads it wherever the monitor runs. False if the store
+        did not take it (the counts are kept for the next report)."""
+        with self._report_lock:
+            with self._lock:
+                counts = {where: n - self._reported.get(where, 0)
+                          for where, n in self.dropped_by.items()}
+            counts = {where: n for where, n in counts.items() if n > 0}
+            if not counts:
+                return True
+            try:
+                with self.store.write() as conn:
+                    drop_store.add(conn, self.owner, datetime.now(UTC), counts)
+            except Exception as exc:  # noqa: BLE001 - the store is down too: next time
+                log.warning("trimtab: cannot report %d dropped call records to the store "
+                            "(%s); retrying", sum(counts.values()), type(exc).__name__)
+                return False
+            for where, n in counts.items():
+                self._reported[where] = self._reported.get(where, 0) + n
+            return True
 
     def writable(self) -> bool:
         """Whether a record would probably reach the spool: True unless the last
@@ -244,6 +281,8 @@ class Recorder:
             os.close(write_fd)
         self.flush(timeout)
         self._stop.set()
+        if self._reporter is not None:
+            self.report_drops()
         # Drained only if the writer's last round (owner gone: every segment sealed,
         # drained and removed) went through: what it could not store stays for replay.
         stopped_cleanly = self._writer.stop()

@@ -758,3 +758,20 @@ assurance_findings = Table(
     UniqueConstraint("review_id", "number"),
     Index(None, "system", "status"),
 )
+
+
+# --- records a process could not spool ----------------------------------------------
+
+# Counted per system and env by the process that dropped them, reported a few seconds
+# apart straight to the store (its spool is what failed); alert recording-dropped reads it.
+recording_drops = Table(
+    "recording_drops",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("reporter", String(200), nullable=False),  # the recorder's owner: host-pid-random
+    Column("system", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("dropped", Integer, nullable=False),
+    Index(None, "time"),
+)
