@@ -53,7 +53,7 @@ alerts:
     metric: spend_per_day
     window: 24h
     comparator: ">"
-    threshold: 3
+    threshold: 0.5
     severity: critical
     channels: [team]
   churn-accuracy: {system: churn-model, metric: accuracy, window: 7d, comparator: "<",
