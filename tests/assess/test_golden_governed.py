@@ -188,7 +188,9 @@ def test_a_classic_model_reaches_automated_and_no_further_without_eval_evidence(
     for i in range(12):
         ws.record(CHURN, {"tenure": i}, {"churn": i % 2 == 0}, 3.0, env="production")
     assert ws.flush()
-    add_yaml(project_dir, OBSERVED.replace("complaint-router", CHURN))
+    # The quality alert of a classic model watches its ground-truth labels.
+    add_yaml(project_dir, OBSERVED.replace("complaint-router", CHURN).replace(
+        "metric: quality_score, score: review", "metric: accuracy"))
     ws.rollback(CHURN, "staging")
     ws.check_alerts()
     a = ws.assess(CHURN)
@@ -197,6 +199,8 @@ def test_a_classic_model_reaches_automated_and_no_further_without_eval_evidence(
     assert (a.track, a.stage, a.target) == ("classic", 2, 3)
     assert verdicts["A4"].evidence == "12 predictions recorded in 7 days"
     assert {k: verdicts[k].state for k in ("O3", "O5")} == {"O3": "n/a", "O5": "n/a"}
+    assert verdicts["O4"].state == "automated"
+    assert verdicts["O4"].evidence == "rule(s) quality evaluated in the last 24 h"
     # Stage 3 needs eval evidence trimtab does not record for classic models yet:
     # it says so rather than passing or sending the team to `trimtab eval`.
     for check in ("O1", "O2", "G1"):

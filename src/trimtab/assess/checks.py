@@ -74,7 +74,8 @@ CHECKS: tuple[Check, ...] = (
           "sample {system}` weekly and work it with `trimtab review next {system}`"),
     Check("O4", 3, "a quality alert exists with a channel and was evaluated in 24 h", BOTH, True,
           2, "alerts: {{{system}-quality: {{system: {system}, metric: quality_score, score: "
-          "review, window: 7d, comparator: '<', threshold: 0.8, channels: [team]}}}} and run "
+          "review, window: 7d, comparator: '<', threshold: 0.8, channels: [team]}}}} (a classic "
+          "model: `metric: accuracy` on its labels, see `trimtab label`) and run "
           "`trimtab monitor`"),
     Check("O5", 3, "95% of calls' cost is attributed to model and user or tag", (LLM,), False, 2,
           "pass `user=` and `tags=` on every call (SDK, gateway `user` field or `X-Trimtab-Tags`)"),

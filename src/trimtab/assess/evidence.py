@@ -25,6 +25,7 @@ from trimtab.assess.checks import (
     Check,
 )
 from trimtab.errors import TrimtabError
+from trimtab.project.alert_rules import LABEL_METRICS
 from trimtab.project.models import Project, SystemSpec
 from trimtab.store import Store
 from trimtab.store import alerts as alert_store
@@ -388,7 +389,9 @@ def _o3(f: Facts) -> tuple[str, str]:
 
 
 def _o4(f: Facts) -> tuple[str, str]:
-    return _rule_check(f, ("quality_score",), "quality")
+    """Quality is a review or online-eval score, or (a classic model's usual case)
+    a metric over the ground-truth labels that arrive later."""
+    return _rule_check(f, ("quality_score", *LABEL_METRICS), "quality")
 
 
 def _o5(f: Facts) -> tuple[str, str]:
