@@ -228,3 +228,24 @@ def _items(ws, sample_id):
 
     with ws.store.read() as conn:
         return review_store.items(conn, sample_id)
+
+
+def test_a_judge_outage_stores_no_scores_for_it(project_dir, live, monkeypatch):
+    """A judge that cannot be reached is not a bad answer: its verdicts are not stored
+    (the quality_score would fall for nothing), the other scorers' are."""
+    ws, _ = live
+    monkeypatch.setenv("DOWN_JUDGE_KEY", "sk-test")
+    path = project_dir / "trimtab.yaml"
+    edit(path, "providers: {}\n",
+         "providers:\n  down:\n    kind: openai\n    base_url: http://127.0.0.1:9/v1\n"
+         "    api_key_env: DOWN_JUDGE_KEY\n    timeouts: {connect: 0.5, read: 1}\n"
+         "    retries: {max_retries: 0}\n")
+    edit(path, "    evals:\n", "    scoring:\n      sample: 100%\n      settle: \"0\"\n"
+         "      scorers:\n        - {type: json}\n        - {type: judge, provider: down, "
+         "model: gpt-4o-mini, rubric: names the defect}\n    evals:\n")
+    eventually(lambda: ws.project.system("complaint-router").scoring is not None)
+    call(ws, 2)
+    [tick] = ws.score_sample("complaint-router", now=datetime.now(UTC) + timedelta(seconds=5))
+    assert (tick.drawn, tick.scored, tick.errors) == (2, 2, 2)
+    assert {s["name"] for s in tick.scores} == {"json"}
+    assert [q.name for q in ws.quality_by_release("complaint-router")] == ["json"]

@@ -47,6 +47,8 @@ def score(
         console.print(f"{tick.system}: read {tick.read} calls, drew {tick.drawn}, scored "
                       f"{tick.scored}" + (f", {tick.unscorable} without stored text"
                                           if tick.unscorable else "")
+                      + (f", {tick.errors} verdicts not stored (the scorer could not judge; "
+                         "see the log)" if tick.errors else "")
                       + ("" if tick.stored else " (another monitor stored them first)"),
                       highlight=False)
 

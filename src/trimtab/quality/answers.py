@@ -82,6 +82,9 @@ class Verdict:
     passed: bool
     detail: str = ""
     label: str | None = None  # a classification's predicted class
+    #: The scorer could not judge (its judge's call failed): an eval case fails, but
+    #: sampled scoring stores no score, so a judge outage never reads as bad answers.
+    error: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"score": round(self.score, 6), "passed": self.passed}

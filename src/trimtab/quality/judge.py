@@ -65,7 +65,7 @@ class Judge(Scorer):
         try:
             result = await self._router.complete(ChatRequest(self.prompt(case, answer, text)))
         except CallFailed as exc:
-            return Verdict.of(False, f"the judge's call failed: {exc}")
+            return Verdict(0.0, False, f"the judge's call failed: {exc}", error=True)
         self.calls += 1
         if result.cost.usd is not None:
             self.cost_usd += result.cost.usd

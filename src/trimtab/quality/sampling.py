@@ -76,6 +76,7 @@ class Tick:
     drawn: int = 0
     scored: int = 0
     unscorable: int = 0  # drawn, but the logging mode kept no answer text
+    errors: int = 0  # verdicts not stored: the scorer could not judge (a judge's call failed)
     stored: bool = False
     scores: list[dict[str, Any]] = field(default_factory=list)
 
@@ -182,10 +183,15 @@ def tick(store: Store, project: Project, system: str, *,
                 continue
             result.scored += 1
             for name, verdict in verdicts.items():
+                if verdict.error:
+                    result.errors += 1
+                    log.warning("sampled scoring of %s: %s on call %s: %s", system, name,
+                                call.id, verdict.detail)
+                    continue
                 rows.append(_row(call, name, verdict))
     summary = {"env": env, "read": result.read, "drawn": result.drawn, "scored": result.scored,
-               "unscorable": result.unscorable, "rate": rate, "seed": spec.seed,
-               "through": last[0]}
+               "unscorable": result.unscorable, "errors": result.errors, "rate": rate,
+               "seed": spec.seed, "through": last[0]}
     with store.write() as conn:
         result.stored = sampling_store.advance(conn, system, was=was, to=(last[1], last[0]),
                                                counted=counted, rows=rows, summary=summary)
