@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -336,6 +337,48 @@ def test_apprise_channel_posts_through_a_loopback_json_target(ws, project_dir, r
     assert body["title"] == "[FIRING] critical: router-errors (complaint-router)"
     assert "error_rate 40.0% > 10.0% over the last 15m" in body["message"]
     assert body["type"] == "failure"
+
+
+def test_apprise_e_mail_keeps_the_line_breaks(ws, project_dir):
+    """Through a real SMTP server on loopback: the alert's lines stay lines in the
+    plain-text part and become <br> in the HTML part, not one run-on line."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            self.messages.append(message_from_bytes(envelope.original_content))
+            return "250 OK"
+
+    inbox = Inbox()
+    with socket.socket() as probe:  # a free port: the controller cannot start on port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        add_yaml(project_dir, "channels:\n  oncall-mail:\n    kind: apprise\n"
+                 f"    url: mailto://127.0.0.1:{port}?from=alerts@example.com"
+                 "&to=oncall@example.com&mode=insecure\n"
+                 + rules(("router-errors", "oncall-mail")))
+        record(ws, 10, errors=4, at=T0)
+        [sent] = ws.check_alerts(now=T0 + timedelta(minutes=1)).sent
+    finally:
+        smtp.stop()
+    assert sent.ok, sent.detail
+    [mail] = inbox.messages
+    parts = {part.get_content_type(): part.get_payload(decode=True).decode()
+             for part in mail.walk() if not part.is_multipart()}
+    text = parts.get("text/plain") or parts["text/html"]
+    lines = text.strip().splitlines()
+    assert "error_rate 40.0% > 10.0% over the last 15m" in lines[0], text
+    assert lines[1].startswith("10 calls · "), text
+    if "text/html" in parts:
+        assert "<br" in parts["text/html"], parts["text/html"]
 
 
 def test_alerts_test_command(cli, project_dir, receiver):

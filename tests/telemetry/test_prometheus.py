@@ -179,3 +179,33 @@ def test_metrics_still_scrape_after_the_workspace_closed(ws):
     _, samples = scrape(registry)
     assert value(samples, "trimtab_recorder_written_total") == 1
     assert value(samples, "trimtab_calls_total", outcome="ok") == 1
+
+
+def test_deployed_systems_start_at_zero_and_the_first_call_counts(live):
+    """increase() reads a series' first sample as its start: a series that appears
+    with its first call hides that call, so what is deployed starts at 0."""
+    ws, release = live
+    registry = install_prometheus(ws)
+    labels = {"system": SYSTEM, "env": "production", "release": release.short_id,
+              "model": "sim-router-1", "route": "primary"}
+    _, before = scrape(registry)
+    assert value(before, "trimtab_calls_total", **labels, outcome="ok") == 0
+    assert {s.labels["env"] for s in before if s.name == "trimtab_calls_total"} == \
+        {"dev", "staging", "production"}
+    ws.system(SYSTEM).run({"customer": "ACME", "product": "K-200", "text": "it sparks"})
+    ws.flush()
+    _, after = scrape(registry)
+    assert value(after, "trimtab_calls_total", **labels, outcome="ok") == 1
+    # the call landed on the seeded series, not beside it
+    assert len([s for s in after if s.name == "trimtab_calls_total"]) == len(
+        [s for s in before if s.name == "trimtab_calls_total"])
+
+
+def test_unpriced_calls_are_counted_not_added_as_zero_dollars(ws):
+    registry = install_prometheus(ws)
+    ws.record(SYSTEM, "q", "a", 100, model="in-house-7b", cost_micro_usd=None)
+    ws.record(SYSTEM, "q", "a", 100, model="in-house-7b", cost_micro_usd=2500)
+    ws.flush()
+    _, samples = scrape(registry)
+    assert value(samples, "trimtab_unpriced_calls_total", model="in-house-7b") == 1
+    assert value(samples, "trimtab_cost_usd_total", model="in-house-7b") == 0.0025

@@ -156,7 +156,10 @@ def deliver_apprise(channel: ChannelSpec, url: str, document: dict[str, Any],
     problem = ""
     for attempt in range(channel.retries + 1):
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-            ok = notifier.notify(title=title, body=body, notify_type=kind)
+            # The body is plain text with line breaks: said so, apprise turns them into
+            # <br/> for HTML targets (e-mail); unsaid, an e-mail showed one long line.
+            ok = notifier.notify(title=title, body=body, notify_type=kind,
+                                 body_format=apprise.NotifyFormat.TEXT)
             problem = captured.getvalue().strip().splitlines()[-1:] or ["no reason given"]
         if ok:
             return Outcome(True, f"sent through {scheme}://")

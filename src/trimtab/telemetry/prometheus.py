@@ -19,6 +19,7 @@ floats when scraped, so long-running sums do not drift.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 import time
 import weakref
@@ -62,6 +63,7 @@ ROUTES = frozenset({"primary", "canary", "shadow"})
 ERROR_KINDS = frozenset(get_args(ErrorKind))
 
 _Key = tuple[str, str, str, str, str]
+log = logging.getLogger("trimtab.telemetry")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class _Series:
     latency_sum: float = 0.0
     ttft: list[int] = field(default_factory=lambda: [0] * (len(TTFT_BUCKETS) + 1))
     ttft_sum: float = 0.0
+    unpriced: int = 0
 
 
 class CallMetrics:
@@ -121,7 +124,10 @@ class CallMetrics:
                 series.ok += 1
             series.input_tokens += record.input_tokens or 0
             series.output_tokens += record.output_tokens or 0
-            series.cost_micro_usd += record.cost_micro_usd or 0
+            if record.cost_micro_usd is None:
+                series.unpriced += 1
+            else:
+                series.cost_micro_usd += record.cost_micro_usd
             series.latency[bisect.bisect_left(LATENCY_BUCKETS, latency)] += 1
             series.latency_sum += latency
             if record.ttft_ms is not None:
@@ -129,16 +135,29 @@ class CallMetrics:
                 series.ttft[bisect.bisect_left(TTFT_BUCKETS, ttft)] += 1
                 series.ttft_sum += ttft
 
+    def seed(self, known: list[tuple[str, str, str, str, str]]) -> None:
+        """Start the series of what is deployed at zero (system, env, release, model,
+        route): Prometheus' ``increase()`` reads a series' first sample as its start,
+        so a series born at its first call hides that call from every increase panel
+        and alert until the second."""
+        with self._lock:
+            for labels in known:
+                self._series.setdefault(self._labels(*labels), _Series())
+
     def _key(self, record: CallRecord) -> _Key:
-        system = self._bounded("system", record.system, self._systems, self.limits.systems)
-        env = self._bounded("env", record.env, self._envs, self.limits.envs)
-        model = NONE
-        if record.model:
-            model = self._bounded("model", record.model, self._models.setdefault(system, set()),
-                                  self.limits.models_per_system)
-        release = self._release(system, record.release_id[:12]) if record.release_id else NONE
-        route = record.route if record.route in ROUTES else OTHER
-        return system, env, release, model, route
+        return self._labels(record.system, record.env, record.release_id, record.model,
+                            record.route)
+
+    def _labels(self, system: str, env: str, release: str | None, model: str | None,
+                route: str | None) -> _Key:
+        system = self._bounded("system", system, self._systems, self.limits.systems)
+        env = self._bounded("env", env, self._envs, self.limits.envs)
+        model_label = NONE
+        if model:
+            model_label = self._bounded("model", model, self._models.setdefault(system, set()),
+                                        self.limits.models_per_system)
+        release_label = self._release(system, release[:12]) if release else NONE
+        return system, env, release_label, model_label, route if route in ROUTES else OTHER
 
     def _bounded(self, label: str, value: str, seen: set[str], cap: int) -> str:
         if value in seen:
@@ -177,7 +196,7 @@ class CallMetrics:
             snapshot = {
                 key: _Series(s.ok, dict(s.errors), s.input_tokens, s.output_tokens,
                              s.cost_micro_usd, list(s.latency), s.latency_sum, list(s.ttft),
-                             s.ttft_sum)
+                             s.ttft_sum, s.unpriced)
                 for key, s in self._series.items()
             }
             overflow = dict(self._overflow)
@@ -197,7 +216,11 @@ class CallMetrics:
                                          "Output (completion) tokens, reasoning included.",
                                          labels=labels)
         cost = CounterMetricFamily("trimtab_cost_usd", "Cost of calls in US dollars "
-                                   "(unpriced calls add nothing).", labels=labels)
+                                   "(unpriced calls add nothing; trimtab_unpriced_calls "
+                                   "counts them).", labels=labels)
+        unpriced = CounterMetricFamily("trimtab_unpriced_calls", "Calls whose cost is unknown "
+                                       "(no price for the model): not $0, just unknown.",
+                                       labels=labels)
         latency = HistogramMetricFamily("trimtab_call_duration_seconds",
                                         "End-to-end call latency, retries and fallbacks "
                                         "included.", labels=labels)
@@ -212,6 +235,7 @@ class CallMetrics:
             tokens_in.add_metric(values, s.input_tokens)
             tokens_out.add_metric(values, s.output_tokens)
             cost.add_metric(values, s.cost_micro_usd / 1_000_000)
+            unpriced.add_metric(values, s.unpriced)
             latency.add_metric(values, _cumulative(LATENCY_BUCKETS, s.latency), s.latency_sum)
             if any(s.ttft):
                 ttft.add_metric(values, _cumulative(TTFT_BUCKETS, s.ttft), s.ttft_sum)
@@ -220,7 +244,7 @@ class CallMetrics:
             "and were counted as 'other'.", labels=["label"])
         for label, count in overflow.items():
             capped.add_metric([label], count)
-        yield from (calls, errors, tokens_in, tokens_out, cost, latency, ttft, capped)
+        yield from (calls, errors, tokens_in, tokens_out, cost, unpriced, latency, ttft, capped)
 
 
 def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, int]]:
@@ -291,8 +315,28 @@ def install_prometheus(ws: Workspace, *, limits: Limits | None = None,
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
         ws.subscribe(metrics)
+        metrics.seed(_deployed(ws))
         _installed[ws] = registry
         return registry
+
+
+def _deployed(ws: Workspace) -> list[tuple[str, str, str, str, str]]:
+    """(system, env, release, model, route) of every stable, canary and shadow
+    deployment, for ``CallMetrics.seed``; nothing when the store cannot say (the
+    series then start at their first call, as before)."""
+    try:
+        found = [(d, "primary") for d in ws.status()]
+        found += [(d, d.action) for d in ws.candidates()]
+        models = {}
+        for deployment, _ in found:
+            if deployment.release_id not in models:
+                spec = ws.get_release(deployment.release_id, deployment.system).spec
+                models[deployment.release_id] = spec.get("model") or ""
+    except Exception as exc:  # noqa: BLE001 - metrics must never stop a start
+        log.warning("trimtab: could not start the deployed systems' metric series at zero: %s",
+                    exc)
+        return []
+    return [(d.system, d.env, d.release_id, models[d.release_id], route) for d, route in found]
 
 
 def metrics_response(registry: CollectorRegistry,
