@@ -65,6 +65,9 @@ LISTINGS = [
     ["export", "verify", "evidence"],
     ["assurance", "reviews"],
     ["assurance", "findings", "--all"],
+    ["quality", "releases", SYSTEM],
+    ["quality", "weekly", SYSTEM],
+    ["review", "flags", SYSTEM],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
@@ -72,7 +75,7 @@ COMMANDS = {
     "alerts list", "alerts history", "drift baselines", "drift history", "prune", "check",
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
     "incident drills", "labels", "export verify", "assurance reviews",
-    "assurance findings",
+    "assurance findings", "quality releases", "quality weekly", "review flags",
 }
 
 
@@ -87,6 +90,8 @@ def busy(cli, project_dir):
     now = datetime.now(UTC)
     labelled = record(ws, 30, at=now - timedelta(hours=2), latency=800.0, cost=40)
     ws.label({labelled[0]: "seals", labelled[1]: "paint-and-coatings-of-the-outer-lid"})
+    ws.flag(labelled[2], reason="the customer says the routing team never answered")
+    ws.flag(labelled[2], reason="the customer says the routing team never answered")
     record(ws, 40, errors=8, at=now, latency=1234.5, cost=42)
     ws.create_key("crm-backend-for-the-support-team", env="production",
                   tags={"team": "support", "cost-centre": "cc-4711"})
