@@ -20,6 +20,7 @@ into exactly the same columns.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,11 @@ VOCABULARY_LIMIT = 10_000  # tokens kept per text column: keeps a baseline a few
 MAX_DEPTH = 3  # nested input dicts are flattened this deep
 TEXT_MIN_WORDS = 3
 TEXT_MIN_ROWS = 20
+
+
+class Labels(list):
+    """A column known to hold only strings and None (a table read by column):
+    already typed, so it skips the per-value checks of the row path."""
 
 
 def raw_columns(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, list], int, list[str]]:
@@ -65,10 +71,14 @@ def plan(raw: Mapping[str, list], *, embeddings: bool = False,
     """
     text: dict[str, Any] = {}
     for name, values in raw.items():
-        if name in _NOT_FEATURES:
-            continue
-        strings = [v for v in values if isinstance(v, str)]
-        if not strings or len(strings) < sum(v is not None for v in values):
+        if name in _NOT_FEATURES or isinstance(values, np.ndarray):
+            continue  # an array (a table read by column) holds numbers
+        if isinstance(values, Labels):
+            strings = [v for v in values if v is not None]
+        else:
+            strings = [v for v in values if isinstance(v, str)]
+        if not strings or (not isinstance(values, Labels)
+                           and len(strings) < sum(v is not None for v in values)):
             continue  # numbers, bools, or mixed (mixed is stringified as labels)
         if name == "input.messages" or _is_free_text(strings):
             text[name] = {"vocabulary": vocabulary(strings, VOCABULARY_LIMIT)}
@@ -93,7 +103,7 @@ def features(raw: Mapping[str, list], n_rows: int, extraction: Mapping[str, Any]
         if name in _NOT_FEATURES:
             continue
         if name in text_plan:
-            texts = _strings(values)
+            texts = _strings(_as_values(values))
             # A scalar string output that is free text is the output's text, not a label.
             base = "output.text" if name == "output.label" else name
             cols = text_features(texts, text_plan[name]["vocabulary"], reference=reference,
@@ -107,7 +117,7 @@ def features(raw: Mapping[str, list], n_rows: int, extraction: Mapping[str, Any]
                 out[f"{base}.embedding_distance"] = emb.distances(
                     texts, embedded[name], reference=reference)
             continue
-        out[name] = _typed(values)
+        out[name] = values if isinstance(values, (np.ndarray, Labels)) else _typed(values)
     responses = raw.get("output.response_text")
     if extraction.get("output_flags", True) and responses is not None \
             and any(r is not None for r in responses):
@@ -227,8 +237,9 @@ def _user_text(messages: Any) -> str | None:
 
 
 def _is_free_text(strings: list[str]) -> bool:
-    words = sum(len(s.split()) for s in strings) / len(strings)
-    many_distinct = len(set(strings)) > 0.5 * len(strings)
+    counts = Counter(strings)  # each distinct string split once
+    words = sum(len(s.split()) * n for s, n in counts.items()) / len(strings)
+    many_distinct = len(counts) > 0.5 * len(strings)
     return words >= TEXT_MIN_WORDS or (many_distinct and len(strings) >= TEXT_MIN_ROWS)
 
 
@@ -247,6 +258,13 @@ def _is_number(value: Any) -> bool:
 
 def _strings(values: Sequence[Any]) -> list[str | None]:
     return [None if v is None else v if isinstance(v, str) else str(v) for v in values]
+
+
+def _as_values(values: Any) -> list[Any]:
+    """A column read as an array back as the row path's values (NaN is missing)."""
+    if isinstance(values, np.ndarray):
+        return [None if v != v else v for v in values.tolist()]
+    return values
 
 
 def _typed(values: list[Any]) -> Any:

@@ -87,12 +87,7 @@ def _table_rows(path: Path, raw: list[dict[str, Any]], fields: Mapping[str, str]
             f"Its columns: {', '.join(columns)}."
         )
     target = {column: _CALL_KEYS[field] for field, column in fields.items()}
-    notes = [
-        f"{path.name}: column {column!r} is read as a feature (input.{column}), not as the "
-        f"call's {column}; to read it as the call's {column}, map it: --fields "
-        f"{column}={column} (fields={{{column!r}: {column!r}}} in Python)"
-        for column in columns if column in _CALL_KEYS and column not in target
-    ]
+    notes = _collision_notes(path, columns, target)
     rows = []
     for row in raw:
         call: dict[str, Any] = {}
@@ -107,6 +102,15 @@ def _table_rows(path: Path, raw: list[dict[str, Any]], fields: Mapping[str, str]
             call["request"] = {**inputs, **request} if isinstance(request, dict) else inputs
         rows.append(call)
     return rows, notes
+
+
+def _collision_notes(path: Path, columns: list[str], target: Mapping[str, str]) -> list[str]:
+    return [
+        f"{path.name}: column {column!r} is read as a feature (input.{column}), not as the "
+        f"call's {column}; to read it as the call's {column}, map it: --fields "
+        f"{column}={column} (fields={{{column!r}: {column!r}}} in Python)"
+        for column in columns if column in _CALL_KEYS and column not in target
+    ]
 
 
 def as_call(row: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +130,7 @@ def as_call(row: dict[str, Any]) -> dict[str, Any]:
 
 def _csv(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if not header:

@@ -23,6 +23,7 @@ from trimtab.observe.drift.check import check_drift
 from trimtab.observe.drift.files import read_window
 from trimtab.observe.drift.profiles import DatasetProfile, profile
 from trimtab.observe.drift.report import DriftReport
+from trimtab.observe.drift.tables import read_columns
 from trimtab.project.loader import missing_project_file
 from trimtab.store import Store
 from trimtab.store import deployments as deployment_store
@@ -52,6 +53,8 @@ class Window:
     release_id: str | None = None
     source: str = "calls"  # calls | file
     notes: tuple[str, ...] = ()
+    #: A table read by column (CSV, Parquet): raw drift columns and row count, no rows.
+    columns: tuple[dict[str, Any], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,12 @@ def _covered(reference_end: datetime) -> None:
 
 
 def file_window(path: Path, fields: Mapping[str, str] | None = None) -> Window:
+    """A file's rows; a CSV or Parquet table is read by column (no row records)."""
+    table = read_columns(path, fields)
+    if table is not None:
+        raw, n_rows, notes = table
+        return Window(f"file {path.name} ({n_rows:,} rows)", [], source="file",
+                      notes=tuple(notes), columns=(raw, n_rows))
     rows, notes = read_window(path, fields)
     return Window(f"file {path.name} ({len(rows):,} rows)", rows, source="file",
                   notes=tuple(notes))
@@ -212,7 +221,10 @@ def _columns(window: Window, extraction: Mapping[str, Any] | None = None, *,
              embeddings: bool = False, classic: bool = False,
              ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Drift columns of a window; a reference (no extraction yet) makes the plan too."""
-    raw, n_rows, notes = call_columns.raw_columns(window.rows)
+    if window.columns is not None:
+        (raw, n_rows), notes = window.columns, []
+    else:
+        raw, n_rows, notes = call_columns.raw_columns(window.rows)
     reference = extraction is None
     if reference:
         extraction = call_columns.plan(raw, embeddings=embeddings, output_flags=not classic)
