@@ -38,6 +38,7 @@ BENCHES = {
     "gateway_vs_litellm": ([], ["--duration", "5", "--memory-requests", "20000",
                                 "--profile", "10"]),
     "drift_vs_evidently": ([], ["--rows", "100000", "--evidently-runs", "1"]),
+    "db_copy": ([], ["--calls", "20000"]),
     "drift_files_vs_evidently": ([], ["--reference-rows", "50000", "--current-rows", "40000",
                                       "--runs", "1"]),
     "evals_vs_promptfoo": ([], ["--big", "0"]),
@@ -112,6 +113,10 @@ def headline(name: str) -> list[tuple[str, str]]:
                         f"request {r['first_request_s'] or 0:.2f} s, {r['peak_rss_mb']:.0f} MB"))
     elif name == "drift_vs_evidently":
         out.append(("speed-up vs Evidently", f"{data.get('speedup') or 0:.1f}x"))
+    elif name == "db_copy":
+        for r in data["results"]:
+            out.append((r["direction"], f"{r['seconds']:.1f} s, {r['rows_per_s']:,.0f} rows/s, "
+                        f"identical: {r['identical_and_chain_verifies']}"))
     elif name == "drift_files_vs_evidently":
         out.append(("from files: share of Evidently's time",
                     f"1/{data.get('ratio') or 0:.1f} ({data['trimtab_median_s']:.2f} s vs "

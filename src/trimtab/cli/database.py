@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from trimtab.cli.output import console, handles_errors, print_json, workspace
+from trimtab.cli.output import console, err_console, handles_errors, print_json, workspace
 
 if TYPE_CHECKING:
     from trimtab.store import Store
@@ -142,3 +142,64 @@ def replay_cmd(
                       f"take them within {timeout:g}s. Fix: check the store, then run "
                       "`trimtab db replay` again.", soft_wrap=True)
         raise typer.Exit(1)
+
+
+@app.command("copy")
+@handles_errors
+def copy_cmd(
+    to: str | None = typer.Option(None, "--to", help="Copy this project's store INTO this "
+                                  "database URL (it must be empty)."),
+    source: str | None = typer.Option(None, "--from", help="Copy this database URL into "
+                                      "this project's store (it must be empty)."),
+    json_output: bool = typer.Option(False, "--json", help="Print rows per table as JSON."),
+) -> None:
+    """Copy the whole store to another database, e.g. a trial's SQLite to PostgreSQL.
+
+    Every table is copied (releases, deployments, the audit chain with its hashes,
+    calls, rollups, scores, drift baselines, alerts, keys, users, labels, approvals,
+    incidents...). The target is migrated first and must be empty. The copy is one
+    transaction: if it stops, the target is left empty and you run it again.
+    `--from URL` copies the other way, into this project's store.
+
+    Example:
+
+        trimtab db copy --to postgresql://trimtab@db:5432/trimtab
+        TRIMTAB_DATABASE_URL=postgresql://trimtab@db/trimtab trimtab db copy --from sqlite:///backup.db
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from trimtab.errors import TrimtabError
+    from trimtab.store import Store
+    from trimtab.store.copy import copy_store
+
+    if (to is None) == (source is None):
+        raise TrimtabError("give one of --to URL (copy this store there) or --from URL "
+                           "(copy that database here). Example: trimtab db copy --to "
+                           "postgresql://trimtab@db:5432/trimtab")
+    here = workspace().database_url
+    src = Store(source or here)
+    dst = Store(to or here)
+    try:
+        with Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                      console=err_console, transient=True,
+                      disable=json_output or not err_console.is_terminal) as bar:
+            tasks: dict[str, int] = {}
+
+            def step(table: str, done: int, total: int) -> None:
+                if table not in tasks:
+                    tasks[table] = bar.add_task(table, total=total or 1)
+                bar.update(tasks[table], completed=done if total else 1)
+
+            result = copy_store(src, dst, progress=step)
+    finally:
+        src.engine.dispose()
+        dst.engine.dispose()
+    if json_output:
+        print_json({"source": _where(src), "target": _where(dst), "rows": result.rows,
+                    "total": result.total})
+        return
+    copied = {name: n for name, n in result.rows.items() if n}
+    console.print(f"{_where(src)} → {_where(dst)}: {result.total:,} rows in "
+                  f"{len(copied)} of {len(result.rows)} tables", soft_wrap=True)
+    for name, n in copied.items():
+        console.print(f"  {name:<24} {n:>12,}", soft_wrap=True)
