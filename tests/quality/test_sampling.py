@@ -216,6 +216,11 @@ def test_flag_a_call_by_cli_and_api(live, cli):
     out = cli("review", "flag", target.id[:14], "--reason", "customer complained").output
     assert "flagged" in out and "joins the review sample" in out
     assert target.id in _items(ws, sample.id)  # appended to the drawn sample
+    first = ws.review_next("complaint-router")  # the drawn call first, then the flagged one
+    ws.review(first.call.id, "pass")
+    shown = cli("review", "next", "complaint-router", "--verdict", "fail").output
+    assert "flagged by" in shown and "(user): customer complained" in shown
+    assert target.id in shown
     flag, new = ws.flag(target.id, reason="again")
     assert not new and flag.reason == "customer complained"
     assert [e.action for e in ws.audit_log(action="call.flag")] == ["call.flag"]

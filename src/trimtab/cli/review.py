@@ -106,6 +106,10 @@ def _show(pending) -> None:
                           for m in request.get("messages", []) if m.get("role") != "system")
     answer = call.response if call.response is not None else "(not stored)"
     body = Text(shown + "\n\n")
+    flag = getattr(pending, "flag", None)
+    if flag is not None:
+        body = Text(f"flagged by {flag.actor} ({flag.source})"
+                    + (f": {flag.reason}" if flag.reason else "") + "\n\n", style="bold") + body
     body.append("answer\n", style="bold")
     body.append(answer)
     console.print(Panel(body, title=f"call {call.id} · release {(call.release_id or '-')[:12]} · "

@@ -127,6 +127,7 @@ class Pending:
     sample: Sample
     call: Call
     left: int  # including this one
+    flag: Flag | None = None  # why it joined the sample, when someone flagged it
 
 
 def next_call(store: Store, system: str, reviewer: str) -> Pending | None:
@@ -141,7 +142,8 @@ def next_call(store: Store, system: str, reviewer: str) -> Pending | None:
         todo = [c for c in ids if c not in done]
         if not todo:
             return None
-        return Pending(sample, call_store.get(conn, todo[0]), len(todo))
+        return Pending(sample, call_store.get(conn, todo[0]), len(todo),
+                       flag_store.for_call(conn, todo[0]))
 
 
 def record(store: Store, call_id: str, *, reviewer: str, verdict: str, score: int | None,

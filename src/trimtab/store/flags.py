@@ -92,3 +92,8 @@ def for_system(conn: Connection, system: str, *, limit: int = 100) -> list[Flag]
     query = (select(call_flags).where(call_flags.c.system == system)
              .order_by(call_flags.c.id.desc()).limit(limit))
     return [Flag(**r._mapping) for r in conn.execute(query)]
+
+
+def for_call(conn: Connection, call_id: str) -> Flag | None:
+    row = conn.execute(select(call_flags).where(call_flags.c.call_id == call_id)).first()
+    return Flag(**row._mapping) if row else None
