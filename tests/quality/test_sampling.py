@@ -135,7 +135,7 @@ def test_a_share_of_calls_is_scored_once_per_release_and_alerts_read_it(scored, 
     assert ws.score_sample("complaint-router", now=later)[0].read == 0
     call(ws, 8, start=48, texts=MOSTLY_BAD)
     more = ws.score_sample("complaint-router", now=datetime.now(UTC) + timedelta(seconds=5))
-    assert more[0].read == 8 and 1 <= more[0].drawn <= 3
+    assert more[0].read == 8 and more[0].drawn <= 4  # each release: at most 2 of its new calls
     total += more[0].drawn
     with ws.store.read() as conn:
         rows = sampling_store.verdicts(conn, system="complaint-router",
