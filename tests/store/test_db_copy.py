@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -97,20 +100,28 @@ def test_a_non_empty_target_is_refused_and_nothing_is_copied(ws, cli, tmp_path):
     assert "give one of --to URL" in cli("db", "copy", expect=2).output
 
 
-def test_a_copy_that_stops_leaves_the_target_empty_and_runs_again(ws, database_url,
-                                                                   tmp_path):
+KILLER = """
+import os, signal, sys
+from trimtab.store import Store
+from trimtab.store.copy import copy_store
+
+def kill(table, done, total):
+    if table == "calls" and done:
+        os.kill(os.getpid(), signal.SIGKILL)  # no rollback, no cleanup: a killed process
+
+copy_store(Store(sys.argv[1]), Store(sys.argv[2]), progress=kill, batch=10)
+"""
+
+
+def test_a_killed_copy_leaves_the_target_empty_and_the_rerun_copies_everything(
+        ws, database_url, target_url):
     fill(ws, n_calls=50)
-    target_url = f"sqlite:///{tmp_path / 'target.db'}"
-    source, target = Store(database_url), Store(target_url)
-
-    def stop(table: str, done: int, total: int) -> None:
-        if table == "calls" and done:
-            raise KeyboardInterrupt  # as if killed in the middle of the calls
-
-    with pytest.raises(KeyboardInterrupt):
-        copy_store(source, target, progress=stop, batch=10)
+    killed = subprocess.run([sys.executable, "-c", KILLER, database_url, target_url],
+                            capture_output=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    target = Store(target_url)
     with target.read() as conn:
         assert conn.execute(select(func.count()).select_from(calls)).scalar() == 0
-    result = copy_store(source, target)
-    assert result.rows["calls"] == 53
+    target.engine.dispose()
+    assert copy_store(Store(database_url), Store(target_url)).rows["calls"] == 53
     assert dump(target_url) == dump(database_url)
