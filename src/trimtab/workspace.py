@@ -582,11 +582,27 @@ class Workspace:
 
     def eval(self, system: str, *, release: str | None = None, suite: str | None = None,
              baseline: str | None = None, progress: Progress | None = None,
-             concurrency: int | None = None) -> EvalReport:
+             concurrency: int | None = None,
+             predictions: str | Path | Mapping[str, Any] | None = None) -> EvalReport:
         """Run ``system``'s eval suites on a release (default: as declared now) and store
-        the runs; see trimtab.quality.evaluation."""
+        the runs; see trimtab.quality.evaluation.
+
+        ``predictions`` (a classic model, which trimtab cannot call): a JSONL/CSV file
+        or a ``{case id: prediction}`` mapping of the team's own predictions on the
+        suite's dataset, scored instead of calling; see trimtab.quality.predictions."""
         from trimtab.quality.evaluation import evaluate
 
+        if predictions is not None:
+            from trimtab.quality import predictions as given
+            from trimtab.quality.evaluation import resolve_release
+
+            if baseline is not None:
+                raise TrimtabError("--baseline compares cases run now with a stored run; with "
+                                   "--predictions, compare the stored runs with `trimtab evals`.")
+            actor = self.authorize("eval.run", system)
+            target = resolve_release(self, system, release)
+            source = Path(predictions) if isinstance(predictions, str | Path) else predictions
+            return given.score(self, system, target, source, suite=suite, actor=actor)
         return evaluate(self, system, release=release, suite=suite, baseline=baseline,
                         progress=progress, concurrency=concurrency,
                         actor=self.authorize("eval.run", system))

@@ -179,7 +179,7 @@ def test_a_classic_model_in_production_is_manual_and_next_needs_a_second_release
     assert {v.check.id: v.state for v in a.verdicts}["A1"] == "automated"
 
 
-def test_a_classic_model_reaches_automated_and_no_further_without_eval_evidence(
+def test_a_classic_model_reaches_automated_and_no_further_without_a_holdout_run(
         ws, project_dir):
     classic(ws, project_dir)
     promote_classic(ws)
@@ -201,11 +201,12 @@ def test_a_classic_model_reaches_automated_and_no_further_without_eval_evidence(
     assert {k: verdicts[k].state for k in ("O3", "O5")} == {"O3": "n/a", "O5": "n/a"}
     assert verdicts["O4"].state == "automated"
     assert verdicts["O4"].evidence == "rule(s) quality evaluated in the last 24 h"
-    # Stage 3 needs eval evidence trimtab does not record for classic models yet:
-    # it says so rather than passing or sending the team to `trimtab eval`.
-    for check in ("O1", "O2", "G1"):
-        assert verdicts[check].state == "no evidence source yet"
-        assert "classic model" in verdicts[check].evidence
+    # Stage 3 needs eval evidence: a classic model's is its scored holdout
+    # predictions (`trimtab eval --predictions`), which this one never recorded.
+    assert (verdicts["O1"].state, verdicts["O1"].evidence) == ("missing",
+                                                               "no eval suite declared")
+    assert "--predictions FILE" in verdicts["O1"].fix
+    assert (verdicts["O2"].state, verdicts["O2"].evidence) == ("missing", "no eval run yet")
     assert failing(a)[:3] == ["O1", "O2", "O7"]
-    assert [v.check.id for v in a.next_steps] == ["O7", "O2", "O1"]
-    assert a.next_steps[0].fix.startswith(f"trimtab drift baseline {CHURN} --env production")
+    assert [v.check.id for v in a.next_steps] == ["O2", "O7", "O1"]
+    assert a.next_steps[1].fix.startswith(f"trimtab drift baseline {CHURN} --env production")

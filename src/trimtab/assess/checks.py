@@ -66,7 +66,8 @@ CHECKS: tuple[Check, ...] = (
           "`trimtab rollback {system} --env {production}`"),
     Check("O1", 3, "every change to prompt, model or config had an eval run on its digest", BOTH,
           True, 4, "declare an eval suite under systems.{system}.evals and run "
-          "`trimtab eval {system}` in CI on every change"),
+          "`trimtab eval {system}` in CI on every change (a classic model: `trimtab eval "
+          "{system} --predictions FILE` with its predictions on the holdout set)"),
     Check("O2", 3, "eval datasets are versioned and results sliced by a tag", BOTH, False, 3,
           "give every eval case `tags:` (language, region, segment) and keep the dataset in Git"),
     Check("O3", 3, "a review sample was drawn this week and worked within 30 days", (LLM,), False,

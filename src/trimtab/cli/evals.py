@@ -40,6 +40,10 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
     changed_since: str = typer.Option(
         None, "--changed-since", metavar="GIT_REF",
         help="Only systems whose release content or suites changed since this git ref."),
+    predictions: Path = typer.Option(
+        None, "--predictions", "-p", metavar="FILE",
+        help="A classic model's predictions on the suite's dataset (JSONL `{\"id\", "
+             "\"prediction\"}` or CSV `id,prediction`), scored instead of calling."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run a system's eval suites through the release as production runs it; exit 1
@@ -51,10 +55,15 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
     With `--changed-since origin/main`, only the systems whose release content
     (prompts, model, params, fallbacks, artefacts) or eval suites changed since
     that git ref are run, each against `--baseline` when given.
+    A classic model (`kind: classic`) runs outside trimtab: score its holdout
+    predictions with `--predictions FILE` (one per dataset case); the run is stored
+    on the release and dataset hash like any other, so gates and promote read it.
 
     Example:
 
         trimtab eval complaint-router --baseline production --junit eval.xml
+
+        trimtab eval churn-model --predictions holdout-predictions.jsonl --junit eval.xml
 
         trimtab eval --changed-since origin/main --baseline production --markdown eval.md
     """
@@ -66,6 +75,9 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
     targets = [system]
     note = ""
     changes = None
+    if predictions is not None and changed_since is not None:
+        raise TrimtabError("--predictions scores one classic model's predictions; name its "
+                           "SYSTEM instead of --changed-since.")
     if changed_since is not None:
         if release is not None:
             raise TrimtabError("--release names one release; --changed-since compares the "
@@ -95,7 +107,8 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
             return lambda n: bar.advance(task, n)
 
         done = [ws.eval(target, release=release, suite=suite, baseline=baseline,
-                        progress=progress, concurrency=concurrency) for target in targets]
+                        progress=progress, concurrency=concurrency, predictions=predictions)
+                for target in targets]
     from trimtab.quality import report as reports
 
     if junit is not None:

@@ -50,7 +50,7 @@ def evaluate(ws: Workspace, system: str, *, release: str | None = None,
     declared = suite_prep.suites_of(project, system, suite)
     if concurrency is not None and not 1 <= concurrency <= 256:
         raise TrimtabError(f"--concurrency {concurrency}: use 1-256.")
-    target = _release(ws, system, release)
+    target = resolve_release(ws, system, release)
     base = _baseline(ws, system, baseline) if baseline else None
     # Every suite (and a baseline that must run) is checked before the first call: a
     # bad case in the last suite must not surface after the first spent its budget.
@@ -75,7 +75,7 @@ def evaluate(ws: Workspace, system: str, *, release: str | None = None,
     return report
 
 
-def _release(ws: Workspace, system: str, ref: str | None) -> Release:
+def resolve_release(ws: Workspace, system: str, ref: str | None) -> Release:
     if ref is None:
         return ws.release(system, note="snapshot for trimtab eval")[0]
     with ws.store.read() as conn:

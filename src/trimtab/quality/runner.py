@@ -122,6 +122,8 @@ class SuiteRun:
     reasons: list[str] = field(default_factory=list)
     judge_cost_usd: Decimal = Decimal(0)
     stored: EvalRun | None = None
+    #: Set when the outputs were a classic model's given predictions (path, sha256).
+    source: dict[str, Any] | None = None
 
     @property
     def release_id(self) -> str:
@@ -150,6 +152,7 @@ class SuiteRun:
             "failing_cases": [o.case.id for o in self.failing_cases],
             "judge_cost_usd": str(self.judge_cost_usd),
             "gate": self.prepared.spec.gate.model_dump(),
+            **({"predictions": self.source} if self.source is not None else {}),
         }
 
 

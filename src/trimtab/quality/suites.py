@@ -41,8 +41,10 @@ def suites_of(project: Project, system: str, only: str | None = None) -> dict[st
 
 
 def prepare(project: Project, system: str, name: str, spec: EvalSuiteSpec,
-            release_spec: dict[str, Any]) -> PreparedSuite:
-    """Everything that can be known before calling: DatasetError lists what is wrong."""
+            release_spec: dict[str, Any], *, prompts: bool = True) -> PreparedSuite:
+    """Everything that can be known before calling: DatasetError lists what is wrong.
+    ``prompts=False``: the cases are scored on given predictions (a classic model), so
+    they are checked against the scorers only."""
     dataset = datasets.load(project.root, spec.dataset)
     scorers = []
     for i, scorer_spec in enumerate(spec.scorers):
@@ -52,7 +54,8 @@ def prepare(project: Project, system: str, name: str, spec: EvalSuiteSpec,
         except TrimtabError as exc:
             raise TrimtabError(f"{project.path.name}: systems.{system}.evals.{name}.scorers[{i}]"
                                f": {exc}") from None
-    problems = check_cases(dataset, release_spec, scorers)
+    problems = (check_cases(dataset, release_spec, scorers) if prompts
+                else _scorer_problems(dataset, scorers))
     if problems:
         raise DatasetError(dataset.path, datasets.by_line(problems))
     return PreparedSuite(system, name, spec, dataset, scorers)
@@ -76,6 +79,12 @@ def check_cases(dataset: Dataset, release_spec: dict[str, Any], scorers: list[Sc
             if problem:
                 problems.append(f"{where}: {problem}")
     return problems
+
+
+def _scorer_problems(dataset: Dataset, scorers: list[Scorer]) -> list[str]:
+    return [f"{dataset.path}:{case.line}: case {case.id!r}: {problem}"
+            for case in dataset.cases for scorer in scorers
+            if (problem := scorer.check(case))]
 
 
 def _case_problems(case: Case, used: dict[str, list[str]], all_used: list[str],
