@@ -24,7 +24,7 @@ MODULES = ("trimtab.gateway.app", "trimtab.gateway.bodies", "trimtab.gateway.cha
            "trimtab.gateway.keyring", "trimtab.runtime.http1", "trimtab.runtime.http1_request",
            "trimtab.runtime._http", "trimtab.recorder.recorder", "trimtab.recorder.spool",
            "trimtab.sdk.calling")
-LIMIT_NAME = re.compile(r"^(MAX_|MIN_)|_(BYTES|SECONDS|LIMIT|EXPIRY|TIMEOUT)$|^HIGH_WATER$")
+LIMIT_NAME = re.compile(r"^(MAX_|MIN_)|_(BYTES|SECONDS|LIMIT|EXPIRY|TIMEOUT|AFTER)$|^HIGH_WATER$")
 
 #: Settings in trimtab.yaml: the model holding the default, and the prefix the docs use.
 SETTINGS: tuple[tuple[type[BaseModel], str, tuple[str, ...] | None], ...] = (
@@ -85,6 +85,8 @@ def fixed_limits() -> dict[str, tuple[str, str]]:
                                                    f"{http1.KEEPALIVE_EXPIRY:g} s"),
         "trimtab.runtime.http1.HIGH_WATER": ("a stream's bytes the client has not read",
                                              size(http1.HIGH_WATER)),
+        "trimtab.gateway.chat.HANGUP_WATCH_AFTER": (
+            "a non-streamed call before the gateway watches", f"{chat.HANGUP_WATCH_AFTER:g} s"),
         "trimtab.runtime._http.MAX_ERROR_TEXT": ("a provider's error message",
                                                  f"{_http.MAX_ERROR_TEXT} characters"),
         "trimtab.recorder.recorder.MIN_FREE_BYTES": ("free space on the spool's disk",

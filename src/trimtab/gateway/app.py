@@ -48,12 +48,13 @@ class ClientGone(Exception):
 class Request:
     """What the handlers need from the ASGI scope, read lazily."""
 
-    __slots__ = ("scope", "receive", "_headers")
+    __slots__ = ("scope", "receive", "_headers", "raw")
 
     def __init__(self, scope: dict[str, Any], receive: Receive):
         self.scope = scope
         self.receive = receive
         self._headers: dict[bytes, bytes] | None = None
+        self.raw = b""  # the body as read, for check_limits' shortcut
 
     def header_bytes(self, name: bytes) -> bytes | None:
         if self._headers is None:
@@ -78,7 +79,8 @@ class Request:
                                    code="body_too_large")
             parts.append(part)
             if not message.get("more_body", False):
-                return b"".join(parts)
+                self.raw = parts[0] if len(parts) == 1 else b"".join(parts)
+                return self.raw
 
 
 class Gateway:

@@ -218,15 +218,31 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def check_limits(body: Any, limits: InputLimitSpec) -> None:
+def check_limits(body: Any, limits: InputLimitSpec, raw: bytes | None = None) -> None:
     """Nesting, sizes and string lengths of a parsed body, in one pass over it, before
-    anything else looks at it: 400 naming the first place past a limit."""
+    anything else looks at it: 400 naming the first place past a limit.
+
+    ``raw``, the body's JSON text, proves most bodies within every limit without the
+    walk (a few microseconds of C against tens of Python per call): see ``_within``."""
     messages = body.get("messages") if type(body) is dict else None
     if type(messages) is list and len(messages) > limits.max_messages:
         raise GatewayError(400, f"messages: {len(messages)} messages; this gateway takes at most "
                            f"{limits.max_messages} (gateway.limits.max_messages)",
                            param="messages", code="array_above_max_length")
+    if raw is not None and _within(raw, limits):
+        return
     _walk(body, [], 1, limits, messages)
+
+
+def _within(raw: bytes, limits: InputLimitSpec) -> bool:
+    """Whether JSON text this short, with this few brackets, cannot break a limit:
+    a string (or key) of N characters takes at least N bytes; an array or object of
+    N elements or members at least 2N + 1 (a value and a comma each, the brackets);
+    and a value nested D deep has D opening brackets (counting those inside strings
+    too only overcounts). Exact bounds, so nothing past a limit gets through."""
+    size = len(raw)
+    return (size <= limits.max_string and size <= 2 * limits.max_items
+            and raw.count(b"[") + raw.count(b"{") <= limits.max_depth)
 
 
 def _walk(value: Any, path: list, depth: int, limits: InputLimitSpec, exempt: Any) -> None:

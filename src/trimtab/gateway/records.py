@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def record_all(gw: Gateway, request: Request, key: ApiKey | None, body: Any) -> list[str]:
     project = gw.project()
-    check_limits(body, project.spec.gateway.limits)
+    check_limits(body, project.spec.gateway.limits, request.raw)
     records = check_records(body)
     who = requester_of(request, key, project)
     many = isinstance(body, list)
