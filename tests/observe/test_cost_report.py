@@ -8,9 +8,11 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
 
 import trimtab
+from tests.helpers.gateway_server import running_gateway
 from trimtab.observe import cost_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -88,18 +90,17 @@ def test_the_markdown_reads_as_a_review_and_the_chart_is_a_png(spend, tmp_path):
     paths, _ = cost_report.write(spend.cost_report("2026-10"), tmp_path)
     text = paths["markdown"].read_text()
     assert text.startswith("# Cost review: October 2026")
-    assert "Total spend **$1.1800** over 13 calls (12 successful)" in text
-    assert "previous month (September 2026) $0.5000, change +$0.6800 (+136.0%)" in text
-    assert "Cost per successful task: **$0.0983**" in text
+    assert "Total spend **$1.18** over 13 calls (12 successful)" in text
+    assert "previous month (September 2026) $0.50, change +$0.68 (+136.0%)" in text
+    assert "Cost per successful task: **$0.098**" in text
     assert "Calls without a price (unknown model or no token counts): 1" in text
-    assert "1. alice: $0.6000 (50.8% of spend, 7 calls)" in text
-    assert "2. bob: $0.5500 (46.6% of spend, 3 calls)" in text
-    assert ("| complaint-router | $1.1500 (+1 unpriced) | $0.4000 | +$0.7500 (+187.5%) | 10 | 9 "
-            "| $0.1278 |") \
-        in text
-    assert "| ticket-tagger | $0.0300 | $0.1000 | -$0.0700 (-70.0%) | 3 | 3 | $0.0100 |" in text
-    assert "| (no user) | $0.0300 | $0.0000 | +$0.0300 (new) | 3 | 3 | $0.0100 |" in text
-    assert "| sim-a | $0.6000 (+1 unpriced) |" in text
+    assert "1. alice: $0.60 (50.8% of spend, 7 calls)" in text
+    assert "2. bob: $0.55 (46.6% of spend, 3 calls)" in text
+    assert ("| complaint-router | $1.15 (+1 unpriced) | $0.40 | +$0.75 (+187.5%) | 10 | 9 "
+            "| $0.13 |") in text
+    assert "| ticket-tagger | $0.03 | $0.10 | -$0.07 (-70.0%) | 3 | 3 | $0.01 |" in text
+    assert "| (no user) | $0.03 | $0 | +$0.03 (new) | 3 | 3 | $0.01 |" in text
+    assert "| sim-a | $0.60 (+1 unpriced) |" in text
     assert "![Spend by system, this month and the previous one](cost-2026-10.png)" in text
     assert paths["chart"].read_bytes()[:8] == PNG_MAGIC
     assert paths["chart"].stat().st_size > 10_000
@@ -108,7 +109,8 @@ def test_the_markdown_reads_as_a_review_and_the_chart_is_a_png(spend, tmp_path):
 def test_report_cost_cli_writes_three_files(spend, cli, tmp_path):
     out = tmp_path / "reports"
     printed = cli("report", "cost", "--month", "2026-10", "--out", str(out)).stdout
-    assert "cost review 2026-10: $1.18 over 13 calls (previous month $0.50)" in printed
+    assert ("cost review 2026-10: $1.18 over 13 calls (previous month $0.50); cost per "
+            "successful task $0.098") in printed
     assert sorted(p.name for p in out.iterdir()) == \
         ["cost-2026-10.csv", "cost-2026-10.md", "cost-2026-10.png"]
     assert (out / "cost-2026-10.png").read_bytes()[:8] == PNG_MAGIC
@@ -161,3 +163,74 @@ def test_with_only_this_months_calls_the_report_is_of_this_month(ws, cli, tmp_pa
 def test_an_empty_store_says_so(ws, cli, tmp_path):
     assert "no calls recorded yet" in cli("report", "cost", "--out", str(tmp_path),
                                           expect=2).output
+
+
+@pytest.fixture
+def crowd(ws):
+    """October 2026 through the gateway's path: 23 users, keys tagged with a team (and a
+    channel), tiny per-call costs; September holds one user who has since gone quiet."""
+    def rec(user, micro, when, tags=None, status="ok"):
+        ws.record("complaint-router", {"q": "x"}, "ok", latency_ms=10, model="sim-a",
+                  user=user, tags=tags, cost_micro_usd=micro, status=status, time=at(when),
+                  error="timeout" if status == "error" else None)
+
+    for n in range(23):  # user-00 spends most (23 micro-dollars), user-22 least (1)
+        tags = {"team": "support" if n % 2 else "sales", "channel": "email"}
+        rec(f"user-{n:02d}", 23 - n, f"2026-10-{n + 1:02d}T10:00:00", tags)
+    rec("user-00", 5, "2026-10-29T10:00:00", {"team": "sales"}, status="error")
+    rec(None, 7, "2026-10-30T10:00:00")  # no user, no team
+    rec("gone", 40, "2026-09-15T10:00:00", {"team": "support"})
+    assert ws.flush()
+    return ws
+
+
+def test_top_20_users_then_all_others_teams_and_tags(crowd, tmp_path):
+    report = crowd.cost_report("2026-10")
+    users = report.section("user")
+    assert [u.name for u in users[:3]] == ["user-00", "user-01", "user-02"]
+    assert len(users) == 22 and users[19].name == "user-19"
+    others, nobody = users[20], users[21]
+    # user-20..22 this month (3+2+1 micro) and "gone" (40 micro last month)
+    assert others.name == "(all others: 4 users)"
+    assert (others.cost_usd, others.previous_cost_usd, others.calls) == \
+        (Decimal("0.000006"), Decimal("0.00004"), 3)
+    assert (nobody.name, nobody.cost_usd) == ("(no user)", Decimal("0.000007"))
+    assert report.sections == ["system", "model", "user", "team", "tag:channel"]
+    teams = {t.name: t for t in report.section("team")}
+    assert set(teams) == {"sales", "support", "(no team)"}
+    # sales: even users 0..22 -> 23+21+...+1 = 144, plus the failed call's 5
+    assert teams["sales"].cost_usd == Decimal("0.000149")
+    assert (teams["sales"].calls, teams["sales"].successful_calls) == (13, 12)
+    assert teams["support"].cost_usd == Decimal("0.000132")
+    assert teams["support"].previous_cost_usd == Decimal("0.00004")
+    channel = {t.name: t.cost_usd for t in report.section("tag:channel")}
+    assert channel == {"email": Decimal("0.000276"), "(no channel)": Decimal("0.000012")}
+
+    text = cost_report.markdown(report, None)
+    assert "## Spend by user (top 20 and all others)" in text
+    assert "| (all others: 4 users) | $0.000006 | $0.00004 |" in text
+    assert "## Spend by team" in text and "## Spend by tag `channel`" in text
+    # 288 micro-dollars over 24 successful calls: significant digits, never $0.0000
+    assert "Cost per successful task: **$0.000012**" in text
+    assert "| sales | $0.00015 | $0 | +$0.00015 (new) | 13 | 12 | $0.000012 |" in text
+    rows = rows_of(cost_report.write(report, tmp_path)[0]["csv"])
+    assert rows[("team", "support")]["cost_usd"] == "0.000132"
+    assert rows[("tag:channel", "email")]["calls"] == "23"
+
+
+def test_a_keys_team_reaches_its_calls_and_the_report(live):
+    """Through a real gateway on loopback, a key made with tags={"team": ...} tags
+    every call it makes, and the report's team table shows that spend."""
+    ws, _ = live
+    _, secret = ws.create_key("support-bot", env="production", tags={"team": "support"})
+    with running_gateway(ws) as base:
+        for _ in range(2):
+            answer = httpx.post(f"{base}/v1/chat/completions", json={
+                "model": "trimtab/complaint-router",
+                "messages": [{"role": "user", "content": "my parcel is late"}]},
+                headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+            assert answer.status_code == 200, answer.text
+    ws.flush()
+    report = ws.cost_report(f"{datetime.now(UTC):%Y-%m}")
+    [team] = report.section("team")
+    assert (team.name, team.calls, team.cost_usd) == ("support", 2, report.total.cost_usd)

@@ -22,9 +22,11 @@ def cost(
 ) -> None:
     """Write the monthly cost review: Markdown, CSV and a PNG chart.
 
-    Spend by system, model and user, the change against the previous month,
-    the top spenders and the cost per successful task (spend / calls that did
-    not fail). The chart needs matplotlib: pip install 'trimtab[report]'.
+    Spend by system, model, user (the top 20 and "all others"), team and
+    every other tag the calls carried (a key's tags, e.g. team, reach each
+    of its calls), the change against the previous month, the top spenders
+    and the cost per successful task (spend / calls that did not fail). The
+    chart needs matplotlib: pip install 'trimtab[report]'.
 
     Example:
 
@@ -40,7 +42,8 @@ def cost(
     total = report.total
     console.print(
         f"cost review {report.month}: {usd(total.cost_usd)} over {total.calls:,} calls "
-        f"(previous month {usd(total.previous_cost_usd)})"
+        f"(previous month {usd(total.previous_cost_usd)}); cost per successful task "
+        f"{usd(total.cost_per_successful_call_usd, unknown='-')}"
     )
     for kind, path in paths.items():
         console.print(f"wrote {path} ({kind})")

@@ -1,11 +1,13 @@
 """The monthly cost review: where the money went, and how that changed.
 
-Spend by system (use case), model and user, each against the previous month,
-the top spenders, and cost per successful task (spend / calls that did not
-fail: what one useful answer costs). Written as Markdown for people, CSV for
-spreadsheets and a PNG chart. Read from rollups through ``metrics.compute``,
-never from the raw call log, so a month of ten million calls costs a few
-hundred rollup rows.
+Spend by system (use case), model, user (the top 20 and "all others"), team
+and every other tag the calls carried (keys carry their tags, e.g. ``team``,
+onto every call they make), each against the previous month, the top spenders,
+and cost per successful task (spend / calls that did not fail: what one useful
+answer costs), shown with significant digits ($0.000042, never $0.0000).
+Written as Markdown for people, CSV for spreadsheets and a PNG chart. Read
+from rollups through ``metrics.compute``, never from the raw call log, so a
+month of ten million calls costs a few hundred rollup rows.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from trimtab.store import rollups as rollup_store
 
 SECTIONS = ("system", "model", "user")
 NO_USER = "(no user)"
-TOP = 5
+ALL_OTHERS = "(all others)"
+TOP = 5  # named in the summary
+TOP_USERS = 20  # lines of their own in the user table; the rest are "(all others)"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _CENT = Decimal("0.000001")
 
@@ -34,7 +38,7 @@ _CENT = Decimal("0.000001")
 class Line:
     """One group's spend this month and the month before."""
 
-    section: str  # total | system | model | user
+    section: str  # total | system | model | user | team | tag:KEY
     name: str
     cost_usd: Decimal
     previous_cost_usd: Decimal
@@ -86,9 +90,15 @@ class CostReport:
         return [line for line in self.lines if line.section == name]
 
     @property
+    def sections(self) -> list[str]:
+        """The sections in report order: system, model, user, team, then tag:KEY."""
+        return [s for s in dict.fromkeys(line.section for line in self.lines) if s != "total"]
+
+    @property
     def top_spenders(self) -> list[Line]:
         """The users who spent most this month (calls without a user left out)."""
-        users = [u for u in self.section("user") if u.name != NO_USER and u.cost_usd > 0]
+        users = [u for u in self.section("user") if u.cost_usd > 0 and u.name != NO_USER
+                 and not u.name.startswith(ALL_OTHERS[:-1])]
         return users[:TOP]
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,27 +165,70 @@ class _Sums:
                      self.cost_unknown_calls - sum(o.cost_unknown_calls for o in others))
 
 
+def tag_key(section: str) -> str | None:
+    """The tag a section breaks spend down by: ``team`` for "team", KEY for "tag:KEY"."""
+    if section == "team":
+        return "team"
+    return section[len("tag:"):] if section.startswith("tag:") else None
+
+
+def _untagged(section: str) -> str:
+    return NO_USER if section == "user" else f"(no {tag_key(section)})"
+
+
 def _month(store: Store, month: str, section: str) -> dict[str, _Sums]:
-    """Sums per group of one month; users get a '(no user)' line for unattributed calls."""
+    """Sums per group of one month; users and tags get a '(no user)' / '(no team)'
+    line for the calls that do not name one."""
     start, end = month_bounds(month)
     if section == "total":
         rows = compute(store, window=end - start, end=end)
         return {"total": _Sums.of(rows[0])} if rows else {}
-    rows = compute(store, window=end - start, end=end, by=(section,))
-    sums = {row.group[section] or "(none)": _Sums.of(row) for row in rows}
-    if section == "user":  # rollups attribute only the calls that name a user
+    key = tag_key(section)
+    by = "tag" if key else section
+    rows = compute(store, window=end - start, end=end, by=(by,), tag=key)
+    sums = {row.group[by] or "(none)": _Sums.of(row) for row in rows}
+    if by in ("user", "tag"):  # rollups attribute only the calls that name a user or tag
         total = _month(store, month, "total")
         if total:
             rest = total["total"].minus(list(sums.values()))
             if rest.calls:
-                sums[NO_USER] = rest
+                sums[_untagged(section)] = rest
     return sums
+
+
+def _tag_sections(store: Store, month: str, before: str) -> list[str]:
+    """``team`` first when calls carried it, then ``tag:KEY`` for every other tag key
+    seen in either month."""
+    start, _ = month_bounds(before)
+    _, end = month_bounds(month)
+    with store.read() as conn:
+        keys = rollup_store.tag_keys(conn, start, end)
+    return [*(["team"] if "team" in keys else []),
+            *(f"tag:{key}" for key in keys if key != "team")]
+
+
+def _fold_users(lines: list[Line]) -> list[Line]:
+    """The top TOP_USERS users by this month's spend keep their lines; the others
+    (this month or the last) become one "(all others)" line; "(no user)" stays apart."""
+    named = [line for line in lines if line.name != NO_USER]
+    rest = named[TOP_USERS:]
+    if len(rest) < 2:
+        return lines
+    others = Line(
+        section="user", name=f"{ALL_OTHERS[:-1]}: {len(rest):,} users)",
+        cost_usd=sum((line.cost_usd for line in rest), Decimal(0)),
+        previous_cost_usd=sum((line.previous_cost_usd for line in rest), Decimal(0)),
+        calls=sum(line.calls for line in rest),
+        successful_calls=sum(line.successful_calls for line in rest),
+        cost_unknown_calls=sum(line.cost_unknown_calls for line in rest),
+    )
+    return [*named[:TOP_USERS], others, *(line for line in lines if line.name == NO_USER)]
 
 
 def build(store: Store, month: str) -> CostReport:
     before = previous(month)
     lines: list[Line] = []
-    for section in ("total", *SECTIONS):
+    for section in ("total", *SECTIONS, *_tag_sections(store, month, before)):
         now, then = _month(store, month, section), _month(store, before, section)
         if section == "total" and not now:
             start, end = month_bounds(month)
@@ -187,7 +240,7 @@ def build(store: Store, month: str) -> CostReport:
         found = [_line(section, name, now.get(name), then.get(name))
                  for name in dict.fromkeys([*now, *then])]
         found.sort(key=lambda line: (-line.cost_usd, -line.calls, line.name))
-        lines.extend(found)
+        lines.extend(_fold_users(found) if section == "user" else found)
     return CostReport(month, before, lines)
 
 
@@ -206,7 +259,8 @@ def _line(section: str, name: str, now: _Sums | None, then: _Sums | None) -> Lin
 
 CSV_FIELDS = ("section", "name", "cost_usd", "previous_cost_usd", "change_usd", "change_pct",
               "calls", "successful_calls", "cost_per_successful_call_usd", "cost_unknown_calls")
-_TITLES = {"system": "Spend by system", "model": "Spend by model", "user": "Spend by user"}
+_TITLES = {"system": "Spend by system", "model": "Spend by model",
+           "user": f"Spend by user (top {TOP_USERS} and all others)"}
 
 
 def write(report: CostReport, out_dir: Path) -> tuple[dict[str, Path], list[str]]:
@@ -236,10 +290,26 @@ def write(report: CostReport, out_dir: Path) -> tuple[dict[str, Path], list[str]
 
 
 def _usd(value: Decimal | None) -> str:
+    """Dollars with the digits that matter: `$1,234.50`, `$0.42`, `$0.000042`, never
+    `$0.0000` (two significant digits below a dollar, and at least cents)."""
     if value is None:
         return "-"
     sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.4f}"
+    amount = abs(Decimal(value))
+    if amount == 0:
+        return "$0"
+    if amount >= 1:
+        return f"{sign}${amount:,.2f}"
+    quantum = Decimal(1).scaleb(min(amount.adjusted() - 1, -2))
+    whole, _, cents = f"{amount.quantize(quantum).normalize():f}".partition(".")
+    return f"{sign}${whole}.{cents.ljust(2, '0')}"
+
+
+def _title(section: str) -> str:
+    key = tag_key(section)
+    if section in _TITLES:
+        return _TITLES[section]
+    return "Spend by team" if section == "team" else f"Spend by tag `{key}`"
 
 
 def _change(line: Line) -> str:
@@ -278,10 +348,10 @@ def markdown(report: CostReport, chart: str | None) -> str:
             share = line.cost_usd / total.cost_usd * 100 if total.cost_usd else Decimal(0)
             out.append(f"{rank}. {line.name}: {_usd(line.cost_usd)} ({share:.1f}% of spend, "
                        f"{line.calls:,} calls)")
-    for section in SECTIONS:
-        out += ["", f"## {_TITLES[section]}", "",
-                f"| {section} | spend | previous month | change | calls | successful "
-                "| cost per successful task |",
+    for section in report.sections:
+        out += ["", f"## {_title(section)}", "",
+                f"| {tag_key(section) or section} | spend | previous month | change | calls "
+                "| successful | cost per successful task |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         for line in report.section(section):
             unknown = f" (+{line.cost_unknown_calls} unpriced)" if line.cost_unknown_calls else ""

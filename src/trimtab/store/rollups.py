@@ -486,3 +486,16 @@ def months_with_calls(conn: Connection) -> list[str]:
         select(rollups.c.bucket).where(rollups.c.resolution == "d").distinct()
     ).scalars()
     return sorted({f"{day.year}-{day.month:02d}" for day in days})
+
+
+def tag_keys(conn: Connection, start: datetime, end: datetime) -> list[str]:
+    """The tag keys (``team``, ``channel``…) calls in [start, end) carried, sorted:
+    what a cost review breaks spend down by. Read from hour and day rows, where
+    tag rows start."""
+    dimensions = conn.execute(
+        select(rollups.c.dimension).where(
+            rollups.c.resolution.in_(("h", "d")), rollups.c.dimension.like("tag:%"),
+            rollups.c.bucket >= start, rollups.c.bucket < end,
+        ).distinct()
+    ).scalars()
+    return sorted({dimension[len("tag:"):] for dimension in dimensions})
