@@ -187,7 +187,7 @@ def test_the_monitor_loop_scores_in_the_background(scored, live):
             return sampling_store.counts(conn, "complaint-router")
 
     try:
-        eventually(lambda: sum(seen for seen, _ in counted().values()) == 12)
+        eventually(lambda: sum(seen for seen, _ in counted().values()) == 12, timeout=30)
     finally:
         stop.set()
         worker.join(5)
