@@ -53,7 +53,7 @@ alerts:
     metric: spend_per_day
     window: 24h
     comparator: ">"
-    threshold: 0.5
+    threshold: 0.1      # USD; a normal day spends about 0.03
     severity: critical
     channels: [team]
   churn-accuracy: {system: churn-model, metric: accuracy, window: 7d, comparator: "<",
