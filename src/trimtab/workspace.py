@@ -872,7 +872,9 @@ class Workspace:
         the month before; read from rollups."""
         from trimtab.observe import cost_report
 
-        return cost_report.build(self.store, month or cost_report.default_month(self.store))
+        budgets = self.project.spec.budgets if self.project_file is not None else {}
+        return cost_report.build(self.store, month or cost_report.default_month(self.store),
+                                 budgets)
 
     def score(self, call_id: str, name: str, value: float, comment: str | None = None) -> Score:
         """Record a quality score on a recorded call (a reviewer's or an evaluator's

@@ -45,6 +45,11 @@ def cost(
         f"(previous month {usd(total.previous_cost_usd)}); cost per successful task "
         f"{usd(total.cost_per_successful_call_usd, unknown='-')}"
     )
+    for budget in report.budgets:
+        over = " - over budget" if budget.used >= 1 else ""
+        console.print(f"budget {budget.name} ({budget.scope}): {usd(budget.spent_usd)} of "
+                      f"{usd(budget.monthly_usd)} ({budget.used:.1%}){over}",
+                      markup=False, highlight=False)
     for kind, path in paths.items():
         console.print(f"wrote {path} ({kind})")
     for note in notes:

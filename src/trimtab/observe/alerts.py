@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
+from trimtab.observe import budgets as budget_spend
 from trimtab.observe import label_metrics
 from trimtab.observe.metrics import MetricRow
 from trimtab.observe.metrics import compute as compute_metrics
@@ -36,6 +37,7 @@ from trimtab.store import scores as score_store
 from trimtab.store.alerts import ALL_ENVS, AlertEvent, AlertState
 
 if TYPE_CHECKING:
+    from trimtab.project.budgets import BudgetSpec
     from trimtab.project.models import Project
     from trimtab.store import Store
 
@@ -121,6 +123,8 @@ def format_value(metric: str, value: float | None) -> str:
         return f"{value:,.0f} calls"
     if metric == "records_dropped":
         return f"{value:,.0f} records dropped"
+    if metric == "budget_used":
+        return f"{value:.1%} of the budget"
     if metric in ("accuracy", "precision", "recall"):
         return f"{value:.1%}"
     return f"{value:.3g}"
@@ -132,6 +136,7 @@ def read_metric(
     system: str,
     end: datetime,
     cache: dict[tuple, MetricRow | None] | None = None,
+    budgets: dict[str, BudgetSpec] | None = None,
 ) -> Reading:
     """The rule's metric for ``system`` over the window ending at ``end``
     (``cache`` shares one rollup query among rules with the same window).
@@ -144,6 +149,8 @@ def read_metric(
     last month's verdict.
     """
     window = rule.window_delta
+    if rule.metric == "budget_used":
+        return _budget_reading(store, rule, end, budgets or {})
     if rule.metric == "records_dropped":
         with store.read() as conn:
             dropped = drop_store.count(conn, since=end - window, until=end, system=system,
@@ -204,6 +211,19 @@ def read_metric(
     per_day = float(row.cost_usd) * (timedelta(days=1) / window)
     unknown = f", {row.cost_unknown_calls:,} unpriced" if row.cost_unknown_calls else ""
     return Reading(per_day, f"${row.cost_usd:.4f} in {rule.window}{unknown}")
+
+
+def _budget_reading(store: Store, rule: AlertRuleSpec, end: datetime,
+                    budgets: dict[str, BudgetSpec]) -> Reading:
+    """The share of the rule's budget spent from the first of the month (UTC) to ``end``;
+    the rule's window does not apply (a budget is monthly)."""
+    budget = budgets.get(rule.budget or "")
+    if budget is None:
+        return Reading(None, f"budget {rule.budget!r} is not declared", failed=True)
+    [line] = budget_spend.this_month(store, {rule.budget or "": budget}, end)
+    unknown = f", {line.cost_unknown_calls:,} unpriced" if line.cost_unknown_calls else ""
+    return Reading(line.used, f"${line.spent_usd:,.2f} of ${line.monthly_usd:,.2f} this month "
+                   f"({line.scope}, {line.calls:,} calls{unknown})")
 
 
 def _label_reading(store: Store, rule: AlertRuleSpec, system: str, end: datetime) -> Reading:
@@ -280,6 +300,11 @@ def targets(project: Project) -> list[tuple[str, AlertRuleSpec, str]]:
     found = []
     for name, rule in rules(project).items():
         systems = [rule.system] if rule.system else list(project.spec.systems)
+        if rule.metric == "budget_used":  # one state per budget, named for what it covers
+            budget = project.spec.budgets.get(rule.budget or "")
+            if budget is None:
+                continue
+            systems = [budget.system or f"team:{budget.team}"]
         if rule.system is None and rule.metric == "records_dropped":
             systems.append(PASSTHROUGH)
         for system in systems:
@@ -297,7 +322,8 @@ def evaluate(
     """Evaluate every rule once and record what changed (events, audit, outbox)."""
     now = now or datetime.now(UTC)
     cache: dict[tuple, MetricRow | None] = {}
-    readings = [(name, rule, system, _read(store, name, rule, system, now, cache))
+    readings = [(name, rule, system,
+                 _read(store, name, rule, system, now, cache, project.spec.budgets))
                 for name, rule, system in targets(project)]
     actor = actor or current_actor()
     statuses = []
@@ -314,11 +340,11 @@ def evaluate(
     return statuses
 
 
-def _read(store, name, rule, system, now, cache) -> Reading:
+def _read(store, name, rule, system, now, cache, budgets) -> Reading:
     """A metric that cannot be read (its store part broken) leaves this rule's
     state as it was; the other rules are still evaluated."""
     try:
-        return read_metric(store, rule, system, now, cache)
+        return read_metric(store, rule, system, now, cache, budgets)
     except Exception as exc:  # noqa: BLE001 - one rule must not stop the others
         log.exception("alert %s: cannot read %s for %s", name, rule.metric, system)
         return Reading(None, f"cannot read {rule.metric}: {type(exc).__name__}: {exc}",

@@ -18,12 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trimtab.errors import TrimtabError
+from trimtab.observe.budgets import BudgetLine
+from trimtab.observe.budgets import spend as budget_spend
 from trimtab.observe.metrics import MetricRow, compute
 from trimtab.store import Store
 from trimtab.store import rollups as rollup_store
+
+if TYPE_CHECKING:
+    from trimtab.project.budgets import BudgetSpec
 
 SECTIONS = ("system", "model", "user")
 NO_USER = "(no user)"
@@ -81,6 +86,7 @@ class CostReport:
     month: str
     previous_month: str
     lines: list[Line]
+    budgets: tuple[BudgetLine, ...] = ()
 
     @property
     def total(self) -> Line:
@@ -104,7 +110,8 @@ class CostReport:
     def to_dict(self) -> dict[str, Any]:
         return {"month": self.month, "previous_month": self.previous_month,
                 "lines": [line.to_dict() for line in self.lines],
-                "top_spenders": [u.name for u in self.top_spenders]}
+                "top_spenders": [u.name for u in self.top_spenders],
+                "budgets": [b.to_dict() for b in self.budgets]}
 
 
 # --- building -------------------------------------------------------------------------
@@ -225,7 +232,9 @@ def _fold_users(lines: list[Line]) -> list[Line]:
     return [*named[:TOP_USERS], others, *(line for line in lines if line.name == NO_USER)]
 
 
-def build(store: Store, month: str) -> CostReport:
+def build(store: Store, month: str,
+          budgets: dict[str, BudgetSpec] | None = None) -> CostReport:
+    """The month's review; ``budgets`` (trimtab.yaml's) are shown with the month's spend."""
     before = previous(month)
     lines: list[Line] = []
     for section in ("total", *SECTIONS, *_tag_sections(store, month, before)):
@@ -241,7 +250,10 @@ def build(store: Store, month: str) -> CostReport:
                  for name in dict.fromkeys([*now, *then])]
         found.sort(key=lambda line: (-line.cost_usd, -line.calls, line.name))
         lines.extend(_fold_users(found) if section == "user" else found)
-    return CostReport(month, before, lines)
+    start, end = month_bounds(month)
+    spent = tuple(budget_spend(store, name, budget, start=start, end=end)
+                  for name, budget in (budgets or {}).items())
+    return CostReport(month, before, lines, spent)
 
 
 def _line(section: str, name: str, now: _Sums | None, then: _Sums | None) -> Line:
@@ -341,6 +353,14 @@ def markdown(report: CostReport, chart: str | None) -> str:
                 f"{total.cost_unknown_calls:,}; they are not in these sums."]
     if chart:
         out += ["", f"![Spend by system, this month and the previous one]({chart})"]
+    if report.budgets:
+        out += ["", "## Budgets", "", "| budget | covers | monthly budget | spent | used | left |",
+                "|---|---|---:|---:|---:|---:|"]
+        for budget in report.budgets:
+            over = " **over budget**" if budget.used >= 1 else ""
+            out.append(f"| {budget.name} | {budget.scope} | {_usd(budget.monthly_usd)} | "
+                       f"{_usd(budget.spent_usd)} | {budget.used:.1%}{over} | "
+                       f"{_usd(budget.left_usd)} |")
     top = report.top_spenders
     if top:
         out += ["", "## Top spenders", ""]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 METRICS = (
     "latency_p95", "latency_p99", "error_rate", "cost_per_call", "spend_per_day", "drift",
     "quality_score", "call_volume", "accuracy", "macro_f1", "precision", "recall", "f1", "mae",
-    "rmse", "records_dropped",
+    "rmse", "records_dropped", "budget_used",
 )
 #: Metrics read from true labels (``trimtab label``); the window holds labels that arrived in it.
 LABEL_METRICS = ("accuracy", "macro_f1", "precision", "recall", "f1", "mae", "rmse")
@@ -37,7 +37,7 @@ FRACTIONS = {"error_rate": "0.05 for 5%", "drift": "0.5 for half the columns",
 Metric = Literal[
     "latency_p95", "latency_p99", "error_rate", "cost_per_call", "spend_per_day", "drift",
     "quality_score", "call_volume", "accuracy", "macro_f1", "precision", "recall", "f1", "mae",
-    "rmse", "records_dropped",
+    "rmse", "records_dropped", "budget_used",
 ]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -88,6 +88,8 @@ class AlertRuleSpec(_Strict):
     env: str | None = Field(None, description="absent: all environments together")
     metric: Metric
     score: str | None = Field(None, description="quality_score only: which score name")
+    budget: str | None = Field(None, description="budget_used only: which budget (under "
+                               "`budgets:`); its value is the share of the month's budget spent")
     class_: str | None = Field(None, alias="class",
                                description="precision, recall, f1 only: which label class")
     window: str = "15m"
@@ -208,6 +210,24 @@ def _check_rule(spec: ProjectFile, name: str, rule: AlertRuleSpec, problem, NAME
     if rule.score is not None and rule.metric != "quality_score":
         problem(loc + ("score",), "`score:` picks the score name for metric quality_score "
                 f"only; this rule watches {rule.metric}. Fix: remove it.", key=True)
+    if rule.budget is not None and rule.metric != "budget_used":
+        problem(loc + ("budget",), "`budget:` picks the budget for metric budget_used only; "
+                f"this rule watches {rule.metric}. Fix: remove it.", key=True)
+    if rule.metric == "budget_used":
+        if rule.budget is None:
+            problem(loc + ("metric",), "budget_used is the share of one budget spent this "
+                    "month. Fix: add `budget:` naming one declared under `budgets:`.")
+        elif rule.budget not in spec.budgets:
+            problem(loc + ("budget",), f"unknown budget {rule.budget!r}."
+                    f"{suggest(rule.budget, spec.budgets)} Fix: declare it under `budgets:` "
+                    f"(known: {', '.join(spec.budgets) or 'none declared'}).")
+        if rule.system is not None:
+            problem(loc + ("system",), "a budget_used rule watches its budget's system or "
+                    "team. Fix: remove `system:`.", key=True)
+        if rule.threshold <= 0:
+            problem(loc + ("threshold",), f"budget_used is the share of the budget spent "
+                    f"(0.8 for 80%, 1 for all of it), so {rule.threshold} always holds. "
+                    "Fix: write e.g. 0.8.")
     if rule.class_ is not None and rule.metric not in CLASS_METRICS:
         problem(loc + ("class",), "`class:` picks the label class for metrics precision, "
                 f"recall and f1 only; this rule watches {rule.metric}. Fix: remove it.",

@@ -23,6 +23,7 @@ from trimtab import plugins
 from trimtab.errors import TrimtabError
 from trimtab.project import yamlsource
 from trimtab.project.alert_rules import check as check_alert_rules
+from trimtab.project.budgets import check as check_budgets
 from trimtab.project.evals import check_evals, check_review, check_sampling
 from trimtab.project.governance import check as check_governance
 from trimtab.project.models import (
@@ -362,6 +363,7 @@ def _check_semantics(
             check_review(name, system.review, spec.environments, problem)
             check_sampling(name, system.scoring, spec.environments, providers, root, problem)
         check_alert_rules(spec, problem)
+        check_budgets(spec, problem)
         check_governance(spec, problem)
         _check_gateway(spec, problem)
     for name, (kind, release, redact) in partial.items():

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
+from trimtab.project.budgets import BudgetSpec
 from trimtab.project.evals import EvalSuiteSpec, ReviewSpec, SamplingSpec
 from trimtab.project.governance import AuditSpec, PolicySpec, RetentionSpec, SuspendedSpec
 from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
@@ -204,6 +205,8 @@ class ProjectFile(_Strict):
     systems: dict[str, SystemSpec] = Field(default_factory=dict)
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     alerts: dict[str, AlertRuleSpec] = Field(default_factory=dict)
+    budgets: dict[str, BudgetSpec] = Field(
+        default_factory=dict, description="monthly USD budgets per system or team")
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
     audit: AuditSpec = Field(default_factory=AuditSpec)
     policies: dict[str, PolicySpec] = Field(default_factory=dict)
