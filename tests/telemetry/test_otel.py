@@ -95,6 +95,28 @@ def test_a_recorded_call_is_a_genai_client_span(traced, receiver):
                    for key in a)
 
 
+def test_phoenix_reads_cost_and_tokens_under_the_openinference_names(traced, receiver):
+    ws, _ = traced
+    ws.record(SYSTEM, "q", "a", 300, model="sim-router-1", provider="simulated",
+              input_tokens=120, output_tokens=30, cached_input_tokens=100,
+              cost_micro_usd=1500)
+    ws.record(SYSTEM, "q", "a", 100, model="sim-router-1", provider="simulated",
+              input_tokens=5, output_tokens=1)  # unpriced
+    ws.flush()
+    priced, unpriced = sorted(receiver.wait_for(2), key=lambda s: -(s.end_ns - s.start_ns))
+    a = priced.attributes
+    assert a["openinference.span.kind"] == "LLM"
+    assert a["llm.cost.total"] == pytest.approx(0.0015) == a["trimtab.cost_usd"]
+    assert (a["llm.token_count.prompt"], a["llm.token_count.completion"],
+            a["llm.token_count.total"]) == (120, 30, 150)
+    assert a["llm.token_count.prompt_details.cache_read"] == 100
+    assert a["llm.model_name"] == "sim-router-1"
+    assert a["llm.provider"] == "trimtab.simulated"
+    # Unknown cost stays unknown: Phoenix must not show it as $0.
+    assert "llm.cost.total" not in unpriced.attributes
+    assert unpriced.attributes["llm.token_count.total"] == 6
+
+
 def test_a_failed_call_is_an_error_span_with_a_low_cardinality_type(traced, receiver):
     ws, _ = traced
     ws.record(SYSTEM, {"text": "slow"}, None, 30_000, status="error", error_kind="timeout",

@@ -153,6 +153,7 @@ class SpanExport:
             "server.port": port,
             **_request_params(record.request),
         }
+        attributes.update(_openinference(record, attributes))
         name = f"chat {requested}" if requested else "chat"
         return name, {k: v for k, v in attributes.items() if v is not None}
 
@@ -241,6 +242,28 @@ def _trimtab_attributes(record: CallRecord) -> dict[str, Any]:
         "trimtab.fallback_used": record.fallback_used,
     }
     return {k: v for k, v in attributes.items() if v is not None}
+
+
+def _openinference(record: CallRecord, genai: dict[str, Any]) -> dict[str, Any]:
+    """The same call under the OpenInference names (Arize Phoenix, Arize AX): Phoenix
+    reads cost only from ``llm.cost.*`` and shows $0 without it. The call log keeps
+    one total, so only ``llm.cost.total`` is sent (no prompt/completion split is
+    invented); an unpriced call sends none, so it shows as unknown, not as free."""
+    tokens = (record.input_tokens, record.output_tokens)
+    return {
+        "openinference.span.kind": "LLM",
+        "llm.system": genai["gen_ai.provider.name"],
+        "llm.provider": genai["gen_ai.provider.name"],
+        "llm.model_name": genai["gen_ai.response.model"] or genai["gen_ai.request.model"],
+        "llm.token_count.prompt": record.input_tokens,
+        "llm.token_count.completion": record.output_tokens,
+        "llm.token_count.total": (sum(tokens) if None not in tokens else None),
+        "llm.token_count.prompt_details.cache_read": record.cached_input_tokens,
+        "llm.token_count.prompt_details.cache_write": record.cache_write_tokens,
+        "llm.token_count.completion_details.reasoning": record.reasoning_tokens,
+        "llm.cost.total": (record.cost_micro_usd / 1_000_000
+                           if record.cost_micro_usd is not None else None),
+    }
 
 
 def _error_type(record: CallRecord) -> str:
