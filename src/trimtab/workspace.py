@@ -83,6 +83,8 @@ if TYPE_CHECKING:
     from trimtab.store.erasure import Erasure
     from trimtab.store.evals import CaseResult, EvalRun
     from trimtab.store.flags import Flag
+    from trimtab.store.freezes import Freeze
+    from trimtab.store.holds import Hold
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.incidents import Incident
     from trimtab.store.labels import Label
@@ -378,6 +380,8 @@ class Workspace:
         ``skip_order`` with a ``reason``, checked before the gate and any approval.
         """
         actor = self.authorize("gate.override" if force else "deployment.promote", system)
+        override = _freeze_override(force, reason)
+        lifecycle.check_not_frozen(self.store, system, env, "promote", override=override)
         lifecycle.check_order(self.store, self.project, system, ref, env,
                               skip_order=skip_order, reason=reason)
         if shadow is None:
@@ -386,27 +390,33 @@ class Workspace:
         held = _approvals().hold(self.store, self.project, system, ref, env, reason,
                                  canary=canary, shadow=shadow, actor=actor)
         return held or self._apply_promotion(system, ref, env, reason, canary=canary,
-                                             shadow=shadow, actor=actor, skip_order=skip_order)
+                                             shadow=shadow, actor=actor, skip_order=skip_order,
+                                             freeze_override=override)
 
     def _apply_promotion(self, system: str, ref: str, env: str, reason: str, *,
                          canary: int | None, shadow: int | None,
-                         actor: str, skip_order: bool = False) -> Deployment | None:
+                         actor: str, skip_order: bool = False,
+                         freeze_override: str | None = None) -> Deployment | None:
         """The promotion itself: what ``promote`` does where no approval is needed,
-        and what an approved request applies."""
+        and what an approved request applies (never past a freeze: an override is
+        the admin's, at the moment of the change)."""
         with self._changing_routes():
             return lifecycle.promote(self.store, self.project, system, ref, env, reason,
                                      canary=canary, shadow=shadow, actor=actor,
-                                     skip_order=skip_order)
+                                     skip_order=skip_order, freeze_override=freeze_override)
 
     def approve(self, request: str, *, release: str | None = None, comment: str = "",
                 now: datetime | None = None) -> tuple[ApprovalRequest, Deployment | None]:
         """Approve a pending promotion (optionally naming the release approved);
         at the quorum it applies. Returns the request and the deployment if it applied."""
         pending = self.approval(request)
+        actor = self.authorize("approval.decide", pending.system)
+        # A frozen system takes no approval: the quorum is not spent on a change
+        # that could not apply (store/freezes.py refuses it again when applying).
+        lifecycle.check_not_frozen(self.store, pending.system, pending.env, "promote")
         return _approvals().approve(
             self.store, request, release=release, comment=comment, now=now,
-            actor=self.authorize("approval.decide", pending.system),
-            apply=self._apply_approved)
+            actor=actor, apply=self._apply_approved)
 
     def _apply_approved(self, r: ApprovalRequest) -> Deployment | None:
         """An approved request applies while its release still passes its gates; the
@@ -436,12 +446,16 @@ class Workspace:
         return _approvals().requests(self.store, include_closed=include_closed, system=system)
 
     def rollback(self, system: str, env: str, to: str | None = None,
-                 reason: str = "") -> Deployment:
+                 reason: str = "", *, force: bool = False) -> Deployment:
+        """Go back to the previous release (or ``to``); ``force`` with a ``reason``
+        rolls back a system an incident froze (admin; audited)."""
         protected = _approvals().policy(self.project, system, env) is not None
         action = "deployment.rollback.protected" if protected else "deployment.rollback"
+        actor = self.authorize("freeze.override" if force else action, system)
         with self._changing_routes():
             return lifecycle.rollback(self.store, self.project, system, env, to, reason,
-                                      actor=self.authorize(action, system))
+                                      actor=actor,
+                                      freeze_override=_freeze_override(force, reason))
 
     # --- the kill switch (trimtab.govern.suspend) -----------------------------
 
@@ -474,14 +488,55 @@ class Workspace:
 
     def open_incident(self, system: str, *, severity: str, summary: str,
                       categories: list[str] | None = None,
-                      aware_at: datetime | None = None) -> Incident:
-        """Record an incident; its regulatory deadlines run from ``aware_at`` (now)."""
+                      aware_at: datetime | None = None, freeze: bool | None = None,
+                      hold_since: datetime | None = None) -> Incident:
+        """Record an incident; its regulatory deadlines run from ``aware_at`` (now).
+        A serious one (a reporting category, or critical) freezes the system and
+        holds its calls unless ``freeze=False`` (trimtab.govern.freeze)."""
         from trimtab.govern import incidents
 
         return incidents.open_incident(
             self.store, self.project, system, severity=severity, summary=summary,
-            categories=list(categories or []), aware_at=aware_at,
-            actor=self.authorize("incident.manage", system))
+            categories=list(categories or []), aware_at=aware_at, freeze=freeze,
+            hold_since=hold_since, actor=self.authorize("incident.manage", system))
+
+    def freeze_incident(self, ref: str, *, hold_since: datetime | None = None
+                        ) -> tuple[Freeze, Hold]:
+        """Freeze an open incident's system and hold its calls (one opened unfrozen)."""
+        from trimtab.govern import freeze
+
+        return freeze.freeze(self.store, self._project_or_none(), ref, since=hold_since,
+                             actor=self.authorize("incident.manage",
+                                                  self.incident(ref).system))
+
+    def unfreeze_incident(self, ref: str, *, reason: str) -> list[Freeze]:
+        """Lift an incident's freeze (an approver); its legal hold stays."""
+        from trimtab.govern import freeze
+
+        return freeze.unfreeze(self.store, ref, reason=reason,
+                               actor=self.authorize("incident.unfreeze",
+                                                    self.incident(ref).system))
+
+    def release_holds(self, ref: str, *, reason: str) -> list[Hold]:
+        """Release an incident's legal holds (an admin): its calls follow retention again."""
+        from trimtab.govern import freeze
+
+        return freeze.release_holds(self.store, ref, reason=reason,
+                                    actor=self.authorize("hold.release",
+                                                         self.incident(ref).system))
+
+    def freezes(self, *, system: str | None = None,
+                include_lifted: bool = False) -> list[Freeze]:
+        from trimtab.govern import freeze
+
+        return freeze.freezes(self.store, system=system, include_lifted=include_lifted)
+
+    def holds(self, *, system: str | None = None,
+              include_released: bool = False) -> list[tuple[Hold, int]]:
+        """Legal holds, each with how many calls it keeps."""
+        from trimtab.govern import freeze
+
+        return freeze.holds(self.store, system=system, include_released=include_released)
 
     def note_incident(self, ref: str, text: str) -> Incident:
         from trimtab.govern import incidents
@@ -1157,8 +1212,9 @@ class Workspace:
 
     def run_scheduled(self, now: datetime | None = None) -> None:
         """Housekeeping the monitor does each cycle: sampled scoring of real outputs
-        (systems with ``scoring:``, bounded per cycle), and a signed audit checkpoint
-        when ``audit.checkpoint_every`` is set and the chain moved since the last one."""
+        (systems with ``scoring:``, bounded per cycle), a signed audit checkpoint
+        when ``audit.checkpoint_every`` is set and the chain moved since the last one,
+        and an alert for each incident reporting deadline that came near."""
         if self.project_file is None:
             return
         if any(s.scoring is not None for s in self.project.spec.systems.values()):
@@ -1169,6 +1225,17 @@ class Workspace:
             from trimtab.govern import checkpoints as audit_checkpoints
 
             audit_checkpoints.scheduled(self.store, self.project, self._schedule, now=now)
+        from trimtab.govern import deadline_alerts
+
+        deadline_alerts.raise_due(self.store, self.project, actor=current_actor(), now=now)
+
+    def raise_deadline_alerts(self, *, now: datetime | None = None) -> list[AlertEvent]:
+        """An ``incident-deadline`` alert for each reporting deadline within
+        ``incidents.warn_before``, once each (the monitor does this every cycle)."""
+        from trimtab.govern import deadline_alerts
+
+        return deadline_alerts.raise_due(self.store, self.project, now=now,
+                                         actor=self.authorize("alerts.evaluate"))
 
     def _project_or_none(self) -> Project | None:
         """The project file, or None where there is none (a store-only workspace)."""
@@ -1253,6 +1320,16 @@ class Workspace:
         from trimtab.assess import portfolio
 
         return portfolio.history(self.store, system, limit)
+
+
+def _freeze_override(force: bool, reason: str) -> str | None:
+    """The reason an admin's ``--force`` gives to pass a freeze, required."""
+    if not force:
+        return None
+    if not reason.strip():
+        raise TrimtabError("--force needs --reason \"why\": the override and its reason are "
+                           "kept in the audit trail.")
+    return reason
 
 
 def _approvals():

@@ -68,6 +68,7 @@ LISTINGS = [
     ["quality", "releases", SYSTEM],
     ["quality", "weekly", SYSTEM],
     ["review", "flags", SYSTEM],
+    ["incident", "holds", "--all"],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
@@ -76,6 +77,7 @@ COMMANDS = {
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
     "incident drills", "labels", "export verify", "assurance reviews",
     "assurance findings", "quality releases", "quality weekly", "review flags",
+    "incident holds",
 }
 
 
@@ -100,8 +102,6 @@ def busy(cli, project_dir):
     ws.add_user("release-manager-for-the-support-team@example.com", "approver")
     ws.create_token(user="release-manager-for-the-support-team@example.com",
                     name="ci-pipeline-of-the-complaint-router")
-    ws.open_incident(SYSTEM, severity="high", summary="safety complaints routed to billing",
-                     categories=["ai-act-serious", "nis2-significant"])
     ws.suspend(SYSTEM, "dev", reason="held while the incident is open")
     ws.record_drill(SYSTEM, scenario="the provider answers 401 for every call for an hour",
                     participants=["alice@example.com", "oncall-of-the-quality-team@example.com"],
@@ -120,6 +120,8 @@ def busy(cli, project_dir):
         handle.write("policies:\n  production:\n    approvals: 1\n")
     ws.promote(SYSTEM, second.id, "production", reason="needs an approver")
     ws.export_evidence(SYSTEM, since=now - timedelta(days=1), out=project_dir.parent / "evidence")
+    ws.open_incident(SYSTEM, severity="high", summary="safety complaints routed to billing",
+                     categories=["ai-act-serious", "nis2-significant"])  # freezes, holds
     ws.close()
     cli("check", expect=1)
     cli("drift", "check", SYSTEM, "--current", "1h")

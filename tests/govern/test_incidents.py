@@ -61,6 +61,7 @@ def test_open_note_close_audited(ws):
                             aware_at=datetime.now(UTC) - timedelta(hours=2))
     assert [d.name for d in ws.deadlines()][:2] == ["early warning", "incident notification"]
     ws.note_incident(made.id[:4], "suspended production")
+    ws.unfreeze_incident(made.id, reason="contained")  # a serious incident froze it
     closed = ws.close_incident(made.id, root_cause="prompt dropped the label",
                                actions="eval case added")
     assert closed.closed_by == "alice@example.com" and len(closed.notes) == 1
@@ -91,6 +92,7 @@ def test_cli(cli, monkeypatch):
     listed = cli("incidents").stdout
     assert incident_id in listed and "in 2d 2" in listed
     cli("incident", "note", incident_id, "rotated the leaked key")
+    cli("incident", "unfreeze", incident_id, "--reason", "key rotated")
     shown = json.loads(cli("incident", "show", incident_id).stdout)
     assert shown["notes"][0]["text"] == "rotated the leaked key"
     assert shown["deadlines"][0]["regime"].startswith("GDPR")

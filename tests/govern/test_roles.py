@@ -20,7 +20,7 @@ def _rows(path, seed):
 
 
 @pytest.fixture
-def stage(cli, project_dir, tmp_path, monkeypatch):
+def stage(cli, project_dir, tmp_path, monkeypatch, request):
     """Users of every role, and what the write commands need to act on."""
     with open(project_dir / "trimtab.yaml", "a") as handle:
         handle.write("alerts:\n  router-errors:\n    system: complaint-router\n"
@@ -38,12 +38,17 @@ def stage(cli, project_dir, tmp_path, monkeypatch):
     key, _ = ws.create_key("crm", env="production")
     with open(project_dir / "trimtab.yaml", "a") as handle:
         handle.write("policies:\n  production:\n    approvals: 1\n")
-    request = ws.promote(SYSTEM, r2.id, "production")  # held: a pending request
+    pending = ws.promote(SYSTEM, r2.id, "production")  # held: a pending request
     ws.suspend(SYSTEM, "dev", reason="held for the resume row")
     incident = ws.open_incident(SYSTEM, severity="low", summary="staged")
     review = ws.record_independent_review(SYSTEM, reviewer="dana@audit.example.com",
                                           organisation="Internal audit", scope="all",
                                           findings=["staged"])
+    held = ws.open_incident(SYSTEM, severity="high", summary="held", categories=[
+        "ai-act-serious"])  # frozen, and its legal hold stays after unfreezing
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("command") != "incident unfreeze":
+        ws.unfreeze_incident(held.id, reason="only the unfreeze row needs it frozen")
     ws.close()
     with_users(cli, monkeypatch)
     ws = trimtab.connect(project_dir)
@@ -51,8 +56,9 @@ def stage(cli, project_dir, tmp_path, monkeypatch):
     ws.close()
     ref, cur = _rows(tmp_path / "ref.csv", 1), _rows(tmp_path / "cur.csv", 2)
     return {"r1": r1.id, "r2": r2.id, "call": call_id, "key": key.id, "ref": ref, "cur": cur,
-            "request": request.id, "incident": incident.id, "token": token.id,
-            "evidence": str(tmp_path / "evidence"), "finding": review.findings[0].id}
+            "request": pending.id, "incident": incident.id, "token": token.id,
+            "evidence": str(tmp_path / "evidence"), "finding": review.findings[0].id,
+            "held": held.id}
 
 
 #: (the command, the action it needs) - every command that changes the store.
@@ -101,6 +107,13 @@ COMMANDS = {
     "assurance record": (["assurance", "record", SYSTEM, "-r", "dana@audit.example.com", "-o",
                           "Internal audit", "-s", "all", "--no-findings"], "assurance.manage"),
     "assurance close": (["assurance", "close", "{finding}", "-m", "fixed"], "assurance.manage"),
+    "incident freeze": (["incident", "freeze", "{incident}"], "incident.manage"),
+    "incident unfreeze": (["incident", "unfreeze", "{held}", "--reason", "x"],
+                          "incident.unfreeze"),
+    "incident release-hold": (["incident", "release-hold", "{held}", "--reason", "x"],
+                              "hold.release"),
+    "rollback --force": (["rollback", SYSTEM, "--env", "staging", "--force", "--reason", "x"],
+                         "freeze.override"),
 }
 
 

@@ -55,7 +55,9 @@ def check(
     does (and the assessment stored); each one below its target is named with
     its next step. Exit 0 when nothing fires and (with --target) every system is
     at or above its target, 1 otherwise, 2 on a mistake, so cron jobs and CI
-    pipelines can gate on it.
+    pipelines can gate on it. An open incident's reporting deadline within
+    `incidents.warn_before` raises one `incident-deadline` alert through
+    `incidents.channels` (printed on stderr; not in the exit code).
 
     Example:
 
@@ -65,11 +67,20 @@ def check(
     from trimtab.observe.alerts import format_value
 
     ws = workspace()
+    # Deadlines and failed deliveries are printed here; keep logging's last-resort copy quiet.
+    quiet = logging.getLogger("trimtab.observe.alerts")
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+    deadlines = ws.raise_deadline_alerts()  # delivered by the cycle below
+    for event in deadlines:
+        err_console.print(f"incident-deadline: {event.document['summary']}", markup=False,
+                          highlight=False, soft_wrap=True)
     report: dict = {"firing": 0, "alerts": [], "sent": []}
-    if ws.project.spec.alerts or json_output:
+    if ws.project.spec.alerts or json_output or deadlines:
         cycle = _check_alerts(ws)
         report = {"firing": len(cycle.firing), "alerts": [s.to_dict() for s in cycle.statuses],
-                  "sent": [s.to_dict() for s in cycle.sent]}
+                  "sent": [s.to_dict() for s in cycle.sent],
+                  "deadlines": [e.document for e in deadlines]}
         if not json_output:
             print_listing(
                 "alerts",

@@ -35,7 +35,8 @@ def promote(
         help="Also call the release on this share of calls; record, never return.",
     ),
     force: bool = typer.Option(
-        False, "--force", help="Promote past a failing eval gate (needs --reason; audited).",
+        False, "--force", help="Promote past a failing eval gate or an incident freeze "
+        "(admin; needs --reason; audited).",
     ),
     skip_order: bool = typer.Option(
         False, "--skip-order",
@@ -55,7 +56,9 @@ def promote(
     pending request that applies once approved (`trimtab approve ID`).
     An environment that eval suites guard (`gate:` in trimtab.yaml) needs a
     passing `trimtab eval` run of each on this release; --force --reason
-    overrides that (admin, audited).
+    overrides that (admin, audited). A system frozen by an incident refuses
+    every promotion until `trimtab incident unfreeze`; --force --reason
+    overrides that too (admin, audited).
 
     Example:
 
@@ -88,17 +91,23 @@ def rollback(
     env: str = typer.Option(..., "--env", "-e", help="Environment to roll back."),
     to: str = typer.Option(None, "--to", help="Release to return to (default: the previous one)."),
     reason: str = typer.Option("", "--reason", "-r", help="Why; kept in the audit trail."),
+    force: bool = typer.Option(
+        False, "--force", help="Roll back a system frozen by an incident (admin; needs "
+        "--reason; audited).",
+    ),
 ) -> None:
     """Return an environment to its previous release, or to a named one.
 
     Repeated rollbacks walk further back (r3 → r2 → r1), they do not ping-pong.
     While a canary or shadow runs, rollback stops it and keeps the stable release.
+    A system frozen by an incident refuses until `trimtab incident unfreeze`,
+    or an admin's --force --reason (audited).
 
     Example:
 
         trimtab rollback complaint-router --env production --reason "bad routing on EN"
     """
-    deployment = workspace().rollback(system, env, to=to, reason=reason)
+    deployment = workspace().rollback(system, env, to=to, reason=reason, force=force)
     console.print(f"{system}: rolled back {env} to {deployment.release_id[:12]}")
 
 

@@ -47,8 +47,21 @@ def open_(
              "personal-data-breach."),
     aware_at: str = typer.Option(None, "--aware-at", help="When the team became aware "
                                  "(ISO time or a span ago like 3h; default: now)."),
+    freeze: bool = typer.Option(
+        None, "--freeze/--no-freeze",
+        help="Pin the system's releases and hold its calls (default: freeze when a "
+             "category applies or the severity is critical)."),
+    hold_since: str = typer.Option(
+        None, "--hold-since", help="Where the legal hold starts (ISO time or a span ago; "
+        "default: incidents.hold_before, 7d, before --aware-at)."),
 ) -> None:
     """Open an incident; every applicable reporting deadline runs from --aware-at.
+
+    A serious incident (any reporting category, or critical severity) freezes
+    the system: its releases are pinned (promote and rollback refused, save an
+    admin's --force --reason) and its calls from --hold-since on go on legal
+    hold (never pruned). --no-freeze opts out; --freeze freezes any incident.
+    Lift with `trimtab incident unfreeze`, release with `incident release-hold`.
 
     Example:
 
@@ -57,9 +70,116 @@ def open_(
     ws = workspace()
     made = ws.open_incident(system, severity=severity, summary=summary,
                             categories=category or [], aware_at=parse_since(aware_at,
-                                                                            "--aware-at"))
+                                                                            "--aware-at"),
+                            freeze=freeze, hold_since=parse_since(hold_since, "--hold-since"))
     console.print(f"opened incident [bold]{made.id}[/] for {system} ({severity})")
+    for found in ws.freezes(system=system):
+        if found.incident_id == made.id:
+            console.print(f"froze {system}: releases pinned, calls on legal hold "
+                          f"(lift: trimtab incident unfreeze {made.id} --reason ...)",
+                          markup=False)
     _print_deadlines([d for d in ws.deadlines() if d.incident == made.id])
+
+
+@app.command("freeze")
+@handles_errors
+def freeze(
+    incident: str = typer.Argument(..., metavar="ID", help="The incident id (or a prefix)."),
+    hold_since: str = typer.Option(
+        None, "--hold-since", help="Where the legal hold starts (default: "
+        "incidents.hold_before before the incident's awareness)."),
+) -> None:
+    """Freeze an open incident's system: pin its releases, put its calls on legal hold.
+
+    Example:
+
+        trimtab incident freeze 7c2e91aa
+    """
+    made, hold = workspace().freeze_incident(incident,
+                                             hold_since=parse_since(hold_since, "--hold-since"))
+    console.print(f"froze {made.system} for incident {made.incident_id}; legal hold {hold.id} "
+                  f"from {hold.since:%Y-%m-%d %H:%M} UTC", markup=False)
+
+
+@app.command("unfreeze")
+@handles_errors
+def unfreeze(
+    incident: str = typer.Argument(..., metavar="ID", help="The incident id (or a prefix)."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why; kept in the audit trail."),
+) -> None:
+    """Lift an incident's freeze so releases move again (approver; audited).
+
+    The legal hold on its calls stays until `trimtab incident release-hold`.
+
+    Example:
+
+        trimtab incident unfreeze 7c2e91aa --reason "fix verified; evidence exported"
+    """
+    lifted = workspace().unfreeze_incident(incident, reason=reason)
+    console.print(f"unfroze {lifted[0].system} (incident {lifted[0].incident_id}); its legal "
+                  "hold stays", markup=False)
+
+
+@app.command("release-hold")
+@handles_errors
+def release_hold(
+    incident: str = typer.Argument(..., metavar="ID", help="The incident id (or a prefix)."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why; kept in the audit trail."),
+) -> None:
+    """Release an incident's legal hold: its calls follow retention again (admin; audited).
+
+    Example:
+
+        trimtab incident release-hold 7c2e91aa --reason "authority closed the case"
+    """
+    released = workspace().release_holds(incident, reason=reason)
+    console.print(f"released {len(released)} legal hold(s) of incident "
+                  f"{released[0].incident_id}", markup=False)
+
+
+@app.command("holds")
+@handles_errors
+def holds(
+    system: str = typer.Option(None, "--system", "-s", help="Only this system."),
+    include_released: bool = typer.Option(False, "--all", help="List released holds too."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List legal holds (calls `trimtab prune` never deletes) and standing freezes.
+
+    Example:
+
+        trimtab incident holds --system complaint-router
+    """
+    ws = workspace()
+    found = ws.holds(system=system, include_released=include_released)
+    frozen = ws.freezes(system=system, include_lifted=include_released)
+    if json_output:
+        print_json({"holds": [h.to_dict() | {"calls": n} for h, n in found],
+                    "freezes": [f.to_dict() for f in frozen]})
+        return
+    if not found and not frozen:
+        console.print("no legal holds, no freezes")
+        return
+    if found:
+        print_listing(
+            "legal holds (UTC)",
+            [Col("id"), Col("system"), Col("incident"), Col("since"), Col("until"),
+             Col("calls", right=True), Col("state"), Col("reason", wrap=True, drop=1)],
+            [[str(h.id), h.system, h.incident_id or "-", f"{h.since:%Y-%m-%d %H:%M}",
+              f"{h.until:%Y-%m-%d %H:%M}" if h.until else "open", str(n),
+              "held" if h.active else f"released {h.released_at:%Y-%m-%d}",
+              escape(h.reason)] for h, n in found],
+        )
+    if frozen:
+        print_listing(
+            "freezes (UTC)",
+            [Col("system"), Col("incident"), Col("since"), Col("pinned", wrap=True),
+             Col("state")],
+            [[f.system, f.incident_id or "-", f"{f.frozen_at:%Y-%m-%d %H:%M}",
+              ", ".join(f"{e}={r[:12]}" for e, r in sorted(f.pinned.items())) or "-",
+              "frozen" if f.lifted_at is None else f"lifted {f.lifted_at:%Y-%m-%d}"]
+             for f in frozen],
+        )
 
 
 @app.command("note")
@@ -106,8 +226,14 @@ def show(incident: str = typer.Argument(..., metavar="ID", help="The incident id
     """
     from trimtab.govern.incidents import deadlines
 
-    found = workspace().incident(incident)
-    print_json(found.to_dict() | {"deadlines": [d.to_dict() for d in deadlines(found)]})
+    ws = workspace()
+    found = ws.incident(incident)
+    print_json(found.to_dict() | {
+        "deadlines": [d.to_dict() for d in deadlines(found)],
+        "freezes": [f.to_dict() for f in ws.freezes(system=found.system, include_lifted=True)
+                    if f.incident_id == found.id],
+        "holds": [h.to_dict() | {"calls": n} for h, n in ws.holds(
+            system=found.system, include_released=True) if h.incident_id == found.id]})
 
 
 @handles_errors
@@ -130,6 +256,7 @@ def incidents(
     ws = workspace()
     due = ws.deadlines(system=system)
     listed = ws.incidents(include_closed=include_closed, system=system)
+    frozen = {f.incident_id for f in ws.freezes(system=system)}
     if json_output:
         print_json({"incidents": [i.to_dict() for i in listed],
                     "deadlines": [d.to_dict() for d in due]})
@@ -142,7 +269,8 @@ def incidents(
         [Col("id"), Col("system"), Col("severity", drop=2), Col("aware", drop=1), Col("state"),
          Col("summary", wrap=True)],
         [[i.id, i.system, i.severity, f"{i.aware_at:%Y-%m-%d %H:%M}",
-          "closed" if i.closed_at else "open", escape(i.summary)] for i in listed],
+          "closed" if i.closed_at else "open, frozen" if i.id in frozen else "open",
+          escape(i.summary)] for i in listed],
     )
     _print_deadlines(due)
 

@@ -27,7 +27,8 @@ def prune(
     """Delete recorded calls older than each system's retention_days, audited per system.
 
     Systems without retention_days keep every call unless --older-than is
-    given. Rollups stay, so metrics over old windows remain.
+    given. Calls under a legal hold (`trimtab holds`) are never deleted.
+    Rollups stay, so metrics over old windows remain.
 
     Example:
 
@@ -41,15 +42,19 @@ def prune(
     print_listing(
         "prune (dry run: nothing deleted)" if dry_run else "prune",
         [Col("system"), Col("rule", wrap=True), Col("older than (UTC)"),
-         Col("would go" if dry_run else "deleted", right=True)],
+         Col("would go" if dry_run else "deleted", right=True),
+         Col("held", right=True, drop=1)],
         [[r.system, r.rule, f"{r.before:%Y-%m-%d %H:%M}" if r.before else "-",
-          str(r.calls) if r.before else "-"] for r in results],
+          str(r.calls) if r.before else "-", str(r.held) if r.before else "-"]
+         for r in results],
     )
     total = sum(r.calls for r in results)
     pruned = sum(1 for r in results if r.calls)
     verb = "dry run: nothing deleted; would delete" if dry_run else "deleted"
+    held = sum(r.held for r in results)
+    kept = f"; {held} under legal hold kept" if held else ""
     console.print(f"{verb} {total} call{'s' if total != 1 else ''} of {pruned} "
-                  f"system{'s' if pruned != 1 else ''}; rollups are kept.")
+                  f"system{'s' if pruned != 1 else ''}{kept}; rollups are kept.")
 
 
 @handles_errors

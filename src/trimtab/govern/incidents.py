@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from trimtab.errors import TrimtabError
+from trimtab.govern import freeze as freezing
 from trimtab.project.models import Project
 from trimtab.store import Store
 from trimtab.store import incidents as incident_store
@@ -85,7 +86,11 @@ def deadlines(incident: Incident, table: dict[str, Any] | None = None) -> list[D
 
 def open_incident(store: Store, project: Project, system: str, *, severity: str,
                   summary: str, categories: list[str], aware_at: datetime | None,
-                  actor: str) -> Incident:
+                  actor: str, freeze: bool | None = None,
+                  hold_since: datetime | None = None) -> Incident:
+    """Record an incident. A serious one (a reporting category, or critical)
+    freezes its system and holds its calls in the same transaction, unless
+    ``freeze=False``; ``freeze=True`` freezes any (govern/freeze.py)."""
     project.system(system)
     if severity not in SEVERITIES:
         raise TrimtabError(f"--severity {severity!r}: use one of {', '.join(SEVERITIES)}.")
@@ -100,9 +105,16 @@ def open_incident(store: Store, project: Project, system: str, *, severity: str,
     aware = aware_at or now
     if aware > now + timedelta(minutes=5):
         raise TrimtabError("--aware-at is in the future. Fix: give when the team became aware.")
+    if hold_since is not None and hold_since > aware:
+        raise TrimtabError("--hold-since is after --aware-at: the hold must cover the calls "
+                           "before the team became aware. Fix: give an earlier time.")
     with store.write() as conn:
-        return incident_store.open_(conn, system=system, severity=severity, summary=summary,
+        made = incident_store.open_(conn, system=system, severity=severity, summary=summary,
                                     categories=categories, aware_at=aware, actor=actor)
+        if freeze if freeze is not None else freezing.serious(made):
+            since = hold_since or aware - freezing.hold_before(project)
+            freezing.freeze_in(conn, made, since=since, actor=actor)
+        return made
 
 
 def note(store: Store, ref: str, text: str, *, actor: str) -> Incident:
@@ -116,8 +128,11 @@ def close(store: Store, ref: str, *, root_cause: str, actions: str, actor: str) 
     if not root_cause.strip() or not actions.strip():
         raise TrimtabError("closing an incident needs --root-cause and --actions.")
     with store.write() as conn:
-        return incident_store.close(conn, incident_store.get(conn, ref), root_cause=root_cause,
-                                    actions=actions, actor=actor)
+        found = incident_store.get(conn, ref)
+        if found.closed_at is None:
+            freezing.before_close(conn, found, actor=actor)
+        return incident_store.close(conn, found, root_cause=root_cause, actions=actions,
+                                    actor=actor)
 
 
 def incidents(store: Store, *, include_closed: bool = False,

@@ -6,12 +6,14 @@ Five roles, each holding the powers of those before it:
 - reviewer: also scores calls (human review) and stores their true labels;
 - operator: also syncs, releases, promotes and rolls back where no approval
   policy applies, takes drift baselines, suspends systems, opens and closes
-  incidents;
+  incidents (and with them freezes and legal holds);
 - approver: also approves or rejects promotion requests, rolls back in a
   protected environment, resumes a high-risk system, records independent
-  reviews and closes their findings (the evidence of check G6);
+  reviews and closes their findings (the evidence of check G6), lifts an
+  incident's freeze;
 - admin: also manages users, roles, gateway keys, other people's tokens, pruning,
-  erasure, database roles.
+  erasure, database roles, overrides a freeze (``force`` with a reason), releases
+  a legal hold.
 
 A role is granted per project, or per system of it; the stronger of the two
 counts. With no identities defined the store is in single-user mode: whoever
@@ -62,6 +64,9 @@ NEEDS: dict[str, str] = {
     "system.resume.high-risk": "approver",
     "incident.manage": "operator",
     "assurance.manage": "approver",
+    "incident.unfreeze": "approver",
+    "freeze.override": "admin",
+    "hold.release": "admin",
     "approval.decide": "approver",
     "token.create": "viewer",
     "token.manage": "admin",

@@ -5,8 +5,10 @@ system without one gets its risk level's default from ``retention:`` in
 trimtab.yaml (high-risk: 180 days unless set higher, the EU AI Act's floor for
 their logs, Arts. 19 and 26(6); minimal and limited: kept unless set); an
 explicit ``older_than`` only reaches the systems that have neither (a call log
-with no retention keeps everything). Rollups are aggregates (counts, token
-and cost sums, latency sketches) with no prompt or answer text, so they stay:
+with no retention keeps everything). Calls under a legal hold (an incident's
+freeze, store/holds.py) are never pruned, whatever the policy. Rollups are
+aggregates (counts, token and cost sums, latency sketches) with no prompt or
+answer text, so they stay:
 metrics over old windows remain after their raw calls are gone.
 """
 
@@ -33,6 +35,7 @@ class Pruned:
     policy: dict[str, Any]
     calls: int  # deleted; in a dry run, that would be
     dry_run: bool
+    held: int = 0  # older than ``before`` but kept by a legal hold (store/holds.py)
 
     @property
     def rule(self) -> str:
@@ -48,7 +51,8 @@ class Pruned:
     def to_dict(self) -> dict[str, Any]:
         return {
             "system": self.system, "before": self.before.isoformat() if self.before else None,
-            "rule": self.rule, "calls": self.calls, "dry_run": self.dry_run,
+            "rule": self.rule, "calls": self.calls, "held": self.held,
+            "dry_run": self.dry_run,
         }
 
 
@@ -87,10 +91,12 @@ def prune(
         if dry_run:
             with store.read() as conn:
                 count = call_store.count_before(conn, name, before)
+                held = call_store.count_before(conn, name, before, held=True)
         else:
             with store.write() as conn:
                 count = call_store.prune(conn, name, before, actor=actor, policy=policy)
-        results.append(Pruned(name, before, policy, count, dry_run))
+                held = call_store.count_before(conn, name, before, held=True)
+        results.append(Pruned(name, before, policy, count, dry_run, held))
     return results
 
 

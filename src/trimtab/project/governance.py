@@ -37,6 +37,20 @@ class AuditSpec(_Strict):
         None, description="the monitor writes a checkpoint this often when the head moved")
 
 
+class IncidentsSpec(_Strict):
+    """How incidents warn before their reporting deadlines, and how far back a
+    freeze's legal hold reaches."""
+
+    warn_before: str = Field(
+        "12h", description="an alert fires this long before each reporting deadline")
+    channels: list[str] = Field(
+        default_factory=list, description="where deadline alerts go (names under channels:); "
+        "none: the monitor's log and the alert history only")
+    hold_before: str = Field(
+        "7d", description="a freeze's legal hold keeps the calls from this long before the "
+        "team became aware")
+
+
 class PolicySpec(_Strict):
     """An environment's promotion policy: how many people other than the requester
     must approve before a promotion applies."""
@@ -101,6 +115,12 @@ def check(spec: ProjectFile, problem) -> None:
     if spec.retention.high < HIGH_RISK_MIN_DAYS:
         problem(("retention", "high"), f"{spec.retention.high} {floor}. "
                 f"Fix: retention: {{high: {HIGH_RISK_MIN_DAYS}}} or more, or remove it.")
+    for key in ("warn_before", "hold_before"):
+        _span(getattr(spec.incidents, key), ("incidents", key), problem)
+    for i, channel in enumerate(spec.incidents.channels):
+        if channel not in spec.channels:
+            problem(("incidents", "channels", i), f"unknown channel {channel!r}. Fix: declare "
+                    f"it under `channels:` or use one of: {', '.join(spec.channels) or 'none'}.")
     for name, system in spec.systems.items():
         days = system.retention_days
         if system.risk == "high" and days is not None and days < HIGH_RISK_MIN_DAYS:

@@ -16,7 +16,13 @@ from trimtab.errors import NotFound, TrimtabError
 from trimtab.project.alert_rules import AlertRuleSpec, ChannelSpec
 from trimtab.project.budgets import BudgetSpec
 from trimtab.project.evals import EvalSuiteSpec, ReviewSpec, SamplingSpec
-from trimtab.project.governance import AuditSpec, PolicySpec, RetentionSpec, SuspendedSpec
+from trimtab.project.governance import (
+    AuditSpec,
+    IncidentsSpec,
+    PolicySpec,
+    RetentionSpec,
+    SuspendedSpec,
+)
 from trimtab.project.naming import NAME, suggest  # noqa: F401  (NAME: the checks use it)
 from trimtab.runtime.config import (  # noqa: F401  (re-exported: the file's schema embeds them)
     ENV_VAR,
@@ -211,6 +217,7 @@ class ProjectFile(_Strict):
     audit: AuditSpec = Field(default_factory=AuditSpec)
     policies: dict[str, PolicySpec] = Field(default_factory=dict)
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
+    incidents: IncidentsSpec = Field(default_factory=IncidentsSpec)
     scale: ScaleSpec = Field(default_factory=ScaleSpec)
 
 

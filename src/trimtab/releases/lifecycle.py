@@ -19,6 +19,7 @@ from trimtab.releases.diffs import SpecDiff, diff_specs
 from trimtab.releases.gitinfo import git_state
 from trimtab.store import Store
 from trimtab.store import deployments as deployment_store
+from trimtab.store import freezes as freeze_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
 from trimtab.store.deployments import Deployment
@@ -92,12 +93,24 @@ def check_order(store: Store, project: Project, system: str, ref: str, env: str,
         )
 
 
+def check_not_frozen(store: Store, system: str, env: str, change: str, *,
+                     override: str | None = None) -> None:
+    """Refuse early (before an approval request is made) a change to a frozen
+    system; the change itself checks again in its own transaction."""
+    if not (override or "").strip():
+        with store.read() as conn:  # without an override the guard only reads
+            freeze_store.guard(conn, system, change=change, env=env, override=None, actor="")
+
+
 def promote(store: Store, project: Project, system: str, ref: str, env: str, reason: str = "",
             *, canary: int | None = None, shadow: int | None = None,
-            actor: str | None = None, skip_order: bool = False) -> Deployment | None:
+            actor: str | None = None, skip_order: bool = False,
+            freeze_override: str | None = None) -> Deployment | None:
     """Make a release active in ``env``, or start it as a canary or shadow; None
     when it already was active (see ``Workspace.promote``). Environments go in
-    their declared order (releases/order.py) unless ``skip_order`` with a reason."""
+    their declared order (releases/order.py) unless ``skip_order`` with a reason.
+    A frozen system (store/freezes.py) refuses, unless ``freeze_override`` gives
+    an admin's reason (the caller checked the role)."""
     project.check_env(env)
     if canary is not None and shadow is not None:
         raise TrimtabError("choose --canary or --shadow, not both.")
@@ -105,6 +118,10 @@ def promote(store: Store, project: Project, system: str, ref: str, env: str, rea
     with store.write() as conn:
         stored = system_store.get(conn, system)
         release = release_store.resolve(conn, ref)
+        change = "canary" if canary is not None else "shadow" if shadow is not None \
+            else "promote"
+        freeze_store.guard(conn, system, change=change, env=env, override=freeze_override,
+                           actor=actor)
         skipped = promotion_order.check(
             conn, system=stored, release=release, env=env,
             environments=project.environments, skip_order=skip_order, reason=reason,
@@ -123,11 +140,14 @@ def promote(store: Store, project: Project, system: str, ref: str, env: str, rea
 
 
 def rollback(store: Store, project: Project, system: str, env: str, to: str | None = None,
-             reason: str = "", *, actor: str | None = None) -> Deployment:
+             reason: str = "", *, actor: str | None = None,
+             freeze_override: str | None = None) -> Deployment:
     project.check_env(env)
     actor = actor or current_actor()
     with store.write() as conn:
         stored = system_store.get(conn, system)
+        freeze_store.guard(conn, system, change="rollback", env=env, override=freeze_override,
+                           actor=actor)
         target = release_store.resolve(conn, to) if to else None
         return deployment_store.rollback(
             conn, system=stored, env=env, to=target, reason=reason,

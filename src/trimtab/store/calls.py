@@ -13,6 +13,7 @@ from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit, bulk
 from trimtab.store.call_columns import CALL_COLUMNS
 from trimtab.store.filters import matching
+from trimtab.store.holds import held_call_filter
 from trimtab.store.rollups import summarize
 from trimtab.store.schema import calls
 
@@ -146,9 +147,13 @@ def systems(conn: Connection) -> list[str]:
     return list(conn.execute(select(calls.c.system).distinct().order_by(calls.c.system)).scalars())
 
 
-def count_before(conn: Connection, system: str, before: datetime) -> int:
+def count_before(conn: Connection, system: str, before: datetime, *,
+                 held: bool = False) -> int:
+    """How many of a system's calls older than ``before`` pruning would delete
+    (``held=True``: how many a legal hold keeps instead)."""
+    kept = held_call_filter()
     statement = select(func.count()).select_from(calls).where(
-        calls.c.system == system, calls.c.time < before)
+        calls.c.system == system, calls.c.time < before, kept if held else ~kept)
     return conn.execute(statement).scalar_one()
 
 
@@ -159,15 +164,20 @@ def prune(
 
     Audited in the same transaction when anything went (``policy`` says why:
     the declared retention_days, or an explicit --older-than). Rollups are
-    aggregates without prompt or answer text, so they stay.
+    aggregates without prompt or answer text, so they stay. A call under an
+    active legal hold (store/holds.py) is never deleted; the audit entry says
+    how many were kept.
     """
     deleted = conn.execute(
-        delete(calls).where(calls.c.system == system, calls.c.time < before)
+        delete(calls).where(calls.c.system == system, calls.c.time < before,
+                            ~held_call_filter())
     ).rowcount
     if deleted:
+        held = count_before(conn, system, before, held=True)
         audit.append(
             conn, actor=actor, action="calls.prune", object_type="system", object_id=system,
-            system=system, payload={"deleted": deleted, "before": before.isoformat(), **policy},
+            system=system, payload={"deleted": deleted, "before": before.isoformat(), **policy,
+                                    **({"held": held} if held else {})},
         )
     return deleted
 

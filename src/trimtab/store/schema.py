@@ -775,3 +775,43 @@ recording_drops = Table(
     Column("dropped", Integer, nullable=False),
     Index(None, "time"),
 )
+
+# --- incident freezes and legal holds --------------------------------------------
+
+# A serious incident's freeze: the system's releases stay as they were (``pinned``:
+# JSON {env: release id} at freeze time); promote and rollback are refused until
+# the freeze is lifted, save an audited admin override.
+freezes = Table(
+    "freezes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("incident_id", String(16), nullable=True),
+    Column("pinned", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("frozen_at", UTCDateTime, nullable=False),
+    Column("frozen_by", String(320), nullable=False),
+    Column("lifted_at", UTCDateTime, nullable=True),
+    Column("lifted_by", String(320), nullable=True),
+    Column("lift_reason", Text, nullable=True),
+    Index(None, "system", "lifted_at"),
+)
+
+# A legal hold: a system's calls from ``since`` to ``until`` (open: up to now) are
+# evidence, exempt from pruning until the hold is released (explicitly, audited).
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system", String(200), nullable=False),
+    Column("incident_id", String(16), nullable=True),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("placed_by", String(320), nullable=False),
+    Column("released_at", UTCDateTime, nullable=True),
+    Column("released_by", String(320), nullable=True),
+    Column("release_reason", Text, nullable=True),
+    Index(None, "system", "released_at"),
+)

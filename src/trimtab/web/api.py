@@ -167,7 +167,7 @@ def promote(system: SystemName, body: PromoteIn, ws: WS, who: Who):
     who.may_change(system)
     with acting_as(who.actor):
         done = ws.promote(system, body.release, body.env, body.reason, canary=body.canary,
-                          shadow=body.shadow)
+                          shadow=body.shadow, force=body.force)
     if getattr(done, "state", None) == "pending":  # an approval policy holds it
         return JSONResponse(status_code=202, content={
             "changed": False, "deployment": None, "approval": jsonable_encoder(done.to_dict())})
@@ -180,7 +180,7 @@ def rollback(system: SystemName, body: RollbackIn, ws: WS, who: Who):
     """Go back to the previous release (or ``to``) in an environment; audited."""
     who.may_change(system)
     with acting_as(who.actor):
-        done = ws.rollback(system, body.env, body.to, body.reason)
+        done = ws.rollback(system, body.env, body.to, body.reason, force=body.force)
     return {"changed": True, "deployment": done.to_dict()}
 
 

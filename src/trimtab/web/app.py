@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trimtab import __version__
 from trimtab.errors import NotFound, StoreUnavailable, TrimtabError
 from trimtab.govern.roles import PermissionDenied
+from trimtab.store.freezes import Frozen
 from trimtab.web import api, api_work, pages, work_pages
 from trimtab.web.schemas import Problem, Ready
 from trimtab.web.security import Guard, LoginRequired, SecurityHeaders, load_secret
@@ -103,7 +104,7 @@ async def _trimtab_error(request: Request, exc: Exception):
         log.warning("web: %s", exc)
         return _problem(request, 503, str(exc), {"retry-after": "5"})
     status = 404 if isinstance(exc, NotFound) else \
-        403 if isinstance(exc, PermissionDenied) else 400
+        403 if isinstance(exc, PermissionDenied) else 409 if isinstance(exc, Frozen) else 400
     return _problem(request, status, str(exc))
 
 

@@ -106,6 +106,8 @@ class PromoteIn(Model):
     reason: Text = ""
     canary: int | None = Field(None, ge=1, le=99, description="Answer this % of calls.")
     shadow: int | None = Field(None, ge=1, le=100, description="Copy this % of calls.")
+    force: bool = Field(False, description="Past a failing gate or an incident freeze "
+                        "(admin; needs a reason; audited).")
 
 
 class FlagIn(Model):
@@ -163,6 +165,8 @@ class RollbackIn(Model):
     env: Name
     to: Ref | None = Field(None, description="A release; default: the one before.")
     reason: Text = ""
+    force: bool = Field(False, description="Past an incident freeze (admin; needs a reason; "
+                        "audited).")
 
 
 class DeploymentChange(Model):
