@@ -67,8 +67,9 @@ def test_open_note_close_audited(ws):
     assert closed.closed_by == "alice@example.com" and len(closed.notes) == 1
     assert ws.incidents() == [] and ws.deadlines() == []
     assert [i.id for i in ws.incidents(include_closed=True)] == [made.id]
-    assert [e.action for e in ws.audit_log(system=SYSTEM)][-3:] == [
-        "incident.open", "incident.note", "incident.close"]
+    assert [e.action for e in ws.audit_log(system=SYSTEM)][-7:] == [
+        "incident.open", "system.freeze", "hold.place", "incident.note", "system.unfreeze",
+        "hold.end", "incident.close"]
     with pytest.raises(trimtab.TrimtabError, match="already closed"):
         ws.close_incident(made.id, root_cause="x", actions="y")
 
