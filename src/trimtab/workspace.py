@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from trimtab.govern.evidence import EvidenceBundle, EvidenceVerdict
     from trimtab.govern.identities import User
     from trimtab.govern.incidents import Deadline
+    from trimtab.govern.reports import Report
+    from trimtab.govern.timeline import Timeline
     from trimtab.observe.channels import Outcome
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
@@ -616,6 +618,23 @@ class Workspace:
         from trimtab.govern import incidents
 
         return incidents.incidents(self.store, include_closed=include_closed, system=system)
+
+    def incident_report(self, ref: str, fmt: str, *, now: datetime | None = None) -> Report:
+        """A draft of the report ``fmt`` (nis2-early-warning, nis2-notification,
+        nis2-final, ai-act-serious-incident) for an incident, filled from evidence,
+        its gaps marked (trimtab.govern.reports). Reads only."""
+        from trimtab.govern import reports
+
+        return reports.draft(self.store, self._project_or_none(), ref, fmt, now=now)
+
+    def timeline(self, system: str, *, at: datetime, window: timedelta = timedelta(hours=6),
+                 samples: int = 5) -> Timeline:
+        """What ran, what changed and what it produced around ``at`` (the window
+        runs half before, half after): trimtab.govern.timeline. Reads only."""
+        from trimtab.govern import timeline
+
+        return timeline.timeline(self.store, self._project_or_none(), system, at=at,
+                                 window=window, samples=samples)
 
     def deadlines(self, *, system: str | None = None) -> list[Deadline]:
         """Every reporting deadline of every open incident, soonest first."""

@@ -69,6 +69,7 @@ LISTINGS = [
     ["quality", "weekly", SYSTEM],
     ["review", "flags", SYSTEM],
     ["incident", "holds", "--all"],
+    ["timeline", SYSTEM, "--at", "0m", "--window", "6h"],
 ]
 #: The command each entry runs, for the test that every listing is here.
 COMMANDS = {
@@ -77,7 +78,7 @@ COMMANDS = {
     "drift check", "users list", "tokens list", "plugins", "suspended", "approvals", "incidents",
     "incident drills", "labels", "export verify", "assurance reviews",
     "assurance findings", "quality releases", "quality weekly", "review flags",
-    "incident holds",
+    "incident holds", "timeline",
 }
 
 

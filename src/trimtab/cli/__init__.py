@@ -23,6 +23,7 @@ from trimtab.cli import (
     gateway,
     incidents,
     inventory,
+    investigate,
     keys,
     labels,
     metrics,
@@ -75,9 +76,11 @@ app.command()(approvals.approvals)
 app.command()(suspend.suspend)
 app.command()(suspend.resume)
 app.command()(suspend.suspended)
+incidents.app.command("report")(investigate.report)
 app.add_typer(incidents.app, name="incident")
 app.command()(incidents.incidents)
 app.add_typer(assurance.app, name="assurance")
+app.command()(investigate.timeline)
 app.command()(environments.rollback)
 app.command()(environments.status)
 app.command()(environments.history)

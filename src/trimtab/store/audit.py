@@ -149,9 +149,10 @@ def entries(
     since: datetime | None = None,
     action: str | None = None,
     limit: int | None = None,
+    until: datetime | None = None,
 ) -> list[AuditEntry]:
     query = matching(select(audit).order_by(audit.c.seq), audit, system=system, since=since,
-                     action=action)
+                     until=until, action=action)
     if limit is not None:
         # The newest N, still shown oldest first.
         query = query.order_by(None).order_by(audit.c.seq.desc()).limit(limit)

@@ -234,3 +234,37 @@ def coverage(conn: Connection, system: str, env: str, since: datetime) -> Covera
             charged = round(charged / total * sums.calls)
             total, spend = sums.calls, sums.cost_micro_usd
     return Coverage(calls=total, complete=full, attributed=charged, spend_micro_usd=int(spend))
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """What the call log holds of one system over a window (an incident's evidence)."""
+
+    calls: int
+    errors: int  # any status but ok
+    users: int  # distinct user ids among the calls that carry one
+    by_release: dict[str, int]  # release id ("" when unknown) -> calls
+    by_env: dict[str, int]
+    first: datetime | None
+    last: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls, "errors": self.errors, "users": self.users,
+                "by_release": self.by_release, "by_env": self.by_env,
+                "first": self.first.isoformat() if self.first else None,
+                "last": self.last.isoformat() if self.last else None}
+
+
+def window_counts(conn: Connection, system: str, start: datetime, end: datetime) -> WindowCounts:
+    """Counts over the indexed (system, time) range [start, end)."""
+    where = (calls.c.system == system, calls.c.time >= start, calls.c.time < end)
+    total, errors, users, first, last = conn.execute(select(
+        func.count(), func.count().filter(calls.c.status != "ok"),
+        func.count(calls.c.user_id.distinct()), func.min(calls.c.time), func.max(calls.c.time),
+    ).where(*where)).one()
+    by_release = {r or "": n for r, n in conn.execute(
+        select(calls.c.release_id, func.count()).where(*where).group_by(calls.c.release_id))}
+    by_env = {e: n for e, n in conn.execute(
+        select(calls.c.env, func.count()).where(*where).group_by(calls.c.env))}
+    return WindowCounts(calls=total, errors=errors, users=users, by_release=by_release,
+                        by_env=by_env, first=first, last=last)
