@@ -212,3 +212,26 @@ def test_the_http_api_refuses_a_frozen_system_with_409(live):
             "release": r1.id, "env": "production", "force": True, "reason": "re-pin"})
         assert forced.status_code == 200, forced.text
     assert ws.audit_log(action="freeze.override")[-1].actor == "alice@example.com"
+
+
+def test_erasure_meets_the_legal_hold(ws):
+    """GDPR Art. 17(3)(e): a hold for legal claims outweighs erasure unless overridden."""
+    ws.release(SYSTEM)
+    held = [ws.record(SYSTEM, {"text": f"seal {i}"}, {"team": "x"}, 5.0, user="u-1",
+                      time=days_ago(2)) for i in range(2)]
+    assert ws.flush()
+    made = ws.open_incident(SYSTEM, severity="high", summary="x", categories=[
+        "personal-data-breach"], aware_at=days_ago(1), hold_since=days_ago(3))
+    outside = ws.record(SYSTEM, {"text": "later"}, {"team": "x"}, 5.0, user="u-1",
+                        time=days_ago(4))  # before the hold's window
+    assert ws.flush()
+    with pytest.raises(trimtab.TrimtabError, match="2 of this user's calls are under a legal "
+                                                   r"hold \(`trimtab incident holds`\)"):
+        ws.erase("u-1", request="DSR-1")
+    kept = ws.erase("u-1", request="DSR-1", skip_held=True)
+    assert (kept.calls, kept.held) == (1, 2)
+    assert {c.id for c in ws.calls(system=SYSTEM, limit=10)} == set(held)
+    assert outside not in {c.id for c in ws.calls(system=SYSTEM, limit=10)}
+    ws.unfreeze_incident(made.id, reason="contained")
+    ws.release_holds(made.id, reason="settled")
+    assert ws.erase("u-1", request="DSR-1").calls == 2

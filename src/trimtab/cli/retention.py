@@ -27,7 +27,7 @@ def prune(
     """Delete recorded calls older than each system's retention_days, audited per system.
 
     Systems without retention_days keep every call unless --older-than is
-    given. Calls under a legal hold (`trimtab holds`) are never deleted.
+    given. Calls under a legal hold (`trimtab incident holds`) are never deleted.
     Rollups stay, so metrics over old windows remain.
 
     Example:

@@ -20,17 +20,14 @@ from trimtab.errors import TrimtabError
 from trimtab.store import Store
 from trimtab.store import erasure as erasure_store
 from trimtab.store.erasure import Erasure
+from trimtab.store.holds import held_call_filter
 from trimtab.store.ids import new_call_id
 
 MAX_TEXT = 200
 
 
 def _held_condition():
-    """The store's legal-hold condition on calls, where the store has holds."""
-    try:
-        from trimtab.store.holds import held_call_filter
-    except ImportError:  # a store without legal holds
-        return None
+    """The store's legal-hold condition on calls (store/holds.py)."""
     return held_call_filter()
 
 
@@ -58,10 +55,11 @@ def erase(store: Store, user_id: str, *, request: str, actor: str, reason: str =
             else 0
     if count and not (skip_held or override_hold or dry_run):
         raise TrimtabError(
-            f"{count} of this user's calls are under a legal hold (`trimtab holds`); a hold for "
-            "legal claims outweighs erasure (GDPR Art. 17(3)(e)). Nothing was erased. Fix: "
-            "--skip-held erases the rest now and keeps the held calls (erase again when the "
-            "hold is released), or --override-hold --reason '...' erases them too.")
+            f"{count} of this user's calls are under a legal hold (`trimtab incident holds`); "
+            "a hold for legal claims outweighs erasure (GDPR Art. 17(3)(e)). Nothing was "
+            "erased. Fix: --skip-held erases the rest now and keeps the held calls (erase "
+            "again when the hold is released), or --override-hold --reason '...' erases them "
+            "too.")
     erasure_id = new_call_id()[:20]
     if dry_run:
         with store.read() as conn:

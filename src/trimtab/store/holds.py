@@ -80,7 +80,7 @@ def place(conn: Connection, *, system: str, since: datetime, until: datetime | N
 def get(conn: Connection, hold_id: int) -> Hold:
     row = conn.execute(select(legal_holds).where(legal_holds.c.id == hold_id)).first()
     if row is None:
-        raise TrimtabError(f"no legal hold {hold_id}. Fix: see `trimtab holds --all`.")
+        raise TrimtabError(f"no legal hold {hold_id}. Fix: see `trimtab incident holds --all`.")
     return _hold(row)
 
 
