@@ -105,6 +105,11 @@ def test_the_writer_records_and_promotes_but_cannot_rewrite_history(
         done, deployment = ws.approve(request.id)
         assert done.state == "applied" and deployment is not None
         assert ws.active_release(SYSTEM, "production").id == first.id
+        # An incident's freeze and legal hold: placed, lifted and ended by the writer.
+        made = ws.open_incident(SYSTEM, severity="critical", summary="outage")
+        ws.unfreeze_incident(made.id, reason="contained")
+        ws.close_incident(made.id, root_cause="x", actions="y")
+        assert ws.holds()[0][0].until is not None
         assert ws.verify_audit().ok
 
     writer = create_engine(writer_url)
@@ -122,6 +127,10 @@ def test_the_writer_records_and_promotes_but_cannot_rewrite_history(
         "DELETE FROM approval_votes",
         "UPDATE approval_votes SET approver = 'me'",
         "DELETE FROM audit_head",
+        "DELETE FROM freezes",
+        "UPDATE freezes SET pinned = '{}'",
+        "DELETE FROM legal_holds",
+        "UPDATE legal_holds SET since = now()",
         "UPDATE alembic_version SET version_num = '0001'",
         "DROP TABLE audit",
     ):

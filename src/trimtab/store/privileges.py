@@ -33,13 +33,18 @@ from sqlalchemy.exc import DBAPIError
 from trimtab.errors import TrimtabError
 
 #: History: rows are added, never changed or removed by an ordinary connection.
-APPEND_ONLY = ("audit", "deployments", "releases", "approval_requests", "approval_votes")
+APPEND_ONLY = ("audit", "deployments", "releases", "approval_requests", "approval_votes",
+               "freezes", "legal_holds")
 
 #: The columns an ordinary connection may UPDATE in an otherwise append-only table,
 #: because the application itself moves them (and audits each move).
 UPDATABLE_COLUMNS = {
     "audit_head": ("seq", "hash"),
     "approval_requests": ("state", "decided_at", "deployment_id"),
+    # An incident's freeze is lifted, a legal hold's window ended or the hold
+    # released: never its system, window start or pinned releases.
+    "freezes": ("lifted_at", "lifted_by", "lift_reason"),
+    "legal_holds": ("until", "released_at", "released_by", "release_reason"),
 }
 
 #: Only readable by writers: the schema's version belongs to the migrator.
