@@ -54,7 +54,7 @@ def test_each_deadline_alerts_once_within_the_lead_time(ws, hook):
     assert ws.raise_deadline_alerts(now=months + timedelta(days=1)) == []
 
 
-def test_the_monitor_raises_them_and_a_bad_setting_is_named(ws, project_dir, hook):
+def test_the_monitor_raises_them_and_a_bad_setting_is_named(ws, project_dir, hook, caplog):
     ws.release(SYSTEM)
     ws.open_incident(SYSTEM, severity="high", summary="leak", freeze=False,
                      categories=["personal-data-breach"],
@@ -62,6 +62,8 @@ def test_the_monitor_raises_them_and_a_bad_setting_is_named(ws, project_dir, hoo
     ws.run_scheduled()  # what `trimtab monitor` runs after each cycle
     [event] = ws.alert_events(rule="incident-deadline")
     assert event.document["regime"].startswith("GDPR")
+    assert "alert incident-deadline firing for complaint-router: complaint-router: GDPR" \
+        in caplog.text  # in the monitor's log too
     edit(project_dir / "trimtab.yaml", "channels: [oncall]", "channels: [pager]")
     with pytest.raises(trimtab.ProjectError, match="unknown channel 'pager'"):
         trimtab.load_project(project_dir / "trimtab.yaml")

@@ -11,6 +11,7 @@ overdue, with critical severity. Closing the incident stops further alerts.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,8 @@ METRIC = "incident_deadline"
 #: How far back an earlier event counts as "already raised" (the longest deadline
 #: runs a month past a 72h notification; a year is ample).
 REMEMBER = timedelta(days=400)
+
+log = logging.getLogger("trimtab.observe.alerts")
 
 
 def raise_due(store: Store, project: Project, *, actor: str,
@@ -47,6 +50,9 @@ def raise_due(store: Store, project: Project, *, actor: str,
             raised.append(alert_store.add_event(
                 conn, document=document(project, deadline, now=now, lead=lead),
                 targets=list(project.spec.incidents.channels), actor=actor))
+    for event in raised:  # the monitor's log shows it even where no channel is named
+        log.warning("alert %s firing for %s: %s", RULE, event.system,
+                    event.document["summary"])
     return raised
 
 
