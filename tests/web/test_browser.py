@@ -77,15 +77,16 @@ def test_every_page_loads_clean(served, watched, database_url, project_dir):
     ws.review(ws.review_next(SYSTEM).call.id, "pass", score=4, labels=["tone"])
     ws.eval(SYSTEM)
     ws.documents(SYSTEM, kinds=["model-card"])
-    incident = ws.open_incident(SYSTEM, severity="high", summary="Misrouted safety complaint",
-                                categories=["ai-act-serious"])
-    ws.note_incident(incident.id, "customer called back")
     with open(project_dir / "trimtab.yaml", "a") as handle:
         handle.write("policies:\n  staging:\n    approvals: 1\n")
     (project_dir / "prompts" / f"{SYSTEM}.system.md").write_text("Route politely.\n")
     second, _ = ws.release(SYSTEM)
     ws.promote(SYSTEM, second.id, "dev")
     assert ws.promote(SYSTEM, second.id, "staging").state == "pending"
+    # A serious incident freezes the system, so it comes after the promotions.
+    incident = ws.open_incident(SYSTEM, severity="high", summary="Misrouted safety complaint",
+                                categories=["ai-act-serious"])
+    ws.note_incident(incident.id, "customer called back")
     for path, shot, heading in [
         ("/", "portfolio", "Portfolio"),
         (f"/systems/{SYSTEM}", "system", SYSTEM),
