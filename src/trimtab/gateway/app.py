@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from trimtab.gateway import chat, labels, records
 from trimtab.gateway.bodies import parse_json
+from trimtab.gateway.budget_guard import BudgetGuard
 from trimtab.gateway.errors import GatewayError, from_exception
 from trimtab.gateway.keyring import KeyRing
 from trimtab.sdk.calling import Direct
@@ -87,10 +88,11 @@ class Gateway:
     """``Gateway(ws)`` is an ASGI app; run it with ``trimtab gateway`` or any ASGI server."""
 
     def __init__(self, ws: Workspace, *, key_ttl: float = 2.0, owns_workspace: bool = False,
-                 owns_process: bool = False):
+                 owns_process: bool = False, budget_ttl: float = 15.0):
         self.ws = ws
         self.owns_process = owns_process
         self.keys = KeyRing(ws, key_ttl)
+        self.budgets = BudgetGuard(ws, budget_ttl)
         self.owns_workspace = owns_workspace
         self.registry: Any = None
         self._direct: tuple[Project | None, dict[str, Direct]] = (None, {})
@@ -136,6 +138,7 @@ class Gateway:
         self.ws.warn_unready()  # unset provider keys, unpriced models: say so before traffic
         self._warn_unreleased()
         await self.keys.start()
+        await self.budgets.start()
         from trimtab.telemetry.prometheus import install_prometheus
 
         self.registry = install_prometheus(self.ws)
@@ -172,6 +175,7 @@ class Gateway:
         spool. A process that ends here closes its recorder (a drained spool is
         removed, what remains is said and kept for the next recording process)."""
         await self.keys.stop()
+        await self.budgets.stop()
         await self.ws.caller.aclose()
         project = self.ws.recent_project()
         drain = project.spec.gateway.drain_timeout if project is not None else 30.0

@@ -222,7 +222,9 @@ def _budget_reading(store: Store, rule: AlertRuleSpec, end: datetime,
         return Reading(None, f"budget {rule.budget!r} is not declared", failed=True)
     [line] = budget_spend.this_month(store, {rule.budget or "": budget}, end)
     unknown = f", {line.cost_unknown_calls:,} unpriced" if line.cost_unknown_calls else ""
-    return Reading(line.used, f"${line.spent_usd:,.2f} of ${line.monthly_usd:,.2f} this month "
+    from trimtab.observe.cost_report import usd
+
+    return Reading(line.used, f"{usd(line.spent_usd)} of {usd(line.monthly_usd)} this month "
                    f"({line.scope}, {line.calls:,} calls{unknown})")
 
 

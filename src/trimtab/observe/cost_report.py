@@ -301,7 +301,7 @@ def write(report: CostReport, out_dir: Path) -> tuple[dict[str, Path], list[str]
     return paths, notes
 
 
-def _usd(value: Decimal | None) -> str:
+def usd(value: Decimal | None) -> str:
     """Dollars with the digits that matter: `$1,234.50`, `$0.42`, `$0.000042`, never
     `$0.0000` (two significant digits below a dollar, and at least cents)."""
     if value is None:
@@ -326,7 +326,7 @@ def _title(section: str) -> str:
 
 def _change(line: Line) -> str:
     pct = line.change_pct
-    delta = ("+" if line.change_usd > 0 else "") + _usd(line.change_usd)
+    delta = ("+" if line.change_usd > 0 else "") + usd(line.change_usd)
     return f"{delta} (new)" if pct is None and line.cost_usd else \
         delta if pct is None else f"{delta} ({pct:+.1f}%)"
 
@@ -340,13 +340,13 @@ def markdown(report: CostReport, chart: str | None) -> str:
     total = report.total
     out = [f"# Cost review: {_month_name(report.month)}", ""]
     out.append(
-        f"Total spend **{_usd(total.cost_usd)}** over {total.calls:,} calls "
+        f"Total spend **{usd(total.cost_usd)}** over {total.calls:,} calls "
         f"({total.successful_calls:,} successful); previous month "
-        f"({_month_name(report.previous_month)}) {_usd(total.previous_cost_usd)}, "
+        f"({_month_name(report.previous_month)}) {usd(total.previous_cost_usd)}, "
         f"change {_change(total)}."
     )
     out.append("")
-    out.append(f"Cost per successful task: **{_usd(total.cost_per_successful_call_usd)}** "
+    out.append(f"Cost per successful task: **{usd(total.cost_per_successful_call_usd)}** "
                "(spend / calls that did not fail).")
     if total.cost_unknown_calls:
         out += ["", f"Calls without a price (unknown model or no token counts): "
@@ -358,15 +358,15 @@ def markdown(report: CostReport, chart: str | None) -> str:
                 "|---|---|---:|---:|---:|---:|"]
         for budget in report.budgets:
             over = " **over budget**" if budget.used >= 1 else ""
-            out.append(f"| {budget.name} | {budget.scope} | {_usd(budget.monthly_usd)} | "
-                       f"{_usd(budget.spent_usd)} | {budget.used:.1%}{over} | "
-                       f"{_usd(budget.left_usd)} |")
+            out.append(f"| {budget.name} | {budget.scope} | {usd(budget.monthly_usd)} | "
+                       f"{usd(budget.spent_usd)} | {budget.used:.1%}{over} | "
+                       f"{usd(budget.left_usd)} |")
     top = report.top_spenders
     if top:
         out += ["", "## Top spenders", ""]
         for rank, line in enumerate(top, start=1):
             share = line.cost_usd / total.cost_usd * 100 if total.cost_usd else Decimal(0)
-            out.append(f"{rank}. {line.name}: {_usd(line.cost_usd)} ({share:.1f}% of spend, "
+            out.append(f"{rank}. {line.name}: {usd(line.cost_usd)} ({share:.1f}% of spend, "
                        f"{line.calls:,} calls)")
     for section in report.sections:
         out += ["", f"## {_title(section)}", "",
@@ -376,9 +376,9 @@ def markdown(report: CostReport, chart: str | None) -> str:
         for line in report.section(section):
             unknown = f" (+{line.cost_unknown_calls} unpriced)" if line.cost_unknown_calls else ""
             out.append(
-                f"| {line.name} | {_usd(line.cost_usd)}{unknown} | "
-                f"{_usd(line.previous_cost_usd)} | {_change(line)} | {line.calls:,} | "
-                f"{line.successful_calls:,} | {_usd(line.cost_per_successful_call_usd)} |"
+                f"| {line.name} | {usd(line.cost_usd)}{unknown} | "
+                f"{usd(line.previous_cost_usd)} | {_change(line)} | {line.calls:,} | "
+                f"{line.successful_calls:,} | {usd(line.cost_per_successful_call_usd)} |"
             )
     out += ["", "Made by `trimtab report cost` from rollups; amounts in USD.", ""]
     return "\n".join(out)
@@ -413,7 +413,7 @@ def write_chart(report: CostReport, path: Path) -> bool:
         right.invert_yaxis()
         right.set_xlabel("USD")
         right.set_title(f"Spend by model, {_month_name(report.month)}")
-        title = f"Cost review {report.month}: {_usd(report.total.cost_usd)} " \
+        title = f"Cost review {report.month}: {usd(report.total.cost_usd)} " \
             f"({_change(report.total)})"
         fig.suptitle(_plain(title))
         fig.tight_layout()
