@@ -133,6 +133,8 @@ def test_incidents_with_deadlines_and_notes(served):
     assert deadline["overdue"] is True  # 15 days from awareness
     page = httpx.get(f"{url}/incidents").text
     assert "overdue by 5d" in page and "due in 14d" in page and "customer called back" in page
+    for serious in (late, opened):  # each froze the system; an incident closes unfrozen
+        ws.unfreeze_incident(serious.id, reason="contained")
     ws.close_incident(late.id, root_cause="late", actions="faster triage")
     ws.close_incident(opened.id, root_cause="prompt", actions="new prompt")
     assert api.get("/incidents").json() == []
