@@ -104,3 +104,21 @@ def test_erase_command_and_the_checkpointed_chain(cli, project_dir, database_url
     assert listed["calls"] == 1 and listed["dry_run"] is False
     missing = cli("erase", "--user", "u-1", expect=2).output
     assert "--request" in missing
+
+
+def test_an_override_erases_held_calls_and_the_entry_says_so(ws):
+    """GDPR Art. 17(3)(e): a legal hold wins, unless an admin overrides it with a reason."""
+    mine, _ = seeded(ws)
+    ws.open_incident(SYSTEM, severity="critical", summary="outage")  # holds the router's calls
+    with pytest.raises(trimtab.TrimtabError, match="2 of this user's calls are under a legal"):
+        ws.erase("u-1", request="DSR-3")
+    assert len(ws.calls(limit=10)) == 4  # nothing erased
+    dry = ws.erase("u-1", request="DSR-3", dry_run=True)
+    assert (dry.calls, dry.held) == (1, 2)  # a dry run shows what the hold keeps
+    done = ws.erase("u-1", request="DSR-3", override_hold=True, reason="court order 12/26")
+    assert (done.calls, done.held, done.hold_overridden) == (3, 0, 2)
+    assert not {c.id for c in ws.calls(limit=10)} & set(mine)
+    [entry] = ws.audit_log(action="calls.erase")
+    payload = json.loads(entry.payload)
+    assert (payload["hold_overridden"], payload["reason"]) == (2, "court order 12/26")
+    assert ws.verify_audit().ok
