@@ -25,12 +25,15 @@ def cost(
     Spend by system, model, user (the top 20 and "all others"), team and
     every other tag the calls carried (a key's tags, e.g. team, reach each
     of its calls), the change against the previous month, the top spenders
-    and the cost per successful task (spend / calls that did not fail). The
-    chart needs matplotlib: pip install 'trimtab[report]'.
+    and the cost per successful task (spend / calls that did not fail), and
+    the month's spend against each budget declared under `budgets:` in
+    trimtab.yaml. The chart needs matplotlib: pip install 'trimtab[report]'.
 
     Example:
 
         trimtab report cost --month 2026-10 --out reports/
+
+        trimtab report cost --json --out reports/ | jq '.budgets'
     """
     from trimtab.observe import cost_report
 
@@ -43,13 +46,13 @@ def cost(
     console.print(
         f"cost review {report.month}: {usd(total.cost_usd)} over {total.calls:,} calls "
         f"(previous month {usd(total.previous_cost_usd)}); cost per successful task "
-        f"{usd(total.cost_per_successful_call_usd, unknown='-')}"
+        f"{usd(total.cost_per_successful_call_usd, unknown='-')}", soft_wrap=True
     )
     for budget in report.budgets:
         over = " - over budget" if budget.used >= 1 else ""
         console.print(f"budget {budget.name} ({budget.scope}): {usd(budget.spent_usd)} of "
                       f"{usd(budget.monthly_usd)} ({budget.used:.1%}){over}",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
     for kind, path in paths.items():
         console.print(f"wrote {path} ({kind})")
     for note in notes:
