@@ -39,6 +39,7 @@ class ReceivedSpan:
     events: list[tuple[str, dict[str, Any]]]
     resource: dict[str, Any]
     scope: str
+    event_ns: list[int] = field(default_factory=list)  # each event's own time
 
 
 @dataclass
@@ -134,6 +135,7 @@ def _span(span: Span, resource: dict[str, Any], scope: str) -> ReceivedSpan:
         events=[(e.name, _attributes(e.attributes)) for e in span.events],
         resource=resource,
         scope=scope,
+        event_ns=[e.time_unix_nano for e in span.events],
     )
 
 

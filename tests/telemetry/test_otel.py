@@ -158,6 +158,8 @@ def test_retries_and_fallbacks_show_as_attempt_events(traced, receiver):
     assert failed["trimtab.attempt.ok"] is False and "message" not in json.dumps(failed)
     assert answered["gen_ai.request.model"] == "sim-router-small"
     assert answered["trimtab.attempt.fallback"] == 1
+    # Each attempt's event at its own end, not all at the span's end.
+    assert span.event_ns == [span.start_ns + 700_000_000, span.start_ns + 940_000_000]
 
 
 def test_content_is_exported_only_for_full_logging_and_an_explicit_opt_in(
@@ -325,3 +327,70 @@ def test_provider_names_follow_the_endpoint_and_classic_models_are_predictions(
     assert predict.name == "predict churn" and predict.kind == "SPAN_KIND_CLIENT"
     assert not any(key.startswith("gen_ai.") for key in predict.attributes)
     assert predict.attributes["trimtab.system"] == "churn"
+
+
+def test_sdk_spans_carry_request_params_response_id_and_finish_reasons(traced, receiver):
+    ws, _ = traced
+    result = ws.system(SYSTEM).run(
+        {"customer": "ACME", "product": "K-200", "text": "The charger sparks."},
+        params={"temperature": 0.2, "max_tokens": 64, "top_p": 0.9, "stop": ["END"]})
+    ws.flush()
+    [span] = receiver.wait_for(1)
+    a = span.attributes
+    assert (a["gen_ai.request.temperature"], a["gen_ai.request.max_tokens"],
+            a["gen_ai.request.top_p"]) == (0.2, 64, 0.9)
+    assert a["gen_ai.request.stop_sequences"] == ["END"]
+    assert a["gen_ai.response.id"] == result.response.id
+    assert a["gen_ai.response.finish_reasons"] == [result.finish_reason] == ["stop"]
+
+
+def test_instrumented_client_spans_name_the_requested_model_and_the_real_server(
+        traced, receiver):
+    import asyncio
+    import threading
+
+    import openai
+
+    from tests.helpers.mock_upstream import MockUpstream
+
+    ws, _ = traced
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    mock = MockUpstream(reply="Route to packaging.", model="gpt-4o-mini-2024-07-18")
+    asyncio.run_coroutine_threadsafe(mock.__aenter__(), loop).result(5)
+    try:
+        client = trimtab.instrument(
+            openai.OpenAI(base_url=mock.base_url, api_key="sk-test", max_retries=0),
+            SYSTEM, workspace=ws)
+        messages = [{"role": "user", "content": "hi"}]
+        client.chat.completions.create(model="gpt-4o-mini", messages=messages,
+                                       temperature=0.3, max_tokens=40, seed=7)
+        mock.plan(500)
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        ws.flush()
+        spans = receiver.wait_for(2)
+    finally:
+        asyncio.run_coroutine_threadsafe(mock.__aexit__(None, None, None), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    [ok] = [s for s in spans if s.status_code == "STATUS_CODE_UNSET"]
+    [failed] = [s for s in spans if s.status_code == "STATUS_CODE_ERROR"]
+    assert ok.name == failed.name == "chat gpt-4o-mini"  # the model asked for, both ways
+    assert ok.attributes["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    port = int(mock.base_url.split(":")[2].split("/")[0])
+    for span in (ok, failed):
+        a = span.attributes
+        assert a["gen_ai.provider.name"] == "127.0.0.1"  # not openai: it is not OpenAI's API
+        assert (a["server.address"], a["server.port"]) == ("127.0.0.1", port)
+    a = ok.attributes
+    assert (a["gen_ai.request.temperature"], a["gen_ai.request.max_tokens"],
+            a["gen_ai.request.seed"]) == (0.3, 40, 7)
+    assert a["gen_ai.response.id"] == "chatcmpl-mock"
+    assert a["gen_ai.response.finish_reasons"] == ["stop"]
+    assert failed.attributes["error.type"] == "server"
+    # The call log keeps the params with the request (the system logs redacted text).
+    stored = [c for c in ws.calls() if c.status == "ok"][0]
+    request = stored.request if isinstance(stored.request, dict) else json.loads(stored.request)
+    assert request["params"] == {"temperature": 0.3, "max_tokens": 40, "seed": 7}

@@ -52,6 +52,13 @@ class CallRecord:
     request: Any = None
     response: Any = None
     error: str | None = None
+    # Spooled and exported to span observers, not (yet) columns of the calls table:
+    # the request's sampling parameters, the provider's answer id and finish reasons,
+    # and the URL actually called when no trimtab.yaml provider says it (instrument()).
+    params: dict[str, Any] | None = None
+    response_id: str | None = None
+    finish_reasons: list[str] | None = None
+    server_url: str | None = None
 
     def to_line(self) -> bytes:
         """One spool line: a JSON array, the format tag then every field in order.

@@ -431,6 +431,10 @@ class _Call:
         self.variables = dict(options.variables) if options.variables else None
         self.messages = options.messages
         self.params = dict(options.params) if options.params else {}
+        # What the provider is sent: the release's params, then the caller's over them.
+        released = self.spec.get("params") if isinstance(self.spec, Mapping) else None
+        self.sampling = sampling_params({**released, **self.params} if released
+                                        else self.params)
         self.user, self.tags = options.user, dict(options.tags) if options.tags else None
         self.source, self.api_key_id = options.source, options.api_key_id
         self.time = datetime.now(UTC)
@@ -457,7 +461,7 @@ class _Call:
             id=self.id, system=self.system, env=self.env, latency_ms=latency_ms, time=self.time,
             release_id=self.release.id, source=self.source, route=self.route,
             user_id=self.user, api_key_id=self.api_key_id, tags=self.tags,
-            logging_mode=redactor.mode, request=stored,
+            logging_mode=redactor.mode, request=stored, params=self.sampling,
         )
 
     def _keep(self, build: Callable[[bool], CallRecord]) -> CallRecord:
@@ -496,6 +500,8 @@ class _Call:
             record.response = stored
         _fill_attempts(record, result.attempts)
         record.ttft_ms = result.ttft_ms
+        record.response_id = response.id
+        record.finish_reasons = [response.finish_reason] if response.finish_reason else None
         fill_usage(record, usage, result.cost)
         return record
 
@@ -606,6 +612,19 @@ def fill_usage(record: CallRecord, usage: Usage | None, cost: Cost) -> None:
         record.reasoning_tokens = usage.reasoning_tokens or None
     record.cost_micro_usd = cost.micro_usd
     record.price_version = cost.source if cost.known else None
+
+
+#: The request's sampling parameters a call record keeps (and its span exports).
+SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens",
+                   "seed", "frequency_penalty", "presence_penalty", "stop", "n")
+
+
+def sampling_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The scalar sampling parameters of a request (no NOT_GIVEN sentinels, no objects)."""
+    if not params:
+        return None
+    return {key: params[key] for key in SAMPLING_PARAMS
+            if isinstance(params.get(key), int | float | str | list)} or None
 
 
 def _fill_attempts(record: CallRecord, attempts) -> None:

@@ -20,7 +20,7 @@ from trimtab.recorder.records import CallRecord
 from trimtab.runtime.cost import cost_of
 from trimtab.runtime.messages import Usage
 from trimtab.runtime.redaction import Redactor
-from trimtab.sdk.calling import fill_usage
+from trimtab.sdk.calling import fill_usage, sampling_params
 
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
@@ -55,7 +55,10 @@ def instrument(client: Any, system: str, *, env: str | None = None,
                            "to price calls at OpenAI's list prices.")
     entry = (workspace.project.provider(provider) if provider
              else {"name": "openai", "kind": "openai", "base_url": None})
-    context = _Context(workspace, system, env, entry, tags)
+    # Undeclared, the client's own base URL says where calls go (a span then names
+    # Groq, Azure or a local vLLM, not OpenAI); read once here, never per call.
+    server_url = None if provider else str(getattr(client, "base_url", "") or "") or None
+    context = _Context(workspace, system, env, entry, tags, server_url)
 
     if _is_async(original):
         async def create(*args: Any, **kwargs: Any) -> Any:
@@ -103,8 +106,9 @@ def _is_async(function: Any) -> bool:
 
 class _Context:
     def __init__(self, ws: Workspace, system: str, env: str, provider: dict[str, Any],
-                 tags: dict[str, str] | None):
+                 tags: dict[str, str] | None, server_url: str | None = None):
         self.ws, self.system, self.env, self.tags = ws, system, env, tags
+        self.server_url = server_url
         self.provider = provider
         # Validated once: cost_of would otherwise rebuild it (and its prices) per call.
         self.provider_spec = ProviderSpec.model_validate(
@@ -117,28 +121,45 @@ class _Context:
 
     def _record(self, kwargs: dict[str, Any], started: float, **fields: Any) -> CallRecord:
         release = self.ws.active.get(self.system, self.env)
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
         request = None
+        params = sampling_params(kwargs)
         if self.redactor.keeps_text:
             request = {"messages": self.redactor.messages(kwargs.get("messages") or [])}
+            if params:
+                request["params"] = params
+        # One attempt, as the SDK records them: it keeps the model asked for, so a
+        # span is named after it whether the call answered or failed.
+        attempt = {"provider": self.provider["name"], "model": kwargs.get("model"),
+                   "ok": fields.get("status", "ok") == "ok", "kind": fields.get("error_kind"),
+                   "status": fields.get("http_status"), "latency_ms": elapsed,
+                   "fallback": 0, "retry": 0}
         return CallRecord(
-            system=self.system, env=self.env, latency_ms=round(elapsed, 3),
+            system=self.system, env=self.env, latency_ms=elapsed,
             time=datetime.fromtimestamp(time.time() - elapsed / 1000, UTC),
             release_id=release.id if release else None, source="instrument",
             provider=self.provider["name"], model=kwargs.get("model"), user_id=kwargs.get("user"),
-            tags=self.tags, logging_mode=self.redactor.mode, request=request, **fields,
+            tags=self.tags, logging_mode=self.redactor.mode, request=request,
+            attempts=[attempt], params=params, server_url=self.server_url, **fields,
         )
 
     def answered(self, kwargs: dict[str, Any], result: Any, started: float,
                  text: str | None = None, usage: dict | None = None,
-                 model: str | None = None, ttft_ms: float | None = None) -> None:
+                 model: str | None = None, ttft_ms: float | None = None,
+                 response_id: str | None = None, finish_reasons: list[str] | None = None) -> None:
         if text is None and getattr(result, "choices", None):
             text = result.choices[0].message.content
+        if result is not None:
+            response_id = getattr(result, "id", None)
+            finish_reasons = [c.finish_reason for c in getattr(result, "choices", None) or ()
+                              if isinstance(getattr(c, "finish_reason", None), str)]
         if usage is None and getattr(result, "usage", None) is not None:
             usage = result.usage.model_dump()
         model = model or getattr(result, "model", None) or kwargs.get("model")
         record = self._record(kwargs, started, ttft_ms=ttft_ms)
         record.model = model
+        record.response_id = response_id if isinstance(response_id, str) else None
+        record.finish_reasons = finish_reasons or None
         record.response = self.redactor.text(text) if self.redactor.keeps_text else None
         counted = Usage.from_openai(usage)
         cost = cost_of(counted, [model, kwargs.get("model")], self.provider_spec,
@@ -169,6 +190,8 @@ class _Stream:
         self._usage: dict | None = None
         self._model: str | None = None
         self._ttft: float | None = None
+        self._id: str | None = None
+        self._finish_reasons: list[str] = []
         self._done = False
         self._iterator: Any = None
 
@@ -176,11 +199,14 @@ class _Stream:
         if self._ttft is None:
             self._ttft = round((time.perf_counter() - self._started) * 1000, 3)
         self._model = getattr(chunk, "model", None) or self._model
+        self._id = self._id or getattr(chunk, "id", None)
         if getattr(chunk, "usage", None) is not None:
             self._usage = chunk.usage.model_dump()
         for choice in getattr(chunk, "choices", None) or ():
             if choice.delta is not None and choice.delta.content:
                 self._parts.append(choice.delta.content)
+            if isinstance(getattr(choice, "finish_reason", None), str):
+                self._finish_reasons.append(choice.finish_reason)
         return chunk
 
     def _finish(self, error: BaseException | None = None) -> None:
@@ -191,7 +217,8 @@ class _Stream:
             self._context.failed(self._kwargs, error, self._started)
         else:
             self._context.answered(self._kwargs, None, self._started, text="".join(self._parts),
-                                   usage=self._usage, model=self._model, ttft_ms=self._ttft)
+                                   usage=self._usage, model=self._model, ttft_ms=self._ttft,
+                                   response_id=self._id, finish_reasons=self._finish_reasons)
 
     def _cancelled(self) -> None:
         if not self._done:

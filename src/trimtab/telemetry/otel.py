@@ -94,7 +94,8 @@ class SpanExport:
         self.capture_content = capture_content
         self._workspace = weakref.ref(ws)
         self._tracer = provider.get_tracer("trimtab", __version__)
-        self._providers: dict[str | None, tuple[str, str | None, int | None]] = {}
+        self._providers: dict[tuple[str | None, str | None],
+                              tuple[str, str | None, int | None]] = {}
         self._closed = False
 
     # --- observer (the hot path: build a span, queue it) --------------------
@@ -117,8 +118,13 @@ class SpanExport:
         span = self._tracer.start_span(name, kind=self._client, start_time=start,
                                        attributes=attributes)
         retried = record.attempts if record.attempt_count > 1 and record.attempts else []
-        for attempt in retried:
-            span.add_event("trimtab.attempt", _attempt_attributes(attempt), timestamp=end)
+        at = start
+        for attempt in retried:  # each at its own end: the attempts ran one after another
+            took = attempt.get("latency_ms") if isinstance(attempt, dict) else None
+            if isinstance(took, int | float) and not isinstance(took, bool) and took > 0:
+                at += int(took * 1_000_000)
+            span.add_event("trimtab.attempt", _attempt_attributes(attempt),
+                           timestamp=min(at, end))
         if record.status == "error":
             description = attributes["error.type"]
             if content and record.error:
@@ -127,7 +133,7 @@ class SpanExport:
         span.end(end_time=end)
 
     def _genai(self, record: CallRecord) -> tuple[str, dict[str, Any]]:
-        provider_name, address, port = self._provider(record.provider)
+        provider_name, address, port = self._provider(record.provider, record.server_url)
         requested = record.model
         if record.attempts and isinstance(record.attempts[0], dict):
             requested = record.attempts[0].get("model") or requested
@@ -141,7 +147,7 @@ class SpanExport:
             "gen_ai.response.model": (answered or record.model) if record.status == "ok"
             else None,
             "gen_ai.response.id": _response_id(record, response),
-            "gen_ai.response.finish_reasons": _finish_reasons(response),
+            "gen_ai.response.finish_reasons": record.finish_reasons or _finish_reasons(response),
             "gen_ai.usage.input_tokens": record.input_tokens,
             "gen_ai.usage.output_tokens": record.output_tokens,
             "gen_ai.usage.cache_read.input_tokens": record.cached_input_tokens,
@@ -151,18 +157,20 @@ class SpanExport:
                 record.ttft_ms / 1000 if record.ttft_ms is not None else None),
             "server.address": address,
             "server.port": port,
-            **_request_params(record.request),
+            **_request_params(record.params or _stored_params(record.request)),
         }
         attributes.update(_openinference(record, attributes))
         name = f"chat {requested}" if requested else "chat"
         return name, {k: v for k, v in attributes.items() if v is not None}
 
-    def _provider(self, name: str | None) -> tuple[str, str | None, int | None]:
-        """gen_ai.provider.name and server address for a provider named in trimtab.yaml."""
-        found = self._providers.get(name)
+    def _provider(self, name: str | None, url: str | None = None,
+                  ) -> tuple[str, str | None, int | None]:
+        """gen_ai.provider.name and server address for a provider named in trimtab.yaml
+        (or, for instrument(), the URL its client calls). Worked out once per pair."""
+        found = self._providers.get((name, url))
         if found is not None:
             return found
-        kind, base_url = name, None
+        kind, base_url = name, url
         spec = None
         try:
             ws = self._workspace()
@@ -171,7 +179,7 @@ class SpanExport:
         except TrimtabError:
             spec = None
         if spec is not None:
-            kind, base_url = spec.kind, spec.base_url
+            kind, base_url = spec.kind, url or spec.base_url
         value = _PROVIDER_NAMES.get(kind or "", kind or "unknown")
         address = port = None
         if base_url:
@@ -181,7 +189,14 @@ class SpanExport:
                 if address and (address == domain or address.endswith("." + domain)):
                     value = well_known
                     break
-        found = self._providers[name] = (value, address, port)
+            else:
+                if kind == "openai" and address and address != "api.openai.com":
+                    # An OpenAI-compatible server that is not OpenAI (vLLM, Ollama, a
+                    # proxy): named after its trimtab.yaml entry, else its host.
+                    value = name if spec is not None and name else address
+        port = port or (None if address is None else 443 if base_url.startswith("https")
+                        else 80)
+        found = self._providers[(name, url)] = (value, address, port)
         return found
 
     def _system_kind(self, system: str) -> str | None:
@@ -281,15 +296,27 @@ def _response_id(record: CallRecord, response: dict[str, Any]) -> str | None:
 
 
 _PARAMS = {"temperature": "gen_ai.request.temperature", "top_p": "gen_ai.request.top_p",
-           "max_tokens": "gen_ai.request.max_tokens", "seed": "gen_ai.request.seed"}
+           "max_tokens": "gen_ai.request.max_tokens", "seed": "gen_ai.request.seed",
+           "max_completion_tokens": "gen_ai.request.max_tokens", "top_k": "gen_ai.request.top_k",
+           "frequency_penalty": "gen_ai.request.frequency_penalty",
+           "presence_penalty": "gen_ai.request.presence_penalty",
+           "n": "gen_ai.request.choice.count"}
 
 
-def _request_params(request: Any) -> dict[str, Any]:
-    params = request.get("params") if isinstance(request, dict) else None
+def _stored_params(request: Any) -> Any:
+    return request.get("params") if isinstance(request, dict) else None
+
+
+def _request_params(params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         return {}
-    return {name: params[key] for key, name in _PARAMS.items()
-            if isinstance(params.get(key), int | float) and not isinstance(params[key], bool)}
+    found = {name: params[key] for key, name in _PARAMS.items()
+             if isinstance(params.get(key), int | float) and not isinstance(params[key], bool)}
+    stop = params.get("stop")
+    stop = [stop] if isinstance(stop, str) else stop
+    if isinstance(stop, list) and stop and all(isinstance(s, str) for s in stop):
+        found["gen_ai.request.stop_sequences"] = stop
+    return found
 
 
 def _finish_reasons(response: dict[str, Any]) -> list[str] | None:
