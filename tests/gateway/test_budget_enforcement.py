@@ -10,7 +10,9 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from sqlalchemy import event
 
+import trimtab
 from tests.helpers import eventually
 from tests.helpers.alerts import add_yaml
 from tests.helpers.gateway_server import running_app
@@ -88,3 +90,39 @@ budgets:
         answer = eventually(lambda: (a := chat(url, secret)).status_code == 429 and a)
         assert "budget 'router' (system complaint-router) is spent" in \
             answer.json()["error"]["message"]
+
+
+def test_the_request_path_reads_no_spend_from_the_store(live, database_url):
+    """Served and refused calls alike look the budget up in memory: no rollup query per
+    request (the spend is re-read in the background, here once an hour)."""
+    ws, _ = live
+    add_yaml(ws.project_file.parent, """
+budgets:
+  support-team:
+    team: support
+    monthly_usd: 0.001
+    enforce: true
+""")
+    other = trimtab.connect(ws.project_file.parent, database_url=database_url)
+    try:  # spend recorded by another process: its writes are not on this engine
+        spent(other, 2_000, team="support")
+    finally:
+        other.close()
+    _, support = ws.create_key("support-bot", env="production", tags={"team": "support"})
+    _, sales = ws.create_key("sales-bot", env="production", tags={"team": "sales"})
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with running_app(Gateway(ws, key_ttl=3600, budget_ttl=3600)) as url:
+        assert chat(url, sales).status_code == 200  # first use: key hash, route
+        assert chat(url, support).status_code == 429
+        event.listen(ws.store.engine, "before_cursor_execute", seen)
+        try:
+            for _ in range(10):
+                assert chat(url, sales).status_code == 200
+                assert chat(url, support).status_code == 429
+        finally:
+            event.remove(ws.store.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "rollups" in s], statements
