@@ -234,3 +234,18 @@ def test_a_keys_team_reaches_its_calls_and_the_report(live):
     report = ws.cost_report(f"{datetime.now(UTC):%Y-%m}")
     [team] = report.section("team")
     assert (team.name, team.calls, team.cost_usd) == ("support", 2, report.total.cost_usd)
+
+
+def test_a_tag_with_a_value_per_call_folds_into_all_others(ws):
+    for n in range(25):
+        ws.record("complaint-router", {"q": "x"}, "ok", latency_ms=10, model="sim-a",
+                  tags={"request": f"r-{n:02d}"}, cost_micro_usd=100 + n,
+                  time=at(f"2026-10-{n + 1:02d}T10:00:00"))
+    ws.record("complaint-router", {"q": "x"}, "ok", latency_ms=10, model="sim-a",
+              cost_micro_usd=1, time=at("2026-10-30T10:00:00"))
+    assert ws.flush()
+    lines = ws.cost_report("2026-10").section("tag:request")
+    assert [line.name for line in lines[:2]] == ["r-24", "r-23"]
+    assert len(lines) == 22 and lines[20].name == "(all others: 5 values)"
+    assert lines[20].cost_usd == Decimal("0.00051")  # 100..104 micro-dollars
+    assert (lines[21].name, lines[21].calls) == ("(no request)", 1)

@@ -35,6 +35,7 @@ NO_USER = "(no user)"
 ALL_OTHERS = "(all others)"
 TOP = 5  # named in the summary
 TOP_USERS = 20  # lines of their own in the user table; the rest are "(all others)"
+MAX_TAG_KEYS = 10  # tag tables besides team, in name order
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _CENT = Decimal("0.000001")
 
@@ -210,26 +211,30 @@ def _tag_sections(store: Store, month: str, before: str) -> list[str]:
     _, end = month_bounds(month)
     with store.read() as conn:
         keys = rollup_store.tag_keys(conn, start, end)
-    return [*(["team"] if "team" in keys else []),
-            *(f"tag:{key}" for key in keys if key != "team")]
+    others = [key for key in keys if key != "team"][:MAX_TAG_KEYS]
+    return [*(["team"] if "team" in keys else []), *(f"tag:{key}" for key in others)]
 
 
-def _fold_users(lines: list[Line]) -> list[Line]:
-    """The top TOP_USERS users by this month's spend keep their lines; the others
-    (this month or the last) become one "(all others)" line; "(no user)" stays apart."""
-    named = [line for line in lines if line.name != NO_USER]
+def _fold(section: str, lines: list[Line]) -> list[Line]:
+    """The top TOP_USERS users (or values of a tag) by this month's spend keep their
+    lines; the others (this month or the last) become one "(all others)" line; "(no
+    user)" / "(no team)" stays apart. A tag with a value per call (a request id) so
+    stays a table of 22 lines."""
+    untagged = _untagged(section)
+    named = [line for line in lines if line.name != untagged]
     rest = named[TOP_USERS:]
     if len(rest) < 2:
         return lines
+    what = "users" if section == "user" else "values"
     others = Line(
-        section="user", name=f"{ALL_OTHERS[:-1]}: {len(rest):,} users)",
+        section=section, name=f"{ALL_OTHERS[:-1]}: {len(rest):,} {what})",
         cost_usd=sum((line.cost_usd for line in rest), Decimal(0)),
         previous_cost_usd=sum((line.previous_cost_usd for line in rest), Decimal(0)),
         calls=sum(line.calls for line in rest),
         successful_calls=sum(line.successful_calls for line in rest),
         cost_unknown_calls=sum(line.cost_unknown_calls for line in rest),
     )
-    return [*named[:TOP_USERS], others, *(line for line in lines if line.name == NO_USER)]
+    return [*named[:TOP_USERS], others, *(line for line in lines if line.name == untagged)]
 
 
 def build(store: Store, month: str,
@@ -249,7 +254,7 @@ def build(store: Store, month: str,
         found = [_line(section, name, now.get(name), then.get(name))
                  for name in dict.fromkeys([*now, *then])]
         found.sort(key=lambda line: (-line.cost_usd, -line.calls, line.name))
-        lines.extend(_fold_users(found) if section == "user" else found)
+        lines.extend(found if section in ("system", "model") else _fold(section, found))
     start, end = month_bounds(month)
     spent = tuple(budget_spend(store, name, budget, start=start, end=end)
                   for name, budget in (budgets or {}).items())
