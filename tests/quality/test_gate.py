@@ -137,7 +137,7 @@ def test_an_override_needs_a_reason_and_is_audited(ws, gated):
     promote_through(ws, "complaint-router", release, "staging")  # staging is not gated
     with pytest.raises(trimtab.TrimtabError, match="failing cases: c05, c18"):
         ws.promote("complaint-router", release, "production")
-    with pytest.raises(trimtab.TrimtabError, match="only with --reason"):
+    with pytest.raises(trimtab.TrimtabError, match="--force needs --reason"):
         ws.promote("complaint-router", release, "production", force=True)
     ws.promote("complaint-router", release, "production", force=True, reason="hotfix")
     [override] = ws.audit_log(action="gate.override")

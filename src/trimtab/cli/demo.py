@@ -51,8 +51,12 @@ def demo(
                            f"(then `cd {directory} && trimtab serve` shows the old one).")
     directory.mkdir(parents=True, exist_ok=True)
     write_files(directory)
-    # The demo's webhook points nowhere on purpose: its delivery failures are noise here.
-    logging.getLogger("trimtab.observe").setLevel(logging.ERROR)
+    # The demo's webhook points nowhere on purpose: its delivery failures are noise
+    # while the history is built (and only then: a process that goes on, a test run
+    # or the dashboard served below, keeps its alert log).
+    observe_log = logging.getLogger("trimtab.observe")
+    level = observe_log.level
+    observe_log.setLevel(logging.ERROR)
     started = time.monotonic()
     ws = connect(directory)
     try:
@@ -64,7 +68,10 @@ def demo(
             def step(what: str, share: float) -> None:
                 bar.update(task, description=what, advance=share)
 
-            story = build(ws, scale=scale, progress=step)
+            try:
+                story = build(ws, scale=scale, progress=step)
+            finally:
+                observe_log.setLevel(level)
         _summary(story, time.monotonic() - started)
         if serve:
             _serve(ws, directory, host, port)
