@@ -100,7 +100,7 @@ def _template_rows(ws) -> list[list]:
     """The demo's calls, as calls-table rows (column order)."""
     from sqlalchemy import select
 
-    from trimtab.store.schema import calls
+    from trimtab.store.schema.call_log import calls
 
     with ws.store.read() as conn:
         return [list(r) for r in conn.execute(select(calls).limit(5000))]

@@ -39,7 +39,7 @@ def peak_mb() -> float:
 def fill(ws, n_calls: int) -> None:
     from sqlalchemy import insert, select
 
-    from trimtab.store.schema import calls
+    from trimtab.store.schema.call_log import calls
 
     release, _ = ws.release("complaint-router")
     for env in ("dev", "staging", "production"):

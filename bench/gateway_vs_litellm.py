@@ -300,7 +300,7 @@ def count_recorded(folder: Path) -> dict:
               "ws = trimtab.connect(sys.argv[1])\n"
               "with ws.store.read() as conn:\n"
               "    from sqlalchemy import func, select\n"
-              "    from trimtab.store.schema import calls as t\n"
+              "    from trimtab.store.schema.call_log import calls as t\n"
               "    rows = conn.execute(select(t.c.status, func.count()).group_by(t.c.status))\n"
               "    print(json.dumps(dict(rows.all())))\n")
     done = subprocess.run([str(PY), "-c", script, str(folder / "trimtab-project")],

@@ -120,7 +120,7 @@ def generate(store, calls: int, days: int, seed: int, end: datetime) -> dict:
 
     from trimtab.store import bulk
     from trimtab.store.rollups import KEY, VALUES
-    from trimtab.store.schema import rollups
+    from trimtab.store.schema.call_log import rollups
 
     rng = np.random.default_rng(seed)
     start = (end - timedelta(days=days)).replace(second=0, microsecond=0)

@@ -103,7 +103,7 @@ def check(store, expected: dict[str, int]) -> dict:
     from sqlalchemy import func, select
 
     from trimtab.store import calls as call_store
-    from trimtab.store.schema import rollups
+    from trimtab.store.schema.call_log import rollups
 
     found = {}
     with store.read() as conn:

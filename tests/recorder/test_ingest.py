@@ -21,7 +21,7 @@ from trimtab.recorder.records import COLUMN, CallRecord, values_from_spool
 from trimtab.store import calls as call_store
 from trimtab.store import rollups as rollup_store
 from trimtab.store.latency_sketch import LatencySketch
-from trimtab.store.schema import rollups
+from trimtab.store.schema.call_log import rollups
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,8 @@ import trimtab
 from tests.helpers import promote_through
 from trimtab.store import Store
 from trimtab.store.copy import copy_store, tables
-from trimtab.store.schema import calls, metadata
+from trimtab.store.schema import metadata
+from trimtab.store.schema.call_log import calls
 
 SYSTEM = "complaint-router"
 BULK_CALLS = 1_000  # bench/db_copy.py copies 100,000

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from trimtab.jsontext import canonical_json
 from trimtab.store import audit
 from trimtab.store.filters import matching
-from trimtab.store.schema import alert_deliveries, alert_events, alert_state
+from trimtab.store.schema.monitoring import alert_deliveries, alert_events, alert_state
 
 ALL_ENVS = "*"
 

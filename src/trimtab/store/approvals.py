@@ -15,7 +15,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import approval_requests, approval_votes, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.governance import approval_requests, approval_votes
 
 
 @dataclass(frozen=True)

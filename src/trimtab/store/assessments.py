@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select
 
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import assessments
+from trimtab.store.schema.maturity import assessments
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, insert, select, update
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import assurance_findings, assurance_reviews, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.governance import assurance_findings, assurance_reviews
 
 OPEN, CLOSED = "open", "closed"
 

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from trimtab.jsontext import canonical_json, sha256_hex
 from trimtab.store import changes
 from trimtab.store.filters import matching
-from trimtab.store.schema import audit, audit_head, utcnow
+from trimtab.store.schema.audit_chain import audit, audit_head
+from trimtab.store.schema.base import utcnow
 
 GENESIS_HASH = "0" * 64
 

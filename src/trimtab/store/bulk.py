@@ -56,7 +56,7 @@ def _column_processor(process, column, dialect):
     anything else (another zone, naive, None) goes through SQLAlchemy's own
     processor value by value.
     """
-    from trimtab.store.schema import UTCDateTime
+    from trimtab.store.schema.base import UTCDateTime
 
     def each(values: Sequence[Any]) -> Sequence[Any]:
         return [None if value is None else process(value) for value in values]

@@ -15,7 +15,7 @@ from trimtab.store.call_columns import CALL_COLUMNS
 from trimtab.store.filters import matching
 from trimtab.store.holds import held_call_filter
 from trimtab.store.rollups import summarize
-from trimtab.store.schema import calls
+from trimtab.store.schema.call_log import calls
 
 COLUMNS = tuple(c.name for c in calls.columns)
 assert COLUMNS == CALL_COLUMNS, "records.CALL_COLUMNS must follow the calls table"

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from trimtab.store.schema import audit_head
+from trimtab.store.schema.audit_chain import audit_head
 
 if TYPE_CHECKING:
     from trimtab.store.engine import Store

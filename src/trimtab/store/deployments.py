@@ -22,7 +22,8 @@ from sqlalchemy import Connection, func, insert, select
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
 from trimtab.store.releases import Release
-from trimtab.store.schema import deployments, systems, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.release_history import deployments, systems
 from trimtab.store.systems import System
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select
 
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import documents
+from trimtab.store.schema.maturity import documents
 
 
 @dataclass(frozen=True)

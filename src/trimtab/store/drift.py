@@ -17,7 +17,9 @@ from sqlalchemy import Connection, func, insert, select
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import calls, drift_baselines, drift_results, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.monitoring import drift_baselines, drift_results
 
 #: What drift extraction reads from a call; never the whole row.
 CALL_FIELDS = ("id", "time", "release_id", "status", "latency_ms", "cost_micro_usd",

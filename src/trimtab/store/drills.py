@@ -11,7 +11,8 @@ from sqlalchemy import Connection, insert, select
 
 from trimtab.store import audit
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import drills, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.governance import drills
 
 
 @dataclass(frozen=True)

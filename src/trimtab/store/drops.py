@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select
 
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import recording_drops
+from trimtab.store.schema.call_log import recording_drops
 
 
 def add(conn: Connection, reporter: str, time: datetime,

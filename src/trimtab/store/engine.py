@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 
 from trimtab.errors import SchemaTooNewError, StoreUnavailable, TrimtabError
-from trimtab.store.schema import audit_head
+from trimtab.store.schema.audit_chain import audit_head
 
 if TYPE_CHECKING:
     from trimtab.store.stall import Watchdog

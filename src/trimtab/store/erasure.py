@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
 from trimtab.store import audit
-from trimtab.store.schema import calls, metadata, rollups
+from trimtab.store.schema import metadata
+from trimtab.store.schema.call_log import calls, rollups
 
 #: Ids per statement: far below every database's bound-parameter limit.
 CHUNK = 500

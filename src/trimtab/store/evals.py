@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, select
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import eval_results, eval_runs
+from trimtab.store.schema.quality import eval_results, eval_runs
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, func, or_, select
 
-from trimtab.store.schema import (
+from trimtab.store.schema.audit_chain import audit
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.governance import (
     approval_requests,
     approval_votes,
-    audit,
-    calls,
-    deployments,
-    eval_runs,
     incident_notes,
     incidents,
-    releases,
-    reviews,
-    systems,
 )
+from trimtab.store.schema.quality import eval_runs, reviews
+from trimtab.store.schema.release_history import deployments, releases, systems
 
 #: What a bundle holds, in this order: (name, table).
 TABLES: tuple[tuple[str, Table], ...] = (

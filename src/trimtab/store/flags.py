@@ -20,7 +20,9 @@ from trimtab.store import audit
 from trimtab.store import reviews as review_store
 from trimtab.store.audit import text_hash
 from trimtab.store.calls import Call
-from trimtab.store.schema import call_flags, calls, review_items, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.quality import call_flags, review_items
 
 SOURCES = ("user", "alert")
 #: Flagged calls a week's draw adds at most, beyond the drawn ones.

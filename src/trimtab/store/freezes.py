@@ -18,7 +18,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import freezes, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.governance import freezes
 
 
 class Frozen(TrimtabError):

@@ -18,7 +18,9 @@ from sqlalchemy import ColumnElement, Connection, exists, func, insert, or_, sel
 
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import calls, legal_holds, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.governance import legal_holds
 
 
 @dataclass(frozen=True)

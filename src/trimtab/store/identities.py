@@ -19,7 +19,8 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import grants, identities, tokens, utcnow
+from trimtab.store.schema.access import grants, identities, tokens
+from trimtab.store.schema.base import utcnow
 
 TOKEN_PREFIX = "ttu"
 

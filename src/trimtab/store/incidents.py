@@ -17,7 +17,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import incident_notes, incidents, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.governance import incident_notes, incidents
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from trimtab.errors import TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import api_keys, utcnow
+from trimtab.store.schema.access import api_keys
+from trimtab.store.schema.base import utcnow
 
 PREFIX = "tt"
 

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from trimtab.store import audit
-from trimtab.store.schema import calls, labels
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.quality import labels
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
 

@@ -12,7 +12,8 @@ from sqlalchemy import Connection, insert, select
 
 from trimtab.errors import NotFound, TrimtabError
 from trimtab.store import audit
-from trimtab.store.schema import releases, systems, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.release_history import releases, systems
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 

@@ -21,7 +21,9 @@ from trimtab.store import scores as score_store
 from trimtab.store.audit import text_hash
 from trimtab.store.calls import Call
 from trimtab.store.ids import new_call_id
-from trimtab.store.schema import calls, review_items, review_samples, reviews, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.quality import review_items, review_samples, reviews
 
 #: Calls a week's draw reads at most (their id, release and model only).
 MAX_POPULATION = 2_000_000

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, and_, or_, select
 from trimtab.store import bulk
 from trimtab.store.call_columns import COLUMN
 from trimtab.store.latency_sketch import LatencySketch, bucket_of
-from trimtab.store.schema import rollups
+from trimtab.store.schema.call_log import rollups
 
 GRAIN = ("system", "env", "release_id", "model", "outcome")
 KEY = ("resolution", "bucket", *GRAIN, "dimension", "value")

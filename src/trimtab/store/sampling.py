@@ -17,7 +17,9 @@ from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from trimtab.store import audit
 from trimtab.store.calls import Call
-from trimtab.store.schema import calls, scores, scoring_counts, scoring_cursors, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.quality import scores, scoring_counts, scoring_cursors
 
 #: The actor of every sampled score: scores people give carry their own name.
 SAMPLER = "trimtab:sampled"

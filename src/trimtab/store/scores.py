@@ -15,7 +15,8 @@ from sqlalchemy import Connection, func, insert, select
 from trimtab.store import audit
 from trimtab.store.audit import text_hash
 from trimtab.store.calls import Call
-from trimtab.store.schema import scores, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.quality import scores
 
 
 @dataclass(frozen=True)

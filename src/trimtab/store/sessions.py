@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from trimtab.store.schema import web_sessions
+from trimtab.store.schema.access import web_sessions
 
 
 @dataclass(frozen=True)

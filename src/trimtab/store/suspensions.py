@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select
 
 from trimtab.store import audit
-from trimtab.store.schema import suspensions, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.governance import suspensions
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from trimtab.errors import NotFound
 from trimtab.store import audit
-from trimtab.store.schema import systems, utcnow
+from trimtab.store.schema.base import utcnow
+from trimtab.store.schema.release_history import systems
 
 # Fields the project file declares; a change to any is audited as system.update.
 DECLARED = (
