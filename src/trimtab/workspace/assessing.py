@@ -1,0 +1,85 @@
+"""The Workspace's methods for maturity: assessments, the portfolio ranking and generated
+compliance documents.
+
+A mixin of trimtab.workspace.Workspace, which gives the ``store``, ``project``,
+``authorize`` and the other parts these methods use; each hands them to the
+package that does the work.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trimtab.actor import current_actor
+from trimtab.store.audit import ChainReport
+
+if TYPE_CHECKING:
+    from trimtab.assess.assessment import Assessment
+    from trimtab.assess.documents import Generated
+    from trimtab.assess.portfolio import Ranked
+    from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.documents import DocumentRecord
+
+
+class AssessMethods:
+    """Maturity: mixed into Workspace."""
+
+    def assess(self, system: str, *, now: datetime | None = None,
+               save: bool = True) -> Assessment:
+        """The system's maturity stage from evidence, with the next smallest steps;
+        stored (unless ``save=False``) so the stage has a history."""
+        return self._assess(system, now=now, save=save, chain=None)
+
+    def _assess(self, system: str, *, now: datetime | None, save: bool,
+                chain: tuple[ChainReport, int] | None) -> Assessment:
+        from trimtab.assess import portfolio
+        from trimtab.assess.assessment import assess
+
+        assessment = assess(self.store, self.project, system, now=now, chain=chain)
+        if save:
+            portfolio.save(self.store, assessment, current_actor())
+        return assessment
+
+    def assess_all(self, *, now: datetime | None = None, save: bool = True) -> list[Assessment]:
+        """Every declared system assessed at one moment, in declaration order. The
+        audit chain is the store's, not a system's: it is verified once for all."""
+        from trimtab.assess.evidence import verified_chain
+
+        now = now or datetime.now(UTC)
+        chain = verified_chain(self.store, self.project)
+        return [self._assess(name, now=now, save=save, chain=chain)
+                for name in self.project.spec.systems]
+
+    def portfolio(self, *, now: datetime | None = None, save: bool = True) -> list[Ranked]:
+        """Every declared system assessed and ranked by gap × impact."""
+        from trimtab.assess import portfolio
+
+        now = now or datetime.now(UTC)
+        return portfolio.rank(self.store, self.project, self.assess_all(now=now, save=save),
+                              now)
+
+    def documents(self, system: str, *, kinds: list[str] | None = None, fmt: str = "md",
+                  out: Path | None = None, as_of: datetime | None = None) -> list[Generated]:
+        """Write the compliance documents for ``system`` from evidence (default: all
+        kinds, Markdown, into docs/compliance/ beside trimtab.yaml) and record each
+        one's hash; the same store state and ``as_of`` give the same bytes."""
+        from trimtab.assess import documents
+
+        folder = out or (self.project.root / "docs" / "compliance")
+        return documents.generate(self.store, self.project, system,
+                                  kinds=list(kinds or documents.KINDS), fmt=fmt, out=folder,
+                                  as_of=as_of, actor=current_actor())
+
+    def document_records(self, system: str) -> list[DocumentRecord]:
+        """The compliance documents generated for ``system``, newest first (their hashes)."""
+        from trimtab.assess import documents
+
+        return documents.records(self.store, system)
+
+    def assessment_history(self, system: str, limit: int = 50) -> list[StoredAssessment]:
+        from trimtab.assess import portfolio
+
+        return portfolio.history(self.store, system, limit)
+
