@@ -1,7 +1,7 @@
 """Who may call the gateway: virtual keys, checked without a database read per request.
 
-The live keys are re-read in the background every ``ttl`` seconds, so a
-revoke reaches every replica within that time and the request path only
+The live keys are re-read in the background every ``ttl`` seconds (see
+refresher.py), so a revoke reaches every replica within that time and the request path only
 does dictionary lookups. A key text is checked against its stored hash once
 (one read, off the event loop); after that it is known. While the store is
 unreachable the last known keys keep working, so a database outage does
@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from trimtab.gateway.errors import GatewayError
+from trimtab.gateway.refresher import Refresher
 
 if TYPE_CHECKING:
     from trimtab.store.keys import ApiKey
@@ -44,7 +45,8 @@ class KeyRing:
         self.loaded_at = float("-inf")
         self._known: dict[str, str] = {}  # key text → key id, checked against its hash
         self._refused: dict[str, None] = {}
-        self._task: asyncio.Task | None = None
+        self._refresher = Refresher(self.refresh, ttl, "API keys",
+                                    lambda: f"using the {len(self.live)} known")
 
     @property
     def open(self) -> bool:
@@ -53,39 +55,19 @@ class KeyRing:
     def refresh(self) -> None:
         """Re-read the keys (blocking: call from a thread or at start-up)."""
         keys = self.ws.keys()
+        was_open = self.open
         self.live = {k.id: k for k in keys if k.revoked_at is None}
         self.any_keys = bool(keys)
         self.loaded, self.loaded_at = True, time.monotonic()
         self._refused = {}
+        if was_open and not self.open:
+            log.warning("gateway: an API key exists now; every request needs one")
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.refresh)
-        self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+        await self._refresher.start(must_load=True)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _refresh_forever(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self.ttl)
-            try:
-                was_open = self.open
-                await asyncio.to_thread(self.refresh)
-            except Exception as exc:  # noqa: BLE001 - keep serving on the keys known
-                if not failing:
-                    log.warning("gateway: cannot re-read API keys (%s); using the %d known",
-                                type(exc).__name__, len(self.live))
-                failing = True
-                continue
-            if failing:
-                log.info("gateway: API keys readable again")
-            failing = False
-            if was_open and not self.open:
-                log.warning("gateway: an API key exists now; every request needs one")
+        await self._refresher.stop()
 
     async def check(self, authorization: bytes | None) -> ApiKey | None:
         """The caller's key; None when the gateway is open. Raises a 401 otherwise."""
