@@ -48,7 +48,8 @@ def validate(
     Exit code 0 when valid, 2 when not: put it in CI before any release.
     Warnings (exit 0) name each provider whose key variable is unset here, the
     environments where the simulated provider may answer, and each model
-    with no price.
+    with no price. A budget on a gateway key (`key:` under `budgets:`) must
+    name a key the store holds, when there is a store here to ask.
 
     Example:
 
@@ -70,6 +71,20 @@ def validate(
                   "(allow_simulated)", markup=False)
     for line in readiness(project):
         console.print(f"[yellow]warning[/] {escape(line)}")
+    _check_key_budgets(project, path)
+
+
+def _check_key_budgets(project, path: Path) -> None:
+    """Keys live in the store, not in trimtab.yaml: a budget naming one is checked
+    against the store when there is one here, and is a warning otherwise."""
+    from trimtab.errors import ProjectError
+
+    problems = workspace().key_budget_problems(project)
+    if problems is None:
+        console.print("[yellow]warning[/] key budgets not checked against the gateway keys: "
+                      "no store here. Fix: set TRIMTAB_DATABASE_URL to check them.")
+    elif problems:
+        raise ProjectError(problems)
 
 
 @handles_errors

@@ -27,7 +27,7 @@ def metrics(
     window: str = typer.Option("24h", "--window", "-w", help="How far back: 30m, 24h, 7d."),
     by: list[str] = typer.Option(
         None, "--by", "-b",
-        help="Group by system, env, release, model, outcome, user or tag (repeatable).",
+        help="Group by system, env, release, model, outcome, user, tag or key (repeatable).",
     ),
     tag: str = typer.Option(None, "--tag", help="The tag key, with --by tag."),
     env: str = typer.Option(None, "--env", "-e", help="Only this environment."),

@@ -129,7 +129,7 @@ async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
             raise GatewayError(403, f"this API key may not call {system!r}; it may call "
                                f"{', '.join(key.systems or [])}", type="permission_error",
                                param="model", code="system_not_allowed")
-        gw.budgets.check(system, who.tags)
+        gw.budgets.check(system, who.tags, key)
         options = CallOptions(body.get("variables"), messages or None, **common)
         try:
             if stream:
@@ -151,7 +151,7 @@ async def chat_completions(gw: Gateway, request: Request, key: ApiKey | None,
                               "has a prompt to fill", "variables")
         if not messages:
             raise bad_request("messages: must not be empty", "messages")
-        gw.budgets.check(PASSTHROUGH, who.tags)
+        gw.budgets.check(PASSTHROUGH, who.tags, key)
         try:
             options = CallOptions(messages=messages, **common)
             if stream:

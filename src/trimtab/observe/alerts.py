@@ -306,7 +306,8 @@ def targets(project: Project) -> list[tuple[str, AlertRuleSpec, str]]:
             budget = project.spec.budgets.get(rule.budget or "")
             if budget is None:
                 continue
-            systems = [budget.system or f"team:{budget.team}"]
+            systems = [budget.system or (f"key:{budget.key}" if budget.key is not None
+                                         else f"team:{budget.team}")]
         if rule.system is None and rule.metric == "records_dropped":
             systems.append(PASSTHROUGH)
         for system in systems:

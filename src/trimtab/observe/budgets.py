@@ -4,7 +4,8 @@ A budget's spend is read from rollups (day rows for the whole days of the
 month, hour rows for the rest), never from the raw call log: the cost report,
 the ``budget_used`` alert metric and the gateway's enforcement all ask the same
 question cheaply. A team's spend is that of the calls carrying its ``team``
-tag (a gateway key puts its tags on every call it makes).
+tag (a gateway key puts its tags on every call it makes); a key's is that of
+the calls made with any key of its name (the rollups' ``key`` rows).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from trimtab.observe.metrics import compute
+from trimtab.observe.metrics import MetricRow, compute
+from trimtab.store import keys as key_store
 
 if TYPE_CHECKING:
     from trimtab.project.budgets import BudgetSpec
@@ -26,7 +28,7 @@ class BudgetLine:
     """One budget and what its month has spent so far."""
 
     name: str
-    scope: str  # "system complaint-router" | "team support"
+    scope: str  # "system complaint-router" | "team support" | "key support-bot"
     monthly_usd: Decimal
     spent_usd: Decimal
     calls: int
@@ -57,16 +59,45 @@ def spend(store: Store, name: str, budget: BudgetSpec, *, start: datetime,
           end: datetime) -> BudgetLine:
     """The budget's spend over [start, end): a whole month for a report, the month
     so far for an alert or the gateway."""
-    if budget.system is not None:
-        rows = compute(store, window=end - start, end=end, system=budget.system)
-    else:
-        rows = [row for row in compute(store, window=end - start, end=end, by=("tag",),
-                                       tag="team") if row.group["tag"] == budget.team]
-    spent = rows[0].cost_usd if rows else Decimal(0)
-    return BudgetLine(
-        name=name, scope=budget.scope, monthly_usd=Decimal(str(budget.monthly_usd)),
-        spent_usd=spent, calls=rows[0].calls if rows else 0,
-        cost_unknown_calls=rows[0].cost_unknown_calls if rows else 0, enforce=budget.enforce)
+    [line] = spend_all(store, {name: budget}, start=start, end=end)
+    return line
+
+
+def spend_all(store: Store, budgets: dict[str, BudgetSpec], *, start: datetime,
+              end: datetime) -> list[BudgetLine]:
+    """Every budget's spend over [start, end). The team and key rollup rows are read
+    once for all budgets of their kind, so a refresh costs one query per system
+    budget plus two, however many keys and teams have budgets."""
+    window = end - start
+    teams: dict[str, MetricRow] = {}
+    keys: dict[str, MetricRow] = {}
+    ids_of: dict[str, list[str]] = {}
+    if any(b.team is not None for b in budgets.values()):
+        teams = _by(compute(store, window=window, end=end, by=("tag",), tag="team"), "tag")
+    if any(b.key is not None for b in budgets.values()):
+        keys = _by(compute(store, window=window, end=end, by=("key",)), "key")
+        with store.read() as conn:
+            for key in key_store.list_all(conn):
+                ids_of.setdefault(key.name, []).append(key.id)
+    lines = []
+    for name, budget in budgets.items():
+        if budget.system is not None:
+            rows = compute(store, window=window, end=end, system=budget.system)
+        elif budget.key is not None:  # every key of that name: a rotated key keeps its month
+            rows = [keys[i] for i in ids_of.get(budget.key, ()) if i in keys]
+        else:
+            rows = [teams[budget.team]] if budget.team in teams else []
+        lines.append(BudgetLine(
+            name=name, scope=budget.scope, monthly_usd=Decimal(str(budget.monthly_usd)),
+            spent_usd=sum((row.cost_usd for row in rows), Decimal(0)),
+            calls=sum(row.calls for row in rows),
+            cost_unknown_calls=sum(row.cost_unknown_calls for row in rows),
+            enforce=budget.enforce))
+    return lines
+
+
+def _by(rows: list[MetricRow], group: str) -> dict[str, MetricRow]:
+    return {row.group[group]: row for row in rows}
 
 
 def this_month(store: Store, budgets: dict[str, BudgetSpec],
@@ -77,4 +108,4 @@ def this_month(store: Store, budgets: dict[str, BudgetSpec],
     if now <= start:  # the month's first instant: nothing spent yet
         return [BudgetLine(name, b.scope, Decimal(str(b.monthly_usd)), Decimal(0), 0, 0,
                            b.enforce) for name, b in budgets.items()]
-    return [spend(store, name, budget, start=start, end=now) for name, budget in budgets.items()]
+    return spend_all(store, budgets, start=start, end=now)

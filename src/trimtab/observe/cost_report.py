@@ -1,13 +1,14 @@
 """The monthly cost review: where the money went, and how that changed.
 
-Spend by system (use case), model, user (the top 20 and "all others"), team
-and every other tag the calls carried (keys carry their tags, e.g. ``team``,
-onto every call they make), each against the previous month, the top spenders,
-and cost per successful task (spend / calls that did not fail: what one useful
-answer costs), shown with significant digits ($0.000042, never $0.0000).
-Written as Markdown for people, CSV for spreadsheets and a PNG chart. Read
-from rollups through ``metrics.compute``, never from the raw call log, so a
-month of ten million calls costs a few hundred rollup rows.
+Spend by system (use case), model, user (the top 20 and "all others"),
+gateway key (by name), team and every other tag the calls carried (keys carry
+their tags, e.g. ``team``, onto every call they make), each against the
+previous month, the top spenders, and cost per successful task (spend / calls
+that did not fail: what one useful answer costs), shown with significant
+digits ($0.000042, never $0.0000). Written as Markdown for people, CSV for
+spreadsheets and a PNG chart. Read from rollups through ``metrics.compute``,
+never from the raw call log, so a month of ten million calls costs a few
+hundred rollup rows.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from trimtab.errors import TrimtabError
 from trimtab.observe.budgets import BudgetLine
-from trimtab.observe.budgets import spend as budget_spend
+from trimtab.observe.budgets import spend_all as budget_spend
 from trimtab.observe.metrics import MetricRow, compute
 from trimtab.store import Store
+from trimtab.store import keys as key_store
 from trimtab.store import rollups as rollup_store
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 SECTIONS = ("system", "model", "user")
 NO_USER = "(no user)"
+NO_KEY = "(no key)"
 ALL_OTHERS = "(all others)"
 TOP = 5  # named in the summary
 TOP_USERS = 20  # lines of their own in the user table; the rest are "(all others)"
@@ -44,7 +47,7 @@ _CENT = Decimal("0.000001")
 class Line:
     """One group's spend this month and the month before."""
 
-    section: str  # total | system | model | user | team | tag:KEY
+    section: str  # total | system | model | user | key | team | tag:KEY
     name: str
     cost_usd: Decimal
     previous_cost_usd: Decimal
@@ -98,7 +101,7 @@ class CostReport:
 
     @property
     def sections(self) -> list[str]:
-        """The sections in report order: system, model, user, team, then tag:KEY."""
+        """The sections in report order: system, model, user, key, team, then tag:KEY."""
         return [s for s in dict.fromkeys(line.section for line in self.lines) if s != "total"]
 
     @property
@@ -166,6 +169,11 @@ class _Sums:
     def of(cls, row: MetricRow) -> _Sums:
         return cls(row.calls, row.errors, row.cost_usd, row.cost_unknown_calls)
 
+    def plus(self, other: _Sums) -> _Sums:
+        return _Sums(self.calls + other.calls, self.errors + other.errors,
+                     self.cost_usd + other.cost_usd,
+                     self.cost_unknown_calls + other.cost_unknown_calls)
+
     def minus(self, others: list[_Sums]) -> _Sums:
         return _Sums(self.calls - sum(o.calls for o in others),
                      self.errors - sum(o.errors for o in others),
@@ -181,7 +189,15 @@ def tag_key(section: str) -> str | None:
 
 
 def _untagged(section: str) -> str:
+    if section == "key":
+        return NO_KEY
     return NO_USER if section == "user" else f"(no {tag_key(section)})"
+
+
+def _key_names(store: Store) -> dict[str, str]:
+    """Key id -> name: a key's spend is shown, and budgeted, under its name."""
+    with store.read() as conn:
+        return {key.id: key.name for key in key_store.list_all(conn)}
 
 
 def _month(store: Store, month: str, section: str) -> dict[str, _Sums]:
@@ -195,7 +211,14 @@ def _month(store: Store, month: str, section: str) -> dict[str, _Sums]:
     by = "tag" if key else section
     rows = compute(store, window=end - start, end=end, by=(by,), tag=key)
     sums = {row.group[by] or "(none)": _Sums.of(row) for row in rows}
-    if by in ("user", "tag"):  # rollups attribute only the calls that name a user or tag
+    if by == "key":  # every key of a name is one line, as a key budget counts them
+        names = _key_names(store)
+        named: dict[str, _Sums] = {}
+        for key_id, one in sums.items():
+            name = names.get(key_id, key_id)
+            named[name] = named[name].plus(one) if name in named else one
+        sums = named
+    if by in ("user", "tag", "key"):  # rollups attribute only the calls that name a user or tag
         total = _month(store, month, "total")
         if total:
             rest = total["total"].minus(list(sums.values()))
@@ -215,6 +238,14 @@ def _tag_sections(store: Store, month: str, before: str) -> list[str]:
     return [*(["team"] if "team" in keys else []), *(f"tag:{key}" for key in others)]
 
 
+def _key_section(store: Store, month: str, before: str) -> list[str]:
+    """``key`` when calls in either month were made with a gateway key."""
+    start, _ = month_bounds(before)
+    _, end = month_bounds(month)
+    with store.read() as conn:
+        return ["key"] if rollup_store.has_dimension(conn, "key", start, end) else []
+
+
 def _fold(section: str, lines: list[Line]) -> list[Line]:
     """The top TOP_USERS users (or values of a tag) by this month's spend keep their
     lines; the others (this month or the last) become one "(all others)" line; "(no
@@ -225,7 +256,7 @@ def _fold(section: str, lines: list[Line]) -> list[Line]:
     rest = named[TOP_USERS:]
     if len(rest) < 2:
         return lines
-    what = "users" if section == "user" else "values"
+    what = {"user": "users", "key": "keys"}.get(section, "values")
     others = Line(
         section=section, name=f"{ALL_OTHERS[:-1]}: {len(rest):,} {what})",
         cost_usd=sum((line.cost_usd for line in rest), Decimal(0)),
@@ -242,7 +273,8 @@ def build(store: Store, month: str,
     """The month's review; ``budgets`` (trimtab.yaml's) are shown with the month's spend."""
     before = previous(month)
     lines: list[Line] = []
-    for section in ("total", *SECTIONS, *_tag_sections(store, month, before)):
+    for section in ("total", *SECTIONS, *_key_section(store, month, before),
+                    *_tag_sections(store, month, before)):
         now, then = _month(store, month, section), _month(store, before, section)
         if section == "total" and not now:
             start, end = month_bounds(month)
@@ -256,8 +288,7 @@ def build(store: Store, month: str,
         found.sort(key=lambda line: (-line.cost_usd, -line.calls, line.name))
         lines.extend(found if section in ("system", "model") else _fold(section, found))
     start, end = month_bounds(month)
-    spent = tuple(budget_spend(store, name, budget, start=start, end=end)
-                  for name, budget in (budgets or {}).items())
+    spent = tuple(budget_spend(store, budgets or {}, start=start, end=end))
     return CostReport(month, before, lines, spent)
 
 
@@ -277,7 +308,8 @@ def _line(section: str, name: str, now: _Sums | None, then: _Sums | None) -> Lin
 CSV_FIELDS = ("section", "name", "cost_usd", "previous_cost_usd", "change_usd", "change_pct",
               "calls", "successful_calls", "cost_per_successful_call_usd", "cost_unknown_calls")
 _TITLES = {"system": "Spend by system", "model": "Spend by model",
-           "user": f"Spend by user (top {TOP_USERS} and all others)"}
+           "user": f"Spend by user (top {TOP_USERS} and all others)",
+           "key": "Spend by gateway key"}
 
 
 def write(report: CostReport, out_dir: Path) -> tuple[dict[str, Path], list[str]]:

@@ -67,8 +67,10 @@ def compute(
             f"cannot group by {', '.join(unknown)}. "
             f"Fix: use one of {', '.join(rollup_store.GROUPABLE)}."
         )
-    if "user" in by and "tag" in by:
-        raise TrimtabError("group by user or by tag, not both in one query.")
+    dimensions = [b for b in by if b in rollup_store.DIMENSIONS]
+    if len(dimensions) > 1:
+        raise TrimtabError(f"group by one of user, tag or key, not {' and '.join(dimensions)} "
+                           "in one query.")
     if "tag" in by and not tag:
         raise TrimtabError("--by tag needs the tag key. Fix: add --tag KEY (e.g. --tag team).")
     if window <= timedelta(0):

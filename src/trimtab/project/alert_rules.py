@@ -222,8 +222,8 @@ def _check_rule(spec: ProjectFile, name: str, rule: AlertRuleSpec, problem, NAME
                     f"{suggest(rule.budget, spec.budgets)} Fix: declare it under `budgets:` "
                     f"(known: {', '.join(spec.budgets) or 'none declared'}).")
         if rule.system is not None:
-            problem(loc + ("system",), "a budget_used rule watches its budget's system or "
-                    "team. Fix: remove `system:`.", key=True)
+            problem(loc + ("system",), "a budget_used rule watches its budget's system, "
+                    "team or key. Fix: remove `system:`.", key=True)
         if rule.threshold <= 0:
             problem(loc + ("threshold",), f"budget_used is the share of the budget spent "
                     f"(0.8 for 80%, 1 for all of it), so {rule.threshold} always holds. "

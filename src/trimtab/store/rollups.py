@@ -27,7 +27,9 @@ from trimtab.store.schema.call_log import rollups
 
 GRAIN = ("system", "env", "release_id", "model", "outcome")
 KEY = ("resolution", "bucket", *GRAIN, "dimension", "value")
-GROUPABLE = ("system", "env", "release", "model", "outcome", "user", "tag")
+GROUPABLE = ("system", "env", "release", "model", "outcome", "user", "tag", "key")
+#: The dimensions a query may break totals down by; at most one per query.
+DIMENSIONS = ("user", "tag", "key")
 STEP = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
@@ -78,12 +80,16 @@ class Totals:
                       self.cost_unknown, self.errors, self.sketch.copy())
 
 
-# The same users and tag sets recur call after call: work each out once.
+# The same users, keys and tag sets recur call after call: work each out once.
+# A gateway key's calls get "key" rows (value: the key id), so a key's monthly
+# spend, what its budget is checked against, is a few rollup rows away.
 @functools.lru_cache(maxsize=16_384)
-def _dimensions_of(user: Any, tags: str | None) -> tuple[tuple[str, str], ...]:
+def _dimensions_of(user: Any, tags: str | None, key: Any = None) -> tuple[tuple[str, str], ...]:
     found = []
     if user:
         found.append(("user", str(user)[:200]))
+    if key:
+        found.append(("key", str(key)[:200]))
     for key, value in (json.loads(tags) if tags else {}).items():
         found.append((f"tag:{key}"[:100], str(value)[:200]))
     return tuple(found)
@@ -92,9 +98,9 @@ def _dimensions_of(user: Any, tags: str | None) -> tuple[tuple[str, str], ...]:
 # Positions of the columns the rollups read in a call row.
 _TIME, _SYSTEM, _ENV, _RELEASE_ID, _MODEL, _STATUS = map(
     COLUMN.get, ("time", "system", "env", "release_id", "model", "status"))
-_LATENCY_MS, _INPUT_TOKENS, _OUTPUT_TOKENS, _COST_MICRO_USD, _USER_ID, _TAGS = map(
+_LATENCY_MS, _INPUT_TOKENS, _OUTPUT_TOKENS, _COST_MICRO_USD, _USER_ID, _TAGS, _KEY_ID = map(
     COLUMN.get, ("latency_ms", "input_tokens", "output_tokens", "cost_micro_usd", "user_id",
-                 "tags"))
+                 "tags", "api_key_id"))
 
 
 def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
@@ -121,10 +127,11 @@ def aggregate(rows: Sequence[Sequence[Any]]) -> dict[tuple, Totals]:
     buckets = list(map(bucket_of, latencies))
     users = [r[_USER_ID] for r in rows]
     tags = [r[_TAGS] for r in rows]
+    api_keys = [r[_KEY_ID] for r in rows]
     try:  # spooled rows hold tags as JSON text already
-        dimensions = list(map(_dimensions_of, users, tags))
+        dimensions = list(map(_dimensions_of, users, tags, api_keys))
     except TypeError:  # a dict: unhashable
-        dimensions = list(map(_dimensions_of, users, map(_tags_text, tags)))
+        dimensions = list(map(_dimensions_of, users, map(_tags_text, tags), api_keys))
 
     by_minute: dict[tuple, list[int]] = {}
     for i, key in enumerate(keys):
@@ -386,13 +393,15 @@ def summarize(
     env: str | None = None,
 ) -> list[tuple[dict[str, str], Totals]]:
     """Totals over [start, end), grouped by ``by`` (system, env, release, model,
-    outcome, user, tag). Returns (group, totals) pairs, largest cost first."""
+    outcome, user, tag, key). Returns (group, totals) pairs, largest cost first."""
     dimension = ""
     if "user" in by:
         dimension = "user"
     elif "tag" in by:
         dimension = f"tag:{tag}"
-    columns = {"release": "release_id", "user": "value", "tag": "value"}
+    elif "key" in by:
+        dimension = "key"
+    columns = {"release": "release_id", "user": "value", "tag": "value", "key": "value"}
     wanted = [rollups.c[columns.get(b, b)] for b in by]
     width = len(wanted)
     # Dashboards read a few thousand rows per window: each is summed into its group
@@ -499,3 +508,14 @@ def tag_keys(conn: Connection, start: datetime, end: datetime) -> list[str]:
         ).distinct()
     ).scalars()
     return sorted({dimension[len("tag:"):] for dimension in dimensions})
+
+
+def has_dimension(conn: Connection, dimension: str, start: datetime, end: datetime) -> bool:
+    """Whether any call in [start, end) has rows of ``dimension`` (``key``: was made
+    with a gateway key). Read from day rows: one index lookup."""
+    return conn.execute(
+        select(rollups.c.bucket).where(
+            rollups.c.resolution == "d", rollups.c.dimension == dimension,
+            rollups.c.bucket >= floor(start, "d"), rollups.c.bucket < end,
+        ).limit(1)
+    ).first() is not None

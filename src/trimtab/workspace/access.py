@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 from trimtab.errors import TrimtabError
 from trimtab.store import keys as key_store
+from trimtab.store.engine import database_url_from_env
 from trimtab.store.keys import ApiKey
 
 if TYPE_CHECKING:
     from trimtab.govern.identities import User
+    from trimtab.project.models import Project
     from trimtab.store.identities import Grant, Identity, Token
     from trimtab.store.sessions import Session
 
@@ -48,6 +50,23 @@ class AccessMethods:
     def keys(self) -> list[ApiKey]:
         with self.store.read() as conn:
             return key_store.list_all(conn)
+
+    def key_budget_problems(self, project: Project) -> list[str] | None:
+        """``budgets:`` entries of ``project`` naming a gateway key that was never
+        created, at their file:line; None when there is no store here to ask (no
+        TRIMTAB_DATABASE_URL and no .trimtab/trimtab.db: a CI checkout), so
+        ``trimtab validate`` can still run where only the YAML is."""
+        from trimtab.project import yamlsource
+        from trimtab.project.budgets import unknown_keys
+
+        if not any(b.key is not None for b in project.spec.budgets.values()):
+            return []
+        if not (self._database_url or database_url_from_env()) and (
+                self.root is None or not (self.root / ".trimtab" / "trimtab.db").exists()):
+            return None
+        names = {key.name for key in self.keys()}
+        located = yamlsource.load(project.path, project.path.read_text(encoding="utf-8"))
+        return unknown_keys(project.spec, names, located.where)
 
     def revoke_key(self, key_id: str) -> ApiKey:
         actor = self.authorize("key.manage")
