@@ -36,10 +36,10 @@ def fill(ws, n_calls: int = BULK_CALLS) -> None:
     """Releases, deployments, audit, keys, recorded calls and rollups, then bulk calls."""
     release, _ = ws.release(SYSTEM)
     promote_through(ws, SYSTEM, release.id, "production")
-    ws.create_key("ci", env="production")
+    key, _ = ws.create_key("ci", env="production")
     for i in range(3):
         ws.record(SYSTEM, {"text": f"ticket {i}"}, {"team": "billing"}, 5.0 + i,
-                  env="production", tags={"ticket": f"T-{i}"})
+                  env="production", tags={"ticket": f"T-{i}"}, api_key_id=key.id)
     assert ws.flush(10)
     with ws.store.read() as conn:
         model = dict(conn.execute(select(calls).limit(1)).one()._mapping)
@@ -63,6 +63,8 @@ def test_every_table_is_copied_both_ways_with_the_audit_chain_intact(
     fill(ws)
     source = dump(database_url)
     assert len(source["calls"]) == BULK_CALLS + 3 and source["audit"] and source["api_keys"]
+    dimension = [c.name for c in metadata.tables["rollups"].columns].index("dimension")
+    assert {row[dimension] for row in source["rollups"]} >= {"", "key", "tag:ticket"}
 
     out = json.loads(cli("db", "copy", "--to", target_url, "--json").stdout)
     assert list(out["rows"]) == [t.name for t in metadata.sorted_tables]  # none forgotten

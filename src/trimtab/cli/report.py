@@ -22,12 +22,13 @@ def cost(
 ) -> None:
     """Write the monthly cost review: Markdown, CSV and a PNG chart.
 
-    Spend by system, model, user (the top 20 and "all others"), team and
-    every other tag the calls carried (a key's tags, e.g. team, reach each
-    of its calls), the change against the previous month, the top spenders
-    and the cost per successful task (spend / calls that did not fail), and
-    the month's spend against each budget declared under `budgets:` in
-    trimtab.yaml. The chart needs matplotlib: pip install 'trimtab[report]'.
+    Spend by system, model, user (the top 20 and "all others"), gateway key
+    (by name), team and every other tag the calls carried (a key's tags, e.g.
+    team, reach each of its calls), the change against the previous month,
+    the top spenders and the cost per successful task (spend / calls that did
+    not fail), and the month's spend against each budget declared under
+    `budgets:` in trimtab.yaml (per system, team or key). The chart needs
+    matplotlib: pip install 'trimtab[report]'.
 
     Example:
 
