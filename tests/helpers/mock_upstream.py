@@ -54,6 +54,8 @@ class MockUpstream:
     usage: dict[str, Any] = field(default_factory=lambda: {"prompt_tokens": 12,
                                                           "completion_tokens": 7})
     tool_call: dict[str, Any] | None = None  # answer with this call when tools are offered
+    answer_id: str = "chatcmpl-mock"  # the "id" of OpenAI answers and their chunks
+    finish_reason: str = "stop"  # of an OpenAI answer that calls no tool
     seed: int = 0
     script: collections.deque = field(default_factory=collections.deque)
     requests: list[Received] = field(default_factory=list)
@@ -197,11 +199,11 @@ class MockUpstream:
 
     def _openai_body(self, body: dict, fault: Any) -> dict:
         message: dict[str, Any] = {"role": "assistant", "content": self._text(body)}
-        finish = "stop"
+        finish = self.finish_reason
         if self.tool_call and body.get("tools"):
             message = {"role": "assistant", "content": None, "tool_calls": [self.tool_call]}
             finish = "tool_calls"
-        out = {"id": "chatcmpl-mock", "object": "chat.completion", "created": 1,
+        out = {"id": self.answer_id, "object": "chat.completion", "created": 1,
                "model": self.model or body.get("model"),
                "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
         if fault != "no_usage" and self.usage is not None:
@@ -231,19 +233,19 @@ class MockUpstream:
         model = self.model or body.get("model")
 
         def chunk(delta: dict, finish: str | None = None) -> str:
-            return json.dumps({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            return json.dumps({"id": self.answer_id, "object": "chat.completion.chunk",
                                "created": 1, "model": model, "choices": [
                                    {"index": 0, "delta": delta, "finish_reason": finish}]})
 
         events = [chunk({"role": "assistant", "content": ""})]
         events += [chunk({"content": piece})
                    for piece in re.findall(r"\S+\s*", self._text(body))]
-        events.append(chunk({}, "stop"))
+        events.append(chunk({}, self.finish_reason))
         wants_usage = (body.get("stream_options") or {}).get("include_usage")
         if wants_usage and fault != "no_usage":
             usage = {**self.usage, "total_tokens": self.usage["prompt_tokens"]
                      + self.usage["completion_tokens"]}
-            events.append(json.dumps({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            events.append(json.dumps({"id": self.answer_id, "object": "chat.completion.chunk",
                                       "created": 1, "model": model, "choices": [],
                                       "usage": usage}))
         events.append("[DONE]")

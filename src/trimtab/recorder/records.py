@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 from trimtab import jsontext
-from trimtab.store.call_columns import CALL_COLUMNS, COLUMN
+from trimtab.recorder.call_fields import finish_reasons_text, params_text, response_id_text
+from trimtab.store.call_columns import CALL_COLUMNS, COLUMN, RESPONSE_ID_CHARS
 from trimtab.store.ids import new_call_id
 
 
@@ -52,9 +53,10 @@ class CallRecord:
     request: Any = None
     response: Any = None
     error: str | None = None
-    # Spooled and exported to span observers, not (yet) columns of the calls table:
-    # the request's sampling parameters, the provider's answer id and finish reasons,
-    # and the URL actually called when no trimtab.yaml provider says it (instrument()).
+    # The request's sampling parameters and the provider's answer id and finish reasons
+    # (columns since migration 0023, bounded by recorder/call_fields.py; exported to span
+    # observers as they are), and the URL actually called when no trimtab.yaml provider
+    # says it (instrument(): spooled and exported, not stored).
     params: dict[str, Any] | None = None
     response_id: str | None = None
     finish_reasons: list[str] | None = None
@@ -92,6 +94,7 @@ _DEFAULTS = {f.name: f.default for f in fields(CallRecord) if f.default is not M
 _LINE_LENGTH = 1 + len(FIELDS)
 _line_to_columns = itemgetter(*(1 + FIELDS.index(name) for name in CALL_COLUMNS))
 _C_TIME, _C_LATENCY, _C_ERROR = COLUMN["time"], COLUMN["latency_ms"], COLUMN["error"]
+_C_ID, _C_REASONS, _C_PARAMS = COLUMN["response_id"], COLUMN["finish_reasons"], COLUMN["params"]
 
 
 def values_from_spool(line: bytes) -> list[Any]:
@@ -116,7 +119,18 @@ def _values(data: Any) -> list[Any]:
     latency = values[_C_LATENCY]
     if type(latency) is not float or not 0 <= latency < 1e9:  # NaN fails too
         _check_latency(values, latency)
+    _bound_answer(values)
     return values
+
+
+def _bound_answer(values: list[Any]) -> None:
+    """The answer columns as bounded text: they hold what a provider sent."""
+    if values[_C_ID] is not None:
+        values[_C_ID] = response_id_text(values[_C_ID])
+    if values[_C_REASONS] is not None:
+        values[_C_REASONS] = finish_reasons_text(values[_C_REASONS])
+    if values[_C_PARAMS] is not None:
+        values[_C_PARAMS] = params_text(values[_C_PARAMS])
 
 
 def _values_from_older(data: Any) -> list[Any]:
@@ -134,6 +148,7 @@ def _values_from_older(data: Any) -> list[Any]:
     values = [row.get(name) for name in CALL_COLUMNS]
     values[_C_TIME] = _utc(values[_C_TIME])
     _check_latency(values, values[_C_LATENCY])
+    _bound_answer(values)
     return values
 
 
@@ -154,6 +169,8 @@ def _storable(values: list[Any]) -> list[Any]:
                 value.encode()
             except UnicodeEncodeError:
                 values[i] = value.encode("utf-8", "backslashreplace").decode()
+                if i == _C_ID:  # escapes lengthen it past its column
+                    values[i] = values[i][:RESPONSE_ID_CHARS]
         elif type(value) is int and i in _INT_RANGES and not 0 <= value <= _INT_RANGES[i]:
             values[i] = None
             note = f" [{CALL_COLUMNS[i]} {value} out of range]"[:200]

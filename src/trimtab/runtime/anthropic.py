@@ -185,7 +185,9 @@ class AnthropicProvider(HttpProvider):
                 if kind == "message_start":
                     message = payload.get("message") or {}
                     usage = Usage.from_anthropic(message.get("usage"))
-                    chunk = ChatChunk(role="assistant", model=message.get("model"))
+                    answer_id = message.get("id")
+                    chunk = ChatChunk(role="assistant", model=message.get("model"),
+                                      response_id=answer_id if isinstance(answer_id, str) else None)
                 elif kind == "content_block_start":
                     block = payload.get("content_block") or {}
                     if block.get("type") == "tool_use":

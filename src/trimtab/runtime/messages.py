@@ -198,6 +198,7 @@ class ChatChunk:
     usage: Usage | None = None
     role: str | None = None
     model: str | None = None  # as the upstream reports it (Azure names the real model here)
+    response_id: str | None = None  # the upstream's id for the answer, on the chunks that carry it
 
     def to_openai(self, id: str, model: str, created: int) -> dict[str, Any]:
         """A ``chat.completion.chunk``; a usage-only chunk has empty choices, as OpenAI's."""
@@ -228,11 +229,13 @@ class StreamAccumulator:
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.model: str | None = None
+        self.response_id: str | None = None
         self.chunks = 0
 
     def add(self, chunk: ChatChunk) -> None:
         self.chunks += 1
         self.model = self.model or chunk.model
+        self.response_id = self.response_id or chunk.response_id
         if chunk.content:
             self.parts.append(chunk.content)
         for delta in chunk.tool_calls or ():
@@ -261,5 +264,5 @@ class StreamAccumulator:
             finish_reason=self.finish_reason,
             tool_calls=[self.tools[i] for i in sorted(self.tools)],
             usage=self.usage,
-            id=id or new_id(),
+            id=id or self.response_id or new_id(),
         )

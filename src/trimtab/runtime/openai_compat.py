@@ -81,7 +81,8 @@ class OpenAIProvider(HttpProvider):
         usage = Usage.from_openai(data.get("usage"))
         if not choices and usage is None:
             return None  # e.g. Azure's prompt_filter_results preamble
-        chunk = ChatChunk(usage=usage, model=data.get("model") or None)
+        chunk = ChatChunk(usage=usage, model=data.get("model") or None,
+                          response_id=data["id"] if isinstance(data.get("id"), str) else None)
         if choices and isinstance(choices[0], dict):
             delta = choices[0].get("delta") or {}
             chunk.content = delta.get("content")

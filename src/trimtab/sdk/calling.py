@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from trimtab.errors import RecordingUnavailable, TrimtabError
+from trimtab.recorder.call_fields import bounded_reasons, response_id_text
 from trimtab.recorder.records import CallRecord
 from trimtab.runtime import (
     BreakerRegistry,
@@ -500,8 +501,9 @@ class _Call:
             record.response = stored
         _fill_attempts(record, result.attempts)
         record.ttft_ms = result.ttft_ms
-        record.response_id = response.id
-        record.finish_reasons = [response.finish_reason] if response.finish_reason else None
+        # Bounded here too, not only by the writer: spans read the record as it is.
+        record.response_id = response_id_text(response.id)
+        record.finish_reasons = bounded_reasons(response.finish_reason)
         fill_usage(record, usage, result.cost)
         return record
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from trimtab.project.models import ProviderSpec
+from trimtab.recorder.call_fields import bounded_reasons, response_id_text
 from trimtab.recorder.records import CallRecord
 from trimtab.runtime.cost import cost_of
 from trimtab.runtime.messages import Usage
@@ -158,8 +159,8 @@ class _Context:
         model = model or getattr(result, "model", None) or kwargs.get("model")
         record = self._record(kwargs, started, ttft_ms=ttft_ms)
         record.model = model
-        record.response_id = response_id if isinstance(response_id, str) else None
-        record.finish_reasons = finish_reasons or None
+        record.response_id = response_id_text(response_id)
+        record.finish_reasons = bounded_reasons(finish_reasons)
         record.response = self.redactor.text(text) if self.redactor.keeps_text else None
         counted = Usage.from_openai(usage)
         cost = cost_of(counted, [model, kwargs.get("model")], self.provider_spec,

@@ -54,13 +54,16 @@ class Call:
     request: str | None
     response: str | None
     error: str | None
+    response_id: str | None = None  # the provider's id for its answer
+    finish_reasons: str | None = None  # JSON list
+    params: str | None = None  # JSON object: the sampling params sent
 
     def to_dict(self) -> dict[str, Any]:
         import json
 
         data = dict(self.__dict__)
         data["time"] = self.time.isoformat()
-        for name in ("tags", "attempts"):
+        for name in ("tags", "attempts", "finish_reasons", "params"):
             data[name] = json.loads(data[name]) if data[name] else None
         return data
 

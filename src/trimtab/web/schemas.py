@@ -209,6 +209,13 @@ class CallDetail(CallOut):
     request: str | None = Field(description="As the system's logging mode stored it.")
     response: str | None
     error: str | None
+    response_id: str | None = Field(None, description="The provider's id for its answer "
+                                    "(at most 200 characters); null on failures and on calls "
+                                    "recorded before trimtab stored it.")
+    finish_reasons: list[str] | None = Field(None, description="Why the answer ended, one "
+                                             "per choice (`stop`, `length`, `tool_calls`...).")
+    params: dict[str, Any] | None = Field(None, description="The sampling params sent "
+                                          "(temperature, top_p, max_tokens, seed, stop...).")
 
 
 class MetricRowOut(Model):

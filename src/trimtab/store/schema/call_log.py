@@ -53,6 +53,12 @@ calls = Table(
     Column("request", Text, nullable=True),  # after redaction; None in metadata mode
     Column("response", Text, nullable=True),
     Column("error", Text, nullable=True),
+    # What the provider was asked and answered (migration 0023): NULL on calls recorded
+    # before it, on failed calls (no answer: no id, no finish reason) and where a source
+    # does not know them. Bounded by the writer (recorder/call_fields.py).
+    Column("response_id", String(200), nullable=True),  # call_columns.RESPONSE_ID_CHARS
+    Column("finish_reasons", Text, nullable=True),  # JSON list, one per choice
+    Column("params", Text, nullable=True),  # JSON object: the sampling params sent
     Index(None, "system", "time"),
     Index(None, "time"),
 )
