@@ -47,3 +47,15 @@ def test_calls_show_of_an_unknown_or_missing_id_is_a_clear_error(cli, project_di
     assert "no call has an id" in out and "Traceback" not in out
     assert "Missing argument 'CALL'" in cli("calls", "show", expect=2).output
     assert "No such command 'nope'" in cli("calls", "nope", expect=2).output
+
+
+def test_calls_show_prints_the_answer_id_finish_reasons_and_params(cli, live):
+    ws, _ = live
+    result = ws.system("complaint-router").run(
+        {"customer": "ACME", "product": "K-200", "text": "seal leaks"}, params={"seed": 3})
+    assert ws.flush()
+
+    shown = json.loads(cli("calls", "show", result.call_id[:18]).stdout)
+    assert shown["response_id"] == result.response.id
+    assert shown["finish_reasons"] == ["stop"]
+    assert shown["params"] == {"temperature": 0, "max_tokens": 200, "seed": 3}

@@ -86,3 +86,35 @@ def test_no_project_and_no_url_is_a_clear_error(tmp_path):
         trimtab.connect().status()
     with pytest.raises(trimtab.TrimtabError, match="no such project file"):
         trimtab.connect(tmp_path / "nothing-here.yaml")
+
+
+def test_0023_keeps_the_calls_of_a_store_at_0022_with_nulls_for_the_answer_columns(
+        database_url):
+    from datetime import UTC, datetime
+
+    from trimtab.store.engine import upgrade
+
+    store = trimtab.Store(database_url, migrate=False)
+    upgrade(store, "0022")
+    assert current_revision(store) == "0022"
+    with store.engine.begin() as conn:
+        assert "response_id" not in {c["name"] for c in inspect(conn).get_columns("calls")}
+        for n in range(3):
+            conn.execute(text(
+                "INSERT INTO calls (id, time, system, env, source, route, status, latency_ms, "
+                "attempt_count, fallback_used, logging_mode, response) VALUES (:id, :time, "
+                "'complaint-router', 'production', 'sdk', 'primary', 'ok', 12.5, 1, :no, "
+                "'full', :response)"),
+                {"id": f"0old{n:028d}", "time": datetime(2026, 12, 1, 9, n, tzinfo=UTC)
+                 .replace(tzinfo=None), "no": False, "response": f"answer {n}"})
+    store.dispose()
+
+    store = trimtab.Store(database_url)  # migrates to head on first use
+    assert current_revision(store) == HEAD_REVISION
+    from trimtab.store import calls
+
+    with store.read() as conn:
+        kept = calls.query(conn, limit=10)
+    assert [c.response for c in kept] == ["answer 2", "answer 1", "answer 0"]
+    assert {(c.response_id, c.finish_reasons, c.params) for c in kept} == {(None, None, None)}
+    store.dispose()

@@ -69,7 +69,8 @@ def params_text(value: Any) -> str | None:
         if type(key) is not str:
             continue
         if type(item) is list:
-            item = [v for v in map(_scalar, item[:_LIST_ITEMS]) if v is not _SKIP]
+            scalars = [v for v in map(_scalar, item[:_LIST_ITEMS]) if v is not _SKIP]
+            item = scalars if scalars or not item else _SKIP  # tools: not a sampling param
         else:
             item = _scalar(item)
         if item is not _SKIP:
