@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 # module -> the public names it provides.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "trimtab.observe.alerts": ("AlertStatus",),
-    "trimtab.sdk.calling": ("NoActiveRelease", "RunResult", "SystemClient", "SystemSuspended"),
+    "trimtab.sdk.calling": ("SystemClient",),
+    "trimtab.sdk.results": ("NoActiveRelease", "RunResult", "SystemSuspended"),
     "trimtab.observe.cost_report": ("CostReport",),
     "trimtab.releases.diffs": ("SpecDiff",),
     "trimtab.observe.drift.monitor": ("DriftCheck",),
@@ -137,7 +138,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; never runs
     from trimtab.releases.diffs import SpecDiff
     from trimtab.runtime.errors import ProviderError
     from trimtab.runtime.resilience import CallFailed
-    from trimtab.sdk.calling import NoActiveRelease, RunResult, SystemClient, SystemSuspended
+    from trimtab.sdk.calling import SystemClient
+    from trimtab.sdk.results import NoActiveRelease, RunResult, SystemSuspended
     from trimtab.store.alerts import AlertEvent, AlertState
     from trimtab.store.audit import AuditEntry, ChainReport
     from trimtab.store.deployments import Deployment

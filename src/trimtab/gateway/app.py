@@ -26,7 +26,7 @@ from trimtab.gateway.bodies import parse_json
 from trimtab.gateway.budget_guard import BudgetGuard
 from trimtab.gateway.errors import GatewayError, from_exception
 from trimtab.gateway.keyring import KeyRing
-from trimtab.sdk.calling import Direct
+from trimtab.sdk.call_options import Direct
 
 if TYPE_CHECKING:
     from trimtab.project.models import Project

@@ -24,7 +24,9 @@ from trimtab.gateway.bodies import check_chat, check_limits
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
 from trimtab.project.models import BUILTIN_PROVIDERS
 from trimtab.runtime import CallFailed
-from trimtab.sdk.calling import PASSTHROUGH, CallOptions, Direct, RunResult, StreamedRun
+from trimtab.sdk.call_options import PASSTHROUGH, CallOptions, Direct
+from trimtab.sdk.calling import StreamedRun
+from trimtab.sdk.results import RunResult
 
 if TYPE_CHECKING:
     from trimtab.gateway.app import Gateway, Request

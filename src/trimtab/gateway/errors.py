@@ -17,7 +17,7 @@ from typing import Any
 
 from trimtab.errors import PluginError, RecordingUnavailable, StoreUnavailable, TrimtabError
 from trimtab.runtime import CallFailed, ProviderError, TemplateError
-from trimtab.sdk.calling import NoActiveRelease
+from trimtab.sdk.results import NoActiveRelease
 
 log = logging.getLogger("trimtab.gateway")
 

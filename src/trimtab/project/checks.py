@@ -371,7 +371,7 @@ def _check_semantics(
     return problems
 
 
-#: The system name the gateway records passthrough calls under (trimtab.sdk.calling).
+#: The system name the gateway records passthrough calls under (trimtab.sdk.call_options).
 RESERVED_SYSTEMS = {"passthrough"}
 
 

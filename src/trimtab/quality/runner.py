@@ -25,7 +25,7 @@ from trimtab.quality.judge import Judge
 from trimtab.quality.metrics import largest_gap, mcnemar_exact
 from trimtab.quality.suites import PreparedSuite
 from trimtab.runtime import CallFailed
-from trimtab.sdk.calling import CallOptions, build_messages
+from trimtab.sdk.call_options import CallOptions, build_messages
 from trimtab.store import evals as eval_store
 from trimtab.store.evals import EvalRun
 

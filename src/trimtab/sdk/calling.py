@@ -10,185 +10,38 @@ record is spooled (durable on local disk) before the answer is handed back.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from trimtab.errors import RecordingUnavailable, TrimtabError
-from trimtab.recorder.call_fields import bounded_reasons, response_id_text
 from trimtab.recorder.records import CallRecord
 from trimtab.runtime import (
     BreakerRegistry,
     CallFailed,
-    CallResult,
     ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    Cost,
     Provider,
     ProviderError,
     Redactor,
     Router,
     Target,
-    Usage,
     make_provider,
-    prompt_messages,
-    render,
     router_for_release,
 )
 from trimtab.runtime.messages import StreamAccumulator
-from trimtab.store.ids import new_call_id
+from trimtab.sdk.call_context import CallContext, elapsed_ms
+from trimtab.sdk.call_options import EVAL_ENV, PASSTHROUGH, CallOptions, Direct
+from trimtab.sdk.results import NoActiveRelease, RunResult
 
 if TYPE_CHECKING:
     from trimtab.releases.active import Route
     from trimtab.store.releases import Release
-    from trimtab.store.suspensions import Suspension
     from trimtab.workspace import Workspace
 
 log = logging.getLogger("trimtab")
-
-JSON_FORMATS = {"json", "json_object", "json_schema"}
-
-
-class NoActiveRelease(TrimtabError):
-    """Nothing is promoted for this system in this environment yet."""
-
-
-#: The system name direct calls (the gateway's passthrough) are recorded under.
-PASSTHROUGH = "passthrough"
-#: Where an eval calls a release: no environment, nobody is answered, so the
-#: project's ``allow_simulated`` (which guards what users are served) does not apply.
-EVAL_ENV = "eval"
-
-
-class SystemSuspended(CallFailed):
-    """The kill switch holds this system and its declared safe answer is an error
-    (`trimtab suspend`): catch it as the application's stop signal. The gateway
-    answers it as a 503."""
-
-    def __init__(self, message: str):
-        ProviderError.__init__(self, "suspended", message,  # type: ignore[arg-type]
-                               provider="trimtab", model="suspended", status=503)
-        self.attempts = []
-        self.last = self
-
-
-@dataclass(frozen=True)
-class Direct:
-    """A provider's model called as it is, with no release: the gateway's passthrough.
-
-    Shaped like a release (``id``, ``spec``) so a direct call is built,
-    retried and recorded by the same code as a system's; ``id`` is None
-    because no release was involved, and ``key`` names its router.
-    """
-
-    spec: dict[str, Any]
-    key: str  # the provider's entry: one provider (one connection pool) per entry and loop
-    id: None = None
-
-    @classmethod
-    def of(cls, provider: Mapping[str, Any], model: str,
-           privacy: Mapping[str, Any] | None = None) -> Direct:
-        spec = {"system": PASSTHROUGH, "provider": dict(provider), "model": model,
-                "privacy": dict(privacy or {})}
-        return cls(spec, json.dumps(spec["provider"], sort_keys=True))
-
-
-@dataclass
-class RunResult:
-    """What one call of a system returned, and how."""
-
-    text: str | None
-    call_id: str
-    release_id: str | None  # None for a direct (passthrough) call
-    route: str  # primary | canary
-    provider: str
-    model: str
-    latency_ms: float
-    usage: Usage | None
-    cost_usd: Decimal | None
-    attempts: list[dict[str, Any]]
-    fallback_used: bool
-    json: Any = None
-    json_error: str | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str | None = None
-    ttft_ms: float | None = None
-    response: ChatResponse | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text, "json": self.json, "call_id": self.call_id,
-            "release_id": self.release_id, "route": self.route, "provider": self.provider,
-            "model": self.model, "latency_ms": self.latency_ms,
-            "usage": self.usage.to_openai() if self.usage else None,
-            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
-            "attempts": self.attempts, "fallback_used": self.fallback_used,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class CallOptions:
-    """What a caller asks of one call besides whom it calls: the same for the
-    call and its shadow. ``source`` and ``api_key_id`` say where it came from."""
-
-    variables: Mapping[str, Any] | None = None
-    messages: list[dict[str, Any]] | None = None
-    params: Mapping[str, Any] | None = None
-    user: str | None = None
-    tags: Mapping[str, str] | None = None
-    source: str = "sdk"
-    api_key_id: str | None = None
-
-
-def wants_json(spec: Mapping[str, Any], params: Mapping[str, Any] | None) -> bool:
-    fmt = (params or {}).get("response_format", (spec.get("params") or {}).get("response_format"))
-    if isinstance(fmt, Mapping):
-        fmt = fmt.get("type")
-    return fmt in JSON_FORMATS
-
-
-def build_messages(spec: Mapping[str, Any], variables: Mapping[str, Any] | None,
-                   messages: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The chat for this call.
-
-    With only variables, the release's prompts are the whole chat. With the
-    caller's own messages (the gateway), the release contributes its system
-    prompt unless the caller brought one, so the governed prompt still applies
-    to clients that only send the user turn.
-    """
-    prompts = spec.get("prompts") or {}
-    if messages is None:
-        built = prompt_messages(prompts, variables or {})
-        if not any(m["role"] == "user" for m in built):
-            raise TrimtabError(
-                f"the release of {spec.get('system')!r} has no `user` prompt, so it needs "
-                "messages. Fix: pass messages=[...] or add prompts.user to the release."
-            )
-        return built
-    if "system" in prompts and not any(m.get("role") == "system" for m in messages):
-        entry = prompts["system"]
-        content = entry["content"] if isinstance(entry, Mapping) else entry
-        label = f"'system' ({entry['path']})" if isinstance(entry, Mapping) else "'system'"
-        return [{"role": "system", "content": render(content, variables or {}, name=label)},
-                *messages]
-    return list(messages)
-
-
-def parse_json(text: str | None) -> tuple[Any, str | None]:
-    if text is None:
-        return None, "the answer has no text"
-    try:
-        return json.loads(text), None
-    except ValueError as exc:
-        return None, f"the answer is not valid JSON: {exc}"
 
 
 class Caller:
@@ -333,21 +186,21 @@ class Caller:
         return release, how, route.shadow(system, user)
 
     def _prepare(self, target: str | Direct, env: str,
-                 options: CallOptions) -> tuple[_Call, Release | None]:
+                 options: CallOptions) -> tuple[CallContext, Release | None]:
         """The call's context, and the shadow release to call beside it, if any.
 
         A system name calls its active (or canary) release; a ``Direct`` calls a
         provider's model as it is, with no release, recorded all the same.
         """
         if isinstance(target, Direct):
-            return _Call(self, PASSTHROUGH, env, target, "primary", options), None
+            return CallContext(self, PASSTHROUGH, env, target, "primary", options), None
         route = self.route(target, env)
         if route.suspended is not None and route.stable is not None:
-            call = _Call(self, target, env, route.stable, "primary", options)
+            call = CallContext(self, target, env, route.stable, "primary", options)
             call.suspended = route.suspended
             return call, None
         release, how, shadow = self.pick(target, env, options.user)
-        call = _Call(self, target, env, release, how, options)
+        call = CallContext(self, target, env, release, how, options)
         if call.required and not self.writable():
             # Refused before the provider is paid for an answer that could not be kept.
             raise RecordingUnavailable(
@@ -367,11 +220,11 @@ class Caller:
         fallbacks, retries, breakers), whatever is active where: for evals. The call
         is not written to the call log, where test traffic would skew production's
         latency, error and cost figures; the eval run stores what it needs."""
-        call = _Call(self, release.system, EVAL_ENV, release, "primary", options)
+        call = CallContext(self, release.system, EVAL_ENV, release, "primary", options)
         call.recorded = False
         return await self._complete(call, None)
 
-    async def _complete(self, call: _Call, shadow: Release | None) -> RunResult:
+    async def _complete(self, call: CallContext, shadow: Release | None) -> RunResult:
         request = call.request()
         if call.suspended is not None:
             return call.answer_suspended()[1]
@@ -382,12 +235,12 @@ class Caller:
         try:
             result = await self.router(release, call.env).complete(request)
         except CallFailed as failed:
-            call.record_failure(failed, _ms(started))
+            call.record_failure(failed, elapsed_ms(started))
             raise
         except asyncio.CancelledError:  # the caller went away (a gateway client hung up)
             gone = ProviderError("cancelled",  # type: ignore[arg-type]
                                  "the caller went away before the answer")
-            call.record_failure(gone, _ms(started))
+            call.record_failure(gone, elapsed_ms(started))
             raise
         record = call.record_success(result)
         return call.result(result, record)
@@ -398,19 +251,19 @@ class Caller:
         iterator ends, so a gateway sends ``[DONE]`` only once the call is durable."""
         return StreamedRun(self, *self._prepare(target, env, options))
 
-    def _start_shadow(self, release: Release, primary: _Call) -> None:
-        shadow = _Call(self, primary.system, primary.env, release, "shadow", primary.options)
+    def _start_shadow(self, release: Release, primary: CallContext) -> None:
+        shadow = CallContext(self, primary.system, primary.env, release, "shadow", primary.options)
         task = asyncio.get_running_loop().create_task(self._shadow(shadow))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
 
-    async def _shadow(self, call: _Call) -> None:
+    async def _shadow(self, call: CallContext) -> None:
         """Never returned and never raised: a broken candidate must not touch users."""
         started = time.perf_counter()
         try:
             result = await self.router(call.release, call.env).complete(call.request())
         except CallFailed as failed:
-            call.record_failure(failed, _ms(started))
+            call.record_failure(failed, elapsed_ms(started))
         except Exception as exc:  # noqa: BLE001 - a shadow's failure is data, not an outage
             log.warning("shadow call of %s (release %s) failed: %s", call.system,
                         call.release.id[:12], exc)
@@ -418,150 +271,10 @@ class Caller:
             call.record_success(result)
 
 
-class _Call:
-    """One call's context, shared by its request and its record."""
-
-    def __init__(self, caller: Caller, system: str, env: str, release: Release | Direct,
-                 route: str, options: CallOptions):
-        self.caller = caller
-        self.system, self.env, self.release, self.route = system, env, release, route
-        self.options = options
-        self.spec, self.redactor = caller.spec(release)
-        # Known before the call starts, so a gateway can name it in a stream's first bytes.
-        self.id = new_call_id()
-        self.variables = dict(options.variables) if options.variables else None
-        self.messages = options.messages
-        self.params = dict(options.params) if options.params else {}
-        # What the provider is sent: the release's params, then the caller's over them.
-        released = self.spec.get("params") if isinstance(self.spec, Mapping) else None
-        self.sampling = sampling_params({**released, **self.params} if released
-                                        else self.params)
-        self.user, self.tags = options.user, dict(options.tags) if options.tags else None
-        self.source, self.api_key_id = options.source, options.api_key_id
-        self.time = datetime.now(UTC)
-        self._built: list[dict[str, Any]] | None = None
-        self.suspended: Suspension | None = None  # the kill switch holds the system
-        self.recorded = True  # False for evals: the record is built, never emitted
-        #: A record the spool cannot take fails the call (RecordingUnavailable).
-        self.required = system != PASSTHROUGH and caller.requires_recording(system)
-
-    def request(self) -> ChatRequest:
-        self._built = build_messages(self.spec, self.variables, self.messages)
-        return ChatRequest(self._built, dict(self.params))
-
-    def _base(self, latency_ms: float, texts: bool = True) -> CallRecord:
-        redactor = self.redactor
-        stored: dict[str, Any] | None = None
-        if redactor.keeps_text and texts:
-            stored = {"messages": redactor.messages(self._built or self.messages or [])}
-            if self.variables:
-                stored["variables"] = redactor.value(self.variables)
-            if self.params:
-                stored["params"] = redactor.value(self.params)
-        return CallRecord(
-            id=self.id, system=self.system, env=self.env, latency_ms=latency_ms, time=self.time,
-            release_id=self.release.id, source=self.source, route=self.route,
-            user_id=self.user, api_key_id=self.api_key_id, tags=self.tags,
-            logging_mode=redactor.mode, request=stored, params=self.sampling,
-        )
-
-    def _keep(self, build: Callable[[bool], CallRecord]) -> CallRecord:
-        """Build the record and spool it; a call the provider answered is recorded with
-        its outcome even when its texts cannot be (nested past what redaction or JSON
-        can walk, say): then it is kept without them, and says so. An eval's call
-        (``recorded`` False) is built for its id and never spooled."""
-        if not self.recorded:
-            return build(False)
-        try:
-            record = build(True)
-            self.caller.emit(record, self.required)
-        except RecordingUnavailable:
-            raise  # the spool's disk, not this record: a smaller one would fare no better
-        except Exception as exc:  # noqa: BLE001 - the outcome must reach the record
-            log.error("call %s of %s: its texts could not be recorded (%s); recorded "
-                      "without them", self.id, self.system, type(exc).__name__)
-            record = build(False)
-            note = f"[request and answer not stored: {type(exc).__name__}]"
-            record.error = f"{record.error} {note}" if record.error else note
-            self.caller.emit(record, self.required)
-        return record
-
-    def record_success(self, result: CallResult) -> CallRecord:
-        return self._keep(lambda texts: self._success(result, texts))
-
-    def _success(self, result: CallResult, texts: bool) -> CallRecord:
-        record = self._base(result.latency_ms, texts)
-        response, usage = result.response, result.response.usage
-        redactor = self.redactor
-        if redactor.keeps_text and texts:
-            stored: Any = redactor.text(response.content)
-            if response.tool_calls:
-                stored = redactor.message({"role": "assistant", "content": response.content,
-                                           "tool_calls": response.tool_calls})
-            record.response = stored
-        _fill_attempts(record, result.attempts)
-        record.ttft_ms = result.ttft_ms
-        # Bounded here too, not only by the writer: spans read the record as it is.
-        record.response_id = response_id_text(response.id)
-        record.finish_reasons = bounded_reasons(response.finish_reason)
-        fill_usage(record, usage, result.cost)
-        return record
-
-    def record_failure(self, failed: ProviderError, latency_ms: float) -> CallRecord:
-        return self._keep(lambda texts: self._failure(failed, latency_ms, texts))
-
-    def _failure(self, failed: ProviderError, latency_ms: float, texts: bool) -> CallRecord:
-        record = self._base(latency_ms, texts)
-        record.status = "error"
-        record.error_kind = failed.kind
-        record.http_status = failed.status
-        record.error = str(failed)
-        _fill_attempts(record, getattr(failed, "attempts", []))
-        if record.provider is None:
-            record.provider, record.model = failed.provider, failed.model
-        return record
-
-    def answer_suspended(self) -> tuple[CallRecord, RunResult]:
-        """The declared safe answer instead of a model call, recorded as
-        ``suspended``; SystemSuspended when that answer is an error."""
-        held = self.suspended
-        assert held is not None
-        record = self._base(0.0)
-        record.status, record.provider, record.model = "suspended", "trimtab", "suspended"
-        if held.mode == "error":
-            record.error_kind, record.error = "suspended", held.message
-        elif self.redactor.keeps_text:
-            record.response = self.redactor.text(held.message)
-        self.caller.emit(record, self.required)
-        if held.mode == "error":
-            raise SystemSuspended(held.message)
-        finish = "stop" if held.mode == "reply" else "content_filter"
-        response = ChatResponse(content=held.message, model="suspended", provider="trimtab",
-                                finish_reason=finish)
-        return record, RunResult(
-            text=held.message, call_id=record.id, release_id=self.release.id,
-            route=self.route, provider="trimtab", model="suspended", latency_ms=0.0,
-            usage=None, cost_usd=Decimal(0), attempts=[], fallback_used=False,
-            finish_reason=finish, response=response)
-
-    def result(self, result: CallResult, record: CallRecord) -> RunResult:
-        response = result.response
-        parsed, error = (parse_json(response.content)
-                         if wants_json(self.spec, self.params) else (None, None))
-        return RunResult(
-            text=response.content, call_id=record.id, release_id=self.release.id,
-            route=self.route, provider=result.provider, model=result.model,
-            latency_ms=result.latency_ms, usage=response.usage, cost_usd=result.cost.usd,
-            attempts=[a.to_dict() for a in result.attempts], fallback_used=result.fallback_used,
-            json=parsed, json_error=error, tool_calls=response.tool_calls,
-            finish_reason=response.finish_reason, ttft_ms=result.ttft_ms, response=response,
-        )
-
-
 class StreamedRun:
     """``async for chunk in run`` yields chunks; ``run.result`` is set at the end."""
 
-    def __init__(self, caller: Caller, call: _Call, shadow: Release | None):
+    def __init__(self, caller: Caller, call: CallContext, shadow: Release | None):
         self.caller, self.call, self.shadow = caller, call, shadow
         self.result: RunResult | None = None
         self.record: CallRecord | None = None
@@ -590,7 +303,7 @@ class StreamedRun:
                     yield chunk
             finished = True
         except CallFailed as failed:
-            self.record = call.record_failure(failed, _ms(started))
+            self.record = call.record_failure(failed, elapsed_ms(started))
             raise
         finally:
             if not finished and self.record is None:  # the client went away mid-stream
@@ -598,49 +311,10 @@ class StreamedRun:
                                      "the caller closed the stream early",
                                      partial=bool(acc.chunks))
                 gone.attempts = stream.attempts  # type: ignore[attr-defined]
-                self.record = call.record_failure(gone, _ms(started))
+                self.record = call.record_failure(gone, elapsed_ms(started))
         assert stream.result is not None
         self.record = call.record_success(stream.result)
         self.result = call.result(stream.result, self.record)
-
-
-def fill_usage(record: CallRecord, usage: Usage | None, cost: Cost) -> None:
-    """Tokens and exact cost onto a record: one place for SDK, gateway and instrument."""
-    if usage is not None:
-        record.input_tokens = usage.input_tokens
-        record.output_tokens = usage.output_tokens
-        record.cached_input_tokens = usage.cache_read_tokens or None
-        record.cache_write_tokens = usage.cache_write_tokens or None
-        record.reasoning_tokens = usage.reasoning_tokens or None
-    record.cost_micro_usd = cost.micro_usd
-    record.price_version = cost.source if cost.known else None
-
-
-#: The request's sampling parameters a call record keeps (and its span exports).
-SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens",
-                   "seed", "frequency_penalty", "presence_penalty", "stop", "n")
-
-
-def sampling_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The scalar sampling parameters of a request (no NOT_GIVEN sentinels, no objects)."""
-    if not params:
-        return None
-    return {key: params[key] for key in SAMPLING_PARAMS
-            if isinstance(params.get(key), int | float | str | list)} or None
-
-
-def _fill_attempts(record: CallRecord, attempts) -> None:
-    if not attempts:
-        return
-    last = attempts[-1]
-    record.attempts = [a.to_dict() for a in attempts]
-    record.attempt_count = len(attempts)
-    record.provider, record.model = last.provider, last.model
-    record.fallback_used = last.fallback > 0
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 3)
 
 
 class SystemClient:

@@ -21,7 +21,7 @@ from trimtab.recorder.records import CallRecord
 from trimtab.runtime.cost import cost_of
 from trimtab.runtime.messages import Usage
 from trimtab.runtime.redaction import Redactor
-from trimtab.sdk.calling import fill_usage, sampling_params
+from trimtab.sdk.call_context import fill_usage, sampling_params
 
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
