@@ -404,6 +404,50 @@ def memory_phase(url: str, script: Path, pid: int, total: int, rate: float) -> d
             "rps": second["rps"]}
 
 
+def target_name(command: str, round_: int, rounds: int, both: bool) -> str:
+    """``trimtab`` alone; ``trimtab gateway``/``trimtab serve`` when both are
+    measured; ``#N`` per round when they alternate."""
+    name = f"trimtab {command}" if both else "trimtab"
+    return f"{name} #{round_}" if rounds > 1 else name
+
+
+def measure_trimtab(folder: Path, mock_port: int, command: str, args,
+                    processes: list) -> dict:
+    """One fresh project and store, ``trimtab COMMAND`` on it, measured, stopped,
+    and its store's calls counted against wrk's 2xx answers."""
+    folder.mkdir(parents=True)
+    key = make_trimtab_project(folder, mock_port)
+    process, port = start_trimtab(folder, command)
+    processes.append(process)
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    body = {"model": "trimtab/bench-router", "messages": [{"role": "user", "content": "hi"}]}
+    startup = wait_served(url, body, key, process, 60)
+    script = lua_script(folder, "trimtab", "trimtab/bench-router", key)
+    result = run_target(f"trimtab {command}", url, script, process.pid, args, sweep=True)
+    result["command"] = command
+    result["startup_s"] = startup
+    if args.memory_requests:
+        result["memory"] = memory_phase(url, script, process.pid, args.memory_requests,
+                                        result["runs"][16]["rps"])
+    if args.profile:
+        report.console.print(f"profiling `trimtab {command}` for {args.profile} s at c=64 ...")
+        svg = report.RESULTS / f"gateway_profile_{command}.svg"
+        svg.parent.mkdir(parents=True, exist_ok=True)
+        result["profile"] = profile(process.pid, args.profile, url, script, svg)
+        result["profile"]["flamegraph"] = str(svg)
+    stop(process)
+    # wrk counts the answers it read; the ones in flight when a run ends
+    # were answered and recorded too, so the store may hold a few more.
+    served = 1 + result["warmup_ok"] + sum(r["ok"] for r in result["runs"].values()) \
+        + result.get("memory", {}).get("ok", 0) + result.get("profile", {}).get("ok", 0)
+    in_flight = 16 + sum(CONCURRENCY + SWEEP) + 16 * 20 + 64
+    recorded = count_recorded(folder)
+    result["served_2xx_counted_by_wrk"] = served
+    result["recorded"] = recorded
+    result["all_recorded"] = served <= recorded.get("ok", 0) <= served + in_flight
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
@@ -416,8 +460,11 @@ def main() -> int:
     parser.add_argument("--delay-ms", type=float, default=10)
     parser.add_argument("--serve", action="store_true",
                         help="measure `trimtab serve` (the gateway behind the router, with "
-                        "the dashboard, the API and the alert monitor) instead of "
-                        "`trimtab gateway`")
+                        "the dashboard, the API and the alert monitor) as well as "
+                        "`trimtab gateway`, each on its own fresh store, in the same run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure trimtab this many times (alternating gateway and "
+                        "serve with --serve); medians are printed")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -456,37 +503,12 @@ def main() -> int:
                 summary["targets"]["litellm"] = result
                 stop(process)
             if not args.skip_trimtab:
-                key = make_trimtab_project(folder, mock_port)
-                process, port = start_trimtab(folder, "serve" if args.serve else "gateway")
-                processes.append(process)
-                url = f"http://127.0.0.1:{port}/v1/chat/completions"
-                body = {"model": "trimtab/bench-router",
-                        "messages": [{"role": "user", "content": "hi"}]}
-                startup = wait_served(url, body, key, process, 60)
-                script = lua_script(folder, "trimtab", "trimtab/bench-router", key)
-                result = run_target("trimtab", url, script, process.pid, args, sweep=True)
-                result["startup_s"] = startup
-                if args.memory_requests:
-                    result["memory"] = memory_phase(url, script, process.pid,
-                                                    args.memory_requests,
-                                                    result["runs"][16]["rps"])
-                if args.profile:
-                    report.console.print(f"profiling the gateway for {args.profile} s at c=64 ...")
-                    svg = report.RESULTS / "gateway_profile.svg"
-                    svg.parent.mkdir(parents=True, exist_ok=True)
-                    result["profile"] = profile(process.pid, args.profile, url, script, svg)
-                    result["profile"]["flamegraph"] = str(svg)
-                stop(process)
-                # wrk counts the answers it read; the ones in flight when a run ends
-                # were answered and recorded too, so the store may hold a few more.
-                served = 1 + result["warmup_ok"] + sum(r["ok"] for r in result["runs"].values()) \
-                    + result.get("memory", {}).get("ok", 0) + result.get("profile", {}).get("ok", 0)
-                in_flight = 16 + sum(CONCURRENCY + SWEEP) + 16 * 20 + 64
-                recorded = count_recorded(folder)
-                result["served_2xx_counted_by_wrk"] = served
-                result["recorded"] = recorded
-                result["all_recorded"] = served <= recorded.get("ok", 0) <= served + in_flight
-                summary["targets"]["trimtab"] = result
+                commands = ("gateway", "serve") if args.serve else ("gateway",)
+                for round_ in range(1, args.rounds + 1):
+                    for command in commands:
+                        name = target_name(command, round_, args.rounds, args.serve)
+                        summary["targets"][name] = measure_trimtab(
+                            folder / name, mock_port, command, args, processes)
         finally:
             for process in reversed(processes):
                 stop(process, 10)
@@ -522,16 +544,51 @@ def print_summary(summary: dict) -> None:
     report.show("Capacity, start-up, memory, recording",
                 ["target", "max req/s (<1% errors)", "start-up s", "memory requests",
                  "RSS MB after", "RSS growth % (2nd half)", "every call recorded"], rows)
-    trimtab = targets.get("trimtab", {})
-    if trimtab.get("recorded") is not None:
-        report.console.print(f"trimtab: wrk got {trimtab['served_2xx_counted_by_wrk']:,} 2xx "
-                             f"answers; the store holds {trimtab['recorded']}")
-    if trimtab.get("profile", {}).get("areas"):
-        report.show("Where the gateway's time goes (py-spy, share of samples, inclusive)",
-                    ["area", "%"], trimtab["profile"]["areas"])
-        report.show("Hottest frames (self time)", ["frame", "%"],
-                    trimtab["profile"]["top_self"])
+    for name, result in targets.items():
+        if result.get("recorded") is not None:
+            report.console.print(f"{name}: wrk got {result['served_2xx_counted_by_wrk']:,} 2xx "
+                                 f"answers; the store holds {result['recorded']}")
+        if result.get("profile", {}).get("areas"):
+            report.show(f"Where {name}'s time goes (py-spy, share of samples, inclusive)",
+                        ["area", "%"], result["profile"]["areas"])
+            report.show("Hottest frames (self time)", ["frame", "%"], result["profile"]["top_self"])
+    compared = compare_commands(targets)
+    if compared:
+        summary["serve_vs_gateway"] = compared
+        report.show("`trimtab serve` vs `trimtab gateway` (medians over the rounds)",
+                    ["command", "runs", "added p50 c=1 (ms)", "req/s c=64",
+                     "max req/s (<1% errors)"],
+                    [(c, v["runs"], v["added_p50_c1_ms"], v["rps_c64"], v["max_sustained_rps"])
+                     for c, v in compared.items() if c != "ratio"])
+        ratio = compared["ratio"]
+        report.console.print(f"serve / gateway: req/s at c=64 x{ratio['rps_c64']:.3f}, "
+                             f"added p50 at c=1 {ratio['added_p50_c1_ms']:+.3f} ms")
 
+
+def compare_commands(targets: dict) -> dict:
+    """Medians per command (gateway, serve) of the figures the no-regression
+    goal names; empty unless both were measured."""
+    from statistics import median
+
+    direct = targets["direct"]["runs"]
+    per: dict[str, list[dict]] = {}
+    for result in targets.values():
+        if result.get("command"):
+            per.setdefault(result["command"], []).append(result)
+    if set(per) != {"gateway", "serve"}:
+        return {}
+    out: dict = {}
+    for command, results in per.items():
+        out[command] = {
+            "runs": len(results),
+            "added_p50_c1_ms": median(r["runs"][1]["p50_ms"] - direct[1]["p50_ms"]
+                                      for r in results),
+            "rps_c64": median(r["runs"][64]["rps"] for r in results),
+            "max_sustained_rps": median(r["max_sustained_rps"] for r in results)}
+    out["ratio"] = {"rps_c64": out["serve"]["rps_c64"] / out["gateway"]["rps_c64"],
+                    "added_p50_c1_ms": out["serve"]["added_p50_c1_ms"]
+                    - out["gateway"]["added_p50_c1_ms"]}
+    return out
 
 if __name__ == "__main__":
     sys.exit(main())
