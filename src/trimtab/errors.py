@@ -16,6 +16,11 @@ class NotFound(TrimtabError):
     the web API answers 404 where other mistakes answer 400."""
 
 
+class Conflict(TrimtabError):
+    """The request is well formed but the object's state refuses it (a freeze
+    already standing, nothing left to lift or release): the web API answers 409."""
+
+
 class ProjectError(TrimtabError):
     """Every problem found in a project file, reported together."""
 

@@ -273,3 +273,37 @@ def test_an_approver_approves_a_pending_promotion_and_it_applies(team, watched):
     assert done.state == "applied" and done.approvals == ["ann@example.com"]
     assert done.votes[0].reason == "eval report reviewed"
     assert watched.problems == [], watched.problems
+
+
+def test_a_frozen_system_shows_its_banner_and_the_incident_its_hold(served, watched):
+    """A serious incident freezes its system: the portfolio and the system page say so,
+    the incident page shows the freeze, the hold and the timeline, and its report
+    draft opens from it; an approver lifts the freeze with the page's form."""
+    url, ws, release = served
+    incident = ws.open_incident(SYSTEM, severity="critical", summary="Misrouted safety",
+                                categories=["ai-act-serious"])
+    page = watched.open(f"{url}/", "frozen-portfolio")
+    banner = page.locator(f".banner.frozen[data-frozen='{SYSTEM}']")
+    assert banner.is_visible() and f"{SYSTEM} is frozen" in banner.inner_text()
+    assert incident.id in banner.inner_text()
+    assert watched.problems == [], watched.problems
+    page = watched.open(f"{url}/systems/{SYSTEM}", "frozen-system")
+    banner = page.locator(".banner.frozen")
+    assert banner.is_visible() and release.id[:12] in banner.inner_text()
+    banner.locator("a", has_text=incident.id).click()
+    page.wait_for_url(re.compile(f"/incidents/{incident.id}$"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "frozen-incident.png"), full_page=True)
+    assert "held: never pruned" in page.locator("table.holds").inner_text()
+    assert "Nothing changed" in page.locator("#reconstruction").inner_text() or \
+        page.locator("#reconstruction table.events tbody tr").count() > 0
+    page.locator("a", has_text="ai-act-serious-incident").click()
+    page.wait_for_selector("table.report")
+    assert page.locator("tr.gap").count() > 0
+    assert watched.problems == [], watched.problems
+    page = watched.open(f"{url}/incidents/{incident.id}")
+    page.fill("input[name=reason][aria-label='Reason to lift the freeze']", "contained")
+    page.locator("button", has_text="Lift freeze").click()
+    page.wait_for_selector("text=Freeze complaint-router")
+    assert page.locator(".banner.frozen").count() == 0 and ws.freezes() == []
+    assert watched.problems == [], watched.problems

@@ -41,6 +41,11 @@ def test_api_matches_its_openapi_document(served):
 
         check()
         tested.append(operation.label)
-    assert "POST /api/v1/systems/{system}/promote" in tested and len(tested) >= 33
+    assert "POST /api/v1/systems/{system}/promote" in tested and len(tested) >= 41
     assert "POST /api/v1/approvals/{ref}/approve" in tested
     assert "POST /api/v1/calls/{ref}/reviews" in tested
+    assert {"GET /api/v1/freezes", "GET /api/v1/holds", "POST /api/v1/incidents/{ref}/freeze",
+            "POST /api/v1/incidents/{ref}/unfreeze",
+            "POST /api/v1/incidents/{ref}/release-hold",
+            "GET /api/v1/incidents/{ref}/report/{fmt}", "GET /api/v1/incidents/{ref}/timeline",
+            "GET /api/v1/systems/{system}/timeline"} <= set(tested)

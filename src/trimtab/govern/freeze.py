@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import Conflict, TrimtabError
 from trimtab.project.alert_rules import parse_duration
 from trimtab.project.models import Project
 from trimtab.store import Store
@@ -55,10 +55,10 @@ def freeze_in(conn, incident: Incident, *, since: datetime, actor: str) -> tuple
     """Freeze ``incident``'s system and hold its calls from ``since``, in the
     caller's transaction."""
     if incident.closed_at is not None:
-        raise TrimtabError(f"incident {incident.id} is closed; open a new one to freeze "
+        raise Conflict(f"incident {incident.id} is closed; open a new one to freeze "
                            f"{incident.system}.")
     if any(f.lifted_at is None for f in freeze_store.of_incident(conn, incident.id)):
-        raise TrimtabError(f"incident {incident.id} already froze {incident.system}.")
+        raise Conflict(f"incident {incident.id} already froze {incident.system}.")
     pinned = {d.env: d.release_id for d in deployment_store.current_all(conn)
               if d.system == incident.system}
     why = f"incident {incident.id} ({incident.severity}): {incident.summary}"
@@ -86,7 +86,7 @@ def unfreeze(store: Store, ref: str, *, reason: str, actor: str) -> list[Freeze]
         incident = incident_store.get(conn, ref)
         standing = [f for f in freeze_store.of_incident(conn, incident.id) if f.lifted_at is None]
         if not standing:
-            raise TrimtabError(f"incident {incident.id} has no freeze standing on "
+            raise Conflict(f"incident {incident.id} has no freeze standing on "
                                f"{incident.system}; nothing to lift.")
         return [freeze_store.lift(conn, f, reason=reason, actor=actor) for f in standing]
 
@@ -100,7 +100,7 @@ def release_holds(store: Store, ref: str, *, reason: str, actor: str) -> list[Ho
         incident = incident_store.get(conn, ref)
         active = hold_store.list_all(conn, incident_id=incident.id)
         if not active:
-            raise TrimtabError(f"incident {incident.id} has no active legal hold; nothing to "
+            raise Conflict(f"incident {incident.id} has no active legal hold; nothing to "
                                "release.")
         return [hold_store.release(conn, h, reason=reason, actor=actor) for h in active]
 
@@ -109,7 +109,7 @@ def before_close(conn, incident: Incident, *, actor: str) -> None:
     """Closing: refused while the incident's freeze stands; its open holds end
     at the close (the calls after it are ordinary again)."""
     if any(f.lifted_at is None for f in freeze_store.of_incident(conn, incident.id)):
-        raise TrimtabError(
+        raise Conflict(
             f"incident {incident.id} still freezes {incident.system}. Fix: lift it first "
             f"(`trimtab incident unfreeze {incident.id} --reason ...`, an approver).")
     now = datetime.now(UTC)

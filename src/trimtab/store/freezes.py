@@ -16,13 +16,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import Conflict
 from trimtab.store import audit
 from trimtab.store.schema.base import utcnow
 from trimtab.store.schema.governance import freezes
 
 
-class Frozen(TrimtabError):
+class Frozen(Conflict):
     """A deployment change of a frozen system, without an override."""
 
 

@@ -3,8 +3,9 @@
 ``create_app(ws, keys)`` builds it; ``trimtab serve`` puts it behind a small
 router beside the gateway (server.py), so none of this runs on the gateway's
 routes. The workspace's errors become answers here, in one place: a missing
-thing is 404, the store being down 503, any other mistake 400, always with
-the message that says what to fix.
+thing is 404, a refusal by role 403, a state that refuses the change (a frozen
+system, nothing left to unfreeze) 409, the store being down 503, any other
+mistake 400, always with the message that says what to fix.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trimtab import __version__
-from trimtab.errors import NotFound, StoreUnavailable, TrimtabError
+from trimtab.errors import Conflict, NotFound, StoreUnavailable, TrimtabError
 from trimtab.govern.roles import PermissionDenied
-from trimtab.store.freezes import Frozen
-from trimtab.web import api, api_work, pages, work_pages
+from trimtab.web import api, api_incidents, api_work, incident_pages, pages, work_pages
 from trimtab.web.schemas import Problem, Ready
 from trimtab.web.security import Guard, LoginRequired, SecurityHeaders, load_secret
 from trimtab.web.views import render, templates
@@ -60,8 +60,10 @@ def create_app(ws: Workspace, keys: KeyRing, *, hosts: frozenset[str] | None = N
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(api_work.router, prefix="/api/v1")
+    app.include_router(api_incidents.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(work_pages.router)
+    app.include_router(incident_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/readyz", response_model=Ready, tags=["health"],
@@ -104,7 +106,7 @@ async def _trimtab_error(request: Request, exc: Exception):
         log.warning("web: %s", exc)
         return _problem(request, 503, str(exc), {"retry-after": "5"})
     status = 404 if isinstance(exc, NotFound) else \
-        403 if isinstance(exc, PermissionDenied) else 409 if isinstance(exc, Frozen) else 400
+        403 if isinstance(exc, PermissionDenied) else 409 if isinstance(exc, Conflict) else 400
     return _problem(request, status, str(exc))
 
 

@@ -101,7 +101,8 @@ def environments(ws: Workspace) -> list[str]:
 
 
 def portfolio(ws: Workspace) -> dict[str, Any]:
-    """Every system: its active release per environment, the last 24 h, open alerts."""
+    """Every system: its active release per environment, the last 24 h, open alerts,
+    and the freezes standing (a frozen system's releases cannot move)."""
     envs = environments(ws)
     active: dict[str, dict[str, Any]] = defaultdict(dict)
     for deployment in ws.status():
@@ -126,7 +127,10 @@ def portfolio(ws: Workspace) -> dict[str, Any]:
              "maturity": maturity.get(s.name),
              "review": ws.review_progress(s.name, weeks=1) if s.name in declared else None}
             for s in ws.systems()]
-    return {"environments": envs, "rows": rows}
+    frozen: dict[str, list] = defaultdict(list)
+    for standing in ws.freezes():
+        frozen[standing.system].append(standing)
+    return {"environments": envs, "rows": rows, "frozen": frozen}
 
 
 def system_page(ws: Workspace, name: str, window: str, *, tag: str | None = None,
@@ -141,6 +145,7 @@ def system_page(ws: Workspace, name: str, window: str, *, tag: str | None = None
                                                           system=name, by=("env",))}
     return {
         "system": system, "environments": envs, "window": window, "windows": WINDOWS,
+        "freezes": ws.freezes(system=name),
         "active": {env: ws.active_release(name, env) for env in envs},
         "candidates": [d for d in ws.candidates() if d.system == name],
         "releases": ws.releases(name)[:20],

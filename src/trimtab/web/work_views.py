@@ -116,7 +116,7 @@ def incidents_page(ws: Workspace, include_closed: bool) -> dict[str, Any]:
         deadlines[deadline.incident].append(deadline)
     found.sort(key=lambda i: (i.closed_at is not None, i.aware_at))
     return {"incidents": found, "deadlines": deadlines, "include_closed": include_closed,
-            "now": datetime.now(UTC)}
+            "frozen": {f.incident_id for f in ws.freezes()}, "now": datetime.now(UTC)}
 
 
 # --- the system page's quality, cost and maturity panels --------------------------------------
