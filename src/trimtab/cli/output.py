@@ -23,8 +23,20 @@ from trimtab.errors import TrimtabError
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+class _Console(Console):
+    """Rich's console, except that in a pipe or a CI log a line of text is never
+    broken at 80 columns: a grep for a release id or a seed finds it whole."""
+
+    def print(self, *objects: Any, soft_wrap: bool | None = None, **kwargs: Any) -> None:
+        if soft_wrap is None and not self.is_terminal and all(
+            isinstance(o, str | Text) for o in objects
+        ):
+            soft_wrap = True
+        super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 _options: dict[str, Any] = {"project": None}
 
@@ -133,6 +145,12 @@ def _width(cell: str) -> int:
     return max((cell_len(line) for line in _plain(cell).splitlines()), default=0)
 
 
+def _longest_word(cell: str) -> int:
+    """A wrapping column breaks lines between words, never inside one: an e-mail
+    address or a path folded over two lines is as unreadable as one cut short."""
+    return max((cell_len(word) for word in _plain(cell).split()), default=0)
+
+
 def print_listing(
     title: str, columns: list[Col], rows: list[list[str]], *, note: str | None = None
 ) -> None:
@@ -142,11 +160,14 @@ def print_listing(
         return
     shown = list(range(len(columns)))
 
+    words = [max([_longest_word(columns[i].name)] + [_longest_word(r[i]) for r in rows])
+             for i in range(len(columns))]
+
     def needed(indexes: list[int]) -> int:
         total = 1
         for i in indexes:
             natural = max([_width(columns[i].name)] + [_width(r[i]) for r in rows])
-            total += _BORDER + (min(natural, 20) if columns[i].wrap else natural)
+            total += _BORDER + (max(min(natural, 20), words[i]) if columns[i].wrap else natural)
         return total
 
     while needed(shown) > console.width:
@@ -160,7 +181,7 @@ def print_listing(
         column = columns[i]
         table.add_column(
             column.name, justify="right" if column.right else "left",
-            no_wrap=not column.wrap, overflow="fold",
+            no_wrap=not column.wrap, overflow="fold", min_width=words[i] if column.wrap else None,
         )
     for row in rows:
         table.add_row(*(row[i] for i in shown))
