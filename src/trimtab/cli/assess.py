@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from trimtab.cli.output import console, handles_errors, print_json, workspace
+from trimtab.cli.output import Col, console, handles_errors, print_json, print_listing, workspace
 from trimtab.errors import TrimtabError
 
 _STATE_STYLE = {"automated": "green", "manual": "yellow", "missing": "red", "n/a": "dim"}
@@ -28,6 +28,7 @@ def assess(
         None, "--plan", help="With --portfolio: write the quarter's plan as Markdown here."),
     history: bool = typer.Option(
         False, "--history", help="Show SYSTEM's stored assessments, newest first."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON (as --format json)."),
 ) -> None:
     """Work out each system's stage (Manual, Automated, Observed, Governed) from
     what the store holds, and say what the next smallest step is.
@@ -47,6 +48,8 @@ def assess(
     """
     if output_format not in ("table", "json", "markdown"):
         raise TrimtabError(f"--format {output_format!r}: use table, json or markdown.")
+    if json_output:
+        output_format = "json"
     if plan is not None and not portfolio:
         raise TrimtabError("--plan writes the portfolio's plan. Fix: add --portfolio.")
     from trimtab.assess.assessment import markdown
@@ -83,13 +86,14 @@ def _print_history(ws, system: str, output_format: str) -> None:
         print_json([{"time": r.time.isoformat(), "stage": r.stage, "target": r.target,
                      "failing": r.failing_checks, "actor": r.actor} for r in rows])
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("#", "time (UTC)", "stage", "target", "failing checks", "by"):
-        table.add_column(column, no_wrap=column != "failing checks", overflow="fold")
-    for i, r in enumerate(rows, 1):
-        table.add_row(str(i), f"{r.time:%Y-%m-%d %H:%M}", f"{r.stage} {STAGES[r.stage]}",
-                      str(r.target), ", ".join(r.failing_checks) or "none", r.actor)
-    console.print(table)
+    print_listing(
+        f"assessments of {system}, newest first",
+        [Col("#", right=True), Col("time (UTC)"), Col("stage"), Col("target", right=True),
+         Col("failing checks", wrap=True), Col("by", drop=1)],
+        [[str(i), f"{r.time:%Y-%m-%d %H:%M}", f"{r.stage} {STAGES[r.stage]}", str(r.target),
+          escape(", ".join(r.failing_checks) or "none"), escape(r.actor)]
+         for i, r in enumerate(rows, 1)],
+    )
     if len(rows) >= 2:
         change = rows[0].stage - rows[-1].stage
         trend = "up" if change > 0 else "down" if change < 0 else "flat"
@@ -116,16 +120,20 @@ def _print_portfolio(ws, output_format: str, plan: Path | None) -> None:
         console.print(plan_markdown(ranked, quarter_of(datetime.now(UTC))), markup=False,
                       highlight=False, soft_wrap=True)
     else:
-        table = Table(show_edge=False, pad_edge=False)
-        for column in ("#", "system", "stage", "target", "impact", "priority", "next step"):
-            table.add_column(column, no_wrap=column != "next step", overflow="fold")
+        rows = []
         for i, r in enumerate(ranked, 1):
             a = r.assessment
             step = a.next_steps[0] if a.next_steps else None
-            table.add_row(str(i), a.system, f"{a.stage} {STAGES[a.stage]}",
-                          f"{a.target} {STAGES[a.target]}", f"{r.impact:g}", f"{r.priority:g}",
-                          f"{step.check.id} {step.check.title}" if step else "at target")
-        console.print(table)
+            rows.append([str(i), a.system, f"{a.stage} {STAGES[a.stage]}",
+                         f"{a.target} {STAGES[a.target]}", f"{r.impact:g}", f"{r.priority:g}",
+                         escape(f"{step.check.id} {step.check.title}" if step else "at target")])
+        print_listing(
+            "systems by gap × impact",
+            [Col("#", right=True), Col("system"), Col("stage"), Col("target", drop=2),
+             Col("impact", right=True, drop=1), Col("priority", right=True),
+             Col("next step", wrap=True)],
+            rows,
+        )
     if plan is not None:
         console.print(f"wrote {plan}", markup=False)
 
@@ -135,16 +143,14 @@ def _print(a) -> None:
 
     console.print(f"\n[bold]{a.system}[/bold] ({a.track}): stage {a.stage} "
                   f"{STAGES[a.stage]}, target {a.target} {STAGES[a.target]}")
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("check", no_wrap=True)
-    table.add_column("stage", justify="right")
-    table.add_column("state", no_wrap=True)
-    table.add_column("evidence", overflow="fold")
-    for v in a.verdicts:
-        style = _STATE_STYLE.get(v.state, "red")
-        table.add_row(v.check.id, str(v.check.stage), f"[{style}]{v.state}[/{style}]",
-                      v.evidence, style=None)
-    console.print(table)
+    print_listing(
+        f"checks of {a.system}",
+        [Col("check"), Col("stage", right=True, drop=1), Col("state"),
+         Col("evidence", wrap=True)],
+        [[escape(v.check.id), str(v.check.stage),
+          f"[{_STATE_STYLE.get(v.state, 'red')}]{escape(v.state)}[/]", escape(v.evidence)]
+         for v in a.verdicts],
+    )
     for note in a.notes:
         console.print(note, markup=False)
     if a.next_steps:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trimtab.cli.output import console, handles_errors
+from trimtab.cli.output import Col, console, handles_errors, print_listing
 from trimtab.errors import TrimtabError
 
 
@@ -80,18 +80,19 @@ def demo(
 
 
 def _summary(story, seconds: float) -> None:
-    from rich.table import Table
-
     from trimtab.assess.checks import STAGES
 
-    table = Table(title=f"trimtab demo in {story.directory}/ ({seconds:.0f} s)")
-    for column in ("system", "releases", "production calls", "stage", "target"):
-        table.add_column(column, overflow="fold")
+    console.print(f"trimtab demo in {story.directory}/ ({seconds:.0f} s)", markup=False,
+                  highlight=False, soft_wrap=True)
+    rows = []
     for system, calls in story.calls.items():
         stage, target = story.stages.get(system, (0, 0))
-        table.add_row(system, str(len(story.releases.get(system, []))), f"{calls:,}",
-                      f"{stage} ({STAGES[stage]})", str(target))
-    console.print(table)
+        rows.append([system, str(len(story.releases.get(system, []))), f"{calls:,}",
+                     f"{stage} ({STAGES[stage]})", str(target)])
+    print_listing("the demo's systems",
+                  [Col("system"), Col("releases", right=True, drop=2),
+                   Col("production calls", right=True), Col("stage"),
+                   Col("target", right=True, drop=1)], rows)
     console.print(f"churn-model labels: {story.labels:,}; incidents: {len(story.incidents)}; "
                   f"approval waiting: {story.pending_approval[:12]}", soft_wrap=True)
     console.print(f"next: cd {story.directory} && trimtab assess --portfolio · trimtab status "

@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from trimtab.cli.output import console, handles_errors, parse_since, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    handles_errors,
+    parse_since,
+    print_json,
+    print_listing,
+    workspace,
+)
 
 
 @handles_errors
@@ -46,12 +53,10 @@ def docs(
                      "missing": g.record.missing, "as_of": g.record.as_of.isoformat()}
                     for g in written])
         return
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("document", no_wrap=True)
-    table.add_column("missing", justify="right", no_wrap=True)
-    table.add_column("sha256", no_wrap=True)
-    for g in written:
-        table.add_row(g.kind, str(g.record.missing), g.record.sha256[:12])
-    console.print(table)
+    print_listing(
+        "documents written",
+        [Col("document"), Col("missing", right=True), Col("sha256"), Col("file", drop=1)],
+        [[g.kind, str(g.record.missing), g.record.sha256[:12], g.path.name] for g in written],
+    )
     folder = written[0].path.parent if written else out
     console.print(f"written to {folder}", markup=False, soft_wrap=True)

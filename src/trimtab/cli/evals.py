@@ -7,9 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from trimtab.cli.output import console, err_console, handles_errors, print_json, workspace
+from trimtab.cli.output import (
+    Col,
+    console,
+    err_console,
+    handles_errors,
+    print_json,
+    print_listing,
+    usd,
+    workspace,
+)
 from trimtab.quality.metrics import num as _num
 
 if TYPE_CHECKING:
@@ -18,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Failing cases printed per suite; the rest are counted (all are in the store).
 SHOWN_CASES = 10
+#: Characters of a case's output `evals --run` shows; --json has all of it.
+SHOWN_OUTPUT = 160
 
 
 @handles_errors
@@ -146,17 +157,16 @@ def print_run(report: EvalReport, run: SuiteRun) -> None:
         f"[bold]{report.system}/{run.prepared.name}[/] · release {run.release_id[:12]} · "
         f"dataset {dataset.path} (sha256 {dataset.short_sha}, {len(dataset.cases)} cases)"
         + (f" · run {run.stored.short_id}" if run.stored else ""), highlight=False)
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("scorer", "metric", "value", "threshold", "result"):
-        table.add_column(column, justify="right" if column in ("value", "threshold") else "left")
-    for s in run.scorers:
-        table.add_row(s.name, s.summary.metric.replace("_", " "), _num(s.summary.value),
-                      f"{s.threshold:g}", "pass" if s.passed else "[bold red]FAIL[/]")
+    rows = [[escape(s.name), s.summary.metric.replace("_", " "), _num(s.summary.value),
+             f"{s.threshold:g}", "pass" if s.passed else "[bold red]FAIL[/]"]
+            for s in run.scorers]
     for f in run.fairness:
         groups = " · ".join(f"{g} {_num(v)}" for g, v in f.groups.items())
-        table.add_row(f"{f.scorer} by {f.tag}", f"gap ({groups})", _num(f.gap),
-                      f"≤ {f.max_gap:g}", "pass" if f.passed else "[bold red]FAIL[/]")
-    console.print(table)
+        rows.append([escape(f"{f.scorer} by {f.tag}"), escape(f"gap ({groups})"), _num(f.gap),
+                     f"≤ {f.max_gap:g}", "pass" if f.passed else "[bold red]FAIL[/]"])
+    print_listing(f"scorers of {run.prepared.name}",
+                  [Col("scorer"), Col("metric", drop=1), Col("value", right=True),
+                   Col("threshold", right=True, drop=2), Col("result")], rows)
     for s in run.scorers:
         if s.type == "classification" and s.summary.extra:
             classes = s.summary.extra["classes"]
@@ -170,7 +180,7 @@ def print_run(report: EvalReport, run: SuiteRun) -> None:
             console.print(f"  {outcome.case.id} (line {outcome.case.line}): "
                           + "; ".join(outcome.failures()), markup=False, highlight=False)
         if len(failing) > SHOWN_CASES:
-            console.print(f"  … and {len(failing) - SHOWN_CASES} more: trimtab evals "
+            console.print(f"  and {len(failing) - SHOWN_CASES} more: trimtab evals "
                           f"{report.system} --run {run.stored.short_id if run.stored else ''}")
     comparison = run.comparison
     if comparison is not None:
@@ -192,7 +202,7 @@ def print_run(report: EvalReport, run: SuiteRun) -> None:
     console.print(
         f"{len(run.outcomes) - len(failing)}/{len(run.outcomes)} cases passed · {errors} errors · "
         f"p50 {statistics.median(latencies):.0f} ms · "
-        f"cost {'unknown' if cost is None else f'${cost:.6f}'}", highlight=False)
+        f"cost {usd(cost, unknown='unknown')}", highlight=False)
     if run.passed:
         console.print("gate: [bold green]passed[/]")
     else:
@@ -223,17 +233,18 @@ def evals(
         if json_output:
             print_json({**run.to_dict(), "results": [r.to_dict() for r in results]})
             return
-        table = Table(title=f"run {run.short_id}: {run.system}/{run.suite} on release "
-                      f"{run.release_id[:12]}")
-        for column in ("case", "result", "latency", "why", "output"):
-            table.add_column(column)
+        console.print(f"run {run.short_id}: {run.system}/{run.suite} on release "
+                      f"{run.release_id[:12]}", markup=False, highlight=False, soft_wrap=True)
+        rows = []
         for r in results:
             why = "; ".join(f"{n}: {v.get('detail', '')}" for n, v in r.verdicts.items()
                             if not v["passed"])
-            table.add_row(r.case_id, "pass" if r.passed else "[red]fail[/]",
-                          f"{r.latency_ms:.0f} ms", why or r.error or "",
-                          (r.output or "")[:80])
-        console.print(table)
+            rows.append([escape(r.case_id), "pass" if r.passed else "[red]fail[/]",
+                         f"{r.latency_ms:,.0f} ms", escape(why or r.error or ""),
+                         escape(_shown(r.output))])
+        print_listing(f"cases of run {run.short_id}",
+                      [Col("case"), Col("result"), Col("latency", right=True, drop=1),
+                       Col("why", wrap=True), Col("output", wrap=True, drop=2)], rows)
         return
     runs = ws.eval_runs(system, suite=suite, release=release, limit=limit)
     if json_output:
@@ -242,11 +253,18 @@ def evals(
     if not runs:
         console.print(f"no eval runs of {system} yet: trimtab eval {system}")
         return
-    table = Table(title=f"eval runs of {system}")
-    for column in ("run", "suite", "release", "dataset", "passed", "gate", "when"):
-        table.add_column(column, no_wrap=True)
-    for r in runs:
-        table.add_row(r.short_id, r.suite, r.release_id[:12], r.dataset_sha256[:12],
-                      f"{r.passed_cases}/{r.cases}", "passed" if r.passed else "[red]failed[/]",
-                      f"{r.started_at:%Y-%m-%d %H:%M}")
-    console.print(table)
+    print_listing(
+        f"eval runs of {system}",
+        [Col("run"), Col("suite"), Col("release"), Col("dataset", drop=1),
+         Col("passed", right=True), Col("gate"), Col("when (UTC)", drop=2)],
+        [[r.short_id, escape(r.suite), r.release_id[:12], r.dataset_sha256[:12],
+          f"{r.passed_cases}/{r.cases}", "passed" if r.passed else "[red]failed[/]",
+          f"{r.started_at:%Y-%m-%d %H:%M}"] for r in runs],
+    )
+
+
+def _shown(text: str | None) -> str:
+    """A case's output on one line, bounded so a long answer does not bury the
+    table, and marked when it is cut: never a silent prefix."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= SHOWN_OUTPUT else f"{flat[:SHOWN_OUTPUT]} [cut; --json for all]"

@@ -54,6 +54,7 @@ def open_(
     hold_since: str = typer.Option(
         None, "--hold-since", help="Where the legal hold starts (ISO time or a span ago; "
         "default: incidents.hold_before, 7d, before --aware-at)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the incident as JSON."),
 ) -> None:
     """Open an incident; every applicable reporting deadline runs from --aware-at.
 
@@ -72,13 +73,17 @@ def open_(
                             categories=category or [], aware_at=parse_since(aware_at,
                                                                             "--aware-at"),
                             freeze=freeze, hold_since=parse_since(hold_since, "--hold-since"))
+    frozen = [f for f in ws.freezes(system=system) if f.incident_id == made.id]
+    due = [d for d in ws.deadlines() if d.incident == made.id]
+    if json_output:
+        print_json(made.to_dict() | {"deadlines": [d.to_dict() for d in due],
+                                     "freezes": [f.to_dict() for f in frozen]})
+        return
     console.print(f"opened incident [bold]{made.id}[/] for {system} ({severity})")
-    for found in ws.freezes(system=system):
-        if found.incident_id == made.id:
-            console.print(f"froze {system}: releases pinned, calls on legal hold "
-                          f"(lift: trimtab incident unfreeze {made.id} --reason ...)",
-                          markup=False)
-    _print_deadlines([d for d in ws.deadlines() if d.incident == made.id])
+    if frozen:
+        console.print(f"froze {system}: releases pinned, calls on legal hold "
+                      f"(lift: trimtab incident unfreeze {made.id} --reason ...)", markup=False)
+    _print_deadlines(due)
 
 
 @app.command("freeze")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from trimtab.cli.output import Col, console, handles_errors, print_json, print_listing, workspace
@@ -38,14 +38,13 @@ def sample(
     console.print(f"{system} {drawn.env} {drawn.week}: {'drew' if new else 'already drawn:'} "
                   f"{drawn.size} of {drawn.population} calls (seed {drawn.seed}, sample "
                   f"{drawn.id[:12]})", highlight=False)
-    table = Table(show_edge=False)
-    for column in ("release", "model", "calls", "drawn"):
-        table.add_column(column)
-    for stratum in json.loads(drawn.strata):
-        release = "flagged" if stratum.get("flagged") else stratum.get("release", "-")
-        table.add_row(release, stratum.get("model", "-"), str(stratum["calls"]),
-                      str(stratum["drawn"]))
-    console.print(table)
+    strata = json.loads(drawn.strata)
+    print_listing(
+        f"sample {drawn.id[:12]} by release and model",
+        [Col("release"), Col("model"), Col("calls", right=True), Col("drawn", right=True)],
+        [["flagged" if s.get("flagged") else escape(s.get("release", "-")),
+          escape(s.get("model", "-")), f"{s['calls']:,}", f"{s['drawn']:,}"] for s in strata],
+    )
     console.print(f"next: trimtab review next {system}")
 
 
