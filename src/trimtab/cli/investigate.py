@@ -114,7 +114,8 @@ _AUDIT_COLS = [Col("time"), Col("action"), Col("by", drop=2), Col("object", drop
 
 
 def _audit_row(e: dict) -> list[str]:
-    return [e["time"][:19], e["action"], e["actor"], e["object"], escape(e["payload"])]
+    cut = " [cut at 300 characters; trimtab audit log has it whole]" if e.get("payload_cut") else ""
+    return [e["time"][:19], e["action"], e["actor"], e["object"], escape(e["payload"] or "") + cut]
 
 
 def _section(text: str) -> None:

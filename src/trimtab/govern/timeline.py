@@ -224,6 +224,7 @@ def timeline(store: Store, project: Project | None, system: str, *, at: datetime
 
 
 def _entry(entry) -> dict[str, Any]:
-    payload, _ = _cut(entry.payload, 300)
+    payload, cut = _cut(entry.payload, 300)
     return {"time": entry.time.isoformat(), "seq": entry.seq, "actor": entry.actor,
-            "action": entry.action, "object": entry.object_id, "payload": payload}
+            "action": entry.action, "object": entry.object_id, "payload": payload,
+            "payload_cut": cut}
