@@ -238,6 +238,21 @@ def test_a_pipe_never_breaks_a_line(busy, cli, monkeypatch):
     assert f"`trimtab rollback {LONG} --env production`" in text
 
 
+@pytest.mark.parametrize("terminal", [True, False], ids=["80-columns", "pipe"])
+def test_a_prompt_diff_keeps_its_long_lines_whole(cli, project_dir, monkeypatch, terminal):
+    ws = trimtab.connect(project_dir)
+    old, _ = ws.release(SYSTEM)
+    line = ("Complaint from {{customer}} about {{product}}; when it mentions a burn or smoke, "
+            "route it to electrical and escalate-to-the-duty-manager-within-the-hour: {{text}}")
+    (project_dir / "prompts" / f"{SYSTEM}.user.md").write_text(line + "\n")
+    new, _ = ws.release(SYSTEM)
+    ws.close()
+    text = render(cli, monkeypatch, ["diff", old.short_id, new.short_id], terminal=terminal)
+    assert set(line.split()[1:]) <= set(text.split()), text
+    if not terminal:
+        assert f"+{line}" in text.splitlines()
+
+
 def test_a_narrow_terminal_names_the_columns_it_left_out(busy, cli, monkeypatch):
     text = render(cli, monkeypatch, ["status"], terminal=True)
     assert "not shown at 80 columns:" in text and "--json" in text

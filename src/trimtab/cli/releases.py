@@ -130,8 +130,12 @@ def diff(
         console.print(line)
     for name, lines in changes.prompts.items():
         console.print(f"\nprompt [bold]{name}[/]")
-        console.print(
-            Syntax("\n".join(lines), "diff", theme="ansi_dark", background_color="default")
+        if not console.is_terminal:  # whole lines for a pipe or a CI log
+            console.print("\n".join(lines), markup=False, highlight=False)
+            continue
+        console.print(  # wrapped, never cropped at the terminal's edge
+            Syntax("\n".join(lines), "diff", theme="ansi_dark", background_color="default",
+                   word_wrap=True)
         )
 
 
