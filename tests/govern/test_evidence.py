@@ -158,3 +158,50 @@ def test_export_commands(cli, project_dir, database_url, tmp_path):
     assert "manifest sha256" in text and "wrote" in text
     bad = cli("export", "evidence", SYSTEM, "--since", "soon", expect=2).output
     assert "--since 'soon'" in bad and "Traceback" not in bad
+
+
+def test_freezes_holds_drills_independent_reviews_and_labels_are_in_the_bundle(live, tmp_path):
+    """The governance records of the system come out with it: an incident's freeze and
+    legal hold, drills, independent reviews with their findings, and ground truth."""
+    ws, _ = live
+    ids = [ws.record(SYSTEM, {"text": f"seal {i}"}, {"team": "packaging"}, 9.0)
+           for i in range(2)]
+    other = ws.record("legacy-scorer", {"x": 1}, {"y": 1}, 1.0)
+    assert ws.flush()
+    ws.label(ids[0], "packaging")
+    ws.label(other, "1")  # another system's label: not in the bundle
+    incident = ws.open_incident(SYSTEM, severity="critical", summary="safety mail to billing")
+    ws.record_drill(SYSTEM, scenario="the provider is down for an hour",
+                    participants=["alice@example.com"], findings="fallback held")
+    review = ws.record_independent_review(SYSTEM, reviewer="dana@audit.example.com",
+                                          organisation="Internal audit", scope="all",
+                                          findings=["no DPO named", "two languages only"])
+    ws.close_finding(review.findings[0].id, resolution="named in the runbook")
+    cut = datetime.now(UTC)
+
+    made = ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "bundle")
+    new = ("freezes", "legal_holds", "drills", "assurance_reviews", "assurance_findings",
+           "labels")
+    assert {name: made.rows[name] for name in new} == {
+        "freezes": 1, "legal_holds": 1, "drills": 1, "assurance_reviews": 1,
+        "assurance_findings": 2, "labels": 1}
+    manifest = json.loads((made.path / "manifest.json").read_text())
+    data = {}
+    for name in new:
+        assert f"data/{name}.csv" in manifest["files"]
+        data[name] = json.loads((made.path / "data" / f"{name}.json").read_text())
+        assert {row["system"] for row in data[name]} == {SYSTEM}
+    assert [f["incident_id"] for f in data["freezes"]] == [incident.id]
+    assert [h["incident_id"] for h in data["legal_holds"]] == [incident.id]
+    assert data["drills"][0]["scenario"] == "the provider is down for an hour"
+    assert data["assurance_reviews"][0]["reviewer"] == "dana@audit.example.com"
+    assert [f["status"] for f in data["assurance_findings"]] == ["closed", "open"]
+    assert [row["call_id"] for row in data["labels"]] == [ids[0]]
+    assert ws.verify_evidence(made.path, expect=made.manifest_sha256).ok
+
+    # A later window keeps what was still in force or open in it: the freeze and hold
+    # (not lifted), the review (a finding still open); not the drill, not the label.
+    later = ws.export_evidence(SYSTEM, since=cut, out=tmp_path / "later")
+    assert {name: later.rows[name] for name in new} == {
+        "freezes": 1, "legal_holds": 1, "drills": 0, "assurance_reviews": 1,
+        "assurance_findings": 2, "labels": 0}

@@ -32,10 +32,11 @@ def evidence_cmd(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Write a system's evidence since a moment: calls, releases, deployments, audit
-    entries, approvals, incidents, eval runs and reviews as JSON and CSV, the
-    generated compliance documents, and manifest.json with each file's sha256
-    and the audit chain's head. The manifest's sha256 is recorded in the audit
-    trail (`evidence.export`). Operator.
+    entries, approvals, incidents, freezes, legal holds, drills, independent reviews,
+    eval runs, reviews and labels as JSON and CSV, the generated compliance
+    documents, and manifest.json with each file's sha256 and the audit chain's
+    head. The manifest's sha256 is recorded in the audit trail (`evidence.export`).
+    Operator.
 
     Example:
 

@@ -1,8 +1,9 @@
 """Evidence bundles: what a system did since a moment, in files an auditor can check.
 
 ``export`` writes one folder: each table about the system (calls, releases,
-deployments, audit entries, approvals, incidents, eval runs, reviews) as JSON
-and CSV, the generated compliance documents, and ``manifest.json`` with every
+deployments, audit entries, approvals, incidents with their freezes and legal
+holds, drills, independent reviews and their findings, eval runs, reviews,
+labels) as JSON and CSV, the generated compliance documents, and ``manifest.json`` with every
 file's sha256 and size, the audit chain's head and verdict at export time.
 The manifest's own sha256 goes into the audit trail (``evidence.export``), so
 a bundle whose manifest was rewritten to match edited files no longer matches

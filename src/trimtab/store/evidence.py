@@ -18,10 +18,15 @@ from trimtab.store.schema.call_log import calls
 from trimtab.store.schema.governance import (
     approval_requests,
     approval_votes,
+    assurance_findings,
+    assurance_reviews,
+    drills,
+    freezes,
     incident_notes,
     incidents,
+    legal_holds,
 )
-from trimtab.store.schema.quality import eval_runs, reviews
+from trimtab.store.schema.quality import eval_runs, labels, reviews
 from trimtab.store.schema.release_history import deployments, releases, systems
 
 #: What a bundle holds, in this order: (name, table).
@@ -29,7 +34,10 @@ TABLES: tuple[tuple[str, Table], ...] = (
     ("calls", calls), ("releases", releases), ("deployments", deployments),
     ("audit", audit), ("approval_requests", approval_requests),
     ("approval_votes", approval_votes), ("incidents", incidents),
-    ("incident_notes", incident_notes), ("eval_runs", eval_runs), ("reviews", reviews),
+    ("incident_notes", incident_notes), ("freezes", freezes), ("legal_holds", legal_holds),
+    ("drills", drills), ("assurance_reviews", assurance_reviews),
+    ("assurance_findings", assurance_findings), ("eval_runs", eval_runs), ("reviews", reviews),
+    ("labels", labels),
 )
 
 BATCH = 2000
@@ -80,6 +88,36 @@ def query(conn: Connection, name: str, system: str, since: datetime) -> Select:
     if name == "reviews":
         return select(reviews).where(reviews.c.system == system, reviews.c.time >= since) \
             .order_by(reviews.c.time, reviews.c.id)
+    if name == "labels":
+        return select(labels).where(labels.c.system == system, labels.c.time >= since) \
+            .order_by(labels.c.time, labels.c.call_id)
+    # A freeze or a hold in force at any time in the window: made since, or still in
+    # force, or lifted (released) since.
+    if name == "freezes":
+        return select(freezes).where(freezes.c.system == system, or_(
+            freezes.c.frozen_at >= since, freezes.c.lifted_at.is_(None),
+            freezes.c.lifted_at >= since)).order_by(freezes.c.id)
+    if name == "legal_holds":
+        return select(legal_holds).where(legal_holds.c.system == system, or_(
+            legal_holds.c.placed_at >= since, legal_holds.c.released_at.is_(None),
+            legal_holds.c.released_at >= since)).order_by(legal_holds.c.id)
+    if name == "drills":
+        return select(drills).where(drills.c.system == system, drills.c.held_at >= since) \
+            .order_by(drills.c.held_at, drills.c.id)
+    # Independent reviews held since, and older ones whose findings were open in the
+    # window (still open, or closed since): what an auditor follows up.
+    followed = select(assurance_findings.c.review_id).where(
+        assurance_findings.c.system == system,
+        or_(assurance_findings.c.closed_at.is_(None), assurance_findings.c.closed_at >= since))
+    reviewed = select(assurance_reviews.c.id).where(
+        assurance_reviews.c.system == system,
+        or_(assurance_reviews.c.reviewed_at >= since, assurance_reviews.c.id.in_(followed)))
+    if name == "assurance_reviews":
+        return select(assurance_reviews).where(assurance_reviews.c.id.in_(reviewed)) \
+            .order_by(assurance_reviews.c.reviewed_at, assurance_reviews.c.id)
+    if name == "assurance_findings":
+        return select(assurance_findings).where(assurance_findings.c.review_id.in_(reviewed)) \
+            .order_by(assurance_findings.c.review_id, assurance_findings.c.number)
     raise KeyError(name)
 
 
