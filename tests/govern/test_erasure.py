@@ -122,3 +122,56 @@ def test_an_override_erases_held_calls_and_the_entry_says_so(ws):
     payload = json.loads(entry.payload)
     assert (payload["hold_overridden"], payload["reason"]) == (2, "court order 12/26")
     assert ws.verify_audit().ok
+
+
+def test_erasure_renames_the_person_wherever_a_record_names_them(ws, cli):
+    """The person's id as a name (their reviews, scores and flags of other people's calls,
+    an independent review, a finding they closed, a drift baseline they made, a category
+    a baseline's profile counted) becomes the pseudonym; the audit chain still verifies."""
+    from sqlalchemy import select
+
+    from trimtab.actor import acting_as
+    from trimtab.observe.drift.profiles import DatasetProfile
+    from trimtab.store.schema import metadata
+
+    ws.sync()
+    mine, theirs = seeded(ws)
+    for i in range(6):  # u-1's own calls name them: a value the drift profile counts
+        ws.record(SYSTEM, {"text": f"my invoice {i}"}, {"team": "u-1" if i % 2 else "billing"},
+                  6.0, user="u-1" if i % 2 else "u-3")
+    assert ws.flush()
+    with acting_as("u-1"):
+        ws.review(theirs, "pass", comment="fine")
+        ws.flag(theirs, reason="check the routing")
+        review = ws.record_independent_review(SYSTEM, reviewer="u-1", organisation="Audit",
+                                              scope="all", findings=["no DPO named"])
+        ws.close_finding(review.findings[0].id, resolution="named")
+        ws.drift_baseline(SYSTEM, window=timedelta(hours=1))
+    places = {"reviews.reviewer": 1, "scores.actor": 1, "call_flags.actor": 1,
+              "assurance_reviews.reviewer": 1, "assurance_reviews.actor": 1,
+              "assurance_findings.closed_by": 1, "drift_baselines.created_by": 1,
+              "drift_baselines.profile": 1}
+
+    dry = ws.erase("u-1", request="DSR-12", dry_run=True)
+    assert dry.names == places
+    assert ws.independent_reviews()[0].reviewer == "u-1"  # a dry run renames nothing
+
+    out = cli("erase", "--user", "u-1", "--request", "DSR-12").output
+    assert "pseudonym in 1 reviews.reviewer, 1 scores.actor" in out
+    [entry] = ws.audit_log(action="calls.erase")
+    pseudonym = json.loads(entry.payload)["pseudonym"]
+    assert json.loads(entry.payload)["names_pseudonymised"] == places
+    assert ws.independent_reviews()[0].reviewer == pseudonym
+    assert ws.independent_reviews()[0].findings[0].closed_by == pseudonym
+    [baseline] = ws.drift_baselines(SYSTEM)
+    assert baseline.created_by == pseudonym
+    profile = DatasetProfile.from_dict(json.loads(baseline.profile))  # still loads
+    assert profile.columns["output.team"].counts == {
+        pseudonym: 3, "billing": 3, "packaging": 2, "electrical": 1}  # seeded's too
+    with ws.store.read() as conn:  # nowhere but the audit trail and records of changes
+        kept = {"audit", "audit_head", "deployments", "releases", "systems"}
+        for table in metadata.sorted_tables:
+            if table.name not in kept:
+                rows = conn.execute(select(table)).all()
+                assert "u-1" not in repr([tuple(map(str, row)) for row in rows]), table.name
+    assert ws.verify_audit().ok

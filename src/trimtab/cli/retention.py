@@ -74,7 +74,10 @@ def erase(
 ) -> None:
     """Erase one person's calls (GDPR Art. 17): calls, their scores, reviews, flags, labels.
 
-    Per-user cost rollups are renamed to a pseudonym, so totals stay. The
+    Per-user cost rollups are renamed to a pseudonym, so totals stay, and so
+    is the id where it names the person elsewhere: reviews, scores, flags and
+    labels they gave, independent reviews and findings they closed, drift
+    baselines and checks they made, values a baseline's profile counted. The
     audit trail records the request reference and the counts, never the user
     id, and still verifies. Calls under a legal hold are not erased: the
     command refuses until you choose --skip-held or --override-hold --reason.
@@ -94,6 +97,10 @@ def erase(
     related = ", ".join(f"{n} {t}" for t, n in done.related.items()) or "nothing else"
     console.print(f"{verb} {done.calls} call{'s' if done.calls != 1 else ''} ({systems}) and "
                   f"{related}; {done.rollups} per-user rollup rows renamed to a pseudonym.")
+    if done.names:
+        places = ", ".join(f"{n} {place}" for place, n in done.names.items())
+        console.print(f"The person's name {'would be' if dry_run else 'was'} replaced by the "
+                      f"pseudonym in {places}.")
     if done.held:
         console.print(f"{done.held} calls under a legal hold were kept.")
     if done.hold_overridden:
