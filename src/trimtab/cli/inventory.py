@@ -15,7 +15,6 @@ from trimtab.cli.output import (
     print_listing,
     workspace,
 )
-from trimtab.project.scaffold import init_project
 
 
 @handles_errors
@@ -31,6 +30,8 @@ def init(
 
         trimtab init my-ai-systems
     """
+    from trimtab.project.scaffold import init_project  # its example files: `init` alone
+
     directory.mkdir(parents=True, exist_ok=True)
     for path in init_project(directory, force=force):
         console.print(f"created {path}")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.syntax import Syntax
 from rich.text import Text
 
 from trimtab.cli.output import (
@@ -128,6 +127,8 @@ def diff(
         else:
             line += Text(f": {json.dumps(change.old)}")
         console.print(line)
+    from rich.syntax import Syntax  # pygments: only a diff with prompt changes needs it
+
     for name, lines in changes.prompts.items():
         console.print(f"\nprompt [bold]{name}[/]")
         if not console.is_terminal:  # whole lines for a pipe or a CI log

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from trimtab.errors import ArtefactCorruptError, TrimtabError
 
@@ -36,11 +38,27 @@ def file_sha256(path: Path) -> StoredArtefact:
 
 class ArtefactStore:
     def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    # fsspec loads when an artefact is first stored or read: a release without
+    # artefacts (every `trimtab eval` snapshot of an LLM system) never needs it.
+    @cached_property
+    def _opened(self) -> tuple[Any, str]:
         import fsspec
 
-        self.url = url.rstrip("/")
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
-        self.local = "file" in self.fs.protocol or "local" in self.fs.protocol
+        return fsspec.core.url_to_fs(self.url)
+
+    @property
+    def fs(self) -> Any:
+        return self._opened[0]
+
+    @property
+    def root(self) -> str:
+        return self._opened[1]
+
+    @property
+    def local(self) -> bool:
+        return "file" in self.fs.protocol or "local" in self.fs.protocol
 
     def _path(self, sha256: str) -> str:
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"

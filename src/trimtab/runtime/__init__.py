@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from trimtab import plugins
 from trimtab.runtime.config import ProviderSpec, SimulateSpec
-from trimtab.runtime.cost import PRICE_TABLE, Cost, cost_of
+from trimtab.runtime.cost import Cost, cost_of
 from trimtab.runtime.errors import ErrorKind, ProviderError
 from trimtab.runtime.messages import (
     ChatChunk,
@@ -55,6 +55,19 @@ __all__ = [
     "make_provider", "prompt_messages", "redact", "render", "router_for_release",
     "targets_for_release",
 ]
+
+def __getattr__(name: str) -> Any:
+    if name == "PRICE_TABLE":  # names genai-prices' version: loaded on first use
+        from trimtab.runtime.cost import price_table
+
+        globals()[name] = value = price_table()  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 def make_provider(entry: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
                   client: Client | None = None,

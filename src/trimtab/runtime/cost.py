@@ -25,18 +25,36 @@ from decimal import (
     getcontext,
     localcontext,
 )
-from typing import Any
-
-import genai_prices
-from genai_prices import data_snapshot
-from genai_prices.types import ModelPrice, Tier, TieredPrices
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from trimtab.runtime.config import PriceSpec, ProviderSpec, TieredPriceSpec
 from trimtab.runtime.messages import Usage
 
+if TYPE_CHECKING:
+    import genai_prices
+    from genai_prices.types import ModelPrice, TieredPrices
+
 log = logging.getLogger(__name__)
 
-PRICE_TABLE = f"genai-prices {genai_prices.__version__}"
+
+# genai-prices (and the HTTP client it imports) is loaded on the first call priced, not
+# with the runtime: importing it cost more than the rest of `trimtab eval`'s start before
+# its first request (bench/evals_vs_promptfoo.py), and a run spends that while its first
+# calls are in flight instead.
+@cache
+def price_table() -> str:
+    """The price table's name and version, as each Cost's ``source`` names it."""
+    import genai_prices
+
+    return f"genai-prices {genai_prices.__version__}"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PRICE_TABLE":  # kept as a module constant for callers; loaded on first use
+        return price_table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 MICRO = Decimal(1_000_000)
 #: PriceSpec field → genai-prices price key.
 _PRICE_KEYS = {"input_mtok": "input_mtok", "output_mtok": "output_mtok",
@@ -86,6 +104,8 @@ def _decimal(value: float) -> Decimal:
 
 
 def _price_value(value: float | TieredPriceSpec) -> Decimal | TieredPrices:
+    from genai_prices.types import Tier, TieredPrices
+
     if isinstance(value, TieredPriceSpec):
         tiers = [Tier(start=t.start, price=_decimal(t.price)) for t in value.tiers]
         return TieredPrices(base=_decimal(value.base), tiers=tiers)
@@ -94,6 +114,8 @@ def _price_value(value: float | TieredPriceSpec) -> Decimal | TieredPrices:
 
 def model_price(spec: PriceSpec) -> ModelPrice:
     """A project-file price as the price package's own type, so both price identically."""
+    from genai_prices.types import ModelPrice
+
     return ModelPrice(**{_PRICE_KEYS[field]: _price_value(value)
                          for field, value in spec if value is not None})
 
@@ -213,6 +235,8 @@ def _priced(price: ModelPrice, usage: Usage) -> Triple:
 
 
 def _usage(usage: Usage) -> genai_prices.Usage:
+    import genai_prices
+
     return genai_prices.Usage(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
@@ -248,6 +272,8 @@ def _table_price(lookup: dict[str, str], model: str) -> Any:
     missed = (tuple(lookup.items()), model)
     if missed in _unpriced:
         return None
+    from genai_prices import data_snapshot
+
     try:
         _, info = data_snapshot.get_snapshot().find_provider_model(
             model, None, lookup.get("provider_id"), lookup.get("provider_api_url"))
@@ -318,11 +344,11 @@ def cost_of(usage: Usage | None, models: str | list[str], provider: ProviderSpec
             input_usd, output_usd, usd = _priced(info.get_prices(at or datetime.now(UTC)), usage)
         except ValueError as exc:
             return unknown(f"usage cannot be priced: {exc}")
-        return Cost(usd=usd, input_usd=input_usd, output_usd=output_usd, source=PRICE_TABLE,
+        return Cost(usd=usd, input_usd=input_usd, output_usd=output_usd, source=price_table(),
                     priced_as=info.id)
     model = candidates[0] if candidates else "?"
     if (provider_name, model) not in _warned and len(_warned) < 1000:  # passthrough names
         _warned.add((provider_name, model))                            # are client-chosen
         log.warning("no price for model %r on provider %r: its calls get cost unknown. %s",
                     model, provider_name, unpriced_fix(model, provider_name or "<name>"))
-    return unknown(f"no price for model {model!r} ({PRICE_TABLE}, no override)")
+    return unknown(f"no price for model {model!r} ({price_table()}, no override)")

@@ -21,16 +21,11 @@ from typing import TYPE_CHECKING, Any
 from trimtab.actor import current_actor
 from trimtab.errors import TrimtabError
 from trimtab.project.loader import find_project_file, load_project, missing_project_file
-from trimtab.project.models import Project
 from trimtab.recorder.observers import Observers
-from trimtab.recorder.recorder import Recorder
-from trimtab.recorder.records import CallRecord
-from trimtab.releases.active import ActiveReleases
 from trimtab.releases.artefacts import ArtefactStore
 from trimtab.sdk.record import RecordPrivacy
 from trimtab.store import Store
 from trimtab.store.engine import database_url_from_env, default_sqlite_url
-from trimtab.store.releases import Release
 from trimtab.workspace.access import AccessMethods
 from trimtab.workspace.assessing import AssessMethods
 from trimtab.workspace.governing import GovernMethods
@@ -38,10 +33,19 @@ from trimtab.workspace.observing import ObserveMethods
 from trimtab.workspace.quality import QualityMethods
 from trimtab.workspace.releasing import ReleaseMethods
 
+# The recorder, the active-release watcher and the methods' own store modules (metrics,
+# gates, the call log, drift, keys, audit) are imported where they are used: `trimtab
+# eval` loads this package before its first call, and each cost it start-up time
+# (bench/evals_vs_promptfoo.py; tests/test_startup.py).
 if TYPE_CHECKING:
     import threading
 
+    from trimtab.project.models import Project
+    from trimtab.recorder.recorder import Recorder
+    from trimtab.recorder.records import CallRecord
+    from trimtab.releases.active import ActiveReleases
     from trimtab.sdk.calling import Caller, SystemClient
+    from trimtab.store.releases import Release
 
 log = logging.getLogger("trimtab")
 
@@ -158,6 +162,8 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
     def recorder(self) -> Recorder:
         """Started on first use. ``TRIMTAB_RECORDER_WRITER=process`` (the gateway's
         default) moves the writer off this process's GIL into a child process."""
+        from trimtab.recorder.recorder import Recorder
+
         options = dict(self.recorder_options)
         writer = os.environ.get("TRIMTAB_RECORDER_WRITER")
         if writer:
@@ -169,6 +175,8 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
 
     @cached_property
     def active(self) -> ActiveReleases:
+        from trimtab.releases.active import ActiveReleases
+
         return ActiveReleases(self.store)
 
     def started(self, part: str) -> bool:

@@ -12,14 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from trimtab.errors import TrimtabError
-from trimtab.store import keys as key_store
 from trimtab.store.engine import database_url_from_env
-from trimtab.store.keys import ApiKey
 
 if TYPE_CHECKING:
     from trimtab.govern.identities import User
     from trimtab.project.models import Project
     from trimtab.store.identities import Grant, Identity, Token
+    from trimtab.store.keys import ApiKey
     from trimtab.store.sessions import Session
 
 
@@ -33,6 +32,8 @@ class AccessMethods:
 
         It may call only the environments in ``env`` (the first is its default),
         unless ``any_env``: then ``X-Trimtab-Env`` may name any of them."""
+        from trimtab.store import keys as key_store
+
         envs = [env] if isinstance(env, str) else list(dict.fromkeys(env))
         if not envs:
             raise TrimtabError("a key needs an environment. Fix: --env ENV.")
@@ -48,6 +49,8 @@ class AccessMethods:
             )
 
     def keys(self) -> list[ApiKey]:
+        from trimtab.store import keys as key_store
+
         with self.store.read() as conn:
             return key_store.list_all(conn)
 
@@ -69,11 +72,15 @@ class AccessMethods:
         return unknown_keys(project.spec, names, located.where)
 
     def revoke_key(self, key_id: str) -> ApiKey:
+        from trimtab.store import keys as key_store
+
         actor = self.authorize("key.manage")
         with self.store.write() as conn:
             return key_store.revoke(conn, key_id, actor=actor)
 
     def authenticate(self, presented: str) -> ApiKey | None:
+        from trimtab.store import keys as key_store
+
         with self.store.read() as conn:
             return key_store.authenticate(conn, presented)
 

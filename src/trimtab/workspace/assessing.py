@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trimtab.actor import current_actor
-from trimtab.store.audit import ChainReport
 
 if TYPE_CHECKING:
     from trimtab.assess.assessment import Assessment
     from trimtab.assess.documents import Generated
     from trimtab.assess.portfolio import Ranked
     from trimtab.store.assessments import StoredAssessment
+    from trimtab.store.audit import ChainReport
     from trimtab.store.documents import DocumentRecord
 
 

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
-from trimtab.store import audit as audit_store
-from trimtab.store.audit import AuditEntry, ChainReport
 
 if TYPE_CHECKING:
     from trimtab.govern.checkpoints import Checkpoint
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
     from trimtab.govern.timeline import Timeline
     from trimtab.store.alerts import AlertEvent
     from trimtab.store.assurance import Finding, IndependentReview
+    from trimtab.store.audit import AuditEntry, ChainReport
     from trimtab.store.drills import Drill
     from trimtab.store.erasure import Erasure
     from trimtab.store.freezes import Freeze
@@ -228,6 +227,8 @@ class GovernMethods:
 
     def audit_log(self, *, system: str | None = None, since: datetime | None = None,
                   action: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+        from trimtab.store import audit as audit_store
+
         with self.store.read() as conn:
             return audit_store.entries(conn, system=system, since=since, action=action, limit=limit)
 
@@ -235,6 +236,8 @@ class GovernMethods:
                      public_key: str | Path | None = None) -> ChainReport:
         """The chain's own verdict; with ``checkpoints`` (a file or fsspec URL of
         signed checkpoints) truncation and rewrites before the newest one show too."""
+        from trimtab.store import audit as audit_store
+
         if checkpoints is None:
             with self.store.read() as conn:
                 return audit_store.verify(conn)

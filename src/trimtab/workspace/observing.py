@@ -15,15 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
 from trimtab.errors import TrimtabError
-from trimtab.observe.metrics import MetricRow, Series
-from trimtab.observe.metrics import compute as compute_metrics
-from trimtab.observe.metrics import series as metric_series
 from trimtab.sdk.record import call_record
-from trimtab.store import calls as call_store
-from trimtab.store import drift as drift_store
-from trimtab.store.calls import Call
-from trimtab.store.drift import DriftBaseline, DriftResult
-from trimtab.store.releases import Release
 
 if TYPE_CHECKING:
     import threading
@@ -31,9 +23,13 @@ if TYPE_CHECKING:
     from trimtab.observe.channels import Outcome
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
+    from trimtab.observe.metrics import MetricRow, Series
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
+    from trimtab.store.calls import Call
+    from trimtab.store.drift import DriftBaseline, DriftResult
+    from trimtab.store.releases import Release
 
 
 class ObserveMethods:
@@ -62,12 +58,16 @@ class ObserveMethods:
         """Recorded calls, newest first; ``text`` searches what the logging mode stored
         (request, response, error) in the newest calls the other filters keep
         (store.calls.SEARCH_SCAN of them)."""
+        from trimtab.store import calls as call_store
+
         with self.store.read() as conn:
             return call_store.query(conn, system=system, env=env, since=since, until=until,
                                     status=status, release=release, model=model, text=text,
                                     limit=limit)
 
     def call(self, ref: str) -> Call:
+        from trimtab.store import calls as call_store
+
         with self.store.read() as conn:
             return call_store.get(conn, ref)
 
@@ -76,6 +76,8 @@ class ObserveMethods:
                 env: str | None = None, tag: str | None = None,
                 end: datetime | None = None) -> list[MetricRow]:
         """Calls, errors, p50/p95/p99, tokens and cost over a window, grouped."""
+        from trimtab.observe.metrics import compute as compute_metrics
+
         return compute_metrics(self.store, window=window, by=tuple(by), system=system, env=env,
                                tag=tag, end=end)
 
@@ -83,6 +85,8 @@ class ObserveMethods:
                       system: str | None = None, env: str | None = None,
                       end: datetime | None = None) -> Series:
         """The same metrics per step over a window (a chart's points)."""
+        from trimtab.observe.metrics import series as metric_series
+
         return metric_series(self.store, window=window, system=system, env=env, end=end)
 
     def prune(self, older_than: timedelta | None = None, *, system: str | None = None,
@@ -144,12 +148,16 @@ class ObserveMethods:
 
     def drift_baselines(self, system: str, env: str | None = None) -> list[DriftBaseline]:
         """Stored baselines of ``system``, newest first."""
+        from trimtab.store import drift as drift_store
+
         with self.store.read() as conn:
             return drift_store.baselines(conn, system, env)
 
     def drift_history(self, system: str, env: str | None = None,
                       limit: int = 20) -> list[DriftResult]:
         """Stored drift results of ``system``, newest first."""
+        from trimtab.store import drift as drift_store
+
         with self.store.read() as conn:
             return drift_store.results(conn, system, env, limit)
 

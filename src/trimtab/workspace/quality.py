@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trimtab.errors import TrimtabError
-from trimtab.store import calls as call_store
 
 if TYPE_CHECKING:
     from trimtab.observe.label_metrics import LabelMetrics
@@ -238,6 +237,7 @@ class QualityMethods:
 
     def label_of(self, call_id: str) -> Label | None:
         """The current label of a call (None if it has none)."""
+        from trimtab.store import calls as call_store
         from trimtab.store import labels as label_store
 
         with self.store.read() as conn:

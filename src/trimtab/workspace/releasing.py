@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trimtab.errors import TrimtabError
-from trimtab.quality import gates
 from trimtab.releases import lifecycle
-from trimtab.releases.diffs import SpecDiff
 from trimtab.store import deployments as deployment_store
 from trimtab.store import releases as release_store
 from trimtab.store import systems as system_store
-from trimtab.store.deployments import Deployment
-from trimtab.store.releases import Release
-from trimtab.store.systems import System
 
 if TYPE_CHECKING:
+    from trimtab.releases.diffs import SpecDiff
     from trimtab.store.approvals import ApprovalRequest
+    from trimtab.store.deployments import Deployment
+    from trimtab.store.releases import Release
+    from trimtab.store.systems import System
 
 
 class ReleaseMethods:
@@ -80,6 +79,8 @@ class ReleaseMethods:
         Environments go in their declared order (releases/order.py) unless
         ``skip_order`` with a ``reason``, checked before the gate and any approval.
         """
+        from trimtab.quality import gates
+
         actor = self.authorize("gate.override" if force else "deployment.promote", system)
         override = _freeze_override(force, reason)
         lifecycle.check_not_frozen(self.store, system, env, "promote", override=override)
@@ -122,6 +123,8 @@ class ReleaseMethods:
     def _apply_approved(self, r: ApprovalRequest) -> Deployment | None:
         """An approved request applies while its release still passes its gates; the
         order was checked when it was requested."""
+        from trimtab.quality import gates
+
         gates.recheck(self.store, self.project, r.system, r.release_id, r.env,
                       actor=r.requested_by)
         return self._apply_promotion(
