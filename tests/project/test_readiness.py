@@ -47,3 +47,17 @@ def test_the_gateway_names_unpriced_models_when_it_starts(ws, project_dir, monke
     with caplog.at_level(logging.WARNING, logger="trimtab"), running_gateway(ws):
         pass
     assert "model 'gpt-4o-mini' on provider 'proxy' has no price" in caplog.text
+
+
+def test_eval_names_an_unset_key_and_an_unpriced_model_once(ws, project_dir, monkeypatch,
+                                                             caplog):
+    """`trimtab eval` checks readiness while its first calls are in flight (the price
+    check loads the price table): still said, once, before the run's report."""
+    monkeypatch.delenv("PROXY_KEY", raising=False)
+    use_proxy(project_dir)
+    with caplog.at_level(logging.WARNING, logger="trimtab"):
+        report = ws.eval("complaint-router")
+    [run] = report.runs
+    assert not report.passed and all(o.answer.error for o in run.outcomes)  # no key: no call
+    assert caplog.text.count("its key variable PROXY_KEY is not set") == 1
+    assert caplog.text.count("model 'gpt-4o-mini' on provider 'proxy' has no price") == 1

@@ -169,7 +169,7 @@ async def execute(ws: Workspace, release: Release, prepared: PreparedSuite,
     (bench/evals_vs_promptfoo.py), where the pool keeps only the calls in flight.
     """
     spec = release.spec
-    caller = ws.caller
+    caller = ws.quiet_caller
     cases = prepared.dataset.cases
     outcomes: list[CaseOutcome | None] = [None] * len(cases)
     queue = iter(range(len(cases)))  # shared: each index is taken by one worker
@@ -201,8 +201,13 @@ async def execute(ws: Workspace, release: Release, prepared: PreparedSuite,
             outcomes[i] = await one(cases[i])
 
     workers = max(1, min(concurrency or prepared.spec.concurrency, len(cases)))
+    # What this machine lacks for the release (unset keys, unpriced models) is logged
+    # as the SDK's start logs it, but from a thread while the first calls are in flight:
+    # the price check loads genai-prices, which the first answer's cost needs anyway.
+    ready = asyncio.get_running_loop().run_in_executor(None, ws.warn_unready)
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
+        await ready
         return [o for o in outcomes if o is not None]
     finally:
         for scorer in prepared.scorers:
@@ -291,7 +296,7 @@ def _fmt(value: float | None) -> str:
 
 def save(ws: Workspace, run: SuiteRun, actor: str) -> EvalRun:
     """Store the run with every case (outputs under the system's logging mode); audited."""
-    redactor = ws.caller.spec(run.release)[1]
+    redactor = ws.quiet_caller.spec(run.release)[1]
     rows = []
     for position, outcome in enumerate(run.outcomes):
         answer = outcome.answer
@@ -332,7 +337,7 @@ def run_suite(ws: Workspace, release: Release, prepared: PreparedSuite, *,
               actor: str | None = None) -> SuiteRun:
     """Run, summarise, compare, judge and store one suite on one release."""
     started = datetime.now(UTC)
-    outcomes = ws.caller.run_sync(execute(ws, release, prepared, on_case, concurrency))
+    outcomes = ws.quiet_caller.run_sync(execute(ws, release, prepared, on_case, concurrency))
     scorers, fairness = summarise(prepared, outcomes)
     run = SuiteRun(prepared, release, outcomes, scorers, fairness, started, datetime.now(UTC))
     run.judge_cost_usd = sum((s.cost_usd for s in prepared.scorers if isinstance(s, Judge)),

@@ -184,6 +184,8 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
         recorder, ...) has started: asking never starts it."""
         if part not in PARTS:
             raise ValueError(f"started({part!r}): a workspace's parts are {', '.join(PARTS)}")
+        if part == "caller":  # `caller` and `quiet_caller` are one caller
+            part = "quiet_caller"
         return part in self.__dict__  # a cached_property lives there once computed
 
     # --- calls and their observers --------------------------------------------
@@ -212,9 +214,19 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
 
     @cached_property
     def caller(self) -> Caller:
+        """The runtime that calls releases, after ``warn_unready()`` has logged what
+        this machine lacks for them (the SDK's and the gateway's start)."""
+        self.warn_unready()
+        return self.quiet_caller
+
+    @cached_property
+    def quiet_caller(self) -> Caller:
+        """The same caller without ``warn_unready()`` first, for a run that logs it
+        itself once its first calls are on their way: `trimtab eval` does, because the
+        price check loads genai-prices, a fifth of its start-up before the first call
+        (bench/evals_vs_promptfoo.py)."""
         from trimtab.sdk.calling import Caller  # the runtime (httpx, prices) loads on first call
 
-        self.warn_unready()
         return Caller(lambda system, env: self.active.route(system, env), self.emit,
                       self._simulated_refusal, self._recording_required,
                       lambda: self.recorder.writable())
@@ -260,13 +272,13 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every recorded call is in the store (scripts call this last)."""
         if self.started("caller"):
-            self.caller.drain(timeout)
+            self.quiet_caller.drain(timeout)
         done = self.recorder.flush(timeout) if self.started("recorder") else True
         return self.observers.flush(timeout) and done
 
     def close(self) -> None:
         if self.started("caller"):
-            self.caller.close()
+            self.quiet_caller.close()
         if self.started("recorder"):
             self.recorder.close()
         if self.started("active"):
