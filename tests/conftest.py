@@ -13,8 +13,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import typer.testing
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+from typer.main import get_command
 from typer.testing import CliRunner
 
 import trimtab
@@ -30,6 +32,23 @@ def _pg_base() -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_click_tree():
+    """typer's CliRunner turns the Typer app into click commands on every invoke:
+    ~0.1 s of CPU for trimtab's 100-odd commands, times the thousands of CLI
+    runs in the suite. The tree is the same every time, so build it once.
+    Any other Typer app (tests/test_docs.py builds some) is built as before."""
+    built = get_command(app)
+    original = typer.testing._get_command
+
+    def get(typer_app):
+        return built if typer_app is app else original(typer_app)
+
+    typer.testing._get_command = get
+    yield
+    typer.testing._get_command = original
 
 
 @pytest.fixture(autouse=True)
