@@ -51,11 +51,16 @@ def test_the_bounds_one_by_one():
     assert finish_reasons_text(["x" * 500, 7, "stop"]) == json.dumps(
         ["x" * FINISH_REASON_CHARS, "stop"], separators=(",", ":"))
     assert finish_reasons_text({"stop": 1}) is None and finish_reasons_text([]) is None
-    # Scalars and short lists of them only: an object or NaN is not a sampling param.
+    # Params that fit are kept as sent, with one dump (the writer's common case).
+    assert params_text({"temperature": 0.2, "stop": ["\n"]}) == '{"temperature":0.2,"stop":["\\n"]}'
+    # Past PARAMS_CHARS: scalars and short lists of them only (an object or NaN is not
+    # a sampling param), strings cut, and then whatever still fits.
     kept = json.loads(params_text({"temperature": 0.2, "stop": ["a"] * 50, "seed": 2**70,
                                    "tools": [{"type": "function"}], "top_p": float("nan"),
-                                   "logit_bias": {"1": 2}, 3: "numeric key"}))
-    assert kept == {"temperature": 0.2, "stop": ["a"] * 8, "seed": 2**70}
+                                   "logit_bias": {"1": 2}, 3: "numeric key",
+                                   "pad": "z" * 3000}))
+    assert kept == {"temperature": 0.2, "stop": ["a"] * 8, "seed": 2**70,
+                    "pad": "z" * PARAM_CHARS}
     assert params_text({}) is None and params_text(["temperature"]) is None
 
 

@@ -25,6 +25,9 @@ from trimtab.store.call_columns import (
 
 _KEY_CHARS = 64
 _LIST_ITEMS = 8
+#: The longest text ``finish_reasons_text`` makes: every character of every reason
+#: written as a six-character escape, quotes and commas, and the "+N more" entry.
+REASONS_TEXT_MAX = (FINISH_REASONS_MAX + 1) * (FINISH_REASON_CHARS * 6 + 3) + 2
 
 
 def response_id_text(value: Any) -> str | None:
@@ -42,6 +45,8 @@ def bounded_reasons(value: Any) -> list[str] | None:
         value = [value]
     if type(value) is not list:
         return None
+    if len(value) == 1 and type(value[0]) is str and 0 < len(value[0]) <= FINISH_REASON_CHARS:
+        return value  # the common case (one choice), without building a new list
     reasons = [r[:FINISH_REASON_CHARS] for r in value[:FINISH_REASONS_MAX] if type(r) is str]
     if len(value) > FINISH_REASONS_MAX:
         reasons.append(f"+{len(value) - FINISH_REASONS_MAX} more")
@@ -50,18 +55,27 @@ def bounded_reasons(value: Any) -> list[str] | None:
 
 def finish_reasons_text(value: Any) -> str | None:
     """``bounded_reasons`` as the JSON list the column keeps."""
+    if type(value) is list and len(value) == 1 and type(value[0]) is str \
+            and 0 < len(value[0]) <= FINISH_REASON_CHARS:
+        return jsontext.dumps(value)  # the common case, at the writer's pace
     reasons = bounded_reasons(value)
     return jsontext.dumps(reasons) if reasons else None
 
 
 def params_text(value: Any) -> str | None:
-    """The sampling params sent, as a JSON object of scalars (and short lists of them,
-    for ``stop``): at most ``PARAMS_KEYS`` keys, strings cut to ``PARAM_CHARS``, and
-    ``PARAMS_CHARS`` of JSON in all. Params that do not fit are dropped and counted
-    under ``"_dropped"``; values that are not scalars (objects, tools) are left out,
-    since they are not sampling parameters and the request column keeps them."""
+    """The sampling params sent, as a JSON object: as they are when at most
+    ``PARAMS_KEYS`` of them fit in ``PARAMS_CHARS`` of JSON (the SDK and gateway send
+    only scalars and short lists, so one dump is all a row costs the writer).
+    Otherwise cut down to scalars (and lists of at most 8 of them, for ``stop``),
+    strings to ``PARAM_CHARS``, and params that still do not fit are dropped and
+    counted under ``"_dropped"``; objects (tools, say) are not sampling parameters,
+    and the request column keeps them."""
     if type(value) is not dict or not value:
         return None
+    if len(value) <= PARAMS_KEYS:  # the common case: a few short params, dumped once
+        text = jsontext.dumps(value)
+        if len(text) <= PARAMS_CHARS:
+            return text
     kept: dict[str, Any] = {}
     for key, item in value.items():
         if len(kept) == PARAMS_KEYS:

@@ -15,8 +15,13 @@ from typing import Any
 import orjson
 
 from trimtab import jsontext
-from trimtab.recorder.call_fields import finish_reasons_text, params_text, response_id_text
-from trimtab.store.call_columns import CALL_COLUMNS, COLUMN, RESPONSE_ID_CHARS
+from trimtab.recorder.call_fields import (
+    REASONS_TEXT_MAX,
+    finish_reasons_text,
+    params_text,
+    response_id_text,
+)
+from trimtab.store.call_columns import CALL_COLUMNS, COLUMN, PARAMS_CHARS, RESPONSE_ID_CHARS
 from trimtab.store.ids import new_call_id
 
 
@@ -76,6 +81,12 @@ class CallRecord:
             value = values[i]
             if value is not None and not isinstance(value, str):
                 values[i] = jsontext.dumps(value)
+        # The answer columns travel as their bounded JSON text too: the writer then
+        # checks a length instead of walking and serialising them for every row.
+        if self.params is not None:
+            values[_PARAMS_AT] = params_text(self.params)
+        if self.finish_reasons is not None:
+            values[_REASONS_AT] = finish_reasons_text(self.finish_reasons)
         return jsontext.dumpb(values) + b"\n"
 
 
@@ -87,6 +98,7 @@ LINE_FORMAT = 1
 _field_values = attrgetter(*FIELDS)
 _TIME = 1 + FIELDS.index("time")
 _JSON_AT = tuple(1 + FIELDS.index(name) for name in JSON_COLUMNS)
+_PARAMS_AT, _REASONS_AT = 1 + FIELDS.index("params"), 1 + FIELDS.index("finish_reasons")
 _DEFAULTS = {f.name: f.default for f in fields(CallRecord) if f.default is not MISSING}
 
 
@@ -124,13 +136,21 @@ def _values(data: Any) -> list[Any]:
 
 
 def _bound_answer(values: list[Any]) -> None:
-    """The answer columns as bounded text: they hold what a provider sent."""
-    if values[_C_ID] is not None:
-        values[_C_ID] = response_id_text(values[_C_ID])
-    if values[_C_REASONS] is not None:
-        values[_C_REASONS] = finish_reasons_text(values[_C_REASONS])
-    if values[_C_PARAMS] is not None:
-        values[_C_PARAMS] = params_text(values[_C_PARAMS])
+    """The answer columns as bounded text: they hold what a provider sent. A line from
+    ``to_line`` carries them as bounded text already, so this is three length checks;
+    a line of an older trimtab carries structures, bounded here; a text longer than
+    ``to_line`` makes (a hand-made line) is cut (the id) or dropped (JSON, which a cut
+    would break)."""
+    answer_id = values[_C_ID]
+    if answer_id is not None and (type(answer_id) is not str or not answer_id
+                                  or len(answer_id) > RESPONSE_ID_CHARS):
+        values[_C_ID] = response_id_text(answer_id)
+    reasons = values[_C_REASONS]
+    if reasons is not None and (type(reasons) is not str or len(reasons) > REASONS_TEXT_MAX):
+        values[_C_REASONS] = None if type(reasons) is str else finish_reasons_text(reasons)
+    params = values[_C_PARAMS]
+    if params is not None and (type(params) is not str or len(params) > PARAMS_CHARS):
+        values[_C_PARAMS] = None if type(params) is str else params_text(params)
 
 
 def _values_from_older(data: Any) -> list[Any]:

@@ -19,5 +19,5 @@ RESPONSE_ID_CHARS = 200  # the id is cut to this many characters
 FINISH_REASONS_MAX = 16  # reasons kept; more are counted in a last "+N more" entry
 FINISH_REASON_CHARS = 40  # each reason cut to this
 PARAMS_KEYS = 32  # sampling params kept, in the order sent
-PARAM_CHARS = 200  # a string value (or a key, at 64) cut to this; a list keeps 8 items
 PARAMS_CHARS = 2000  # the JSON text of all of them at most; params past it are dropped
+PARAM_CHARS = 200  # past PARAMS_CHARS: a string (a key: 64) cut to this, a list to 8 items
