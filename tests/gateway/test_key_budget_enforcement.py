@@ -157,3 +157,24 @@ def test_without_enforce_a_spent_key_is_served(live):
     assert gateway.budgets.keys == {}
     [line] = ws.cost_report(f"{datetime.now(UTC):%Y-%m}").budgets
     assert line.used >= 2.0 and not line.enforce  # spent twice over, watched, served
+
+
+def test_a_key_created_with_an_enforced_budget_is_refused_once_spent(live):
+    """`trimtab keys create NAME --monthly-budget USD --enforce-budget`: LiteLLM's max_budget
+    on the key itself; without --enforce-budget the budget is only watched."""
+    ws, _ = live
+    crm, crm_secret = ws.create_key("crm", env="production", monthly_budget_usd=0.001,
+                                    enforce_budget=True)
+    watched, watched_secret = ws.create_key("watched", env="production",
+                                            monthly_budget_usd=0.001)
+    spent(ws, 2_000, crm)
+    spent(ws, 2_000, watched)
+    with running_app(Gateway(ws, key_ttl=0.3, budget_ttl=0.2)) as url:
+        refused = chat(url, crm_secret)
+        assert chat(url, watched_secret).status_code == 200
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["message"].startswith(
+        "budget 'key:crm' (key crm) is spent: $0.002 of $0.001 this month.")
+    lines = {b.name: b for b in ws.cost_report(f"{datetime.now(UTC):%Y-%m}").budgets}
+    assert lines["key:crm"].enforce and not lines["key:watched"].enforce
+    assert lines["key:watched"].used >= 2.0

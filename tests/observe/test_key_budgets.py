@@ -173,3 +173,46 @@ def test_without_a_store_here_key_budgets_are_not_checked(project_dir, monkeypat
     assert not (project_dir / ".trimtab" / "trimtab.db").exists()
     assert ws.key_budget_problems(ws.project) is None
     assert not (project_dir / ".trimtab" / "trimtab.db").exists()  # asking made no store
+
+
+def test_keys_create_sets_a_monthly_budget(ws, cli):
+    import json
+
+    printed = cli("keys", "create", "support-bot", "--env", "production", "--monthly-budget",
+                  "50", "--enforce-budget").stdout
+    assert "budget $50.00 a month, enforced" in printed
+    cli("keys", "create", "sales-bot", "--env", "production", "--monthly-budget", "0.25")
+    listed = {k["name"]: k for k in json.loads(cli("keys", "list", "--json").stdout)}
+    assert (listed["support-bot"]["monthly_budget_usd"],
+            listed["support-bot"]["budget_enforced"]) == ("50", True)
+    assert (listed["sales-bot"]["monthly_budget_usd"],
+            listed["sales-bot"]["budget_enforced"]) == ("0.25", False)
+    assert "$50.00 enforced" in cli("keys", "list").stdout
+    support = next(k for k in ws.keys() if k.name == "support-bot")
+    spend(ws, 10_000_000, "2026-10-03T10:00:00", support)
+    assert ws.flush()
+    budgets = {b.name: b for b in ws.cost_report("2026-10").budgets}
+    assert (budgets["key:support-bot"].scope, budgets["key:support-bot"].used) == \
+        ("key support-bot", pytest.approx(0.2))
+    assert budgets["key:sales-bot"].spent_usd == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--monthly-budget", "0"], "a budget is USD per month above 0"),
+    (["--monthly-budget", "nan"], "a budget is USD per month above 0"),
+    (["--monthly-budget", "1e12"], "at most 1,000,000,000"),
+    (["--enforce-budget"], "--enforce-budget needs a budget to enforce"),
+])
+def test_a_bad_key_budget_is_a_clear_error(cli, args, message):
+    result = cli("keys", "create", "bot", "--env", "production", *args, expect=2)
+    assert message in result.output
+    assert "bot" not in cli("keys", "list").stdout
+
+
+def test_a_declared_key_budget_wins_over_the_keys_own(ws):
+    add_yaml(ws.project_file.parent, KEY_BUDGETS)
+    ws.create_key("support-bot", env="production", monthly_budget_usd=100)
+    spend(ws, 100_000, "2026-10-03T10:00:00")
+    assert ws.flush()
+    names = [b.name for b in ws.cost_report("2026-10").budgets]
+    assert names == ["support-bot", "sales-bot"]  # no key:support-bot beside the declared one

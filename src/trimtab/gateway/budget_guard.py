@@ -3,7 +3,8 @@
 A budget declared with ``enforce: true`` (trimtab.yaml, ``budgets:``) stops the
 calls it covers once this month's spend reaches it: a system's calls, the
 calls of every key whose ``team`` tag names the team, or the calls made with a
-key of the budget's ``key:`` name (LiteLLM's ``max_budget`` on a virtual key).
+key of the budget's ``key:`` name, or with a key created with ``--monthly-budget
+USD --enforce-budget`` (LiteLLM's ``max_budget`` on a virtual key).
 The spend is read from the rollups in the background every ``ttl`` seconds
 (refresher.py: one query per enforced system budget plus one for all teams and
 one for all keys, off the event loop, also while no request comes), so the
@@ -62,9 +63,9 @@ class BudgetGuard:
         """Re-read this month's spend of every enforced budget (blocking: call from a
         thread or at start-up)."""
         project = self.ws.recent_project()
-        enforced = {name: budget for name, budget in
-                    (project.spec.budgets if project is not None else {}).items()
-                    if budget.enforce}
+        budgets = budget_spend.with_key_budgets(
+            self.ws.store, project.spec.budgets if project is not None else {})
+        enforced = {name: budget for name, budget in budgets.items() if budget.enforce}
         systems: dict[str, BudgetLine] = {}
         teams: dict[str, BudgetLine] = {}
         keys: dict[str, BudgetLine] = {}

@@ -55,6 +55,26 @@ def month_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def with_key_budgets(store: Store, declared: dict[str, BudgetSpec]) -> dict[str, BudgetSpec]:
+    """trimtab.yaml's budgets plus each key's own (``trimtab keys create NAME
+    --monthly-budget USD``), named ``key:NAME``. A key name a declared budget already
+    covers keeps the declared one (trimtab.yaml, reviewed in Git, wins); of several
+    keys of one name with budgets, the newest sets it."""
+    from trimtab.project.budgets import BudgetSpec
+
+    covered = {b.key for b in declared.values() if b.key is not None}
+    own: dict[str, BudgetSpec] = {}
+    with store.read() as conn:
+        for key in key_store.list_all(conn):  # oldest first: the newest is kept
+            if key.monthly_budget_usd is None or key.name in covered:
+                continue
+            own[f"key:{key.name}"] = BudgetSpec(
+                description=f"set by `trimtab keys create {key.name} --monthly-budget`",
+                key=key.name, monthly_usd=float(key.monthly_budget_usd),
+                enforce=key.budget_enforced)
+    return {**declared, **own}
+
+
 def spend(store: Store, name: str, budget: BudgetSpec, *, start: datetime,
           end: datetime) -> BudgetLine:
     """The budget's spend over [start, end): a whole month for a report, the month

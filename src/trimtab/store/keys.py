@@ -12,6 +12,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -21,6 +22,7 @@ from trimtab.store.schema.access import api_keys
 from trimtab.store.schema.base import utcnow
 
 PREFIX = "tt"
+MICRO = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class ApiKey:
     created_by: str
     revoked_at: datetime | None
     envs: list[str] | None = None  # None: every environment (keys made before scoping)
+    #: USD per calendar month (UTC) set at creation; None: no budget of its own.
+    monthly_budget_usd: Decimal | None = None
+    #: The gateway refuses the key (429 budget_exceeded) once its month is spent.
+    budget_enforced: bool = False
 
     def allows(self, system: str) -> bool:
         return self.systems is None or system in self.systems
@@ -47,6 +53,9 @@ class ApiKey:
             "systems": self.systems, "envs": self.envs, "tags": self.tags,
             "created_at": self.created_at.isoformat(), "created_by": self.created_by,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "monthly_budget_usd": None if self.monthly_budget_usd is None
+            else str(self.monthly_budget_usd),
+            "budget_enforced": self.budget_enforced,
         }
 
 
@@ -57,6 +66,9 @@ def _key(row) -> ApiKey:
         tags=json.loads(row.tags) if row.tags else {},
         created_at=row.created_at, created_by=row.created_by, revoked_at=row.revoked_at,
         envs=json.loads(row.envs) if row.envs else None,
+        monthly_budget_usd=None if row.monthly_budget_micro_usd is None
+        else Decimal(row.monthly_budget_micro_usd) / MICRO,
+        budget_enforced=bool(row.budget_enforced),
     )
 
 
@@ -73,9 +85,12 @@ def create(
     tags: dict[str, str],
     actor: str,
     envs: list[str] | None = None,
+    monthly_budget_usd: Decimal | None = None,
+    budget_enforced: bool = False,
 ) -> tuple[ApiKey, str]:
     """Returns the key record and the full key text, which is never stored.
-    ``envs``: the environments it may call (None: every one)."""
+    ``envs``: the environments it may call (None: every one); ``monthly_budget_usd``:
+    its own budget per calendar month, refused at the gateway when ``budget_enforced``."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(24)
     conn.execute(insert(api_keys).values(
@@ -83,12 +98,16 @@ def create(
         systems=json.dumps(systems) if systems else None,
         tags=json.dumps(tags) if tags else None, created_at=utcnow(), created_by=actor,
         envs=json.dumps(envs) if envs else None,
+        monthly_budget_micro_usd=None if monthly_budget_usd is None
+        else int(monthly_budget_usd * MICRO),
+        budget_enforced=budget_enforced if monthly_budget_usd is not None else None,
     ))
     audit.append(
         conn, actor=actor, action="key.create", object_type="api_key", object_id=key_id,
         system=None,
         payload={"name": name, "default_env": default_env, "systems": systems, "tags": tags,
-                 "envs": envs},
+                 "envs": envs, "monthly_budget_usd": None if monthly_budget_usd is None
+                 else str(monthly_budget_usd), "budget_enforced": budget_enforced},
     )
     return get(conn, key_id), f"{PREFIX}-{key_id}-{secret}"
 

@@ -9,10 +9,10 @@ package that does the work.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from trimtab.errors import TrimtabError
-from trimtab.store.engine import database_url_from_env
 
 if TYPE_CHECKING:
     from trimtab.govern.identities import User
@@ -27,16 +27,21 @@ class AccessMethods:
 
     def create_key(self, name: str, *, env: str | list[str], systems: list[str] | None = None,
                    tags: dict[str, str] | None = None,
-                   any_env: bool = False) -> tuple[ApiKey, str]:
+                   any_env: bool = False, monthly_budget_usd: float | Decimal | None = None,
+                   enforce_budget: bool = False) -> tuple[ApiKey, str]:
         """A virtual key for one application; the returned text is shown once.
 
         It may call only the environments in ``env`` (the first is its default),
-        unless ``any_env``: then ``X-Trimtab-Env`` may name any of them."""
+        unless ``any_env``: then ``X-Trimtab-Env`` may name any of them.
+        ``monthly_budget_usd``: its own budget per calendar month (UTC), as
+        LiteLLM's ``max_budget``; the gateway refuses it once spent when
+        ``enforce_budget``, and the cost report shows it either way."""
         from trimtab.store import keys as key_store
 
         envs = [env] if isinstance(env, str) else list(dict.fromkeys(env))
         if not envs:
             raise TrimtabError("a key needs an environment. Fix: --env ENV.")
+        budget = _budget(monthly_budget_usd, enforce_budget)
         for one in envs:
             self.project.check_env(one)
         for system in systems or []:
@@ -45,7 +50,8 @@ class AccessMethods:
         with self.store.write() as conn:
             return key_store.create(
                 conn, name=name, default_env=envs[0], systems=systems or None, tags=tags or {},
-                actor=actor, envs=None if any_env else envs,
+                actor=actor, envs=None if any_env else envs, monthly_budget_usd=budget,
+                budget_enforced=enforce_budget,
             )
 
     def keys(self) -> list[ApiKey]:
@@ -61,6 +67,7 @@ class AccessMethods:
         ``trimtab validate`` can still run where only the YAML is."""
         from trimtab.project import yamlsource
         from trimtab.project.budgets import unknown_keys
+        from trimtab.store.engine import database_url_from_env
 
         if not any(b.key is not None for b in project.spec.budgets.values()):
             return []
@@ -168,3 +175,29 @@ def _identities():
     from trimtab.govern import identities
 
     return identities
+
+
+#: Past this a monthly budget is a typo, not a budget.
+MAX_MONTHLY_BUDGET_USD = Decimal(1_000_000_000)
+
+
+def _budget(monthly_usd: float | Decimal | None, enforce: bool) -> Decimal | None:
+    """A key's own monthly budget, checked: positive, finite, whole micro-dollars."""
+    if monthly_usd is None:
+        if enforce:
+            raise TrimtabError("--enforce-budget needs a budget to enforce. Fix: add "
+                               "--monthly-budget USD (e.g. --monthly-budget 50).")
+        return None
+    try:
+        amount = Decimal(str(monthly_usd))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or not 0 < amount <= MAX_MONTHLY_BUDGET_USD:
+        raise TrimtabError(f"--monthly-budget {monthly_usd}: a budget is USD per month above 0 "
+                           f"and at most {MAX_MONTHLY_BUDGET_USD:,}. Fix: e.g. "
+                           "--monthly-budget 50.")
+    micro = amount.quantize(Decimal("0.000001"))
+    if micro <= 0:
+        raise TrimtabError(f"--monthly-budget {monthly_usd}: below a micro-dollar. Fix: e.g. "
+                           "--monthly-budget 0.01.")
+    return micro

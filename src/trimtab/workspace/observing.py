@@ -166,8 +166,10 @@ class ObserveMethods:
         month with calls when that one has none) by system, model and user, against
         the month before; read from rollups."""
         from trimtab.observe import cost_report
+        from trimtab.observe.budgets import with_key_budgets
 
-        budgets = self.project.spec.budgets if self.project_file is not None else {}
+        budgets = with_key_budgets(
+            self.store, self.project.spec.budgets if self.project_file is not None else {})
         return cost_report.build(self.store, month or cost_report.default_month(self.store),
                                  budgets)
 

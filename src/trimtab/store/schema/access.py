@@ -2,6 +2,8 @@
 keys and the dashboard's browser sessions."""
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -28,6 +30,10 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(320), nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # A monthly budget set at creation (micro-USD; NULL: none), enforced at the gateway
+    # when budget_enforced (NULL: no).
+    Column("monthly_budget_micro_usd", BigInteger, nullable=True),
+    Column("budget_enforced", Boolean, nullable=True),
 )
 
 # --- identities and roles -------------------------------------------------------
