@@ -557,12 +557,19 @@ def print_summary(summary: dict) -> None:
         summary["serve_vs_gateway"] = compared
         report.show("`trimtab serve` vs `trimtab gateway` (medians over the rounds)",
                     ["command", "runs", "added p50 c=1 (ms)", "req/s c=64",
-                     "max req/s (<1% errors)"],
-                    [(c, v["runs"], v["added_p50_c1_ms"], v["rps_c64"], v["max_sustained_rps"])
+                     "max req/s (<1% errors)", "server CPU ms/request c=64"],
+                    [(c, v["runs"], v["added_p50_c1_ms"], v["rps_c64"], v["max_sustained_rps"],
+                      v["cpu_ms_per_request_c64"])
                      for c, v in compared.items() if c != "ratio"])
         ratio = compared["ratio"]
         report.console.print(f"serve / gateway: req/s at c=64 x{ratio['rps_c64']:.3f}, "
+                             f"server CPU per request x{ratio['cpu_ms_per_request_c64']:.3f}, "
                              f"added p50 at c=1 {ratio['added_p50_c1_ms']:+.3f} ms")
+
+
+def cpu_per_request(run: dict) -> float:
+    """Milliseconds of the server's CPU (its process tree) per request wrk counted."""
+    return 10 * (run["cpu_percent"] or 0) / max(run["rps"], 1e-9)
 
 
 def compare_commands(targets: dict) -> dict:
@@ -584,8 +591,13 @@ def compare_commands(targets: dict) -> dict:
             "added_p50_c1_ms": median(r["runs"][1]["p50_ms"] - direct[1]["p50_ms"]
                                       for r in results),
             "rps_c64": median(r["runs"][64]["rps"] for r in results),
-            "max_sustained_rps": median(r["max_sustained_rps"] for r in results)}
+            "max_sustained_rps": median(r["max_sustained_rps"] for r in results),
+            # Server CPU per answered request: what capacity is made of, and far less
+            # sensitive than req/s to other processes taking the machine's cores.
+            "cpu_ms_per_request_c64": median(cpu_per_request(r["runs"][64]) for r in results)}
     out["ratio"] = {"rps_c64": out["serve"]["rps_c64"] / out["gateway"]["rps_c64"],
+                    "cpu_ms_per_request_c64": out["serve"]["cpu_ms_per_request_c64"]
+                    / out["gateway"]["cpu_ms_per_request_c64"],
                     "added_p50_c1_ms": out["serve"]["added_p50_c1_ms"]
                     - out["gateway"]["added_p50_c1_ms"]}
     return out
