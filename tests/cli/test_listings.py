@@ -220,6 +220,9 @@ def test_no_listing_cuts_a_value(busy, cli, monkeypatch, terminal):
     assert LONG in portfolio and SYSTEM in portfolio
     sample = render(cli, monkeypatch, ["review", "sample", SYSTEM], terminal=terminal)
     assert release.short_id in sample
+    reviewed = render(cli, monkeypatch, ["review", "next", SYSTEM, "--verdict", "pass"],
+                      terminal=terminal)
+    assert re.search(r"call [0-9a-f]{32} · release [0-9a-f]{12} · \S+ · \d+ left", reviewed)
 
 
 def test_a_pipe_gets_every_column_one_line_per_row(busy, cli, monkeypatch):

@@ -111,8 +111,10 @@ def _show(pending) -> None:
                     + (f": {flag.reason}" if flag.reason else "") + "\n\n", style="bold") + body
     body.append("answer\n", style="bold")
     body.append(answer)
-    console.print(Panel(body, title=f"call {call.id} · release {(call.release_id or '-')[:12]} · "
-                        f"{call.model} · {pending.left} left", title_align="left"))
+    # the call's identity on its own line: a panel's title is cut to `…` at 80 columns
+    console.print(f"call {call.id} · release {(call.release_id or '-')[:12]} · {call.model} · "
+                  f"{pending.left} left", markup=False, highlight=False)
+    console.print(Panel(body))
 
 
 @app.command("stats")
