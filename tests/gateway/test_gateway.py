@@ -123,20 +123,24 @@ CLASSIC = """
 
 
 def test_models_leaves_out_classic_models_and_start_names_unreleased_systems(
-        ws, project_dir, caplog):
+        ws, project_dir, caplog, monkeypatch):
     """A classic model is recorded, never chatted with; a system with nothing active
-    is named at start, not discovered by the first failing call."""
+    is named at start, not discovered by the first failing call. The start reads the
+    deployments once, for that warning and for the metric series that start at zero."""
     (project_dir / "models").mkdir()
     (project_dir / "models" / "churn.joblib").write_bytes(b"a fitted model")
     edit(project_dir / "trimtab.yaml", "systems:\n", "systems:\n" + CLASSIC.lstrip("\n"))
     release, _ = ws.release(SYSTEM)
     promote_through(ws, SYSTEM, release.id, "staging")
+    reads, status = [], ws.status
+    monkeypatch.setattr(ws, "status", lambda: reads.append(1) or status())
     with caplog.at_level("WARNING", logger="trimtab.gateway"):
         with running_gateway(ws) as url:
             models = client(url).models.list()
             with pytest.raises(Exception, match="is not served here"):
                 client(url).models.retrieve("trimtab/churn-model")
     assert [m.id for m in models.data] == [MODEL]
+    assert len(reads) == 1
     notes = [r.getMessage() for r in caplog.records if "no active release" in r.getMessage()]
     assert notes == [f"trimtab: system {SYSTEM!r} has no active release in production: calls "
                      f"to {MODEL} there fail until one is promoted (trimtab release {SYSTEM}, "

@@ -201,6 +201,20 @@ def test_deployed_systems_start_at_zero_and_the_first_call_counts(live):
         [s for s in before if s.name == "trimtab_calls_total"])
 
 
+def test_the_stable_deployments_given_are_not_read_again(live, monkeypatch):
+    """The gateway hands install_prometheus the deployments its start just read."""
+    ws, release = live
+    stable = ws.status()
+
+    def unreadable():
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(ws, "status", unreadable)
+    _, samples = scrape(install_prometheus(ws, stable=stable))
+    assert {s.labels["env"] for s in samples if s.name == "trimtab_calls_total"} == \
+        {"dev", "staging", "production"}
+
+
 def test_unpriced_calls_are_counted_not_added_as_zero_dollars(ws):
     registry = install_prometheus(ws)
     ws.record(SYSTEM, "q", "a", 100, model="in-house-7b", cost_micro_usd=None)

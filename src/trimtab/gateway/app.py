@@ -30,6 +30,7 @@ from trimtab.sdk.call_options import Direct
 
 if TYPE_CHECKING:
     from trimtab.project.models import Project
+    from trimtab.store.deployments import Deployment
     from trimtab.workspace import Workspace
 
 log = logging.getLogger("trimtab.gateway")
@@ -136,12 +137,13 @@ class Gateway:
     async def startup(self) -> None:
         self.ws.recent_project(fresh=True)  # serve the file as it is now, not a second ago
         self.ws.warn_unready()  # unset provider keys, unpriced models: say so before traffic
-        self._warn_unreleased()
+        stable = self._stable_at_start()  # read once: the warning and the metrics use it
+        self._warn_unreleased(stable)
         await self.keys.start()
         await self.budgets.start()
         from trimtab.telemetry.prometheus import install_prometheus
 
-        self.registry = install_prometheus(self.ws)
+        self.registry = install_prometheus(self.ws, stable=stable)
         # Open the spool (adopting orphans) before traffic. The writer runs in its own
         # process, off the GIL that serves requests, every quarter second: bigger
         # batches, a fraction of the CPU per call, and the records are durable in the
@@ -157,14 +159,18 @@ class Gateway:
             gc.collect()
             gc.freeze()
 
-    def _warn_unreleased(self) -> None:
-        project = self.ws.recent_project()
-        if project is None:
-            return
+    def _stable_at_start(self) -> list[Deployment] | None:
+        """The stable deployment of every (system, env), or None when the store cannot
+        say now (it says so again on the first call)."""
         try:
-            stable = self.ws.status()
+            return self.ws.status()
         except Exception as exc:  # noqa: BLE001 - a store that is down says so on the first call
             log.warning("trimtab: could not read the active releases at start: %s", exc)
+            return None
+
+    def _warn_unreleased(self, stable: list[Deployment] | None) -> None:
+        project = self.ws.recent_project()
+        if project is None or stable is None:
             return
         for line in chat.unreleased(project, stable):
             log.warning("trimtab: %s", line)

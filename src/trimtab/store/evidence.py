@@ -47,6 +47,12 @@ def _system_id(conn: Connection, system: str) -> int | None:
     return conn.execute(select(systems.c.id).where(systems.c.name == system)).scalar()
 
 
+def _in_window(started, ended, since: datetime):
+    """A record with a span (an incident, a freeze, a hold) that was in force at any time
+    since ``since``: it began since, or has not ended, or ended since."""
+    return or_(started >= since, ended.is_(None), ended >= since)
+
+
 def query(conn: Connection, name: str, system: str, since: datetime) -> Select:
     """The rows of table ``name`` that belong in ``system``'s bundle from ``since``."""
     sid = _system_id(conn, system)
@@ -72,9 +78,9 @@ def query(conn: Connection, name: str, system: str, since: datetime) -> Select:
         return select(approval_votes).where(approval_votes.c.request_id.in_(requests)) \
             .order_by(approval_votes.c.time, approval_votes.c.approver)
     # Incidents open at any time in the window: opened since, or still open, or closed since.
-    relevant = select(incidents.c.id).where(incidents.c.system == system, or_(
-        incidents.c.opened_at >= since, incidents.c.closed_at.is_(None),
-        incidents.c.closed_at >= since))
+    relevant = select(incidents.c.id).where(
+        incidents.c.system == system, _in_window(incidents.c.opened_at, incidents.c.closed_at,
+                                                 since))
     if name == "incidents":
         return select(incidents).where(incidents.c.id.in_(relevant)) \
             .order_by(incidents.c.aware_at, incidents.c.id)
@@ -91,16 +97,14 @@ def query(conn: Connection, name: str, system: str, since: datetime) -> Select:
     if name == "labels":
         return select(labels).where(labels.c.system == system, labels.c.time >= since) \
             .order_by(labels.c.time, labels.c.call_id)
-    # A freeze or a hold in force at any time in the window: made since, or still in
-    # force, or lifted (released) since.
+    # A freeze or a hold in force at any time in the window.
     if name == "freezes":
-        return select(freezes).where(freezes.c.system == system, or_(
-            freezes.c.frozen_at >= since, freezes.c.lifted_at.is_(None),
-            freezes.c.lifted_at >= since)).order_by(freezes.c.id)
+        return select(freezes).where(freezes.c.system == system, _in_window(
+            freezes.c.frozen_at, freezes.c.lifted_at, since)).order_by(freezes.c.id)
     if name == "legal_holds":
-        return select(legal_holds).where(legal_holds.c.system == system, or_(
-            legal_holds.c.placed_at >= since, legal_holds.c.released_at.is_(None),
-            legal_holds.c.released_at >= since)).order_by(legal_holds.c.id)
+        return select(legal_holds).where(legal_holds.c.system == system, _in_window(
+            legal_holds.c.placed_at, legal_holds.c.released_at, since)) \
+            .order_by(legal_holds.c.id)
     if name == "drills":
         return select(drills).where(drills.c.system == system, drills.c.held_at >= since) \
             .order_by(drills.c.held_at, drills.c.id)

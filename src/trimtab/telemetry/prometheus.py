@@ -43,6 +43,7 @@ from trimtab.recorder.records import CallRecord
 from trimtab.runtime.errors import ErrorKind
 
 if TYPE_CHECKING:
+    from trimtab.store.deployments import Deployment
     from trimtab.workspace import Workspace
 
 #: Seconds. LLM calls span 5 ms (a cache hit, a small classifier) to a minute
@@ -296,8 +297,11 @@ _install_lock = threading.Lock()
 
 
 def install_prometheus(ws: Workspace, *, limits: Limits | None = None,
-                       process_metrics: bool = True) -> CollectorRegistry:
+                       process_metrics: bool = True,
+                       stable: list[Deployment] | None = None) -> CollectorRegistry:
     """Count every call the workspace records; returns the registry to serve.
+    ``stable``: ``ws.status()`` where the caller has just read it (the gateway's
+    start), so it is not read again for the series that start at zero.
 
     Idempotent: a second call for the same workspace returns the same registry
     (the gateway and the application may both ask for it).
@@ -315,17 +319,18 @@ def install_prometheus(ws: Workspace, *, limits: Limits | None = None,
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
         ws.subscribe(metrics)
-        metrics.seed(_deployed(ws))
+        metrics.seed(_deployed(ws, stable))
         _installed[ws] = registry
         return registry
 
 
-def _deployed(ws: Workspace) -> list[tuple[str, str, str, str, str]]:
+def _deployed(ws: Workspace, stable: list[Deployment] | None = None
+              ) -> list[tuple[str, str, str, str, str]]:
     """(system, env, release, model, route) of every stable, canary and shadow
     deployment, for ``CallMetrics.seed``; nothing when the store cannot say (the
     series then start at their first call, as before)."""
     try:
-        found = [(d, "primary") for d in ws.status()]
+        found = [(d, "primary") for d in (ws.status() if stable is None else stable)]
         found += [(d, d.action) for d in ws.candidates()]
         models = {}
         for deployment, _ in found:
