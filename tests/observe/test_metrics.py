@@ -140,3 +140,32 @@ def test_metrics_cli(cli, project_dir):
     assert "complaint-router" in table and "5.0%" in table
     assert "not a span" in cli("metrics", "--window", "forever", expect=2).output
     assert "cannot group by" in cli("metrics", "--by", "region", expect=2).output
+
+
+def test_spend_tables_sum_in_the_database_to_what_the_metrics_say(recorded):
+    ws, _ = recorded
+    window = timedelta(hours=3)
+    for by, tag in (("model", None), ("user", None), ("tag", "team")):
+        spent = ws.spend("complaint-router", window=window, by=by, tag=tag)
+        metrics = ws.metrics(window=window, system="complaint-router", by=[by], tag=tag)
+        assert [(s.group[by], s.calls, s.cost_usd, s.cost_unknown_calls,
+                 s.cost_per_call_usd) for s in spent] == [
+            (m.group[by], m.calls, m.cost_usd, m.cost_unknown_calls, m.cost_per_call_usd)
+            for m in metrics], by
+    assert ws.spend("customer-triage", window=window, by="model") == []
+
+
+def test_a_spend_table_keeps_its_top_groups_and_sums_the_rest(recorded):
+    ws, _ = recorded
+    window = timedelta(hours=3)
+    whole = ws.spend("complaint-router", window=window, by="tag", tag="team")
+    assert [s.group["tag"] for s in whole] == ["ops", "qa"]  # largest spend first
+    [top, others] = ws.spend("complaint-router", window=window, by="tag", tag="team", top=1)
+    assert (top.group["tag"], top.calls) == ("ops", 300)
+    assert (others.group["tag"], others.calls) == ("(all others)", 100)
+    assert top.cost_usd + others.cost_usd == sum(s.cost_usd for s in whole)
+    assert others.cost_unknown_calls == whole[1].cost_unknown_calls
+    with pytest.raises(trimtab.TrimtabError, match="cannot show spend by colour"):
+        ws.spend("complaint-router", by="colour")
+    with pytest.raises(trimtab.TrimtabError, match="tag key"):
+        ws.spend("complaint-router", by="tag")

@@ -138,3 +138,57 @@ def _row(group: dict[str, str], totals: rollup_store.Totals) -> MetricRow:
         cost_usd=Decimal(totals.cost_micro_usd) / Decimal(1_000_000),
         cost_unknown_calls=totals.cost_unknown,
     )
+
+
+#: Groups a spend table names; the rest are summed into one ALL_OTHERS line.
+SPEND_TOP = 20
+ALL_OTHERS = "(all others)"
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    """Calls and spend of one group: a cost table's line (no latency)."""
+    group: dict[str, str]
+    calls: int
+    cost_usd: Decimal
+    cost_unknown_calls: int
+
+    @property
+    def cost_per_call_usd(self) -> Decimal | None:
+        priced = self.calls - self.cost_unknown_calls
+        return (self.cost_usd / priced).quantize(Decimal("0.000001")) if priced else None
+
+
+def spend(
+    store: Store,
+    *,
+    window: timedelta,
+    by: str,
+    system: str,
+    tag: str | None = None,
+    end: datetime | None = None,
+    top: int = SPEND_TOP,
+) -> list[SpendRow]:
+    """One system's calls and spend over ``window`` by model, user or one tag's values,
+    largest first: the ``top`` groups, then the rest as one ALL_OTHERS line, so a
+    table stays ``top + 1`` lines when every call has a user of its own."""
+    from trimtab.store import spend as spend_store
+
+    if by not in spend_store.SPEND_BY:
+        raise TrimtabError(f"cannot show spend by {by}. Fix: use one of "
+                           f"{', '.join(spend_store.SPEND_BY)}.")
+    if by == "tag" and not tag:
+        raise TrimtabError("spend by tag needs the tag key (e.g. team).")
+    if window <= timedelta(0):
+        raise TrimtabError("the window must be positive (e.g. 24h, 7d).")
+    end = end or datetime.now(UTC)
+    with store.read() as conn:
+        found = spend_store.by_group(conn, end - window, end, by=by, system=system, tag=tag)
+    rows = [SpendRow({by: s.value}, s.calls, Decimal(s.cost_micro_usd) / Decimal(1_000_000),
+                     s.cost_unknown) for s in found[:top]]
+    rest = found[top:]
+    if rest:
+        rows.append(SpendRow({by: ALL_OTHERS}, sum(s.calls for s in rest),
+                             Decimal(sum(s.cost_micro_usd for s in rest)) / Decimal(1_000_000),
+                             sum(s.cost_unknown for s in rest)))
+    return rows

@@ -121,7 +121,8 @@ def portfolio(ws: Workspace) -> dict[str, Any]:
         window=max(now - month_start, timedelta(minutes=1)), by=("system",), end=now)}
     declared = set(ws.project.spec.systems) if ws.project_file is not None else set()
     # One pass over every declared system: the audit chain is verified once, not per row.
-    maturity = {a.system: a for a in ws.assess_all(save=False)} if declared else {}
+    maturity = ({a.system: a for a in ws.assess_all(save=False, cached=True)}
+                if declared else {})
     rows = [{"system": s, "active": active[s.name], "day": day.get(s.name),
              "month": month.get(s.name), "alerts": alerts[s.name],
              "maturity": maturity.get(s.name),

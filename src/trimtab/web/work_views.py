@@ -143,13 +143,14 @@ def tag_keys(ws: Workspace, system: str) -> list[str]:
 
 def cost_panels(ws: Workspace, system: str, window: timedelta,
                 tag: str | None) -> dict[str, Any]:
-    """Cost over the window by model, by user and by one tag's values."""
+    """Cost over the window by model, by user and by one tag's values: each the top
+    groups and "(all others)", summed by the database (no latency is shown here)."""
     keys = tag_keys(ws, system)
     tag = tag or (keys[0] if keys else None)
-    by_tag = ws.metrics(window=window, system=system, by=("tag",), tag=tag) if tag else []
+    by_tag = ws.spend(system, window=window, by="tag", tag=tag) if tag else []
     return {
-        "by_model": ws.metrics(window=window, system=system, by=("model",)),
-        "by_user": ws.metrics(window=window, system=system, by=("user",)),
+        "by_model": ws.spend(system, window=window, by="model"),
+        "by_user": ws.spend(system, window=window, by="user"),
         "by_tag": by_tag, "tag": tag, "tag_keys": keys,
     }
 
@@ -168,6 +169,6 @@ def quality_panels(ws: Workspace, system: str, reviewer: str | None) -> dict[str
         "gates": {name: list(s.gate.environments) for name, s in suites.items()},
         "review": ws.review_progress(system, reviewer=reviewer),
         "review_stats": ws.review_stats(system),
-        "assessment": ws.assess(system, save=False),
+        "assessment": ws.assess(system, save=False, cached=True),
         "documents": ws.document_records(system)[:DOCUMENTS_SHOWN],
     }

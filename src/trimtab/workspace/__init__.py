@@ -40,6 +40,7 @@ from trimtab.workspace.releasing import ReleaseMethods
 if TYPE_CHECKING:
     import threading
 
+    from trimtab.assess.cache import AssessmentCache
     from trimtab.project.models import Project
     from trimtab.recorder.recorder import Recorder
     from trimtab.recorder.records import CallRecord
@@ -79,6 +80,8 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
         # The API token this workspace acts with (default: TRIMTAB_TOKEN); a server
         # sets it per request.
         self.token: str | None = None
+        # Assessments the dashboard shows on every load (assess(cached=True)).
+        self._assessments: AssessmentCache | None = None
 
     # --- where things live --------------------------------------------------
 

@@ -27,10 +27,32 @@ class AssessMethods:
     """Maturity: mixed into Workspace."""
 
     def assess(self, system: str, *, now: datetime | None = None,
-               save: bool = True) -> Assessment:
+               save: bool = True, cached: bool = False) -> Assessment:
         """The system's maturity stage from evidence, with the next smallest steps;
-        stored (unless ``save=False``) so the stage has a history."""
+        stored (unless ``save=False``) so the stage has a history. ``cached`` (with
+        ``save=False``, for pages shown on every load): one kept since the last audited
+        change, at most ``assess.cache.TTL`` seconds old."""
+        if cached:
+            return self._cached_assessments([system], now=now, save=save)[0]
         return self._assess(system, now=now, save=save, chain=None)
+
+    def _cached_assessments(self, systems: list[str], *, now: datetime | None,
+                            save: bool) -> list[Assessment]:
+        from trimtab.assess.cache import AssessmentCache
+        from trimtab.assess.evidence import verified_chain
+
+        if save or now is not None:
+            raise ValueError("a cached assessment is taken now and never saved")
+        if self._assessments is None:
+            self._assessments = AssessmentCache()
+        project = self.project
+
+        def assess(names: list[str]) -> list[Assessment]:
+            moment = datetime.now(UTC)
+            chain = verified_chain(self.store, project) if len(names) > 1 else None
+            return [self._assess(name, now=moment, save=False, chain=chain) for name in names]
+
+        return self._assessments.get(self.store, project, systems, assess)
 
     def _assess(self, system: str, *, now: datetime | None, save: bool,
                 chain: tuple[ChainReport, int] | None) -> Assessment:
@@ -42,11 +64,16 @@ class AssessMethods:
             portfolio.save(self.store, assessment, current_actor())
         return assessment
 
-    def assess_all(self, *, now: datetime | None = None, save: bool = True) -> list[Assessment]:
+    def assess_all(self, *, now: datetime | None = None, save: bool = True,
+                   cached: bool = False) -> list[Assessment]:
         """Every declared system assessed at one moment, in declaration order. The
-        audit chain is the store's, not a system's: it is verified once for all."""
+        audit chain is the store's, not a system's: it is verified once for all.
+        ``cached``: as for ``assess``."""
         from trimtab.assess.evidence import verified_chain
 
+        if cached:
+            return self._cached_assessments(list(self.project.spec.systems), now=now,
+                                            save=save)
         now = now or datetime.now(UTC)
         chain = verified_chain(self.store, self.project)
         return [self._assess(name, now=now, save=save, chain=chain)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from trimtab.observe.channels import Outcome
     from trimtab.observe.cost_report import CostReport
     from trimtab.observe.drift.monitor import DriftCheck
-    from trimtab.observe.metrics import MetricRow, Series
+    from trimtab.observe.metrics import MetricRow, Series, SpendRow
     from trimtab.observe.monitor import Cycle
     from trimtab.observe.retention import Pruned
     from trimtab.store.alerts import AlertEvent, AlertState, Delivery
@@ -80,6 +80,16 @@ class ObserveMethods:
 
         return compute_metrics(self.store, window=window, by=tuple(by), system=system, env=env,
                                tag=tag, end=end)
+
+    def spend(self, system: str, *, by: str, window: timedelta = timedelta(hours=24),
+              tag: str | None = None, end: datetime | None = None,
+              top: int = 20) -> list[SpendRow]:  # observe.metrics.SPEND_TOP
+        """A system's calls and spend by model, user or one tag's values: the top
+        groups and one "(all others)" line (a dashboard's cost tables)."""
+        from trimtab.observe.metrics import spend as metric_spend
+
+        return metric_spend(self.store, window=window, by=by, system=system, tag=tag, end=end,
+                            top=top)
 
     def metric_series(self, *, window: timedelta = timedelta(hours=24),
                       system: str | None = None, env: str | None = None,

@@ -92,6 +92,7 @@ rollups = Table(
         "dimension", "value", "writer",
     ),
     Index(None, "resolution", "dimension", "bucket"),
+    Index(None, "resolution", "dimension", "system", "bucket"),  # one system's rows
 )
 
 # --- records a process could not spool ----------------------------------------------
