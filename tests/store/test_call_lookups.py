@@ -39,3 +39,27 @@ def test_coverage_over_its_sample_scales_the_shares_to_the_rollup_totals(ws, mon
     assert (whole.calls, whole.attributed, whole.spend_micro_usd) == (12, 8, 1200)
     # The newest 6 are all attributed; calls and spend still count all 12.
     assert (sampled.calls, sampled.attributed, sampled.spend_micro_usd) == (12, 12, 1200)
+
+
+def test_filters_the_indexes_cannot_serve_look_at_the_newest_scan_calls_only(ws):
+    """A filter that matches nothing must not walk the whole call log: env, status,
+    model, release and text look at the newest ``scan`` calls of the system and
+    time range; narrowing the time range reaches older ones."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    for i in range(10):  # the two oldest failed, on another model
+        ws.record("complaint-router", {"text": f"call {i}"}, "ok", 5.0,
+                  model="old-model" if i < 2 else "new-model",
+                  status="error" if i < 2 else "ok", time=start + timedelta(minutes=i))
+    assert ws.flush()
+    with ws.store.read() as conn:
+        def found(scan: int, **filters) -> int:
+            return len(call_store.query(conn, scan=scan, limit=100, **filters))
+
+        assert found(10, status="error") == 2 and found(10, model="old-model") == 2
+        assert found(8, status="error") == 0  # the two errors are older than the newest 8
+        assert found(8, model="old-model") == 0 and found(8, text="call 1") == 0
+        assert found(8, system="complaint-router", model="new-model") == 8
+        until = start + timedelta(minutes=3)  # the time range is served by the index
+        assert found(3, status="error", until=until) == 2
+        assert found(3, text="call 1", until=until) == 1
+        assert found(3) == 10  # no such filter: no bound but the limit

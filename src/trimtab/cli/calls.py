@@ -33,7 +33,9 @@ def calls(
 ) -> None:
     """List recorded calls, newest first: latency, tokens, cost, status.
 
-    `trimtab calls show ID` shows one call in full.
+    `trimtab calls show ID` shows one call in full. --env and --errors look at the
+    newest 20,000 calls of the system since --since (a bound that keeps a big call
+    log quick to list).
 
     Example:
 

@@ -56,8 +56,8 @@ class ObserveMethods:
               status: str | None = None, release: str | None = None, model: str | None = None,
               text: str | None = None, limit: int = 50) -> list[Call]:
         """Recorded calls, newest first; ``text`` searches what the logging mode stored
-        (request, response, error) in the newest calls the other filters keep
-        (store.calls.SEARCH_SCAN of them)."""
+        (request, response, error). Every filter but the system and the time range
+        looks at the newest store.calls.SEARCH_SCAN calls those keep."""
         from trimtab.store import calls as call_store
 
         with self.store.read() as conn:
