@@ -173,6 +173,7 @@ def spend(
     largest first: the ``top`` groups, then the rest as one ALL_OTHERS line, so a
     table stays ``top + 1`` lines when every call has a user of its own."""
     from trimtab.store import spend as spend_store
+    from trimtab.store.spend import Spent
 
     if by not in spend_store.SPEND_BY:
         raise TrimtabError(f"cannot show spend by {by}. Fix: use one of "
@@ -183,12 +184,10 @@ def spend(
         raise TrimtabError("the window must be positive (e.g. 24h, 7d).")
     end = end or datetime.now(UTC)
     with store.read() as conn:
-        found = spend_store.by_group(conn, end - window, end, by=by, system=system, tag=tag)
+        named, rest = spend_store.by_group(conn, end - window, end, by=by, system=system,
+                                           tag=tag, top=top)
+    found = named if rest is None else [*named, Spent(ALL_OTHERS, rest.calls,
+                                                      rest.cost_micro_usd, rest.cost_unknown)]
     rows = [SpendRow({by: s.value}, s.calls, Decimal(s.cost_micro_usd) / Decimal(1_000_000),
-                     s.cost_unknown) for s in found[:top]]
-    rest = found[top:]
-    if rest:
-        rows.append(SpendRow({by: ALL_OTHERS}, sum(s.calls for s in rest),
-                             Decimal(sum(s.cost_micro_usd for s in rest)) / Decimal(1_000_000),
-                             sum(s.cost_unknown for s in rest)))
+                     s.cost_unknown) for s in found]
     return rows
