@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, or_, select
 
 from trimtab.store.rollups import plan
-from trimtab.store.schema import rollups
+from trimtab.store.schema.call_log import rollups
 
 #: What a spend table may be grouped by, and where each lives in a rollup row.
 SPEND_BY = ("model", "user", "tag")
