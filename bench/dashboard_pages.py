@@ -143,7 +143,9 @@ def time_pages(folder: Path, url: str, runs: int) -> list[dict]:
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=120) as client:
-            for _ in range(600):
+            # A store an older trimtab wrote migrates first: an index over a big
+            # rollups table takes minutes on a loaded machine.
+            for _ in range(6000):
                 try:
                     if client.get("/healthz").status_code == 200:
                         break
