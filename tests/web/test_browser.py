@@ -153,7 +153,7 @@ def test_call_explorer_filters_in_place(served, watched):
     page.press("input[name=q]", "Enter")
     page.wait_for_url(re.compile(r"q=upstream"))
     eventually(lambda: page.locator("#results tbody tr").count() == 1)
-    assert "Searched the newest 20,000 calls" in page.locator("#results").inner_text()
+    assert "Filtered the newest 20,000 calls" in page.locator("#results").inner_text()
     assert watched.problems == [], watched.problems
 
 
