@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -17,23 +19,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def listens(pid: int, port: int) -> bool:
+    """Whether ``pid`` or a child of it holds the socket listening on loopback
+    ``port`` (and not some other test's server that took the port first)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":  # LISTEN
+            inodes.add(f"socket:[{fields[9]}]")
+    pids = [pid]  # the process and its children (a server may bind in one)
+    for each in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{each}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+            for fd in Path(f"/proc/{each}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return True
+    return False
+
+
 def start(project_dir, database_url, *args: str) -> tuple[subprocess.Popen, str]:
-    """`trimtab ARGS --port P` in a new process; returns once /healthz answers."""
-    port = free_port()
-    env = {**os.environ, "TRIMTAB_PROJECT": str(project_dir),
-           "TRIMTAB_DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from trimtab.cli import main; main()", *args,
-         "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("did not start:\n" + process.stdout.read().decode())
-        time.sleep(0.05)
+    """`trimtab ARGS --port P` in a new process; returns once /healthz answers.
+
+    The port is free when picked but the child binds it a moment later; another
+    test (the suite runs in parallel workers) may take it meanwhile. A child that
+    exits saying so is started again on another port."""
+    for _ in range(5):
+        port = free_port()
+        env = {**os.environ, "TRIMTAB_PROJECT": str(project_dir),
+               "TRIMTAB_DATABASE_URL": database_url}
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from trimtab.cli import main; main()", *args,
+             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200 and listens(process.pid, port):
+                    return process, url
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stdout.read().decode()
+                if process.returncode != -9 and "address already in use" in output.lower():
+                    break  # taken between free_port() and the child's bind: another port
+                raise AssertionError("did not start:\n" + output)
+            time.sleep(0.05)
+    raise AssertionError(f"did not start: five ports in a row were taken ({output})")
