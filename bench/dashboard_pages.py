@@ -2,18 +2,30 @@
 
     .venv/bin/python bench/dashboard_pages.py                      # 10,000,000 calls
     .venv/bin/python bench/dashboard_pages.py --calls 1000000 --skip-postgres
+    .venv/bin/python bench/dashboard_pages.py --keep /tmp/pages --build-only  # build once
+    .venv/bin/python bench/dashboard_pages.py --existing /tmp/pages          # time again
 
 The store: the demo workspace (``trimtab demo``'s four systems, their
 releases, evals, reviews, incidents and approvals, at a small traffic scale),
-then ``--calls`` production calls over the 30 days before now written in bulk
-the way the recorder writes them, not through the SDK: rows in call-column
-order copied from the demo's own calls (new id, time, latency, user, tags),
-inserted with ``store/bulk.py`` (COPY on PostgreSQL, ``executemany`` on SQLite)
-with their rollups (``RollupWriter.apply``), 50,000 a transaction. Time of day
-follows a working week (bench traffic is heavier on weekdays and office hours).
+then ``--calls`` production calls over the 30 days before now (from midnight
+UTC 30 days back), written the way the recorder writes them, not through the
+SDK. Each row is one of the demo's own production calls (call-column order)
+with a new id, time, latency, user (2,000 of them) and channel tag; the random
+values are drawn with numpy a day at a time, the rows built in Python. A
+day's calls go in one transaction: inserted with ``calls.insert_many`` (the
+recorder's insert, store/bulk.py: COPY on PostgreSQL, ``executemany`` on
+SQLite), their rollups folded in by the store's own ``RollupWriter.apply``,
+once for the whole day, so each minute, hour and day rollup row is written
+once. Time of day follows a working week (heavier on weekdays and office
+hours); then ``ANALYZE``, as autovacuum would on a live PostgreSQL store.
 
 Then ``trimtab serve`` runs against the store and every dashboard page is
 fetched over loopback: one warm-up, then the median and max of ``--runs``.
+``--keep FOLDER`` builds the stores in FOLDER and keeps them (a store.json per
+store says what it holds and how long it took to write), ``--build-only``
+stops there, and ``--existing FOLDER`` times the pages of stores built so,
+without writing them again. Pages are always read at "now": a store timed
+hours after it was built has that many hours without calls at the end.
 Goal: every page under 200 ms (issue 17). The JSON goes to
 bench/results/dashboard_pages.json.
 """
@@ -21,8 +33,9 @@ bench/results/dashboard_pages.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -50,44 +63,74 @@ def build_demo(folder: Path, url: str) -> None:
 
 
 def bulk_calls(url: str, folder: Path, calls: int, days: int, seed: int) -> float:
-    """Write ``calls`` rows and their rollups; returns seconds taken."""
+    """Write ``calls`` rows and their rollups a day per transaction; returns seconds.
+
+    Random values come from numpy arrays drawn a day at a time; each row is still
+    a demo call's row with five values replaced, inserted by ``insert_many`` (the
+    recorder's insert) and folded into the rollups by ``RollupWriter.apply`` (the
+    recorder's rollup path) once per day: a day's minute, hour and day rollup rows
+    are each written once, not again at every batch boundary.
+    """
+    import numpy as np
+
     from trimtab.jsontext import dumps
     from trimtab.store.call_columns import COLUMN
     from trimtab.store.calls import insert_many
     from trimtab.store.rollups import RollupWriter
     from trimtab.workspace import connect
 
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
     with connect(folder, database_url=url) as ws:
         templates = [c for c in _template_rows(ws) if c[COLUMN["env"]] == "production"]
         store = ws.store
         writer = RollupWriter("bench-bulk")
         end = datetime.now(UTC) - timedelta(minutes=1)
-        start = end - timedelta(days=days)
-        weights = [WEEKDAY[(start + timedelta(hours=h)).weekday()]
-                   * HOURLY[(start + timedelta(hours=h)).hour] for h in range(days * 24)]
-        hours = sorted(rng.choices(range(days * 24), weights, k=calls))
+        # Whole UTC days, so that no rollup row spans two transactions.
+        start = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0,
+                                                      microsecond=0)
+        hours = int((end - start) / timedelta(hours=1))
+        weights = np.array([WEEKDAY[(start + timedelta(hours=h)).weekday()]
+                            * HOURLY[(start + timedelta(hours=h)).hour] for h in range(hours)])
+        per_hour = rng.multinomial(calls, weights / weights.sum())
         at_id, at_time, at_latency = COLUMN["id"], COLUMN["time"], COLUMN["latency_ms"]
         at_user, at_tags = COLUMN["user_id"], COLUMN["tags"]
         tags = [dumps({"channel": c}) for c in ("email", "chat", "web", "phone")]
-        t0 = time.perf_counter()
-        for lo in range(0, calls, CHUNK):
+        users = [f"user-{u:04d}" for u in range(2000)]
+        base_us = int(start.timestamp()) * 1_000_000
+        written, t0 = 0, time.perf_counter()
+        for day in range(0, hours, 24):
+            counts = per_hour[day:day + 24]
+            n = int(counts.sum())
+            if not n:
+                continue
+            offsets = np.sort(np.repeat(np.arange(day, day + len(counts)) * 3_600_000_000, counts)
+                              + rng.integers(0, 3_600_000_000, n))
+            offsets = np.minimum(offsets, int((end - start) / timedelta(microseconds=1)))
+            micros = (offsets + base_us).tolist()
+            picks = rng.integers(0, len(templates), n).tolist()
+            latencies = np.round(rng.lognormal(5.7, 0.6, n), 1).tolist()
+            user_of = rng.integers(0, len(users), n).tolist()
+            tag_of = rng.integers(0, len(tags), n).tolist()
+            high = rng.integers(0, 1 << 40, n).tolist()
+            low = rng.integers(0, 1 << 32, n).tolist()
             rows = []
-            for h in hours[lo:lo + CHUNK]:
-                row = list(rng.choice(templates))
-                t = start + timedelta(hours=h, seconds=rng.random() * 3600)
-                row[at_time] = t
-                row[at_id] = f"{int(t.timestamp() * 1e6):014x}{rng.getrandbits(72):018x}"
-                row[at_latency] = round(rng.lognormvariate(5.7, 0.6), 1)
-                row[at_user] = f"user-{rng.randrange(2000):04d}"
-                row[at_tags] = rng.choice(tags)
+            for i in range(n):
+                row = list(templates[picks[i]])
+                us = micros[i]
+                row[at_time] = start + timedelta(microseconds=us - base_us)
+                row[at_id] = f"{us:014x}{high[i]:010x}{low[i]:08x}"
+                row[at_latency] = latencies[i]
+                row[at_user] = users[user_of[i]]
+                row[at_tags] = tags[tag_of[i]]
                 rows.append(row)
-            rows.sort(key=lambda r: r[at_time])
             with store.ingest() as conn:
-                insert_many(conn, rows)
+                for lo in range(0, n, CHUNK):
+                    insert_many(conn, rows[lo:lo + CHUNK])
                 writer.apply(conn, rows)
             writer.committed()
-            print(f"  {min(lo + CHUNK, calls):,} calls", end="\r", flush=True)
+            written += n
+            rate = written / (time.perf_counter() - t0)
+            print(f"  {written:,} calls ({rate:,.0f}/s)", end="\r", flush=True)
         # What autovacuum does for a live PostgreSQL store: without statistics
         # its planner guesses a million-row table is tiny (SQLite's plans here
         # do not depend on them).
@@ -174,21 +217,39 @@ def time_pages(folder: Path, url: str, runs: int) -> list[dict]:
         log.close()
 
 
-def run(kind: str, url: str, args, folder: Path) -> dict:
+def build(kind: str, url: str, args, folder: Path) -> dict:
+    """Build one store in ``folder``; its description is kept there as store.json,
+    so that ``--existing`` can time its pages again later."""
     print(f"{kind}: building the demo workspace")
     build_demo(folder, url)
     print(f"{kind}: writing {args.calls:,} calls over {args.days} days")
     seconds = bulk_calls(url, folder, args.calls, args.days, args.seed)
-    print(f"\n{kind}: {args.calls / seconds:,.0f} calls/s written; timing pages")
-    return {"store": kind, "calls": args.calls, "days": args.days,
-            "write_seconds": round(seconds, 1), "pages": time_pages(folder, url, args.runs)}
+    print(f"\n{kind}: {args.calls:,} calls written in {seconds:,.0f} s "
+          f"({args.calls / seconds:,.0f} calls/s)")
+    store = {"store": kind, "url": url, "calls": args.calls, "days": args.days,
+             "write_seconds": round(seconds, 1),
+             "calls_per_s": round(args.calls / seconds),
+             "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    (folder / STORE_FILE).write_text(json.dumps(store, indent=1))
+    return store
 
 
-def time_existing(folder: Path, url: str, runs: int) -> None:
-    """Time the pages of a store built before (``--existing FOLDER``, with --postgres)."""
-    report.show("dashboard pages, existing store", ["page", "median ms", "max ms"],
-                [(p["page"], p["median_ms"], p["max_ms"])
-                 for p in time_pages(folder, url, runs)])
+STORE_FILE = "store.json"
+
+
+def existing(folder: Path, kind: str) -> dict | None:
+    described = folder / kind / STORE_FILE
+    if not described.is_file():
+        return None
+    return json.loads(described.read_text())
+
+
+def time_store(store: dict, folder: Path, runs: int) -> dict:
+    print(f"{store['store']}: timing pages")
+    load = os.getloadavg()[0]
+    pages_timed = time_pages(folder, store["url"], runs)
+    return {**store, "load_avg": [round(load, 2), round(os.getloadavg()[0], 2)],
+            "pages": pages_timed}
 
 
 def main() -> int:
@@ -200,29 +261,62 @@ def main() -> int:
     parser.add_argument("--postgres", help=f"default {databases.DEFAULT_POSTGRES}")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--keep", type=Path, metavar="FOLDER",
+                        help="build the stores in FOLDER (new or empty) and keep them "
+                             "(PostgreSQL: the --postgres database is kept)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="with --keep: build, do not time the pages")
+    parser.add_argument("--existing", type=Path, metavar="FOLDER",
+                        help="time the pages of stores an earlier --keep FOLDER built")
     args = parser.parse_args()
+    if args.build_only and not args.keep:
+        parser.error("--build-only needs --keep FOLDER (else the stores are thrown away)")
+    if args.existing and args.keep:
+        parser.error("--existing times stores already built; it cannot be used with --keep")
+    kinds = [k for k, skip in (("sqlite", args.skip_sqlite),
+                               ("postgresql", args.skip_postgres)) if not skip]
     results = []
-    with tempfile.TemporaryDirectory(prefix="trimtab-pages-") as tmp:
-        if not args.skip_sqlite:
-            folder = Path(tmp) / "sqlite"
-            folder.mkdir()
-            results.append(run("sqlite", databases.fresh_sqlite(folder), args, folder))
-        if not args.skip_postgres:
-            url = databases.postgres_url(args.postgres)
-            problem = databases.postgres_reachable(url)
-            if problem:
-                print(f"postgresql skipped: {problem}")
-            else:
-                folder = Path(tmp) / "postgres"
-                folder.mkdir()
-                results.append(run("postgresql", databases.fresh_postgres(url), args, folder))
+    if args.existing:
+        for kind in kinds:
+            store = existing(args.existing, kind)
+            if store is None:
+                print(f"{kind}: no store in {args.existing / kind} (built with --keep?)")
+                continue
+            results.append(time_store(store, args.existing / kind, args.runs))
+        if not results:
+            raise SystemExit(f"no store to time in {args.existing}")
+    else:
+        if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+            parser.error(f"--keep {args.keep}: the folder is not empty")
+        with contextlib.ExitStack() as stack:
+            root = args.keep or Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="trimtab-pages-")))
+            for kind in kinds:
+                folder = root / kind
+                if kind == "sqlite":
+                    folder.mkdir(parents=True)
+                    url = databases.fresh_sqlite(folder)
+                else:
+                    url = databases.postgres_url(args.postgres)
+                    problem = databases.postgres_reachable(url)
+                    if problem:
+                        print(f"postgresql skipped: {problem}")
+                        continue
+                    folder.mkdir(parents=True)
+                    url = databases.fresh_postgres(url)
+                store = build(kind, url, args, folder)
+                if not args.build_only:
+                    results.append(time_store(store, folder, args.runs))
     for result in results:
         report.show(f"dashboard pages, {result['store']}, {result['calls']:,} calls over "
-                    f"{result['days']} days (goal < {GOAL_MS} ms)",
+                    f"{result['days']} days, built in {result['write_seconds']:,.0f} s "
+                    f"({result['calls_per_s']:,} calls/s); load average "
+                    f"{result['load_avg'][0]}-{result['load_avg'][1]} (goal < {GOAL_MS} ms)",
                     ["page", "status", "median ms", "max ms", "ok"],
                     [(p["page"], str(p["status"]), p["median_ms"], p["max_ms"], p["ok"])
                      for p in result["pages"]])
-    report.write("dashboard_pages", {"goal_ms": GOAL_MS, "results": results})
+    if results:
+        report.write("dashboard_pages", {"goal_ms": GOAL_MS, "results": results})
     return 0 if all(p["ok"] for r in results for p in r["pages"]) else 1
 
 
