@@ -12,6 +12,7 @@ import fcntl
 import os
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,10 @@ from trimtab.store.schema.audit_chain import audit_head
 
 if TYPE_CHECKING:
     from trimtab.store.stall import Watchdog
+
+#: Store.reading()'s connection per store (by id), for the thread or task inside it.
+_SHARED_READS: ContextVar[dict[int, Connection]] = ContextVar("trimtab_shared_reads",
+                                                              default={})  # noqa: B039 - never mutated
 
 # The newest migration this code knows. A test keeps it equal to Alembic's head,
 # so the common path (schema current) never has to import Alembic.
@@ -57,8 +62,40 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        shared = _SHARED_READS.get().get(id(self))
+        if shared is not None:  # inside reading(): its connection, no transaction of its own
+            try:
+                yield shared
+            except DBAPIError:
+                shared.rollback()  # a failed statement must not fail the reads after it
+                raise
+            return
         with self._reachable(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Every ``read()`` in the block (in this thread or task) uses one connection:
+        no pool checkout (on PostgreSQL a ping), BEGIN and COMMIT per read. A
+        dashboard page makes twenty-odd reads; on PostgreSQL those were two-thirds
+        of its round trips to the server, each a wait for two processes to be
+        scheduled on a loaded machine. PostgreSQL runs them in one READ COMMITTED
+        transaction (each statement still sees what is committed when it runs;
+        streamed results need a transaction), rolled back after a failed
+        statement so that the reads after it still run; SQLite runs each
+        statement on its own (no BEGIN), so a read after a write in the block
+        sees it. Writes in the block take their own connection and transaction."""
+        if id(self) in _SHARED_READS.get():
+            yield
+            return
+        with self._reachable(), self.engine.connect() as conn:
+            if self.dialect == "sqlite":  # no BEGIN (see _on_begin): sqlite3 autocommits
+                conn = conn.execution_options(trimtab_shared=True)
+            token = _SHARED_READS.set({**_SHARED_READS.get(), id(self): conn})
+            try:
+                yield
+            finally:
+                _SHARED_READS.reset(token)
 
     @contextlib.contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -138,6 +175,8 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
+            if conn.get_execution_options().get("trimtab_shared"):
+                return  # Store.reading(): sqlite3 runs each statement on its own
             mode = conn.get_execution_options().get("trimtab_begin", "DEFERRED")
             conn.exec_driver_sql(f"BEGIN {mode}")
 

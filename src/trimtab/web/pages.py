@@ -47,15 +47,18 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 @router.get("/")
 def portfolio_page(request: Request, ws: WS, who: Who):
-    return render(request, "portfolio.html", portfolio(ws))
+    with ws.store.reading():  # the page's reads share one connection (Store.reading)
+        context = portfolio(ws)
+    return render(request, "portfolio.html", context)
 
 
 @router.get("/systems/{system}")
 def system_view(request: Request, system: SystemName, ws: WS, who: Who,
                 window: Annotated[str, Query(pattern=WINDOW_PATTERN)] = "24h",
                 tag: Annotated[str | None, Query(pattern=r"^[^\x00-\x1f\x7f]{1,100}$")] = None):
-    return render(request, "system.html", system_page(ws, system, window, tag=tag,
-                                                      reviewer=who.actor or current_actor()))
+    with ws.store.reading():  # the page's reads share one connection (Store.reading)
+        context = system_page(ws, system, window, tag=tag, reviewer=who.actor or current_actor())
+    return render(request, "system.html", context)
 
 
 @router.post("/systems/{system}/promote")
