@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from trimtab.errors import TrimtabError
-from trimtab.store import Store
+from trimtab.store import Store, rollup_series
 from trimtab.store import rollups as rollup_store
 
 
@@ -119,7 +119,7 @@ def series(
     end = end or datetime.now(UTC)
     start = rollup_store.floor_to(end - window, step)
     with store.read() as conn:
-        rows = rollup_store.series(conn, start, end, step, system=system, env=env)
+        rows = rollup_series.series(conn, start, end, step, system=system, env=env)
     points = [_row({"start": moment.isoformat()}, totals) for moment, totals in rows]
     return Series(start=start, end=end, step=step, points=points)
 

@@ -432,34 +432,6 @@ def summarize(
     return result
 
 
-def series(
-    conn: Connection,
-    start: datetime,
-    end: datetime,
-    step: timedelta,
-    *,
-    system: str | None = None,
-    env: str | None = None,
-) -> list[tuple[datetime, Totals]]:
-    """Totals per ``step`` over [start, end), oldest first, one entry per step that
-    has calls. ``start`` is floored to the step (``floor_to``); a step of whole
-    hours reads hour rows, any other minute rows, so every row falls inside one step."""
-    if step <= timedelta(0) or step % STEP["m"]:
-        raise ValueError(f"a series step must be whole minutes, not {step}")
-    resolution = "h" if step % STEP["h"] == timedelta(0) else "m"
-    start = floor_to(start, step)
-    end = ceil(end, resolution)
-    groups: dict[datetime, list] = {}
-    loads = orjson.loads
-    for row in conn.execute(_rows([rollups.c.bucket], resolution, "", start, end, system, env)):
-        key = start + (row[0] - start) // step * step
-        acc = groups.get(key)
-        if acc is None:
-            acc = groups[key] = [0, 0, 0, 0, 0, 0, {}, 0, 0.0, 0.0]
-        _add(acc, row[1:], loads)
-    return [(key, _summed(groups[key])) for key in sorted(groups)]
-
-
 def _rows(wanted: list, resolution: str, dimension: str, lo: datetime, hi: datetime,
           system: str | None, env: str | None):
     """The rollup rows of one resolution and dimension in [lo, hi): ``wanted``
