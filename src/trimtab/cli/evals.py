@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
+    closes_workspace,
     console,
     err_console,
     handles_errors,
@@ -32,6 +33,7 @@ SHOWN_OUTPUT = 160
 
 
 @handles_errors
+@closes_workspace
 def eval(  # noqa: A001 - the command is `trimtab eval`
     system: str = typer.Argument(
         None, metavar="[SYSTEM]",
