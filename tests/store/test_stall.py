@@ -54,11 +54,13 @@ def test_connections_carry_keepalives_a_user_timeout_and_a_statement_timeout(pos
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "5min"
+        assert conn.execute(text("SHOW jit")).scalar() == "off"
         assert conn.execute(text("SHOW search_path")).scalar().startswith("t_")  # kept
     assert store.watchdog is not None and store.watchdog.stall_after == 5
     store.dispose()
     # What the URL says wins: libpq's own parameters, and a statement timeout in options.
-    mine = Store(with_options(postgres_url, "-c statement_timeout=1500", keepalives_idle="42",
+    mine = Store(with_options(postgres_url, "-c statement_timeout=1500 -c jit=on",
+                              keepalives_idle="42",
                               tcp_user_timeout="7000", trimtab_stall_timeout="2.5"),
                  migrate=False)
     with mine.read() as conn:
@@ -67,6 +69,7 @@ def test_connections_carry_keepalives_a_user_timeout_and_a_statement_timeout(pos
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 42
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 7000
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "1500ms"
+        assert conn.execute(text("SHOW jit")).scalar() == "on"
     assert mine.watchdog.stall_after == 2.5 and mine.watchdog.cut_after == 4.0
     mine.dispose()
     with pytest.raises(TrimtabError, match="trimtab_stall_timeout='soon'.*Fix"):
