@@ -169,3 +169,16 @@ def test_a_spend_table_keeps_its_top_groups_and_sums_the_rest(recorded):
         ws.spend("complaint-router", by="colour")
     with pytest.raises(trimtab.TrimtabError, match="tag key"):
         ws.spend("complaint-router", by="tag")
+
+
+def test_system_spend_sums_in_the_database_to_what_the_metrics_say(recorded):
+    ws, _ = recorded
+    for window in (timedelta(hours=3), timedelta(minutes=90)):
+        spent = ws.system_spend(window=window)
+        metrics = ws.metrics(window=window, by=["system"])
+        assert [(s.group["system"], s.calls, s.cost_usd, s.cost_unknown_calls) for s in spent] == [
+            (m.group["system"], m.calls, m.cost_usd, m.cost_unknown_calls) for m in metrics]
+    long_ago = datetime.now(UTC) - timedelta(days=9)
+    assert ws.system_spend(window=timedelta(hours=3), end=long_ago) == []
+    with pytest.raises(trimtab.TrimtabError, match="window must be positive"):
+        ws.system_spend(window=timedelta(0))

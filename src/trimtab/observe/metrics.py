@@ -191,3 +191,17 @@ def spend(
     rows = [SpendRow({by: s.value}, s.calls, Decimal(s.cost_micro_usd) / Decimal(1_000_000),
                      s.cost_unknown) for s in found]
     return rows
+
+
+def system_spend(store: Store, *, window: timedelta, end: datetime | None = None
+                 ) -> list[SpendRow]:
+    """Every system's calls and spend over ``window``, largest first (no latency)."""
+    from trimtab.store import spend as spend_store
+
+    if window <= timedelta(0):
+        raise TrimtabError("the window must be positive (e.g. 24h, 7d).")
+    end = end or datetime.now(UTC)
+    with store.read() as conn:
+        found = spend_store.by_system(conn, end - window, end)
+    return [SpendRow({"system": s.value}, s.calls, Decimal(s.cost_micro_usd) / Decimal(1_000_000),
+                     s.cost_unknown) for s in found]

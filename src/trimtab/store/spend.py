@@ -68,3 +68,15 @@ def by_group(conn: Connection, start: datetime, end: datetime, *, by: str, syste
     return named, Spent("", int(n) - sum(s.calls for s in named),
                         int(c) - sum(s.cost_micro_usd for s in named),
                         int(u) - sum(s.cost_unknown for s in named))
+
+
+def by_system(conn: Connection, start: datetime, end: datetime) -> list[Spent]:
+    """Every system's calls and spend in [start, end), largest spend first: the
+    portfolio's month column, summed by the database (no latency sketch is read)."""
+    window = or_(*(and_(rollups.c.resolution == resolution, rollups.c.bucket >= lo,
+                        rollups.c.bucket < hi) for resolution, lo, hi in plan(start, end)))
+    calls, cost = func.sum(rollups.c.calls), func.sum(rollups.c.cost_micro_usd)
+    return [Spent(value, int(n), int(c), int(u)) for value, n, c, u in conn.execute(
+        select(rollups.c.system, calls, cost, func.sum(rollups.c.cost_unknown))
+        .where(rollups.c.dimension == "", window).group_by(rollups.c.system)
+        .order_by(cost.desc(), calls.desc(), rollups.c.system)).all()]

@@ -117,8 +117,8 @@ def portfolio(ws: Workspace) -> dict[str, Any]:
             alerts[state.system].append(state)
     now = datetime.now(UTC)
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    month = {row.group["system"]: row for row in ws.metrics(
-        window=max(now - month_start, timedelta(minutes=1)), by=("system",), end=now)}
+    month = {row.group["system"]: row for row in ws.system_spend(
+        window=max(now - month_start, timedelta(minutes=1)), end=now)}
     declared = set(ws.project.spec.systems) if ws.project_file is not None else set()
     # One pass over every declared system: the audit chain is verified once, not per row.
     maturity = ({a.system: a for a in ws.assess_all(save=False, cached=True)}

@@ -91,6 +91,13 @@ class ObserveMethods:
         return metric_spend(self.store, window=window, by=by, system=system, tag=tag, end=end,
                             top=top)
 
+    def system_spend(self, *, window: timedelta = timedelta(hours=24),
+                     end: datetime | None = None) -> list[SpendRow]:
+        """Every system's calls and spend over a window (the portfolio's month column)."""
+        from trimtab.observe.metrics import system_spend
+
+        return system_spend(self.store, window=window, end=end)
+
     def metric_series(self, *, window: timedelta = timedelta(hours=24),
                       system: str | None = None, env: str | None = None,
                       end: datetime | None = None) -> Series:
