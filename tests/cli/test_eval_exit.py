@@ -1,16 +1,23 @@
 """`trimtab eval` closes what it opened and lets its process skip the collections at
-exit, without touching the collector of a process that runs it in-process; the
-workspace's modules load with the collector paused (bench/evals_vs_promptfoo.py)."""
+exit, without touching the collector of a process that runs it in-process; the CLI's
+and the workspace's modules load with the collector paused, and `main()` collects
+again once the command starts (trimtab/cli/collector.py)."""
 
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 
-from trimtab.cli import output
+import pytest
+
+from trimtab.cli import collector
 from trimtab.workspace import Workspace
 
 
-def _watch(monkeypatch) -> tuple[list[Workspace], list]:
+def _watch(monkeypatch) -> tuple[list[Workspace], list, list]:
+    """(workspaces closed, functions registered at exit, freezes done now)."""
     closed: list[Workspace] = []
     close = Workspace.close
 
@@ -20,25 +27,26 @@ def _watch(monkeypatch) -> tuple[list[Workspace], list]:
 
     monkeypatch.setattr(Workspace, "close", watched)
     registered: list = []
-    monkeypatch.setattr(output.atexit, "register", registered.append)
-    monkeypatch.setattr(output, "_frozen_at_exit", [])
-    return closed, registered
+    monkeypatch.setattr(collector.atexit, "register", registered.append)
+    monkeypatch.setattr(collector, "_frozen_at_exit", [])
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    return closed, registered, frozen
 
 
 def test_eval_closes_its_workspace_and_freezes_only_at_exit(cli, monkeypatch):
-    closed, registered = _watch(monkeypatch)
-    frozen = gc.get_freeze_count()
+    closed, registered, frozen = _watch(monkeypatch)
     result = cli("eval", "complaint-router")
     assert "gate: passed" in result.output
     assert len(closed) == 1
     assert registered == [gc.freeze]  # at exit, once
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert gc.isenabled() and frozen == []  # in-process: nothing frozen now
     cli("eval", "complaint-router")
-    assert len(closed) == 2 and registered == [gc.freeze]
+    assert len(closed) == 2 and registered == [gc.freeze] and frozen == []
 
 
 def test_an_eval_that_fails_early_closes_its_workspace_too(cli, monkeypatch):
-    closed, registered = _watch(monkeypatch)
+    closed, registered, _ = _watch(monkeypatch)
     result = cli("eval", "no-such-system", expect=2)
     assert "no-such-system" in result.output
     assert len(closed) == 1 and registered == [gc.freeze]
@@ -46,13 +54,41 @@ def test_an_eval_that_fails_early_closes_its_workspace_too(cli, monkeypatch):
 
 def test_the_collector_pauses_only_while_the_workspace_loads():
     assert gc.isenabled()
-    with output.collector_paused():
+    with collector.paused():
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with output.collector_paused():
+        with collector.paused():
             assert not gc.isenabled()
         assert not gc.isenabled()  # a caller's own choice stays
     finally:
         gc.enable()
+
+
+PROBE = """
+import contextlib, gc, io, json, sys
+import trimtab.cli.collector as collector
+from trimtab.cli import app, main
+imported = gc.isenabled()
+frozen = gc.get_freeze_count()
+seen = []
+collector.command_starts = (lambda real: lambda: (real(), seen.append(gc.isenabled())))(
+    collector.command_starts)
+sys.argv = ["trimtab", *sys.argv[1:]]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+print(json.dumps([imported, seen, gc.isenabled(), gc.get_freeze_count() > frozen + 1000]))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins"]])
+def test_main_collects_again_once_the_command_starts(args):
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          check=True)
+    imported, seen, after, froze = json.loads(done.stdout.strip().splitlines()[-1])
+    assert imported is True and after is True
+    assert froze  # the `trimtab` process froze what building the command tree made
+    # `plugins` starts a command (the root callback collects again, then main()'s end
+    # finds nothing paused); `--help` starts none: main()'s end collects again.
+    assert seen == ([True, True] if args == ["plugins"] else [True])

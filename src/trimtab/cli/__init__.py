@@ -2,42 +2,47 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from trimtab.cli import collector
 
-import typer
+# Typer, rich and the commands' modules load with the collector paused, and what they
+# made is then frozen, once per process (collector.py).
+with collector.paused(freeze=True):
+    from pathlib import Path
 
-from trimtab.cli import (
-    alerts,
-    approvals,
-    assess,
-    assurance,
-    audit,
-    calls,
-    database,
-    demo,
-    documents,
-    drift,
-    environments,
-    evals,
-    evidence,
-    gateway,
-    incidents,
-    inventory,
-    investigate,
-    keys,
-    labels,
-    metrics,
-    plugins,
-    quality,
-    releases,
-    report,
-    retention,
-    review,
-    scores,
-    suspend,
-    users,
-)
-from trimtab.cli.output import _options
+    import typer
+
+    from trimtab.cli import (
+        alerts,
+        approvals,
+        assess,
+        assurance,
+        audit,
+        calls,
+        database,
+        demo,
+        documents,
+        drift,
+        environments,
+        evals,
+        evidence,
+        gateway,
+        incidents,
+        inventory,
+        investigate,
+        keys,
+        labels,
+        metrics,
+        plugins,
+        quality,
+        releases,
+        report,
+        retention,
+        review,
+        scores,
+        suspend,
+        users,
+    )
+    from trimtab.cli.output import _options
 
 __all__ = ["app", "main"]
 
@@ -58,6 +63,7 @@ def _root(
     ),
 ) -> None:
     _options["project"] = project
+    collector.command_starts()
 
 
 app.command()(inventory.init)
@@ -129,4 +135,10 @@ _literal_help(app)
 
 
 def main() -> None:
-    app()
+    # Paused until the command starts (_root): building the command tree allocates
+    # only what lives as long as the process.
+    collector.pause_until_command()
+    try:
+        app()
+    finally:
+        collector.command_starts()

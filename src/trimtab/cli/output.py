@@ -3,14 +3,10 @@ listings and numbers that read the same in a terminal, a pipe and a CI log."""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
-import gc
 import json
 import re
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from trimtab.cli import collector
 from trimtab.errors import TrimtabError
 
 if TYPE_CHECKING:
@@ -46,7 +43,7 @@ _options: dict[str, Any] = {"project": None}
 
 
 def workspace() -> Workspace:
-    with collector_paused():  # SQLAlchemy and pydantic load only when a command runs
+    with collector.paused():  # SQLAlchemy and pydantic load only when a command runs
         from trimtab.workspace import connect
 
     ws = connect(_options["project"])
@@ -58,7 +55,7 @@ def workspace() -> Workspace:
 def closes_workspace(fn):
     """The command closes the workspaces it opened (the store, the HTTP clients) as it
     ends, so that its process can skip the collections at exit
-    (skip_collection_at_exit)."""
+    (collector.skip_collection_at_exit)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -68,43 +65,13 @@ def closes_workspace(fn):
         finally:
             for ws in _closing.pop():
                 ws.close()
-            skip_collection_at_exit()
+            collector.skip_collection_at_exit()
 
     return wrapper
 
 
 #: The workspaces each running closes_workspace command opened.
 _closing: list[list[Workspace]] = []
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No garbage collection while the store's and the project's modules load: their
-    imports allocate objects that live as long as the process, which the collector
-    walked again and again for nothing, about a tenth of `trimtab eval`'s start-up
-    (bench/evals_vs_promptfoo.py)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-def skip_collection_at_exit() -> None:
-    """Freeze every object when the interpreter exits, so that its last collections
-    skip them: after a 1,000-case eval those took 0.2-0.4 s of the run's wall time
-    (bench/evals_vs_promptfoo.py), to free memory of a process that is ending.
-    At exit only, so a caller running a command in-process (the tests) keeps its
-    collector. For a command that has closed what it opened (the store, the HTTP
-    clients): a cycle frozen then is never finalized."""
-    if not _frozen_at_exit:
-        _frozen_at_exit.append(True)
-        atexit.register(gc.freeze)
-
-
-_frozen_at_exit: list[bool] = []
 
 
 def handles_errors(fn):
