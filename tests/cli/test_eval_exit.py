@@ -92,3 +92,25 @@ def test_main_collects_again_once_the_command_starts(args):
     # `plugins` starts a command (the root callback collects again, then main()'s end
     # finds nothing paused); `--help` starts none: main()'s end collects again.
     assert seen == ([True, True] if args == ["plugins"] else [True])
+
+
+def test_the_calls_run_with_the_collector_on_and_start_up_ran_with_it_paused(cli, monkeypatch):
+    from trimtab.quality import evaluation
+
+    seen: list[tuple[str, bool]] = []
+    load = Workspace.authorize
+    run_suite = evaluation.run_suite
+
+    def authorize(self, *args, **kwargs):
+        seen.append(("authorize", gc.isenabled()))
+        return load(self, *args, **kwargs)
+
+    def running(*args, **kwargs):
+        seen.append(("run", gc.isenabled()))
+        return run_suite(*args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "authorize", authorize)
+    monkeypatch.setattr(evaluation, "run_suite", running)
+    cli("eval", "complaint-router")
+    assert seen[0] == ("authorize", False) and seen[-1] == ("run", True)
+    assert gc.isenabled()

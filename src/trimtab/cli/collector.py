@@ -15,25 +15,39 @@ No heavy import here: this module is loaded before typer and rich.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import gc
-from collections.abc import Iterator
 
 
-@contextlib.contextmanager
-def paused(*, freeze: bool = False) -> Iterator[None]:
-    """No collection inside; then what was made is frozen when ``freeze`` or when this
-    process is the `trimtab` command (main() ran). A caller's own choice (a disabled
-    collector) stays."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if freeze or _command:
+class Pause:
+    """No collection from ``with`` until end() or the block's end, whichever comes
+    first; then what was made is frozen when ``freeze`` or when this process is the
+    `trimtab` command (main() ran). A caller's own choice (a disabled collector)
+    stays."""
+
+    def __init__(self, *, freeze: bool = False):
+        self.freeze = freeze
+        self._was: bool | None = None
+
+    def __enter__(self) -> Pause:
+        self._was = gc.isenabled()
+        gc.disable()
+        return self
+
+    def end(self) -> None:
+        if self._was is None:
+            return
+        if self.freeze or _command:
             gc.freeze()
-        if was:
+        if self._was:
             gc.enable()
+        self._was = None
+
+    def __exit__(self, *exc_info) -> None:
+        self.end()
+
+
+def paused(*, freeze: bool = False) -> Pause:
+    return Pause(freeze=freeze)
 
 
 #: main() ran: this process is the `trimtab` command.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from trimtab.cli import collector
 from trimtab.cli.output import (
     Col,
     closes_workspace,
@@ -112,10 +113,13 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
                            "origin/main).")
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True,
-                  disable=json_output) as bar:
+    # The project, the role check, the release and the datasets load with the collector
+    # paused until the first suite starts its calls (collector.py).
+    with collector.Pause() as starting, Progress(*columns, console=err_console,
+                                                 transient=True, disable=json_output) as bar:
 
         def progress(label: str, total: int):
+            starting.end()
             task = bar.add_task(label, total=total)
             return lambda n: bar.advance(task, n)
 
