@@ -48,6 +48,7 @@ from pathlib import Path
 
 import databases
 import report
+from sqlalchemy.engine import make_url
 
 GOAL_MS = 200
 CHUNK = 50_000
@@ -246,7 +247,13 @@ def existing(folder: Path, kind: str) -> dict | None:
     described = folder / kind / STORE_FILE
     if not described.is_file():
         return None
-    return json.loads(described.read_text())
+    store = json.loads(described.read_text())
+    if kind == "sqlite":  # the file beside store.json, wherever the folder has moved
+        database = folder / kind / Path(make_url(store["url"]).database).name
+        if not database.is_file():
+            raise SystemExit(f"{described} describes a store that is not there: {database}")
+        store["url"] = f"sqlite:///{database.resolve()}"
+    return store
 
 
 def time_store(store: dict, folder: Path, runs: int) -> dict:
