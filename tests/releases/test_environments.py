@@ -281,3 +281,19 @@ def test_history_numbers_rows_the_same_with_or_without_env(cli, project_dir):
     assert [h["number"] for h in production] == [3]
     lines = cli("history", SYSTEM).stdout.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
+
+
+def test_active_releases_reads_what_active_release_reads_for_each_env(ws, project_dir):
+    r1, r2, r3 = three_releases(ws, project_dir)
+    promote_through(ws, SYSTEM, r1.id)
+    promote_through(ws, SYSTEM, r2.id)
+    ws.rollback(SYSTEM, "production")
+    ws.promote(SYSTEM, r3.id, "dev")
+    envs = ["dev", "staging", "production", "nowhere"]
+    found = ws.active_releases(SYSTEM, envs)
+    assert {env: r and r.id for env, r in found.items()} == {
+        env: (ws.active_release(SYSTEM, env) or None) and ws.active_release(SYSTEM, env).id
+        for env in envs}
+    assert (found["dev"].id, found["staging"].id, found["production"].id) == (r3.id, r2.id, r1.id)
+    assert found["nowhere"] is None
+    assert ws.active_releases("no-such-system", ["dev"]) == {"dev": None}

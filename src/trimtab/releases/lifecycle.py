@@ -161,3 +161,13 @@ def active_release(store: Store, system: str, env: str) -> Release | None:
         found = system_store.find(conn, system)
         current = deployment_store.active(conn, found.id, env) if found else None
         return release_store.resolve(conn, current.release_id) if current else None
+
+
+def active_releases(store: Store, system: str, envs: list[str]) -> dict[str, Release | None]:
+    """``active_release`` for each of ``envs`` in one read: every environment's stable
+    deployment from one query, then each release (a system page: four statements,
+    not three per environment)."""
+    with store.read() as conn:
+        current = {d.env: d for d in deployment_store.current_all(conn) if d.system == system}
+        return {env: release_store.resolve(conn, current[env].release_id)
+                if env in current else None for env in envs}

@@ -147,7 +147,7 @@ def system_page(ws: Workspace, name: str, window: str, *, tag: str | None = None
     return {
         "system": system, "environments": envs, "window": window, "windows": WINDOWS,
         "freezes": ws.freezes(system=name),
-        "active": {env: ws.active_release(name, env) for env in envs},
+        "active": ws.active_releases(name, envs),
         "candidates": [d for d in ws.candidates() if d.system == name],
         "releases": ws.releases(name)[:20],
         "history": ws.history(name)[:20],

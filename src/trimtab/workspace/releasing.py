@@ -179,6 +179,10 @@ class ReleaseMethods:
         """Read through to the store: always the latest (the runtime uses ``active``)."""
         return lifecycle.active_release(self.store, system, env)
 
+    def active_releases(self, system: str, envs: list[str]) -> dict[str, Release | None]:
+        """``active_release`` for each of ``envs``, read at once (a system page)."""
+        return lifecycle.active_releases(self.store, system, list(envs))
+
 
 
 def _freeze_override(force: bool, reason: str) -> str | None:
