@@ -1,26 +1,25 @@
 """Shared fixtures. Every store-backed test runs on SQLite and on PostgreSQL.
 
 PostgreSQL runs when TRIMTAB_TEST_DATABASE_URL is set (CI sets it); each test
-gets its own schema, dropped afterwards. Set but unreachable is a failure,
-not a skip: CI must never go green having tested only SQLite.
+gets a schema of its own, migrated to head and empty (tests/helpers/pg_schemas.py).
+Set but unreachable is a failure, not a skip: CI must never go green having
+tested only SQLite.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import typer.testing
-from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from typer.main import get_command
 from typer.testing import CliRunner
 
 import trimtab
 from tests.helpers import promote_through
+from tests.helpers.pg_schemas import SchemaPool, tidy_catalog
 from trimtab.cli import app, output
 
 PG_ENV = "TRIMTAB_TEST_DATABASE_URL"
@@ -32,6 +31,18 @@ def _pg_base() -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def pytest_sessionstart(session):
+    """Once per run (not per xdist worker): a PostgreSQL catalog bloated by earlier
+    runs slows every test that touches a schema (tests/helpers/pg_schemas.py)."""
+    if os.environ.get(PG_ENV) and not hasattr(session.config, "workerinput"):
+        dead = tidy_catalog(_pg_base())
+        if dead:
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"PostgreSQL: {dead:,} dead catalog rows vacuumed "
+                                    "(is autovacuum off?)")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -69,30 +80,41 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store' / 'trimtab.db'}"
         return
-    yield from _postgres_schema()
+    yield from _postgres_schema(request)
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(request):
     """For tests about PostgreSQL itself (e.g. the network path to it)."""
-    yield from _postgres_schema()
+    yield from _postgres_schema(request)
 
 
-def _postgres_schema():
+@pytest.fixture(scope="session")
+def _schema_pool():
+    """Migrated schemas, emptied and reused between tests (tests/helpers/pg_schemas.py)."""
     if not os.environ.get(PG_ENV):
+        yield None
+        return
+    pool = SchemaPool(_pg_base())
+    yield pool
+    pool.close()
+
+
+def _postgres_schema(request):
+    """A schema of its own for the test: at head, or empty for @pytest.mark.empty_schema."""
+    pool = request.getfixturevalue("_schema_pool")
+    if pool is None:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it)")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(_pg_base(), isolation_level="AUTOCOMMIT")
+    empty = request.node.get_closest_marker("empty_schema") is not None
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schema = pool.create_empty() if empty else pool.take()
     except OperationalError as exc:
         pytest.fail(f"{PG_ENV} is set but PostgreSQL is unreachable: {exc.orig}")
-    separator = "&" if "?" in _pg_base() else "?"
-    yield f"{_pg_base()}{separator}options={quote(f'-csearch_path={schema}')}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    yield pool.url(schema)
+    if empty:
+        pool.drop(schema)
+    else:
+        pool.give_back(schema)
 
 
 @pytest.fixture

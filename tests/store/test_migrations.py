@@ -9,6 +9,9 @@ import trimtab
 from trimtab.store.engine import HEAD_REVISION, alembic_head, current_revision
 from trimtab.store.schema import metadata
 
+#: Migrations start from an empty database, on PostgreSQL too (tests/conftest.py).
+pytestmark = pytest.mark.empty_schema
+
 
 def test_head_constant_matches_the_migration_scripts():
     assert HEAD_REVISION == alembic_head()
