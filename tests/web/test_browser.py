@@ -308,4 +308,12 @@ def test_a_frozen_system_shows_its_banner_and_the_incident_its_hold(served, watc
     page.locator("button", has_text="Lift freeze").click()
     page.wait_for_selector("text=Freeze complaint-router")
     assert page.locator(".banner.frozen").count() == 0 and ws.freezes() == []
+    page.locator("button", has_text="Freeze complaint-router").click()  # frozen again
+    page.wait_for_selector("text=Lift freeze")
+    assert [f.incident_id for f in ws.freezes()] == [incident.id]
+    page.fill("input[name=reason][aria-label='Reason to release the legal hold']", "closed")
+    page.locator("button", has_text="Release hold").click()
+    page.wait_for_selector("table.holds >> text=released")
+    assert page.locator("button", has_text="Release hold").count() == 0
+    assert not any(h.active for h, _ in ws.holds(include_released=True))
     assert watched.problems == [], watched.problems

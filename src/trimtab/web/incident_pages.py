@@ -12,6 +12,7 @@ an error page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -86,31 +87,31 @@ def report_view(request: Request, ref: RefPath,
 
 @router.post("/incidents/{ref}/freeze")
 def freeze_form(request: Request, ref: RefPath, ws: WS, who: Who, csrf: Csrf):
-    check_csrf(request, csrf)
-    incident = ws.incident(ref)
-    who.may_change(incident.system)
-    with acting_as(who.actor):
-        ws.freeze_incident(incident.id)
-    return RedirectResponse(f"/incidents/{incident.id}", 303)
+    return _change(request, csrf, ws, who, ref, ws.freeze_incident)
 
 
 @router.post("/incidents/{ref}/unfreeze")
 def unfreeze_form(request: Request, ref: RefPath, ws: WS, who: Who, csrf: Csrf,
                   reason: Required):
-    check_csrf(request, csrf)
-    incident = ws.incident(ref)
-    who.may_change(incident.system)
-    with acting_as(who.actor):
-        ws.unfreeze_incident(incident.id, reason=reason)
-    return RedirectResponse(f"/incidents/{incident.id}", 303)
+    return _change(request, csrf, ws, who, ref,
+                   lambda incident: ws.unfreeze_incident(incident, reason=reason))
 
 
 @router.post("/incidents/{ref}/release-hold")
 def release_hold_form(request: Request, ref: RefPath, ws: WS, who: Who, csrf: Csrf,
                       reason: Required):
+    return _change(request, csrf, ws, who, ref,
+                   lambda incident: ws.release_holds(incident, reason=reason))
+
+
+def _change(request: Request, csrf: str, ws, who, ref: str,
+            change: Callable[[str], object]) -> RedirectResponse:
+    """What every form here does around its one change: the CSRF token first, then
+    the caller's reach over the incident's system, then the change as the caller
+    (the Workspace method checks the govern role), then back to the incident."""
     check_csrf(request, csrf)
     incident = ws.incident(ref)
     who.may_change(incident.system)
     with acting_as(who.actor):
-        ws.release_holds(incident.id, reason=reason)
+        change(incident.id)
     return RedirectResponse(f"/incidents/{incident.id}", 303)
