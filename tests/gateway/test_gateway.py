@@ -236,7 +236,9 @@ def test_records_api_keeps_calls_made_elsewhere(live):
     ws, release = live
     one = {"system": SYSTEM, "inputs": {"text": "hinge"}, "output": {"team": "mechanical"},
            "latency_ms": 12.5, "model": "churn-xgb-3", "user": "u1", "tags": {"app": "java"},
-           "input_tokens": 10, "output_tokens": 3, "cost_micro_usd": 42}
+           "input_tokens": 10, "output_tokens": 3, "cost_micro_usd": 42,
+           "response_id": "resp-1", "finish_reasons": ["stop", "length"],
+           "params": {"temperature": 0}}
     many = [{"system": SYSTEM, "inputs": [1, 2], "output": 0.7, "latency_ms": 3,
              "env": "staging", "status": "error", "error": "timeout",
              "time": "2026-01-02T03:04:05+00:00", "id": "0" * 31 + "1"},
@@ -256,6 +258,8 @@ def test_records_api_keeps_calls_made_elsewhere(live):
     assert (kept.model, kept.user_id, kept.cost_micro_usd, kept.latency_ms) == (
         "churn-xgb-3", "u1", 42, 12.5)
     assert json.loads(kept.tags) == {"app": "java"}
+    assert (kept.response_id, json.loads(kept.finish_reasons), json.loads(kept.params)) == (
+        "resp-1", ["stop", "length"], {"temperature": 0})
     failed = ws.call("0" * 31 + "1")
     assert (failed.env, failed.status, failed.error) == ("staging", "error", "timeout")
     assert failed.time.year == 2026 and failed.time.month == 1
@@ -273,6 +277,9 @@ def test_records_api_keeps_calls_made_elsewhere(live):
     ({"system": SYSTEM, "latency_ms": 1, "time": "2026-01-01T00:00:00"}, "time", 400),
     ({"system": SYSTEM, "latency_ms": 1, "id": "not-hex"}, "id", 400),
     ({"system": SYSTEM, "latency_ms": 1, "env": "prod"}, "env", 400),
+    ({"system": SYSTEM, "latency_ms": 1, "finish_reasons": "stop"}, "finish_reasons", 400),
+    ({"system": SYSTEM, "latency_ms": 1, "response_id": ""}, "response_id", 400),
+    ({"system": SYSTEM, "latency_ms": 1, "params": [1]}, "params", 400),
     ({"system": "complaint-routr", "latency_ms": 1}, "system", 404),
     ([{"system": SYSTEM, "latency_ms": 1}, {"system": SYSTEM}], "[1].latency_ms", 400),
     ([{"system": SYSTEM, "latency_ms": 1}, "nope"], "[1]", 400),

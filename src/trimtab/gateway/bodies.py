@@ -322,6 +322,12 @@ class RecordBody(BaseModel):
     error_kind: Annotated[str, Field(max_length=40)] | None = None
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     time: AwareDatetime | None = None
+    # The provider's answer, as the gateway keeps it for its own calls; stored cut to
+    # the call log's bounds (recorder/call_fields.py), these only bound the parse.
+    response_id: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
+    finish_reasons: Annotated[list[Annotated[str, Field(max_length=1000)]],
+                              Field(max_length=1000)] | None = None
+    params: Annotated[dict[str, Any], Field(max_length=1000)] | None = None
 
     @field_validator("time")
     @classmethod

@@ -25,6 +25,7 @@ RECORD_FIELDS = {
     "provider", "http_status", "ttft_ms", "input_tokens", "output_tokens",
     "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "cost_micro_usd",
     "price_version", "error_kind", "id", "time", "api_key_id",
+    "response_id", "finish_reasons", "params",
 }
 
 
@@ -89,6 +90,7 @@ def call_record(
                            f"not {latency_ms!r}.")
     if status not in ("ok", "error"):
         raise TrimtabError(f"record(): status must be 'ok' or 'error', not {status!r}.")
+    _check_answer(fields)
     try:
         release = release_of(system, env)
     except Exception:  # noqa: BLE001 - the store is down and this route is unknown:
@@ -101,6 +103,26 @@ def call_record(
         logging_mode=kept.mode, request=_storable(kept, inputs),
         response=_storable(kept, output), **fields,
     )
+
+
+def _check_answer(fields: dict[str, Any]) -> None:
+    """The provider's answer fields a caller may pass on (the SDK and the gateway keep
+    them for their own calls): refused here when of the wrong kind, rather than
+    silently stored as nothing; their length is bounded where every record is
+    (recorder/call_fields.py)."""
+    answer_id, reasons, params = (fields.get(k) for k in ("response_id", "finish_reasons",
+                                                          "params"))
+    if answer_id is not None and (not isinstance(answer_id, str) or not answer_id):
+        raise TrimtabError(f"record(): response_id must be the provider's answer id, a "
+                           f"non-empty string, not {answer_id!r}.")
+    if reasons is not None and (not isinstance(reasons, list)
+                                or not all(isinstance(r, str) for r in reasons)):
+        raise TrimtabError(f"record(): finish_reasons must be a list of strings, one per "
+                           f"choice (e.g. ['stop']), not {reasons!r}.")
+    if params is not None and (not isinstance(params, dict)
+                               or not all(isinstance(k, str) for k in params)):
+        raise TrimtabError(f"record(): params must be a dict of the sampling parameters "
+                           f"sent (e.g. {{'temperature': 0}}), not {params!r}.")
 
 
 def _storable(privacy: Any, value: Any) -> Any:
