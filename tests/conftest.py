@@ -46,6 +46,21 @@ def pytest_sessionstart(session):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _patient_http_clients():
+    """httpx gives up after 5 s by default. On a CI machine running the suite on
+    every core, a server under test (a PostgreSQL-backed page, a gateway starting)
+    can take longer without being wrong, and a 5 s cut made such tests flaky.
+    Tests that mean a timeout pass their own; trimtab itself always passes one."""
+    import httpx._config
+
+    default = httpx._config.DEFAULT_TIMEOUT_CONFIG  # the object every default refers to
+    saved = (default.connect, default.read, default.write, default.pool)
+    default.connect = default.read = default.write = default.pool = 30.0
+    yield
+    default.connect, default.read, default.write, default.pool = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _one_click_tree():
     """typer's CliRunner turns the Typer app into click commands on every invoke:
     ~0.1 s of CPU for trimtab's 100-odd commands, times the thousands of CLI
