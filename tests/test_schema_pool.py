@@ -6,6 +6,7 @@ import os
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 import trimtab
 from tests.conftest import PG_ENV, _pg_base
@@ -59,6 +60,8 @@ def test_a_used_schema_comes_back_empty_at_head_with_its_seed_rows(pool, project
     "GRANT USAGE ON SCHEMA {schema} TO PUBLIC",
     "CREATE FUNCTION leftover() RETURNS int AS 'SELECT 1' LANGUAGE sql",
     "ALTER TABLE audit DISABLE TRIGGER USER",
+    "GRANT UPDATE (name) ON identities TO PUBLIC",
+    "ALTER TABLE calls ENABLE ROW LEVEL SECURITY",
     "UPDATE alembic_version SET version_num = '0001'",
     "DELETE FROM audit_head",
 ])
@@ -105,3 +108,19 @@ def test_a_catalog_full_of_dead_rows_is_vacuumed_once(pool):
     eventually(dead_rows_counted, timeout=10)
     assert tidy_catalog(pool.base_url) > live
     assert tidy_catalog(pool.base_url) == 0
+
+
+def test_a_schema_with_a_write_still_in_flight_is_dropped_not_reused(pool):
+    """A session the test left behind, mid-transaction: its row must never reach the
+    next test, so the reset waits for its lock (2 s), gives up and drops the schema."""
+    schema = pool.take()
+    straggler = create_engine(pool.url(schema))
+    conn = straggler.connect()
+    conn.execute(text("INSERT INTO identities (name, created_at, created_by) "
+                      "VALUES ('leftover', now(), 'x')"))  # not committed
+    pool.give_back(schema)  # waits 2 s to reset, 5 s to drop, then ends the straggler
+    assert pool.free == [] and not _exists(pool, schema)
+    with pytest.raises(DBAPIError):  # its session was ended: the row never lands
+        conn.execute(text("COMMIT"))
+    conn.close()
+    straggler.dispose()

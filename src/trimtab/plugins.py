@@ -58,6 +58,11 @@ BUILTIN = {
     SCORERS: {},
 }
 OWN = "trimtab"
+#: What of other people's code this process has loaded: another package's plugin, or a
+#: project's own scorer (``module:function``, quality/scorers.py appends it). Their
+#: objects may flush what they hold only when collected, so the `trimtab` command
+#: lets the interpreter collect at exit once one is loaded (cli/collector.py).
+foreign_code: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,8 @@ def load(group: str, name: str) -> Any:
             f"{plugin.distribution or 'the package that provides it'} "
             f"(pip install --upgrade {plugin.distribution or '...'}), or uninstall it."
         ) from exc
+    if plugin.distribution != OWN:
+        foreign_code.append(plugin.value)
     _loaded[key] = loaded
     return loaded
 

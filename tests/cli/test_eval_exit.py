@@ -39,17 +39,51 @@ def test_eval_closes_its_workspace_and_freezes_only_at_exit(cli, monkeypatch):
     result = cli("eval", "complaint-router")
     assert "gate: passed" in result.output
     assert len(closed) == 1
-    assert registered == [gc.freeze]  # at exit, once
+    assert registered == [collector._freeze_unless_foreign_code]  # at exit, once
     assert gc.isenabled() and frozen == []  # in-process: nothing frozen now
     cli("eval", "complaint-router")
-    assert len(closed) == 2 and registered == [gc.freeze] and frozen == []
+    assert len(closed) == 2 and registered == [collector._freeze_unless_foreign_code]
+    assert frozen == []
 
 
 def test_an_eval_that_fails_early_closes_its_workspace_too(cli, monkeypatch):
     closed, registered, _ = _watch(monkeypatch)
     result = cli("eval", "no-such-system", expect=2)
     assert "no-such-system" in result.output
-    assert len(closed) == 1 and registered == [gc.freeze]
+    assert len(closed) == 1 and registered == [collector._freeze_unless_foreign_code]
+
+
+def test_nothing_is_frozen_at_exit_once_other_peoples_code_is_loaded(monkeypatch):
+    """A project's scorer or another package's plugin may flush a file only when its
+    objects are collected: then the interpreter collects at exit as usual."""
+    from trimtab import plugins
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(plugins, "foreign_code", [])
+    collector._freeze_unless_foreign_code()
+    assert frozen == [True]
+    monkeypatch.setattr(plugins, "foreign_code", ["scorers:tone"])
+    collector._freeze_unless_foreign_code()
+    assert frozen == [True]
+
+
+def test_a_custom_scorer_counts_as_other_peoples_code(tmp_path, monkeypatch):
+    from trimtab import plugins
+    from trimtab.quality.scorers import import_function
+
+    monkeypatch.setattr(plugins, "foreign_code", [])
+    (tmp_path / "team_scorers.py").write_text("def tone(answer, case):\n    return True\n")
+    assert import_function("team_scorers:tone", tmp_path)(None, None) is True
+    assert plugins.foreign_code == ["team_scorers:tone"]
+
+
+def test_importing_the_cli_freezes_nothing_of_the_importers_heap():
+    probe = ("import gc; before = gc.get_freeze_count(); import trimtab.cli; "
+             "print(gc.get_freeze_count() - before, gc.isenabled())")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["0", "True"]
 
 
 def test_the_collector_pauses_only_while_the_workspace_loads():

@@ -72,6 +72,11 @@ def test_connections_carry_keepalives_a_user_timeout_and_a_statement_timeout(pos
         assert conn.execute(text("SHOW jit")).scalar() == "on"
     assert mine.watchdog.stall_after == 2.5 and mine.watchdog.cut_after == 4.0
     mine.dispose()
+    # libpq's compact form (-cNAME=value, as the search_path above) counts too.
+    compact = Store(with_options(postgres_url, "-cjit=on"), migrate=False)
+    with compact.read() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == "on"
+    compact.dispose()
     with pytest.raises(TrimtabError, match="trimtab_stall_timeout='soon'.*Fix"):
         Store(with_options(postgres_url, "", trimtab_stall_timeout="soon"), migrate=False)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from trimtab.cli import collector
 
-# Typer, rich and the commands' modules load with the collector paused, and what they
-# made is then frozen, once per process (collector.py).
-with collector.paused(freeze=True):
+# Typer, rich and the commands' modules load with the collector paused; the `trimtab`
+# command freezes what they made as its command starts (collector.py), a process that
+# only imports the CLI (the tests, a notebook) keeps its heap as it was.
+with collector.paused():
     import sys
     from pathlib import Path
 

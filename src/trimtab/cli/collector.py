@@ -7,8 +7,10 @@ they are made, and in every full collection after, walks them again and again fo
 nothing; ``gc.freeze()`` moves them out of the collector's sight for good. And the
 interpreter's last collections at exit took 0.2-0.4 s after a 1,000-case eval
 (bench/evals_vs_promptfoo.py). Freezing a process's objects is the `trimtab`
-command's choice: a process that runs commands in-process (the tests) gets one
-freeze, when it imports the CLI, and its collector as it was otherwise.
+command's choice: a process that runs commands in-process (the tests, a notebook)
+keeps its collector and heap as they were. Nothing is frozen at exit once other
+people's code is loaded (a project's scorer, another package's plugin: it may
+flush only when collected).
 No heavy import here: this module is loaded before typer and rich.
 """
 
@@ -20,9 +22,8 @@ import gc
 
 class Pause:
     """No collection from ``with`` until end() or the block's end, whichever comes
-    first; then what was made is frozen when ``freeze`` or when this process is the
-    `trimtab` command (main() ran). A caller's own choice (a disabled collector)
-    stays."""
+    first; then what was made is frozen when ``freeze``. A caller's own choice (a
+    disabled collector) stays."""
 
     def __init__(self, *, freeze: bool = False):
         self.freeze = freeze
@@ -36,7 +37,7 @@ class Pause:
     def end(self) -> None:
         if self._was is None:
             return
-        if self.freeze or _command:
+        if self.freeze:
             gc.freeze()
         if self._was:
             gc.enable()
@@ -78,7 +79,17 @@ def skip_collection_at_exit() -> None:
     the HTTP clients): a cycle frozen then is never finalized."""
     if not _frozen_at_exit:
         _frozen_at_exit.append(True)
-        atexit.register(gc.freeze)
+        atexit.register(_freeze_unless_foreign_code)
+
+
+def _freeze_unless_foreign_code() -> None:
+    """A team's scorer or another package's plugin may hold, in a reference cycle,
+    what it flushes only when collected (a buffered file): then the interpreter
+    collects at exit as usual."""
+    from trimtab import plugins
+
+    if not plugins.foreign_code:
+        gc.freeze()
 
 
 _frozen_at_exit: list[bool] = []

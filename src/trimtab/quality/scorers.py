@@ -392,6 +392,7 @@ def import_function(ref: str, root: Path) -> Callable[..., Any]:
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise TrimtabError(f"custom scorer {ref!r}: {module_name} has no function {attr!r}.")
+    plugins.foreign_code.append(ref)
     return fn
 
 

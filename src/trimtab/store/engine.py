@@ -213,7 +213,7 @@ _STATEMENT_TIMEOUT = re.compile(r"statement_timeout\s*=\s*(\d+)\s*(ms|s|min)?\b"
 #: index reads, and on a big store the planner's cost estimates pass jit_above_cost,
 #: so PostgreSQL compiled a dashboard query (17 ms) that runs in 36 ms without it (at
 #: 10,000,000 calls).
-_JIT = re.compile(r"\bjit\s*=")
+_JIT = re.compile(r"(?:^|\s|-c|--)jit\s*=")
 
 
 def _postgres_engine(parsed: URL) -> Engine:
