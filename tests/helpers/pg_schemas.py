@@ -80,6 +80,7 @@ SELECT 'dacl ' || defaclobjtype::text || ' ' || coalesce(defaclacl::text, '')
   FROM pg_default_acl WHERE defaclnamespace = (SELECT oid FROM n)
 """
 
+
 class SchemaPool:
     """One per test worker: schemas at head, empty, ready for the next test."""
 
