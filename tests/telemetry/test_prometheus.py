@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 import trimtab
+from tests.helpers import eventually
 from trimtab import install_prometheus, metrics_response
 from trimtab.recorder.records import CallRecord
 from trimtab.telemetry.prometheus import CallMetrics, Limits
@@ -199,6 +200,47 @@ def test_deployed_systems_start_at_zero_and_the_first_call_counts(live):
     # the call landed on the seeded series, not beside it
     assert len([s for s in after if s.name == "trimtab_calls_total"]) == len(
         [s for s in before if s.name == "trimtab_calls_total"])
+
+
+def test_a_release_deployed_later_starts_at_zero_before_its_first_call(live, project_dir,
+                                                                      database_url):
+    """A promote or rollback from another process (the CLI, CI) while the gateway
+    runs: the new release's series appears at 0 within a second, so the first
+    call it answers counts in increase() too."""
+    ws, release = live
+    registry = install_prometheus(ws)
+    with trimtab.connect(project_dir, database_url=database_url) as other:
+        prompt = project_dir / "prompts" / f"{SYSTEM}.user.md"
+        prompt.write_text(prompt.read_text() + "\nThank you.\n")
+        newer, _ = other.release(SYSTEM)
+        other.promote(SYSTEM, newer.id, "dev")
+        other.promote(SYSTEM, newer.id, "staging", canary=10)
+
+    def series(env: str, route: str = "primary") -> set[str]:
+        _, samples = scrape(registry)
+        return {s.labels["release"] for s in samples if s.name == "trimtab_calls_total"
+                and s.labels["env"] == env and s.labels["route"] == route}
+
+    assert eventually(lambda: newer.short_id in series("dev"))
+    assert eventually(lambda: newer.short_id in series("staging", "canary"))
+    _, samples = scrape(registry)
+    assert value(samples, "trimtab_calls_total", env="dev", release=newer.short_id) == 0
+    # the release that was deployed keeps its series beside the new one
+    assert release.short_id in series("dev")
+
+
+def test_a_failing_listener_is_logged_and_the_routes_still_follow(live, project_dir,
+                                                                 database_url, caplog):
+    ws, release = live
+    ws.active.on_change(lambda: 1 / 0)
+    assert ws.active.get(SYSTEM, "dev").id == release.id
+    with trimtab.connect(project_dir, database_url=database_url) as other:
+        prompt = project_dir / "prompts" / f"{SYSTEM}.user.md"
+        prompt.write_text(prompt.read_text() + "\nThank you.\n")
+        newer, _ = other.release(SYSTEM)
+        other.promote(SYSTEM, newer.id, "dev")
+    assert eventually(lambda: ws.active.get(SYSTEM, "dev").id == newer.id)
+    assert "a listener for release changes failed" in caplog.text
 
 
 def test_the_stable_deployments_given_are_not_read_again(live, monkeypatch):

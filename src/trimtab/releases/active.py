@@ -17,6 +17,7 @@ import random
 import threading
 import weakref
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trimtab.store import Store
@@ -74,6 +75,22 @@ class ActiveReleases:
         self._pid: int | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._counter: int | None = None  # the change counter at the watcher's last look
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` in the watcher thread whenever the store's state moved
+        since the watcher's last look (a promote, rollback, canary or suspend in
+        any process; its first look counts as a move). The watcher starts now,
+        not at the first call.
+
+        For what must follow the deployments without serving a call first (metric
+        series that start at zero); a listener that fails is logged, the next
+        change calls it again."""
+        with self._lock:
+            self._listeners.append(listener)
+        if self._pid != os.getpid():
+            self._start()
 
     def route(self, system: str, env: str) -> Route:
         """The route from memory. Only a (system, env) never seen before is read
@@ -140,13 +157,23 @@ class ActiveReleases:
         return False
 
     def _catch_up(self, feed: change_store.ChangeFeed) -> None:
-        """Re-read every route older than the change counter."""
-        if not self._seen:
+        """Re-read every route older than the change counter; tell the listeners
+        when the counter moved."""
+        if not self._seen and not self._listeners:
             return
         now = feed.version()
+        moved, self._counter = self._counter is None or now > self._counter, now
         stale = [key for key, seen in list(self._seen.items()) if seen < now]
-        if not stale:
-            return
+        if stale:
+            self._refresh(stale)
+        if moved:
+            for listener in list(self._listeners):
+                try:
+                    listener()
+                except Exception:  # noqa: BLE001 - a listener must not stop the routes
+                    log.exception("trimtab: a listener for release changes failed")
+
+    def _refresh(self, stale: list[tuple[str, str]]) -> None:
         previous = dict(self._routes)
         fresh = self._load(stale, previous)
         with self._lock:

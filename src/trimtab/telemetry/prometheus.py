@@ -320,6 +320,17 @@ def install_prometheus(ws: Workspace, *, limits: Limits | None = None,
             GCCollector(registry=registry)
         ws.subscribe(metrics)
         metrics.seed(_deployed(ws, stable))
+        # A release deployed later (a promote, a rollback, a canary) starts at zero
+        # too, within a second, before its first call: the first errors after a
+        # rollback are the ones an increase() alert must not miss.
+        owner = weakref.ref(ws)
+
+        def reseed() -> None:
+            live = owner()
+            if live is not None:
+                metrics.seed(_deployed(live))
+
+        ws.active.on_change(reseed)
         _installed[ws] = registry
         return registry
 
