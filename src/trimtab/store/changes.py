@@ -4,9 +4,12 @@ Every state change (promote, rollback, canary, key, and later suspend or
 policy) appends an audit entry in its own transaction (store/audit.py), so
 the audit head's sequence number is a change counter that moves with each
 one, on both databases, and nothing can change state without moving it.
-On PostgreSQL the same transaction also sends ``NOTIFY trimtab_changes``
-(delivered at commit, never for a rolled-back change), so listeners wake at
-once instead of at their next look.
+On PostgreSQL the same transaction also sends a notification on the
+store's channel (delivered at commit, never for a rolled-back change), so
+listeners wake at once instead of at their next look. Notifications are
+database-wide, so the channel is named for the store's schema
+(``trimtab_changes_`` and 12 hex digits of its md5): two stores in two schemas
+of one database do not wake each other.
 
 ``ChangeFeed`` is the listening side: ``wait()`` returns when the state may
 have changed or when it is time to look again, and ``version()`` reads the
@@ -43,11 +46,17 @@ CHANNEL = "trimtab_changes"
 ECHO_EVERY = 2.0
 
 
+def _channel():
+    """The store's channel, worked out by the server from the schema it is in (the
+    notifying and the listening connection share the store's search path)."""
+    return func.concat(f"{CHANNEL}_", func.left(func.md5(func.current_schema()), 12))
+
+
 def notify(conn: Connection, topic: str) -> None:
     """Tell listening processes that this transaction changed state (PostgreSQL;
     sent at commit). The counter itself moves with the audit entry."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_notify(CHANNEL, topic[:200])))
+        conn.execute(select(func.pg_notify(_channel(), topic[:200])))
 
 
 def version(conn: Connection) -> int:
@@ -120,7 +129,10 @@ class ChangeFeed:
             raw.detach()  # its own connection, never returned to the pool
             conn.watched = False  # idle by design: the echo checks it (store/stall.py)
             conn.autocommit = True
-            conn.execute(f"LISTEN {CHANNEL}")
+            # (lower-case letters, digits and _: a plain identifier)
+            channel = conn.execute(
+                f"SELECT '{CHANNEL}_' || left(md5(current_schema()), 12)").fetchone()[0]
+            conn.execute(f"LISTEN {channel}")
             conn.execute(f"LISTEN {self._echo_channel}")
         except Exception as exc:  # noqa: BLE001 - the store is down: poll meanwhile
             if not self._refused:  # once per outage, not once a second
