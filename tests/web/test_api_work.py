@@ -198,3 +198,37 @@ def test_the_pages_forms_check_roles_and_csrf(team):
     assert post("rita", note, text="looking").status_code == 403  # needs operator
     assert post("alice", note, text="looking").status_code == 303
     assert ws.incident(incident.id).notes[-1].actor == "alice@example.com"
+
+
+def test_the_review_form_checks_the_system_of_the_call_it_names(served, project_dir):
+    """A key limited to one system reviews only that system's calls, whatever review
+    form (``/reviews/SYSTEM``) the call id is posted to."""
+    url, ws, _ = served
+    with open(project_dir / "trimtab.yaml", "a") as f:
+        f.write("  support-drafter:\n    description: Drafts replies.\n    owner: s@example.com\n"
+                "    tier: 1\n    risk: minimal\n    release: {provider: simulated, "
+                "model: sim-drafter-1}\n")
+    elsewhere = ws.record("support-drafter", {"text": "hi"}, "Dear customer", 5.0)
+    own = ws.record(SYSTEM, {"text": "sparks"}, {"team": "electrical"}, 5.0)
+    assert ws.flush()
+    _, limited = ws.create_key("router-ci", env="production", systems=[SYSTEM])
+    _, everything = ws.create_key("ops", env="production")
+    page = httpx.Client(base_url=url, follow_redirects=False)
+    eventually(lambda: page.get("/reviews").status_code == 303)  # keys turn login on
+    csrf = page.get("/login").cookies["trimtab_csrf"]
+
+    def post(secret: str, call: str):
+        return page.post(f"/reviews/{SYSTEM}",
+                         data={"csrf_token": csrf, "call": call, "verdict": "fail"},
+                         headers={**bearer(secret), "cookie": f"trimtab_csrf={csrf}"})
+
+    refused = post(limited, elsewhere)
+    assert refused.status_code == 403 and "not allowed to change system" in refused.text
+    mismatched = post(everything, elsewhere)
+    assert mismatched.status_code == 400
+    assert "call of support-drafter, not complaint-router" in mismatched.text
+    assert ws.audit_log(action="review.add") == []
+    done = post(limited, own)
+    assert done.status_code == 303, done.text
+    [added] = ws.audit_log(action="review.add")
+    assert added.actor == "key:router-ci" and added.system == SYSTEM

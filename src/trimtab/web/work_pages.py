@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from trimtab.actor import acting_as, current_actor
@@ -58,8 +58,15 @@ def review_submit(request: Request, system: SystemName, ws: WS, who: Who, csrf: 
                   comment: Annotated[str, Form(max_length=2000, pattern=NO_NUL)] = ""):
     check_csrf(request, csrf)
     who.may_change(system)
+    # The call's own system is the one changed: a key limited to the URL's system must
+    # not review another system's call by naming it in the form (nor learn its system).
+    target = ws.call(call)
+    if target.system != system:
+        who.may_change(target.system)
+        raise HTTPException(400, f"call: {target.id} is a call of {target.system}, not "
+                            f"{system}. Fix: review it at /reviews/{target.system}.")
     with acting_as(who.actor):
-        done = ws.review(call, verdict, score=score, labels=_labels(labels),
+        done = ws.review(target.id, verdict, score=score, labels=_labels(labels),
                          comment=comment.strip() or None)
     return RedirectResponse(f"/reviews/{system}?saved={done.call_id}", 303)
 
