@@ -93,6 +93,33 @@ def test_approving_another_release_than_requested_is_refused(protected, monkeypa
     assert ws.approval(request.id).approvals == []
 
 
+@pytest.mark.parametrize("ref", ["", "  ", "d", "abc", "not-hex"])
+def test_release_must_name_the_reviewed_release(protected, monkeypatch, ref):
+    """`--release` resolves like promote's release reference: too short, empty or not
+    hexadecimal names no release, so nothing is counted and the error says the fix."""
+    ws, _, r2 = protected
+    request = request_as(ws, monkeypatch, "operator@example.com", r2)
+    with pytest.raises(trimtab.TrimtabError, match="--release") as raised:
+        approve_as(ws, monkeypatch, "bob@example.com", request.id, release=ref)
+    assert "Fix:" in str(raised.value)
+    assert ws.approval(request.id).approvals == []
+
+
+def test_release_prefix_or_full_id_approves(protected, monkeypatch, cli):
+    """A unique prefix (any case) or the whole id of the requested release approves;
+    on the command line a bad reference is one line and exit 2."""
+    ws, _, r2 = protected
+    request = request_as(ws, monkeypatch, "operator@example.com", r2)
+    as_user(monkeypatch, "bob@example.com")
+    result = cli("approve", request.id, "--release", "", expect=2)
+    assert "error: --release" in result.output and "Traceback" not in result.output
+    done, _ = approve_as(ws, monkeypatch, "bob@example.com", request.id,
+                         release=r2.id[:8].upper())
+    assert done.approvals == ["bob@example.com"]
+    done, _ = approve_as(ws, monkeypatch, "carol@example.com", request.id, release=r2.id)
+    assert done.state == "applied"
+
+
 def test_an_approval_counts_once(protected, monkeypatch):
     ws, r1, r2 = protected
     request = request_as(ws, monkeypatch, "operator@example.com", r2)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from trimtab.errors import TrimtabError
+from trimtab.errors import NotFound, TrimtabError
 from trimtab.project.alert_rules import parse_duration
 from trimtab.project.governance import PolicySpec
 from trimtab.project.models import Project
@@ -69,9 +69,8 @@ def approve(store: Store, request_ref: str, *, actor: str, release: str | None,
     with store.write() as conn:
         request = approval_store.get(conn, request_ref)
         why = _closed(request, now) or _not_theirs(request, actor)
-        if why is None and release is not None and not request.release_id.startswith(release):
-            why = (f"it asks for release {request.release_id[:12]}, not {release}: an "
-                   "approval is for exactly the release requested")
+        if why is None and release is not None:
+            why = _other_release(conn, request, release)
         if why is None:
             request = approval_store.vote(conn, request, approver=actor, decision="approve",
                                           release_id=request.release_id, reason=comment)
@@ -136,6 +135,35 @@ def _not_theirs(request: ApprovalRequest, actor: str) -> str | None:
     if any(v.approver == actor for v in request.votes):
         return f"{actor} already approved it; each approver counts once"
     return None
+
+
+#: The fewest characters of a release id ``--release`` takes, as the HTTP API's
+#: approve (web/schemas.py REF_PATTERN): one or two characters name no release
+#: an approver could have reviewed.
+MIN_RELEASE_REF = 4
+
+
+def _other_release(conn, request: ApprovalRequest, ref: str) -> str | None:
+    """Why ``ref`` is not the requested release, or None when it is. ``ref`` resolves
+    as promote resolves a release (hexadecimal, a unique prefix) within the request's
+    system, then full ids compare: a prefix that merely begins the requested id does
+    not vouch for it. A reference that names nothing usable is a usage error."""
+    ref = ref.strip().lower()
+    if len(ref) < MIN_RELEASE_REF:
+        raise TrimtabError(
+            f"--release {ref!r}: too short to name the release you reviewed. Fix: give at "
+            f"least {MIN_RELEASE_REF} characters of its id, e.g. --release "
+            f"{request.release_id[:12]} (`trimtab approvals` shows it).")
+    try:
+        named = release_store.resolve(conn, ref, system=request.system)
+    except NotFound:
+        named = None
+    except TrimtabError as exc:
+        raise TrimtabError(f"--release: {exc}") from None
+    if named is not None and named.id == request.release_id:
+        return None
+    return (f"it asks for release {request.release_id[:12]}, not {ref}: an approval is for "
+            "exactly the release requested")
 
 
 def _refuse(store: Store, request: ApprovalRequest, actor: str, why: str,
