@@ -130,3 +130,18 @@ def test_suites_in_the_project_file_are_checked_with_file_and_line(project_dir):
                "`pattern` does not apply to the exact scorer" in p for p in problems)
     assert any(f":{at('gate:')}:" in p and "unknown environment 'prod'. Did you mean "
                "'production'?" in p for p in problems)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("cases: &c [*c]\n", "evals/bomb.yaml:1:8: cases[0]: the alias *c is used inside"),
+    ("cases: " + "[" * 5_000 + "]" * 5_000 + "\n", "evals/bomb.yaml:1:"),
+    ('a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)),
+     "evals/bomb.yaml:"),
+])
+def test_a_yaml_dataset_is_loaded_with_the_same_bounds_as_trimtab_yaml(tmp_path, text, expected):
+    write(tmp_path / "evals" / "bomb.yaml", text)
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "evals/bomb.yaml")
+    assert info.value.problems[0].startswith(expected)
+    assert "Fix:" in info.value.problems[0]

@@ -38,6 +38,9 @@ def missing_project_file() -> TrimtabError:
 
 def load_project(path: Path) -> Project:
     try:
+        size = path.stat().st_size
+        if size > yamlsource.MAX_BYTES:
+            raise ProjectError([yamlsource.too_large(path, size, yamlsource.MAX_BYTES)])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TrimtabError(

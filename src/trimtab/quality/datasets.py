@@ -235,7 +235,7 @@ def _put(target: Any, path: str, value: Any) -> None:
 
 def _yaml(path: Path, text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
     """A list of cases, or a mapping with ``cases:``."""
-    located = yamlsource.load(path, text)
+    located = yamlsource.load(path, text, max_bytes=MAX_BYTES)
     problems.extend(p.replace(path.name, rel, 1) for p in located.problems)
     data, prefix = located.data, ()
     if isinstance(data, dict) and "cases" in data:
