@@ -69,6 +69,34 @@ def test_a_key_labels_only_its_systems_and_environments(live, project_dir):
     assert ws.label_of(ids[0]) is None
 
 
+def test_a_key_learns_nothing_of_other_systems_calls_from_row_errors(live, project_dir):
+    """Refused before the rows are checked: a 400 per row would tell a key scoped to
+    another system which tag values exist, and what the calls' outputs hold."""
+    ws, _ = live
+    ids = predictions(ws)
+    with open(project_dir / "trimtab.yaml", "a") as f:
+        f.write("  support-drafter:\n    description: Drafts replies.\n    owner: s@example.com\n"
+                "    tier: 1\n    risk: minimal\n    release: {provider: simulated, "
+                "model: sim-drafter-1}\n")
+    _, drafts = ws.create_key("drafts", env="production", systems=["support-drafter"])
+    auth = {"Authorization": f"Bearer {drafts}"}
+    probes = [
+        {"system": SYSTEM, "key": "ticket",
+         "labels": [{"ref": "T-0", "label": "a"}, {"ref": "CUSTOMER-42", "label": "b"}]},
+        {"labels": [{"ref": ids[0], "label": "a"}], "output_field": "no_such_field"},
+        {"system": "support-drafter", "labels": [{"ref": ids[0], "label": "a"}]},
+    ]
+    with running_gateway(ws) as url:
+        answers = [httpx.post(f"{url}/api/v1/labels", json=body, headers=auth)
+                   for body in probes]
+    assert [a.status_code for a in answers] == [403, 403, 403], [a.text for a in answers]
+    for answer in answers:
+        error = answer.json()["error"]
+        assert error["code"] == "system_not_allowed" and "complaint-router" in error["message"]
+        assert "T-0" not in error["message"] and "team" not in error["message"]
+    assert ws.label_of(ids[0]) is None
+
+
 @pytest.mark.parametrize("body, status, param, says", [
     ({}, 400, "labels", "required"),
     ({"labels": []}, 400, "labels", "at least 1"),

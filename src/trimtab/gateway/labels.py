@@ -67,15 +67,17 @@ async def label_all(gw: Gateway, key: ApiKey | None, body: Any) -> dict[str, Any
     if parsed.system is not None and parsed.system not in project.spec.systems:
         raise GatewayError(404, f"system: no system {parsed.system!r} in {project.path.name}",
                            param="system", code="unknown_system")
+    if parsed.system is not None and key is not None and not key.allows(parsed.system):
+        # At once: checking the rows first would answer, row by row, what calls and tag
+        # values another system's log holds.
+        raise _not_allowed(parsed.system)
     rows = [quality_labels.LabelRow(item.ref, item.label, f"labels[{i}]")
             for i, item in enumerate(parsed.labels)]
     actor = f"key:{key.name}" if key is not None else "gateway"
 
     def actor_for(system: str, envs: set[str]) -> str:
         if key is not None and not key.allows(system):
-            raise GatewayError(403, f"this API key may not label calls of {system!r}",
-                               type="permission_error", param="labels",
-                               code="system_not_allowed")
+            raise _not_allowed(system)
         for env in sorted(envs):
             if key is not None and not key.allows_env(env):
                 raise GatewayError(403, f"this API key may not label calls in environment "
@@ -92,3 +94,9 @@ async def label_all(gw: Gateway, key: ApiKey | None, body: Any) -> dict[str, Any
         raise GatewayError(400, str(exc)[:4000], param="labels", code="invalid_labels") \
             from None
     return done.to_dict()
+
+
+def _not_allowed(system: str) -> GatewayError:
+    return GatewayError(403, f"this API key may not label calls of {system!r}. Fix: use a "
+                        f"key created with --system {system}, or one without a system list",
+                        type="permission_error", param="labels", code="system_not_allowed")

@@ -303,7 +303,8 @@ def apply(
     ``key`` names the tag the refs are values of (``system`` is then required);
     without it the refs are call ids. ``actor_for(system, envs)`` returns who
     labels that system's calls in those environments, raising when they may not
-    (the role check, a gateway key's scope)."""
+    (the role check, a gateway key's scope); it is asked for each call found before
+    any problem with the call's row is told."""
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise TrimtabError(f"label time {now.isoformat()}: give a timezone-aware time "
@@ -348,10 +349,16 @@ def apply(
                 conn, system, key, {r.ref for r in rows}, since or now - DEFAULT_SINCE)
     stored: list[dict[str, Any]] = []
     skipped = correct = 0
+    allowed: set[tuple[str, str]] = set()
     for at, (row, value) in enumerate(zip(rows, values, strict=True)):
         if value is None:
             continue
         call = found.get(row.ref)
+        if call is not None and (call.system, call.env) not in allowed:
+            # Before any message about the call: those tell its system, release and
+            # output, which a caller who may not label it must not learn.
+            actor_for(call.system, {call.env})
+            allowed.add((call.system, call.env))
         if call is None:
             if skip_unknown:
                 skipped += 1
