@@ -145,3 +145,33 @@ def test_a_yaml_dataset_is_loaded_with_the_same_bounds_as_trimtab_yaml(tmp_path,
         datasets.load(tmp_path, "evals/bomb.yaml")
     assert info.value.problems[0].startswith(expected)
     assert "Fix:" in info.value.problems[0]
+
+
+def test_hostile_jsonl_lines_are_problems_with_their_line(tmp_path):
+    write(tmp_path / "hostile.jsonl", "\n".join([
+        '{"id": "ok", "variables": {"text": "hi"}}',
+        "[" * 100_000,
+        '{"id": "x1", "messages": [{"role": ["user"], "content": "hi"}]}',
+        '{"id": "nan", "variables": {"text": "hi"}, "expected": {"score": NaN}}',
+        '{"id": "inf", "variables": {"text": "hi"}, "expected": -Infinity}',
+    ]) + "\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "hostile.jsonl")
+    problems = info.value.problems
+    assert problems[0] == ("hostile.jsonl:2: lists and objects nested too deep. Fix: flatten "
+                           "the case.")
+    assert problems[1].startswith("hostile.jsonl:3: case 'x1': messages[0] must be {role:")
+    assert problems[2].startswith("hostile.jsonl:4: not valid JSON: NaN is not a number JSON "
+                                  "allows")
+    assert problems[3].startswith("hostile.jsonl:5: not valid JSON: -Infinity is not a number")
+    assert len(problems) == 4
+
+
+def test_csv_expected_columns_that_nest_into_each_other_conflict(tmp_path):
+    write(tmp_path / "clash.csv", "id,text,expected.team,expected.team.sub\nc1,hi,x,y\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "clash.csv")
+    assert info.value.problems == [
+        "clash.csv:1: the columns `expected.team` and `expected.team.sub` conflict: "
+        "`expected.team` cannot be a value and hold `sub` too. Fix: keep one of them, or "
+        "rename it."]

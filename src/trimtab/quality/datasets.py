@@ -166,11 +166,19 @@ def _jsonl(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
                             f"{MAX_LINE:,}. Fix: shorten the case.")
             continue
         try:
-            out.append((number, json.loads(line)))
+            out.append((number, json.loads(line, parse_constant=_no_constant)))
+        except RecursionError:
+            problems.append(f"{rel}:{number}: lists and objects nested too deep. Fix: flatten "
+                            "the case.")
         except ValueError as exc:
             problems.append(f"{rel}:{number}: not valid JSON: {exc}. Fix: one JSON object per "
                             'line, e.g. {"id": "c1", "variables": {...}, "expected": ...}.')
     return out
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: a score compared with NaN never fails."""
+    raise ValueError(f"{name} is not a number JSON allows (write it as text or null)")
 
 
 def _csv(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
@@ -188,6 +196,14 @@ def _csv(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
     if "id" not in header:
         problems.append(f"{rel}:1: the header has no `id` column. Fix: add one, with a unique "
                         "id per case.")
+        return []
+    expected = [c for c in header if c.startswith("expected.")]
+    clashes = [(a, b) for a in expected for b in expected if b.startswith(a + ".")]
+    for outer, inner in clashes:
+        problems.append(f"{rel}:1: the columns `{outer}` and `{inner}` conflict: `{outer}` "
+                        f"cannot be a value and hold `{inner[len(outer) + 1:]}` too. Fix: "
+                        "keep one of them, or rename it.")
+    if clashes:
         return []
     out = []
     start = reader.line_num + 1
@@ -287,7 +303,8 @@ def _case(obj: Any, line: int, rel: str, problems: list[str]) -> Case | None:
             problem("`messages` must be a non-empty list of {role, content}.")
         else:
             for i, message in enumerate(messages):
-                if not (isinstance(message, dict) and message.get("role") in ROLES
+                role = message.get("role") if isinstance(message, dict) else None
+                if not (isinstance(role, str) and role in ROLES
                         and isinstance(message.get("content"), str)):
                     problem(f"messages[{i}] must be {{role: system|user|assistant, content: "
                             "text}.")
