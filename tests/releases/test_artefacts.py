@@ -80,6 +80,51 @@ def test_artefact_cli_and_unknown_name(classic, cli, tmp_path):
     assert "has no artefact 'weights'" in result.output and "model" in result.output
 
 
+def test_artefact_out_that_cannot_take_a_file_is_refused_and_leaves_nothing(classic, cli,
+                                                                            tmp_path):
+    cli("release", "churn")
+    release_id = cli("releases", "churn", "--json").stdout.split('"id": "')[1][:12]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a-file").write_text("")
+    result = cli("artefact", release_id, "model", "--out", str(out / "a-file" / "m.joblib"),
+                 expect=2)
+    assert "error: --out" in result.output and "a-file is a file, not a folder" in result.output
+    (out / "a-folder").mkdir()
+    result = cli("artefact", release_id, "model", "--out", str(out / "a-folder"), expect=2)
+    assert "is a folder, not a file. Fix:" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a-file", "a-folder"]  # no .partial
+    made = cli("artefact", release_id, "model", "--out", str(out / "new" / "m.joblib"))
+    assert "sha256 verified" in made.output  # a missing folder is made
+
+
+def test_a_failed_fetch_removes_its_partial_file(classic, database_url, tmp_path, monkeypatch):
+    from trimtab.releases import artefacts
+
+    ws = trimtab.connect(classic, database_url=database_url)
+    made, _ = ws.release("churn")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(trimtab.TrimtabError, match="is a folder"):
+        ws.fetch_artefact(made.id, "model", out)
+    monkeypatch.setattr(artefacts, "CHUNK", 10)
+
+    class DiskFillsUp:  # the copy fails half way, as on a full disk
+        def __init__(self):
+            self.chunks = 0
+
+        def update(self, chunk):
+            self.chunks += 1
+            if self.chunks > 3:
+                raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(artefacts, "hashlib", type("H", (), {"sha256": DiskFillsUp}))
+    with pytest.raises(OSError, match="No space left"):
+        ws.fetch_artefact(made.id, "model", out / "m.joblib")
+    assert list(out.iterdir()) == []
+
+
+
 def test_missing_artefact_file_is_a_project_error(classic):
     (classic / "models" / "features.json").unlink()
     with pytest.raises(trimtab.ProjectError, match="models/features.json' does not exist"):

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from trimtab.cli.output import Col, console, handles_errors, print_json, print_listing, workspace
+from trimtab.cli.output import (
+    Col,
+    check_out_file,
+    console,
+    handles_errors,
+    print_json,
+    print_listing,
+    workspace,
+    writing,
+)
 from trimtab.errors import TrimtabError
 
 _STATE_STYLE = {"automated": "green", "manual": "yellow", "missing": "red", "n/a": "dim"}
@@ -52,6 +61,7 @@ def assess(
         output_format = "json"
     if plan is not None and not portfolio:
         raise TrimtabError("--plan writes the portfolio's plan. Fix: add --portfolio.")
+    check_out_file(plan, "--plan")
     from trimtab.assess.assessment import markdown
 
     ws = workspace()
@@ -111,7 +121,8 @@ def _print_portfolio(ws, output_format: str, plan: Path | None) -> None:
     ranked = ws.portfolio()
     if plan is not None:
         now = ranked[0].assessment.assessed_at if ranked else datetime.now(UTC)
-        plan.write_text(plan_markdown(ranked, quarter_of(now)), encoding="utf-8")
+        with writing(plan, "--plan"):
+            plan.write_text(plan_markdown(ranked, quarter_of(now)), encoding="utf-8")
     if output_format == "json":
         print_json([{**r.assessment.to_dict(), "impact": r.impact, "priority": r.priority,
                      "calls_30d": r.calls_30d, "spend_usd_30d": r.spend_usd_30d}

@@ -8,12 +8,14 @@ import typer
 
 from trimtab.cli.output import (
     Col,
+    check_out_folder,
     console,
     handles_errors,
     parse_since,
     print_json,
     print_listing,
     workspace,
+    writing,
 )
 
 
@@ -46,8 +48,10 @@ def docs(
         trimtab docs complaint-router --format html --out audit-pack/
     """
     moment = parse_since(as_of, "--as-of") if as_of else None
-    written = workspace().documents(system, kinds=kind or None, fmt=output_format, out=out,
-                                    as_of=moment)
+    check_out_folder(out, "--out")
+    with writing(out, "--out"):
+        written = workspace().documents(system, kinds=kind or None, fmt=output_format,
+                                        out=out, as_of=moment)
     if json_output:
         print_json([{"kind": g.kind, "path": str(g.path), "sha256": g.record.sha256,
                      "missing": g.record.missing, "as_of": g.record.as_of.isoformat()}

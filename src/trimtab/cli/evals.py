@@ -12,6 +12,7 @@ from rich.markup import escape
 from trimtab.cli import collector
 from trimtab.cli.output import (
     Col,
+    check_out_file,
     closes_workspace,
     console,
     err_console,
@@ -20,6 +21,7 @@ from trimtab.cli.output import (
     print_listing,
     usd,
     workspace,
+    writing,
 )
 from trimtab.quality.metrics import num as _num
 
@@ -85,6 +87,10 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
 
     from trimtab.errors import TrimtabError
 
+    # Before the first provider call: a path that cannot take the report would
+    # otherwise fail only after the whole (paid, stored) run.
+    check_out_file(junit, "--junit")
+    check_out_file(markdown, "--markdown")
     ws = workspace()
     targets = [system]
     note = ""
@@ -128,10 +134,6 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
                 for target in targets]
     from trimtab.quality import report as reports
 
-    if junit is not None:
-        junit.write_text(reports.junit(done), encoding="utf-8")
-    if markdown is not None:
-        markdown.write_text(reports.markdown(done, note=note), encoding="utf-8")
     if json_output:
         found = [{"system": r.system, "release": r.release.id, "passed": r.passed,
                   "runs": [run.stored.to_dict() for run in r.runs if run.stored]} for r in done]
@@ -143,6 +145,13 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
     else:
         for report in done:
             print_report(report)
+    # After the summary, so a write that fails anyway (exit 2) loses none of it.
+    if junit is not None:
+        with writing(junit, "--junit"):
+            junit.write_text(reports.junit(done), encoding="utf-8")
+    if markdown is not None:
+        with writing(markdown, "--markdown"):
+            markdown.write_text(reports.markdown(done, note=note), encoding="utf-8")
     if not all(r.passed for r in done):
         raise typer.Exit(1)
 

@@ -8,6 +8,7 @@ import typer
 
 from trimtab.cli.output import (
     Col,
+    check_out_folder,
     console,
     err_console,
     handles_errors,
@@ -15,6 +16,7 @@ from trimtab.cli.output import (
     print_json,
     print_listing,
     workspace,
+    writing,
 )
 
 app = typer.Typer(help="Export evidence bundles and verify them.", no_args_is_help=True)
@@ -44,6 +46,7 @@ def evidence_cmd(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    check_out_folder(out, "--out")
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True,
@@ -53,8 +56,9 @@ def evidence_cmd(
             task = bar.add_task(label, total=total)
             return lambda n: bar.advance(task, n)
 
-        bundle = workspace().export_evidence(system, since=parse_since(since), out=out,
-                                             progress=progress, max_rows=max_rows)
+        with writing(out, "--out"):
+            bundle = workspace().export_evidence(system, since=parse_since(since), out=out,
+                                                 progress=progress, max_rows=max_rows)
     if json_output:
         print_json(bundle.to_dict())
         return

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -86,6 +90,71 @@ def handles_errors(fn):
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+# --- output paths -------------------------------------------------------------
+#
+# A command that writes a file checks its path before the work (an eval's
+# provider calls, an export's queries), so a typo costs nothing; a failure at
+# the write itself still ends in one line and exit 2, never a traceback.
+
+
+def _blocking(path: Path) -> str | None:
+    """Why no folder can be at ``path`` (made if missing), or None if one can."""
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            return None if os.access(folder, os.W_OK | os.X_OK) else \
+                f"cannot write in {folder} (permission denied)"
+        if folder.exists():
+            return f"{folder} is a file, not a folder"
+    return None
+
+
+def check_out_file(path: Path | None, option: str, *, makes_folder: bool = False) -> None:
+    """A file can be written at ``path``: it is not a folder, and its folder exists
+    (or, where the command ``makes_folder``, can be made)."""
+    if path is None:
+        return
+    fix = f"Fix: give {option} a file in {'a' if makes_folder else 'an existing'} folder " \
+        "you can write to."
+    if path.is_dir():
+        raise TrimtabError(f"{option} {path}: is a folder, not a file. {fix}")
+    if makes_folder and not path.parent.exists():
+        why = _blocking(path.parent)
+        if why is not None:
+            raise TrimtabError(f"{option} {path}: {why}. {fix}")
+        return
+    if not path.parent.is_dir():
+        why = _blocking(path.parent) or f"its folder {path.parent} does not exist"
+        raise TrimtabError(f"{option} {path}: {why}. {fix}")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (
+            path.exists() and not os.access(path, os.W_OK)):
+        raise TrimtabError(f"{option} {path}: cannot write it (permission denied). {fix}")
+
+
+def check_out_folder(path: Path | None, option: str) -> None:
+    """A folder is, or can be made, at ``path``."""
+    if path is None:
+        return
+    why = _blocking(path)
+    if why is not None:
+        raise TrimtabError(f"{option} {path}: {why}. Fix: give {option} a folder you can "
+                           "write to (it is made if missing).")
+
+
+@contextmanager
+def writing(path: Path | None, option: str) -> Iterator[None]:
+    """What the checks could not foresee (a full disk, a race, /proc) as one line,
+    exit 2: an error about ``path``, a file in it or its ``.partial`` beside it."""
+    try:
+        yield
+    except OSError as exc:
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        if path is None or not any(n.startswith(str(path)) for n in names):
+            raise
+        raise TrimtabError(f"{option} {path}: cannot write it "
+                           f"({exc.strerror or exc}). Fix: give {option} a path you can "
+                           "write to.") from None
 
 
 def print_json(value: Any) -> None:

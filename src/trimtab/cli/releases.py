@@ -10,12 +10,14 @@ from rich.text import Text
 
 from trimtab.cli.output import (
     Col,
+    check_out_file,
     console,
     handles_errors,
     print_json,
     print_listing,
     when,
     workspace,
+    writing,
 )
 
 
@@ -154,5 +156,7 @@ def artefact(
 
         trimtab artefact 3f2a9c41b7d0 model --out /tmp/churn.joblib
     """
-    path = workspace().fetch_artefact(release_ref, name, out)
+    check_out_file(out, "--out", makes_folder=True)
+    with writing(out, "--out"):
+        path = workspace().fetch_artefact(release_ref, name, out)
     console.print(f"wrote {path} (sha256 verified)")

@@ -91,18 +91,24 @@ class ArtefactStore:
                 "Fix: check artefact_store in trimtab.yaml points where the release was cut."
             )
         digest = hashlib.sha256()
+        if destination.is_dir():
+            raise TrimtabError(f"{destination} is a folder. Fix: name the file to write, "
+                               f"e.g. {destination / 'model.joblib'}.")
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(destination.name + ".partial")
-        with self.fs.open(source, "rb") as reader, open(partial, "wb") as writer:
-            while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
-        if digest.hexdigest() != sha256:
+        try:
+            with self.fs.open(source, "rb") as reader, open(partial, "wb") as writer:
+                while chunk := reader.read(CHUNK):
+                    digest.update(chunk)
+                    writer.write(chunk)
+            if digest.hexdigest() == sha256:
+                partial.replace(destination)
+        finally:  # a failed or corrupted copy leaves nothing beside the target
             partial.unlink(missing_ok=True)
+        if digest.hexdigest() != sha256:
             raise ArtefactCorruptError(
                 f"artefact sha256:{sha256[:12]} in {self.url} is corrupted: its bytes now hash "
                 f"to {digest.hexdigest()[:12]}. Refusing to use it. Fix: restore the file from "
                 "a backup, or cut a new release from the original file."
             )
-        partial.replace(destination)
         return destination
