@@ -125,6 +125,11 @@ def test_exports_are_bounded_and_refuse_what_they_cannot_do_whole(live, tmp_path
                              r"--max-rows 2"):
         ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "a", max_rows=2)
     assert not (tmp_path / "a").exists()
+    for nothing in (0, -1):  # 0 is no row, not the default
+        with pytest.raises(trimtab.TrimtabError, match=f"--max-rows {nothing}: must be at "
+                           "least 1. Fix:"):
+            ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "a", max_rows=nothing)
+    assert not (tmp_path / "a").exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(trimtab.TrimtabError, match="not an empty folder"):

@@ -129,7 +129,8 @@ def export(store: Store, system: str, *, since: datetime, out: Path, actor: str,
         raise TrimtabError(f"--since {since.isoformat()} is in the future or has no time zone. "
                            "Fix: e.g. --since 30d or --since 2026-11-01.")
     if max_rows < 1:
-        raise TrimtabError("--max-rows must be at least 1.")
+        raise TrimtabError(f"--max-rows {max_rows}: must be at least 1. Fix: leave it out "
+                           f"for the default {MAX_ROWS:,}, or give a row count per table.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TrimtabError(f"{out} exists and is not an empty folder: a bundle is written "
                            "whole or not at all. Fix: give --out a new folder.")

@@ -291,7 +291,7 @@ class GovernMethods:
                 return [g.path for g in self.documents(system, out=folder)]
         return evidence.export(self.store, system, since=since, out=out, actor=actor,
                                documents=documents, progress=progress,
-                               max_rows=max_rows or evidence.MAX_ROWS)
+                               max_rows=evidence.MAX_ROWS if max_rows is None else max_rows)
 
     @staticmethod
     def verify_evidence(folder: str | Path, *, expect: str | None = None) -> EvidenceVerdict:
