@@ -124,3 +124,24 @@ def test_an_llm_system_cannot_replace_its_calls_with_given_predictions(live, tmp
     ws, release = live
     with pytest.raises(TrimtabError, match="predictions are for classic models"):
         ws.eval("complaint-router", release=release.id, predictions={"c1": "x"})
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("preds.csv", "id,prediction\nc1,churn\nc2\n",
+     r"preds.csv:3: 1 cells, the header has 2\. Fix: one cell per column"),
+    ("preds.csv", "id,prediction\nc1,churn\nc2,stay,extra\n",
+     r"preds.csv:3: 3 cells, the header has 2"),
+    ("preds.csv", 'id,prediction\n"c1",\n"c2","two\nlines"\nc3,' + "x" * 1_100_000 + "\n",
+     r"preds.csv:5: not valid CSV \(field larger than field limit \(1048576\)\)"),
+    ("preds.jsonl", '{"id": "c1", "prediction": "churn"}\n' + "[" * 50_000 + "\n",
+     r"preds.jsonl:2: lists and objects nested too deep\. Fix: flatten the prediction\."),
+])
+def test_hostile_prediction_files_are_errors_with_the_line_and_store_nothing(
+        ws, project_dir, tmp_path, name, text, message):
+    classic_with_suite(project_dir)
+    release, _ = ws.release(CHURN)
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(TrimtabError, match=message):
+        ws.eval(CHURN, release=release.id, predictions=path)
+    assert ws.eval_runs(CHURN) == []

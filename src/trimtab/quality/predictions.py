@@ -77,7 +77,7 @@ def load(path: Path) -> tuple[dict[str, Any], str]:
 
 def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     rows, problems = [], []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         if len(raw) > MAX_LINE:
@@ -89,6 +89,10 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
             problems.append(f"{path}:{number}: not JSON ({exc.msg}, column {exc.colno}). Fix: "
                             "one object a line, e.g. {\"id\": \"case-1\", \"prediction\": 1}.")
             continue
+        except RecursionError:
+            problems.append(f"{path}:{number}: lists and objects nested too deep. Fix: "
+                            "flatten the prediction.")
+            continue
         if not isinstance(row, dict):
             problems.append(f"{path}:{number}: a line must be a JSON object with `id` and "
                             "`prediction`.")
@@ -99,13 +103,41 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("id", "prediction") if c not in (reader.fieldnames or [])]
+    """Rows by the line they start on; a row of the wrong width is an error, not a
+    prediction of None."""
+    csv.field_size_limit(MAX_LINE)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise TrimtabError(f"{path}:1: not valid CSV ({exc}). Fix: a header row `id,prediction` "
+                           "and one row per case; a cell holds at most 1 MiB.") from None
+    missing = [c for c in ("id", "prediction") if c not in header]
     if missing:
         raise TrimtabError(f"{path}:1: the header has no column {', '.join(missing)} (it has: "
-                           f"{', '.join(reader.fieldnames or []) or 'none'}). Fix: name the "
+                           f"{', '.join(header) or 'none'}). Fix: name the "
                            "columns `id` and `prediction`.")
-    return [(reader.line_num, dict(row)) for row in reader]
+    rows, problems = [], []
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"{path}:{start}: not valid CSV ({exc}). Fix: quote cells that hold "
+                            "commas, quotes or line breaks; a cell holds at most 1 MiB.")
+            break
+        line, start = start, reader.line_num + 1
+        if not row:
+            continue
+        if len(row) != len(header):
+            problems.append(f"{path}:{line}: {len(row)} cells, the header has {len(header)}. "
+                            "Fix: one cell per column; quote cells that contain commas.")
+            continue
+        rows.append((line, dict(zip(header, row, strict=True))))
+    _raise(path, problems)
+    return rows
 
 
 def _raise(path: Path, problems: list[str]) -> None:
