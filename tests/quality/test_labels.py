@@ -324,3 +324,24 @@ def test_mae_and_macro_f1_rules_read_the_labels(classic, project_dir):
     assert f1.state == "firing" and f1.value == pytest.approx(1 / 3)
     rmse = state_of(cycle, "churn-rmse", "churn-model")
     assert rmse.state == "no_data" and "none numeric" in rmse.detail
+
+
+def test_the_labels_page_example_runs_as_written(classic, cli, tmp_path, monkeypatch):
+    """docs/labels.md's keyed file example, against outputs shaped like the demo's
+    churn model ({"churn": ..., "p": ...}: two fields, so it names the prediction's)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "labels.md").read_text()
+    command = re.search(r"^trimtab label --file renewals\.csv .*$", page, re.M).group(0)
+    csv_text = re.search(r"```\n(customer_id,label\n.*?)```", page, re.S).group(1)
+    now = datetime.now(UTC) - timedelta(hours=1)
+    predict(classic, [{"churn": "yes", "p": 0.81}, {"churn": "yes", "p": 0.66}], at=now,
+            tags=[{"customer_id": "C-1042"}, {"customer_id": "C-1043"}])
+    (tmp_path / "renewals.csv").write_text(csv_text)
+    monkeypatch.chdir(tmp_path)
+    out = cli(*shlex.split(command)[1:]).stdout
+    assert "stored 2 labels for churn-model: 2 new, 0 relabelled (latest wins); 1 of them " \
+        "matched the prediction" in out
+    assert out.strip() in page  # the output the page shows
