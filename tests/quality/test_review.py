@@ -35,6 +35,15 @@ def test_weeks():
     assert iso_week(start) == "2026-W01"
     with pytest.raises(trimtab.TrimtabError, match="not an ISO week"):
         week_bounds("2026-49")
+    assert week_bounds("9999-W51")[1].isoformat() == "9999-12-27T00:00:00+00:00"
+    with pytest.raises(trimtab.TrimtabError, match="ends after the year 9999"):
+        week_bounds("9999-W52")  # its Sunday is the last day a time holds
+
+
+def test_the_cli_refuses_a_week_past_the_year_9999(live, cli):
+    refused = cli("review", "sample", "complaint-router", "--week", "9999-W52", expect=2)
+    assert "--week '9999-W52': ends after the year 9999" in refused.output
+    assert "Traceback" not in refused.output
 
 
 def test_sample_review_and_agreement(live, cli, monkeypatch, project_dir):

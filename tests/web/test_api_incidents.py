@@ -5,6 +5,8 @@ releases a hold or overrides a freeze), with 409 for a state that refuses the ch
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
 from tests.helpers import eventually
@@ -21,6 +23,11 @@ def test_freeze_unfreeze_and_release_a_hold(served):
     incident = ws.open_incident(SYSTEM, severity="low", summary="Slow answers")
     assert api.get("/freezes").json() == [] and api.get("/holds").json() == []
 
+    for later in ("9999-12-31T00:00:00", (incident.aware_at + timedelta(minutes=1)).isoformat()):
+        future = api.post(f"/incidents/{incident.id}/freeze", json={"hold_since": later})
+        assert future.status_code == 400 and "--hold-since (hold_since)" in \
+            future.json()["detail"] and "is after incident" in future.json()["detail"]
+    assert api.get("/freezes").json() == [] and api.get("/holds").json() == []
     frozen = api.post(f"/incidents/{incident.id[:6]}/freeze", json={})
     assert frozen.status_code == 200, frozen.text
     body = frozen.json()

@@ -20,6 +20,9 @@ def test_review_a_sampled_call_once_per_reviewer(served):
     url, ws, _ = served
     api = httpx.Client(base_url=f"{url}/api/v1")
     assert api.get(f"/systems/{SYSTEM}/reviews/next").status_code == 400  # no sample yet
+    last = api.post(f"/systems/{SYSTEM}/reviews/sample", json={"week": "9999-W52", "size": 1})
+    assert last.status_code == 400 and "--week '9999-W52': ends after the year 9999" in \
+        last.json()["detail"]
     drawn = api.post(f"/systems/{SYSTEM}/reviews/sample", json={}).json()
     assert drawn["new"] is True and drawn["size"] == 12  # the 12 answered calls
     assert api.post(f"/systems/{SYSTEM}/reviews/sample", json={}).json()["new"] is False

@@ -74,6 +74,16 @@ def freeze(store: Store, project: Project | None, ref: str, *, actor: str,
     """Freeze an open incident's system now (one opened without a freeze)."""
     with store.write() as conn:
         incident = incident_store.get(conn, ref)
+        if since is not None and since.tzinfo is None:
+            raise TrimtabError("--hold-since (hold_since): give a timezone-aware time "
+                               "(datetime.now(UTC)).")
+        if since is not None and since > incident.aware_at:
+            # A hold from later keeps none of the calls the incident is about.
+            raise TrimtabError(
+                f"--hold-since (hold_since) {since.isoformat()} is after incident "
+                f"{incident.id}'s awareness ({incident.aware_at.isoformat()}): the hold must "
+                "cover the calls before the team became aware. Fix: give an earlier time, "
+                "or none for the default.")
         start = since or incident.aware_at - hold_before(project)
         return freeze_in(conn, incident, since=start, actor=actor)
 

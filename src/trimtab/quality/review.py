@@ -46,7 +46,11 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     except ValueError as exc:
         raise TrimtabError(f"--week {week!r}: {exc}.") from None
     start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
-    return start, start + timedelta(days=7)
+    try:
+        return start, start + timedelta(days=7)
+    except OverflowError:  # the week ends past 9999-12-31, the last day a time can hold
+        raise TrimtabError(f"--week {week!r}: ends after the year 9999. Fix: give an "
+                           "earlier week, like 2026-W49.") from None
 
 
 def allocate(counts: dict[str, int], size: int) -> dict[str, int]:
