@@ -179,6 +179,10 @@ def when(moment: datetime) -> str:
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 
 
+#: As trimtab.yaml's spans (alert_rules.MAX_DURATION): "now minus the span" stays a date.
+MAX_SPAN = timedelta(days=3660)
+
+
 def parse_span(value: str, option: str = "--window") -> timedelta:
     """'30m', '24h', '7d', '2w'."""
     match = _RELATIVE.match(value.strip())
@@ -187,7 +191,15 @@ def parse_span(value: str, option: str = "--window") -> timedelta:
             f"{option} {value!r}: not a span. Fix: use a number and a unit, like 30m, 24h, 7d, 2w."
         )
     amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+    try:
+        span = timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]:
+                            amount})
+    except OverflowError:
+        span = None
+    if span is None or span > MAX_SPAN:
+        raise TrimtabError(f"{option} {value!r}: too long; at most 10 years (3660d). Fix: "
+                           "a shorter span, like 30d.")
+    return span
 
 
 def parse_since(value: str | None, option: str = "--since") -> datetime | None:

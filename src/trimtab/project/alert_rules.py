@@ -41,6 +41,9 @@ Metric = Literal[
 ]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+#: The longest span a project field may give: "now minus the span" stays a date.
+MAX_DURATION = timedelta(days=3660)
+MAX_DURATION_TEXT = "10 years (3660d)"
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"}
 
@@ -124,7 +127,19 @@ def parse_duration(value: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{value!r} is not a duration")
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:
+        raise DurationTooLong(f"{value!r} is too long to be a duration") from None
+
+
+class DurationTooLong(ValueError):
+    """A span past what timedelta holds; checks report it as too long, not malformed."""
+
+
+def too_long(span: timedelta) -> bool:
+    """Whether a project field's span is over MAX_DURATION (its checks say so)."""
+    return span > MAX_DURATION
 
 
 def check(spec: ProjectFile, problem) -> None:
@@ -187,6 +202,8 @@ def _check_rule(spec: ProjectFile, name: str, rule: AlertRuleSpec, problem, NAME
             if isinstance(raw, int) and raw != 0:
                 raise ValueError
             delta = parse_duration(str(raw))
+        except DurationTooLong:
+            delta = MAX_DURATION * 2
         except ValueError:
             problem(loc + (field,), f"{raw!r} is not a duration. Fix: a number and a unit: "
                     "30s, 15m, 1h, 24h, 7d" + (" (or 0 for at once)." if field == "for" else "."))
@@ -194,6 +211,9 @@ def _check_rule(spec: ProjectFile, name: str, rule: AlertRuleSpec, problem, NAME
         if delta < minimum:
             problem(loc + (field,), f"{raw!r} is too short: rollups count by the minute. "
                     "Fix: use 1m or more.")
+        if too_long(delta):
+            problem(loc + (field,), f"{raw!r} is too long: at most {MAX_DURATION_TEXT}. "
+                    "Fix: e.g. 1h, 24h or 7d.")
     if rule.comparator not in COMPARATORS:
         flipped = rule.comparator.strip()[::-1]  # => for >=
         hint = (" (An unquoted > starts a YAML text block.)" if not flipped

@@ -17,7 +17,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trimtab import plugins
-from trimtab.project.alert_rules import parse_duration
+from trimtab.project.alert_rules import (
+    MAX_DURATION_TEXT,
+    DurationTooLong,
+    parse_duration,
+    too_long,
+)
 from trimtab.project.naming import NAME, suggest
 from trimtab.runtime.config import SimulateSpec
 
@@ -292,7 +297,11 @@ def check_sampling(system: str, sampling: SamplingSpec | None, environments: lis
         problem(loc + ("sample",), f"{sampling.sample!r} is not a share. Fix: write e.g. "
                 "5% (or 0.05); more than 0, at most 100%.")
     try:
-        sampling.settle_delta  # noqa: B018 - parsing is the check
+        if too_long(sampling.settle_delta):
+            raise DurationTooLong
+    except DurationTooLong:
+        problem(loc + ("settle",), f"{sampling.settle!r} is too long: at most "
+                f"{MAX_DURATION_TEXT}. Fix: e.g. 30s or 1m.")
     except ValueError:
         problem(loc + ("settle",), f"{sampling.settle!r} is not a duration. Fix: e.g. 30s, "
                 "1m, or 0.")

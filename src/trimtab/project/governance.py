@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trimtab.project.alert_rules import parse_duration
+from trimtab.project.alert_rules import (
+    MAX_DURATION,
+    MAX_DURATION_TEXT,
+    DurationTooLong,
+    parse_duration,
+    too_long,
+)
 
 if TYPE_CHECKING:
     from trimtab.project.models import ProjectFile
@@ -137,7 +143,11 @@ def check(spec: ProjectFile, problem) -> None:
 def _span(value: str, loc: tuple, problem) -> None:
     try:
         span = parse_duration(value)
+    except DurationTooLong:
+        span = MAX_DURATION * 2
     except ValueError:
         span = None
     if span is None or span.total_seconds() <= 0:
         problem(loc, f"{value!r} is not a span. Fix: a number and a unit, like 30m, 24h, 7d.")
+    elif too_long(span):
+        problem(loc, f"{value!r} is too long: at most {MAX_DURATION_TEXT}. Fix: e.g. 24h or 7d.")
