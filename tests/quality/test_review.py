@@ -46,6 +46,29 @@ def test_the_cli_refuses_a_week_past_the_year_9999(live, cli):
     assert "Traceback" not in refused.output
 
 
+def test_a_review_is_bounded_as_the_http_route_bounds_it(live, cli):
+    """Labels are short tags (at most 20, 100 characters each, not empty), a comment at
+    most 2000 characters: refused whole from the command line, nothing stored."""
+    ws, _ = live
+    ws.system("complaint-router").run({"customer": "c", "product": "p", "text": "It leaks."})
+    ws.flush()
+    cli("review", "sample", "complaint-router")
+    review = ("review", "next", "complaint-router", "--verdict", "pass")
+    for args, said in [
+        (("-l", ""), "--label '': a label is empty. Fix:"),
+        (("-l", "   "), "--label '': a label is empty. Fix:"),
+        (("-l", "x" * 100_000), "100,000 characters, more than 100. Fix:"),
+        (("-l", "leak,seal"), "holds a comma or a control character. Fix:"),
+        (tuple(a for i in range(21) for a in ("-l", f"tag{i}")), "21 labels, more than 20"),
+        (("-m", "x" * 100_000), "--comment: 100,000 characters, more than 2,000. Fix:"),
+    ]:
+        refused = cli(*review, *args, expect=2).output
+        assert refused.startswith("error: ") and said in refused, (args, refused)
+    assert ws.audit_log(action="review.add") == []
+    done = cli(*review, "-l", "x" * 100, "-m", "y" * 2000)
+    assert "pass: call" in done.output
+
+
 def test_sample_review_and_agreement(live, cli, monkeypatch, project_dir):
     ws, stable = live
     (project_dir / "prompts" / "complaint-router.user.md").write_text(

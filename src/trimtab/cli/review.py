@@ -66,6 +66,9 @@ def next_(
 
         trimtab review next complaint-router
     """
+    from trimtab.quality.review import check_fields
+
+    check_fields([x.strip() for x in label or []], comment)
     ws = workspace()
     while True:
         pending = ws.review_next(system)
@@ -84,7 +87,8 @@ def next_(
             asked = typer.prompt("score 1-5 (enter: none)", default="", show_default=False)
             score_now = int(asked) if asked.strip().isdigit() else None
             labels = [x for x in typer.prompt("labels, comma-separated (enter: none)",
-                                              default="", show_default=False).split(",") if x]
+                                              default="", show_default=False).split(",")
+                      if x.strip()]
             note = typer.prompt("comment (enter: none)", default="", show_default=False) or None
         else:
             score_now, labels, note = score, list(label or []), comment

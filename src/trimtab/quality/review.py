@@ -150,12 +150,21 @@ def next_call(store: Store, system: str, reviewer: str) -> Pending | None:
                        flag_store.for_call(conn, todo[0]))
 
 
+#: What one review may hold, the same from the CLI, Python and the HTTP review route
+#: (web/work_schemas.py ReviewIn): a label is a short tag to count by, not prose.
+MAX_LABELS = 20
+MAX_LABEL = 100
+MAX_COMMENT = 2000
+_BAD_LABEL = re.compile(r"[\x00-\x1f\x7f,]")
+
+
 def record(store: Store, call_id: str, *, reviewer: str, verdict: str, score: int | None,
            labels: list[str], comment: str | None) -> Review:
     if verdict not in ("pass", "fail"):
         raise TrimtabError(f"verdict {verdict!r}: use pass or fail.")
     if score is not None and not 1 <= score <= 5:
         raise TrimtabError(f"score {score}: use 1 to 5.")
+    check_fields(labels, comment)
     with store.write() as conn:
         call = call_store.get(conn, call_id)
         sample = review_store.latest_sample(conn, system=call.system)
@@ -163,6 +172,31 @@ def record(store: Store, call_id: str, *, reviewer: str, verdict: str, score: in
             else None
         return review_store.add(conn, call, reviewer=reviewer, verdict=verdict, score=score,
                                 labels=labels, comment=comment, sample_id=in_sample)
+
+
+def check_fields(labels: list[str], comment: str | None) -> None:
+    """Refuse labels and a comment a review may not hold (before a command shows a
+    call it will not be able to record)."""
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise TrimtabError(f"--comment: {len(comment):,} characters, more than "
+                           f"{MAX_COMMENT:,}. Fix: shorten it; a review's comment says why "
+                           "in a few sentences.")
+    if comment is not None and "\x00" in comment:
+        raise TrimtabError("--comment holds a NUL character. Fix: remove it.")
+    if len(labels) > MAX_LABELS:
+        raise TrimtabError(f"--label: {len(labels)} labels, more than {MAX_LABELS}. Fix: keep "
+                           "the ones to count reviews by.")
+    for label in labels:
+        shown = f"{label[:40]!r}{'…' if len(label) > 40 else ''}"
+        if not label.strip():
+            raise TrimtabError("--label '': a label is empty. Fix: give a word, or leave "
+                               "--label out.")
+        if len(label) > MAX_LABEL:
+            raise TrimtabError(f"--label {shown}: {len(label):,} characters, more than "
+                               f"{MAX_LABEL}. Fix: a short tag; say more with --comment.")
+        if _BAD_LABEL.search(label):
+            raise TrimtabError(f"--label {shown}: holds a comma or a control character. "
+                               "Fix: give each label with its own --label.")
 
 
 def flag(store: Store, call_id: str, *, actor: str, reason: str | None = None,
