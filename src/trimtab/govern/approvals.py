@@ -152,8 +152,8 @@ def _other_release(conn, request: ApprovalRequest, ref: str) -> str | None:
     if len(ref) < MIN_RELEASE_REF:
         raise TrimtabError(
             f"--release {ref!r}: too short to name the release you reviewed. Fix: give at "
-            f"least {MIN_RELEASE_REF} characters of its id, e.g. --release "
-            f"{request.release_id[:12]} (`trimtab approvals` shows it).")
+            f"least {MIN_RELEASE_REF} characters of its id (`trimtab releases "
+            f"{request.system}` lists them).")
     try:
         named = release_store.resolve(conn, ref, system=request.system)
     except NotFound:
