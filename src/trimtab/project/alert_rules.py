@@ -49,7 +49,7 @@ _SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "proxy-authorization
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class ChannelSpec(_Strict):
@@ -84,7 +84,8 @@ class RunSpec(_Strict):
 
 
 class AlertRuleSpec(_Strict):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     description: str = ""
     system: str | None = Field(None, description="absent: every declared system, each alone")

@@ -226,6 +226,7 @@ def _fix(kind: str) -> str:
         "dict_type": "write a mapping of `key: value` lines, indented under this key.",
         "list_type": "write a list, one `- item` per line.",
         "float_type": "write a number.",
+        "finite_number": "write a number; .nan and .inf would switch this check off.",
     }.get(kind, "see docs/project-file.md for this field.")
 
 

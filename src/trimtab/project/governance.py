@@ -28,7 +28,7 @@ Risk = Literal["minimal", "limited", "high"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class AuditSpec(_Strict):

@@ -45,7 +45,7 @@ BUILTIN_PROVIDERS = {"simulated": "simulated"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 #: In every provider snapshot; the other fields appear only when set, so
