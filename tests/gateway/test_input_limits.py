@@ -77,6 +77,51 @@ def test_raw_bodies_json_encoders_refuse_are_400s(gateway):
         assert error_of(chat(http, raw))["code"] in ("invalid_json", "invalid_unicode")
 
 
+def test_a_number_past_a_doubles_range_is_refused_not_stored_as_null(gateway):
+    """1e999 parses as Infinity, which JSON cannot carry: a 400, as a literal Infinity is."""
+    ws, http = gateway
+    for literal in (b"1e999", b"-1E+400", b"1" + b"0" * 400 + b".5"):
+        record = http.post("/api/v1/records", content=b'{"system": "complaint-router", '
+                           b'"latency_ms": 1, "inputs": {"x": [1, ' + literal + b"]}}")
+        assert error_of(record)["code"] == "invalid_json", literal
+        assert "too large for a 64-bit float" in error_of(record)["message"]
+    big = chat(http, b'{"model": "trimtab/complaint-router", "messages": [{"role": "user", '
+               b'"content": "hi"}], "x_extra": 1e400}')
+    assert error_of(big)["code"] == "invalid_json"
+    fine = http.post("/api/v1/records", content=b'{"system": "complaint-router", '
+                     b'"latency_ms": 1, "inputs": {"x": 1e308, "y": 1e-999, "e100": "e100"}}')
+    assert fine.status_code == 200, fine.text
+    assert ws.flush() and [json.loads(c.request) for c in ws.calls(limit=5)] == [
+        {"x": 1e308, "y": 0.0, "e100": "e100"}]
+
+
+def test_tags_are_bounded_in_the_header_as_in_the_body(gateway):
+    """X-Trimtab-Tags holds at most gateway.limits.max_items tags, as a body's ``tags``
+    does; a tag's key and value at most what the cost rollups keep."""
+    ws, http = gateway
+    record = {"system": SYSTEM, "latency_ms": 1, "inputs": {"x": 1}}
+    many = ",".join(f"t{i}=v" for i in range(10_001))
+    hello = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    for answer in (http.post("/api/v1/records", json=record, headers={"X-Trimtab-Tags": many}),
+                   chat(http, hello, **{"X-Trimtab-Tags": many})):
+        error = error_of(answer)
+        assert error["code"] == "array_above_max_length"
+        assert error["param"] == "X-Trimtab-Tags" and "max_items" in error["message"]
+    long_value = http.post("/api/v1/records", json=record,
+                           headers={"X-Trimtab-Tags": "team=" + "x" * 201})
+    assert error_of(long_value)["param"] == "X-Trimtab-Tags"
+    assert "at most 96 and 200" in error_of(long_value)["message"]
+    in_body = http.post("/api/v1/records", json={**record, "tags": {"team": "x" * 2_000_000}})
+    assert error_of(in_body)["param"].startswith("tags")
+    key_in_body = http.post("/api/v1/records", json={**record, "tags": {"k" * 97: "v"}})
+    assert error_of(key_in_body)["param"].startswith("tags")
+    fine = http.post("/api/v1/records", json={**record, "tags": {"k" * 96: "v" * 200}},
+                     headers={"X-Trimtab-Tags": "team=support, channel=email"})
+    assert fine.status_code == 200, fine.text
+    assert ws.flush() and [json.loads(c.tags) for c in ws.calls(limit=5)] == [
+        {"team": "support", "channel": "email", "k" * 96: "v" * 200}]
+
+
 def test_400000_messages_are_refused_on_their_count(gateway):
     _, http = gateway
     body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}] * 400_000}

@@ -8,8 +8,9 @@ developer an afternoon.
 
 Before any of that, ``check_limits`` bounds what a body may hold (nesting,
 array and object sizes, string lengths: ``gateway.limits``), and ``parse_json``
-refuses what JSON or UTF-8 cannot carry (NaN, lone surrogates), so no request
-can make a later step recurse, stall, fail to encode or fail to store.
+refuses what JSON or UTF-8 cannot carry (NaN, Infinity, a number past a double's range,
+lone surrogates), so no request can make a later step recurse, stall, fail to encode or
+fail to store.
 """
 
 from __future__ import annotations
@@ -179,9 +180,12 @@ def parse_json(raw: bytes) -> Any:
     if not raw:
         raise bad_request("the request body is empty; send a JSON object", code="invalid_json")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         pass
+    else:
+        _check_finite(raw, value)
+        return value
     try:
         value = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
@@ -190,11 +194,42 @@ def parse_json(raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise GatewayError(400, f"the request body is not valid JSON: {exc}"[:300],
                            code="invalid_json") from None
+    _check_finite(raw, value)
     if _has_lone_surrogate(value):
         raise GatewayError(400, "the request body holds a lone surrogate (an escape such as "
                            "\\ud800 without its pair), which is not Unicode text; send the "
                            "character itself or its full pair", code="invalid_unicode")
     return value
+
+
+#: A number literal past a double's range (1e999, or 400 digits): both parsers read it
+#: as Infinity. Every such literal has an exponent of 3 digits or a run of 200 digits
+#: (a 2-digit exponent adds at most 99 to its digits' 10^(N-1)), so a body without one
+#: holds no infinity and is not walked.
+_HUGE_NUMBER = re.compile(rb"[eE][+-]?[0-9]{3}|[0-9]{200}")
+_INFINITY = float("inf")
+
+
+def _check_finite(raw: bytes, value: Any) -> None:
+    if _HUGE_NUMBER.search(raw) is None or not _has_infinity(value):
+        return
+    raise GatewayError(400, "the request body holds a number too large for a 64-bit float "
+                       "(such as 1e999), which would be Infinity, and JSON cannot carry it; "
+                       "send it as a string", code="invalid_json")
+
+
+def _has_infinity(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is float and (value == _INFINITY or value == -_INFINITY):
+            return True
+    return False
 
 
 def _no_constant(name: str) -> Any:
@@ -289,6 +324,12 @@ def _past_limit(path: list, what: str, setting: str, code: str) -> GatewayError:
 
 
 _Tokens = Annotated[int, Field(ge=0, le=2**31 - 1)]
+#: A tag's key and value, as the cost rollups keep them ("tag:KEY" in 100 characters, the
+#: value in 200): longer ones would be cut there and their costs merged.
+MAX_TAG_KEY = 96
+MAX_TAG_VALUE = 200
+_Tags = dict[Annotated[str, Field(min_length=1, max_length=MAX_TAG_KEY)],
+             Annotated[str, Field(max_length=MAX_TAG_VALUE)]]
 
 
 class RecordBody(BaseModel):
@@ -307,7 +348,7 @@ class RecordBody(BaseModel):
     error: str | None = None
     model: Annotated[str, Field(max_length=200)] | None = None
     user: Annotated[str, Field(max_length=200)] | None = None
-    tags: dict[str, str] | None = None
+    tags: _Tags | None = None
     provider: Annotated[str, Field(max_length=100)] | None = None
     http_status: Annotated[int, Field(ge=100, le=599)] | None = None
     ttft_ms: Annotated[float, Field(ge=0, lt=1e9, allow_inf_nan=False)] | None = None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from trimtab import jsontext
 from trimtab.errors import RecordingUnavailable
+from trimtab.gateway import bodies
 from trimtab.gateway.bodies import check_chat, check_limits
 from trimtab.gateway.errors import GatewayError, bad_request, from_exception
 from trimtab.project.models import BUILTIN_PROVIDERS
@@ -75,7 +76,7 @@ def requester_of(request: Request, key: ApiKey | None, project: Project,
     if user is not None and len(user) > MAX_USER:
         raise bad_request(f"X-Trimtab-User: {len(user)} characters; at most {MAX_USER}",
                           "X-Trimtab-User")
-    tags = parse_tags(request.header(b"x-trimtab-tags"))
+    tags = parse_tags(request.header(b"x-trimtab-tags"), project.spec.gateway.limits.max_items)
     if key is not None and key.tags:
         tags = {**(tags or {}), **key.tags}
     return Requester(key, env, user or None, tags or None)
@@ -91,19 +92,30 @@ def check_env_allowed(key: ApiKey | None, env: str, param: str = "X-Trimtab-Env"
                            param=param, code="env_not_allowed")
 
 
-def parse_tags(header: str | None) -> dict[str, str] | None:
-    """``X-Trimtab-Tags: team=support,channel=email``."""
+def parse_tags(header: str | None, max_items: int) -> dict[str, str] | None:
+    """``X-Trimtab-Tags: team=support,channel=email``, bounded as a body's ``tags`` is
+    (``gateway.limits.max_items`` tags, keys and values as the rollups keep them)."""
     if not header:
         return None
-    tags = {}
+    tags: dict[str, str] = {}
     for item in header.split(","):
         name, sep, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if not item.strip():
             continue
         if not sep or not name:
-            raise bad_request(f"X-Trimtab-Tags: {item.strip()!r} is not KEY=VALUE; send e.g. "
-                              "`X-Trimtab-Tags: team=support,channel=email`", "X-Trimtab-Tags")
+            raise bad_request(f"X-Trimtab-Tags: {item.strip()[:60]!r} is not KEY=VALUE; send "
+                              "e.g. `X-Trimtab-Tags: team=support,channel=email`",
+                              "X-Trimtab-Tags")
+        if len(name) > bodies.MAX_TAG_KEY or len(value) > bodies.MAX_TAG_VALUE:
+            raise bad_request(f"X-Trimtab-Tags: tag {name[:40]!r}: a key of {len(name)} and "
+                              f"a value of {len(value)} characters; at most "
+                              f"{bodies.MAX_TAG_KEY} and {bodies.MAX_TAG_VALUE}",
+                              "X-Trimtab-Tags")
+        if name not in tags and len(tags) == max_items:
+            raise GatewayError(400, f"X-Trimtab-Tags: more than {max_items} tags "
+                               "(gateway.limits.max_items)", param="X-Trimtab-Tags",
+                               code="array_above_max_length")
         tags[name] = value
     return tags
 
