@@ -358,3 +358,20 @@ def test_passthrough_is_a_reserved_system_name(project_dir):
     problems = problems_of(path)
     assert any("systems.passthrough: 'passthrough' is reserved" in p and "rename" in p
                for p in problems)
+
+
+def test_a_prompt_file_over_one_mib_is_refused_at_its_line(project_dir):
+    """Every release stores its prompts whole: a stray 60 MB export named as a
+    prompt would be copied into each one."""
+    prompt = project_dir / "prompts" / "complaint-router.system.md"
+    prompt.write_bytes(b"x" * (1024 * 1024 + 1))
+    path = project_dir / "trimtab.yaml"
+    [problem] = problems_of(path)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), start=1)
+                if "system: prompts/complaint-router.system.md" in text)
+    assert problem.startswith(f"trimtab.yaml:{line}:")
+    assert ("systems.complaint-router.release.prompts.system: prompt file "
+            "'prompts/complaint-router.system.md' is 1,048,577 bytes; at most 1,048,576. "
+            "Fix: shorten it") in problem
+    prompt.write_bytes(b"x" * (1024 * 1024))
+    assert trimtab.load_project(path).system("complaint-router")

@@ -30,9 +30,11 @@ from trimtab.project.models import (
     BUILTIN_PROVIDERS,
     FallbackSpec,
     ProjectFile,
+    PromptTooLarge,
     RedactRuleSpec,
     ReleaseSpec,
     SystemSpec,
+    read_prompt,
 )
 from trimtab.project.naming import NAME
 from trimtab.project.naming import suggest as _suggest
@@ -510,7 +512,10 @@ def _check_system(
                         "Fix: create it or correct the path, relative to trimtab.yaml.")
             elif section == "prompts":
                 try:
-                    target.read_text(encoding="utf-8")
+                    read_prompt(target)
+                except PromptTooLarge as exc:
+                    problem(file_loc, f"prompt file {rel!r} is {exc}. Fix: shorten it; "
+                            "reference material belongs in the call's input, not the prompt.")
                 except UnicodeDecodeError:
                     problem(file_loc, f"prompt file {rel!r} is not UTF-8 text.")
     _check_simulate(release, rloc, problem)

@@ -273,3 +273,27 @@ class Project:
         return {
             "name": name, "kind": BUILTIN_PROVIDERS[name], "base_url": None, "api_key_env": None,
         }
+
+
+#: A prompt is text a model reads, stored whole in every release that uses it.
+MAX_PROMPT_BYTES = 1024 * 1024
+
+
+class PromptTooLarge(ValueError):
+    def __init__(self, size: int):
+        super().__init__(f"{size:,} bytes; at most {MAX_PROMPT_BYTES:,}")
+        self.size = size
+
+
+def read_prompt(path: Path) -> str:
+    """A prompt file's text (universal newlines, as release ids have always been
+    computed), read with a bound; PromptTooLarge past MAX_PROMPT_BYTES,
+    UnicodeDecodeError when it is not UTF-8."""
+    size = path.stat().st_size
+    if size > MAX_PROMPT_BYTES:
+        raise PromptTooLarge(size)
+    with path.open(encoding="utf-8") as handle:
+        text = handle.read(MAX_PROMPT_BYTES + 1)
+    if len(text.encode("utf-8")) > MAX_PROMPT_BYTES:  # it grew since stat
+        raise PromptTooLarge(path.stat().st_size)
+    return text

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from trimtab.errors import TrimtabError
 from trimtab.jsontext import canonical_json, sha256_hex
-from trimtab.project.models import Project
+from trimtab.project.models import Project, PromptTooLarge, read_prompt
 from trimtab.releases.artefacts import ArtefactStore, file_sha256
 
 SPEC_FORMAT = 1
@@ -28,7 +29,7 @@ def resolve_spec(project: Project, system: str, artefacts: ArtefactStore | None 
         "model": release.model,
         "params": dict(release.params),
         "prompts": {
-            name: {"path": rel, "content": (project.root / rel).read_text(encoding="utf-8")}
+            name: {"path": rel, "content": _prompt(project, system, name, rel)}
             for name, rel in release.prompts.items()
         },
         "fallbacks": [
@@ -47,6 +48,16 @@ def resolve_spec(project: Project, system: str, artefacts: ArtefactStore | None 
         stored = artefacts.put(source) if artefacts is not None else file_sha256(source)
         spec["artefacts"][name] = {"path": rel, "sha256": stored.sha256, "size": stored.size}
     return spec
+
+
+def _prompt(project: Project, system: str, name: str, rel: str) -> str:
+    """The prompt's text; a file that outgrew its bound since the project was
+    loaded is refused here too, before any release stores it."""
+    try:
+        return read_prompt(project.root / rel)
+    except PromptTooLarge as exc:
+        raise TrimtabError(f"systems.{system}.release.prompts.{name}: prompt file {rel!r} is "
+                           f"{exc}. Fix: shorten it, then release again.") from None
 
 
 def release_id(spec: dict) -> tuple[str, str]:
