@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -49,11 +50,14 @@ def start(project_dir, database_url, *args: str) -> tuple[subprocess.Popen, str]
         port = free_port()
         env = {**os.environ, "TRIMTAB_PROJECT": str(project_dir),
                "TRIMTAB_DATABASE_URL": database_url}
+        # A session of its own: a start that fails is ended with every worker it forked,
+        # which would otherwise keep the output pipe open and the read below waiting.
         process = subprocess.Popen(
             [sys.executable, "-c", "from trimtab.cli import main; main()", *args,
-             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # workers on two loaded cores: seconds each
         while True:
             try:
                 if httpx.get(f"{url}/healthz").status_code == 200 and listens(process.pid, port):
@@ -61,8 +65,9 @@ def start(project_dir, database_url, *args: str) -> tuple[subprocess.Popen, str]
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                output = process.communicate(timeout=30)[0].decode()
                 if process.returncode != -9 and "address already in use" in output.lower():
                     break  # taken between free_port() and the child's bind: another port
                 raise AssertionError("did not start:\n" + output)

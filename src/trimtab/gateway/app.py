@@ -25,12 +25,14 @@ from trimtab.gateway import chat, labels, records
 from trimtab.gateway.bodies import parse_json
 from trimtab.gateway.budget_guard import BudgetGuard
 from trimtab.gateway.errors import GatewayError, from_exception
-from trimtab.gateway.keyring import KeyRing
+from trimtab.gateway.keyring import KeyRing, unauthorized
+from trimtab.gateway.origin import SAFE_METHODS, cross_origin, host_allowed, host_name
 from trimtab.sdk.call_options import Direct
 
 if TYPE_CHECKING:
     from trimtab.project.models import Project
     from trimtab.store.deployments import Deployment
+    from trimtab.store.keys import ApiKey
     from trimtab.workspace import Workspace
 
 log = logging.getLogger("trimtab.gateway")
@@ -89,8 +91,11 @@ class Gateway:
     """``Gateway(ws)`` is an ASGI app; run it with ``trimtab gateway`` or any ASGI server."""
 
     def __init__(self, ws: Workspace, *, key_ttl: float = 2.0, owns_workspace: bool = False,
-                 owns_process: bool = False, budget_ttl: float = 15.0):
+                 owns_process: bool = False, budget_ttl: float = 15.0,
+                 hosts: frozenset[str] | None = None):
         self.ws = ws
+        #: Host names answered while no key exists (origin.local_hosts); None: any.
+        self.hosts = hosts
         self.owns_process = owns_process
         self.keys = KeyRing(ws, key_ttl)
         self.budgets = BudgetGuard(ws, budget_ttl)
@@ -222,20 +227,40 @@ class Gateway:
 
     # --- routes -------------------------------------------------------------------
 
-    async def _chat(self, request: Request, send: Send) -> None:
+    async def _key(self, request: Request) -> ApiKey | None:
+        """The caller's key; None while the gateway is open (no key exists), and then
+        only for a request no web page could have sent (origin.py)."""
         key = await self.keys.check(request.header_bytes(b"authorization"))
+        if key is None:
+            host = request.header(b"host")
+            if not host_allowed(self.hosts, host):
+                raise GatewayError(403, f"host {host_name(host or '') or host!r} is not "
+                                   "served while the gateway is open (no API key exists): "
+                                   "call it as 127.0.0.1 or localhost, or create a key "
+                                   "(`trimtab keys create APP --env ENV`).",
+                                   type="permission_error", code="host_not_allowed")
+            if request.scope["method"] not in SAFE_METHODS and cross_origin(
+                    dict(request.scope["headers"])):
+                raise GatewayError(403, "cross-origin request refused: a web page may not "
+                                   "call a gateway that is open (no API key exists). Fix: "
+                                   "call it from your application, or create a key.",
+                                   type="permission_error", code="cross_origin")
+        return key
+
+    async def _chat(self, request: Request, send: Send) -> None:
+        key = await self._key(request)
         body = parse_json(await request.body())
         await chat.chat_completions(self, request, key, body, send)
 
     async def _models(self, request: Request, send: Send) -> None:
-        key = await self.keys.check(request.header_bytes(b"authorization"))
+        key = await self._key(request)
         models = chat.model_list(self.project(), key)
         await self.send_json(send, 200, json.dumps({"object": "list", "data": models}).encode())
 
     async def _model_by_id(self, request: Request, send: Send) -> None:
         if request.scope["method"] != "GET":
             return await self._not_found(request, send)
-        key = await self.keys.check(request.header_bytes(b"authorization"))
+        key = await self._key(request)
         wanted = request.scope["path"][len("/v1/models/"):]
         for model in chat.model_list(self.project(), key):
             if model["id"] == wanted:
@@ -244,13 +269,19 @@ class Gateway:
                            "them", param="model", code="model_not_found")
 
     async def _records(self, request: Request, send: Send) -> None:
-        key = await self.keys.check(request.header_bytes(b"authorization"))
+        key = await self._key(request)
         body = parse_json(await request.body())
         ids = records.record_all(self, request, key, body)
         await self.send_json(send, 200, json.dumps({"ids": ids}).encode())
 
     async def _labels(self, request: Request, send: Send) -> None:
-        key = await self.keys.check(request.header_bytes(b"authorization"))
+        key = await self._key(request)
+        if key is None and await asyncio.to_thread(self.ws.users):
+            # Labels are a reviewer's change (govern/roles.py): once there are users,
+            # an open gateway is no one to store them as.
+            raise unauthorized("storing labels needs an API key while users exist. Fix: "
+                               "`trimtab keys create APP --env ENV --system SYSTEM`, and send "
+                               "`Authorization: Bearer <key>`.")
         body = parse_json(await request.body())
         done = await labels.label_all(self, key, body)
         await self.send_json(send, 200, json.dumps(done).encode())
@@ -262,7 +293,7 @@ class Gateway:
 
         project = self.ws.recent_project()
         if project is None or project.spec.gateway.metrics != "public":
-            await self.keys.check(request.header_bytes(b"authorization"))
+            await self._key(request)
         if self.registry is None:
             self.registry = install_prometheus(self.ws)
         body, content_type = await asyncio.to_thread(

@@ -40,9 +40,11 @@ def fast_http() -> str:
 
 def worker_app() -> Gateway:
     """The app factory each worker process calls (``uvicorn --factory``)."""
+    from trimtab.gateway.origin import local_hosts
     from trimtab.workspace import connect
 
-    return Gateway(connect(), owns_workspace=True, owns_process=True)
+    return Gateway(connect(), owns_workspace=True, owns_process=True,
+                   hosts=local_hosts(os.environ.get("TRIMTAB_SERVE_HOST", "127.0.0.1")))
 
 
 def _settings(grace: float) -> dict:
@@ -78,6 +80,7 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
             if ws.project_file is not None:
                 os.environ["TRIMTAB_PROJECT"] = str(ws.project_file)
             os.environ["TRIMTAB_DATABASE_URL"] = ws.database_url
+            os.environ["TRIMTAB_SERVE_HOST"] = host
             if on_ready is not None:
                 on_ready()
             from trimtab.gateway.workers import run_workers
@@ -90,7 +93,9 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 4000, workers: int
             from trimtab.gateway.workers import Server
 
             if app is None:
-                app = Gateway(ws, owns_process=True)
+                from trimtab.gateway.origin import local_hosts
+
+                app = Gateway(ws, owns_process=True, hosts=local_hosts(host))
             server = Server(uvicorn.Config(app, host=host, port=port, **_settings(grace)))
             if on_ready is not None:
                 _call_when_started(server, on_ready)

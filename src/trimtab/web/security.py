@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import HTTPException, Request
 
 from trimtab.gateway.errors import GatewayError
+from trimtab.gateway.origin import LOOPBACK, SAFE_METHODS, cross_origin, host_allowed, host_name
 from trimtab.store.identities import TOKEN_PREFIX
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
 USERS_TTL = 2.0  # seconds local mode trusts its last look for users
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 #: Nothing from another origin, no inline script or style, no framing.
 CONTENT_SECURITY_POLICY = (
@@ -203,11 +202,9 @@ class Guard:
         return Caller(key=key, via="token", users_exist=await self._users_exist())
 
     def check_host(self, request: Request) -> None:
-        if self.hosts is None:
-            return
-        host = (request.headers.get("host") or "").lower()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name not in self.hosts:
+        header = request.headers.get("host")
+        if not host_allowed(self.hosts, header):
+            name = host_name(header or "") or header
             raise HTTPException(403, f"host {name!r} is not served in local mode (no keys, "
                                 "no users): open it as http://127.0.0.1 or localhost, or "
                                 "add a user (`trimtab users add`) to serve other names.")
@@ -306,7 +303,7 @@ class SecurityHeaders:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if scope["method"] not in SAFE_METHODS and _cross_origin(scope):
+        if scope["method"] not in SAFE_METHODS and cross_origin(dict(scope["headers"])):
             body = b'{"detail":"cross-origin request refused"}'
             await send({"type": "http.response.start", "status": 403, "headers": [
                 (b"content-type", b"application/json"),
@@ -327,15 +324,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _cross_origin(scope: dict) -> bool:
-    headers = dict(scope["headers"])
-    site = headers.get(b"sec-fetch-site")
-    if site is not None and site not in (b"same-origin", b"none"):
-        return True
-    origin = headers.get(b"origin")
-    if origin is None:
-        return False  # not a browser, or a same-origin GET-like navigation
-    host = headers.get(b"host", b"")
-    return origin.split(b"://", 1)[-1] != host

@@ -9,12 +9,11 @@ API, ``/readyz``, ``/openapi.json``, ``/docs``) goes to the web app.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from trimtab.gateway.app import Gateway
-from trimtab.web.security import LOOPBACK
+from trimtab.gateway.origin import local_hosts
 
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
@@ -66,19 +65,9 @@ def build(ws: Workspace, *, host: str = "127.0.0.1", owns_workspace: bool = Fals
     the address served: on a loopback one, local mode answers loopback names only."""
     from trimtab.web.app import create_app
 
-    gateway = Gateway(ws, owns_workspace=owns_workspace, owns_process=owns_process)
-    return Router(gateway, create_app(ws, gateway.keys, hosts=local_hosts(host)))
-
-
-def local_hosts(host: str) -> frozenset[str] | None:
-    """Host names the web app answers in local mode: loopback names, and the
-    address served; None (any) when bound to every address on purpose."""
-    try:
-        if ipaddress.ip_address(host).is_unspecified:
-            return None
-    except ValueError:
-        pass
-    return LOOPBACK | {host.lower()}
+    hosts = local_hosts(host)
+    gateway = Gateway(ws, owns_workspace=owns_workspace, owns_process=owns_process, hosts=hosts)
+    return Router(gateway, create_app(ws, gateway.keys, hosts=hosts))
 
 
 def worker_app() -> Router:
