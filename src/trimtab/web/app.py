@@ -30,6 +30,7 @@ from trimtab import __version__
 from trimtab.errors import Conflict, NotFound, StoreUnavailable, TrimtabError
 from trimtab.govern.roles import PermissionDenied
 from trimtab.web import api, api_incidents, api_work, incident_pages, pages, work_pages
+from trimtab.web.body_limit import MAX_BODY, BodyLimit
 from trimtab.web.schemas import Problem, Ready
 from trimtab.web.security import Guard, LoginRequired, SecurityHeaders, load_secret
 from trimtab.web.views import render, templates
@@ -49,14 +50,16 @@ and no user exist, the server runs in single-user local mode and needs none."""
 
 
 def create_app(ws: Workspace, keys: KeyRing, *, hosts: frozenset[str] | None = None,
-               secret: bytes | None = None) -> FastAPI:
-    """The web app over ``ws``; callers are checked against ``keys`` (the gateway's)."""
+               secret: bytes | None = None, max_body: int = MAX_BODY) -> FastAPI:
+    """The web app over ``ws``; callers are checked against ``keys`` (the gateway's);
+    a request body over ``max_body`` bytes is refused (413) as it arrives."""
     app = FastAPI(title="trimtab", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.ws = ws
     app.state.guard = Guard(ws, keys, secret or load_secret(ws), hosts)
     app.state.ready = False
     app.state.templates = templates()
+    app.add_middleware(BodyLimit, max_body=max_body)  # inside: its 413 gets the headers
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(api_work.router, prefix="/api/v1")
