@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -140,6 +141,13 @@ def test_metrics_series_alerts_and_drift(served):
     series = api.get("/metrics/series", params={"window": "1h", "system": SYSTEM}).json()
     assert series["step_seconds"] == 60
     assert sum(p["calls"] for p in series["points"]) == 13
+    # A series has at most 200 points of at most a day: 200 days, where /metrics takes 400.
+    assert api.get("/metrics/series", params={"window": "200d"}).json()["step_seconds"] == 86400
+    too_long = api.get("/metrics/series", params={"window": "201d"})
+    assert too_long.status_code == 400 and "200 days or fewer" in too_long.json()["detail"]
+    assert api.get("/metrics", params={"window": "400d"}).status_code == 200
+    assert "a series up to 200 days" in (Path(__file__).parents[2] / "docs" / "web.md"
+                                         ).read_text()
     assert api.get("/alerts/states").json() == []
     assert api.get("/alerts/events").json() == []
     assert api.get(f"/systems/{SYSTEM}/drift").json() == []
