@@ -122,6 +122,42 @@ def test_tags_are_bounded_in_the_header_as_in_the_body(gateway):
         {"team": "support", "channel": "email", "k" * 96: "v" * 200}]
 
 
+def test_a_body_trickled_in_is_cut_off_at_the_deadline(gateway, monkeypatch):
+    """A byte every 0.3 s would hold the connection for ever: 408 once the body has
+    taken BODY_SECONDS (30 s; 1 s here), and the connection is closed."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from trimtab.gateway import app
+
+    monkeypatch.setattr(app, "BODY_SECONDS", 1.0)
+    _, http = gateway
+    where = urlsplit(str(http.base_url))
+    started = time.monotonic()
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        sock.sendall(f"POST /api/v1/records HTTP/1.1\r\nHost: {where.netloc}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n".encode())
+        answer = b""
+        for byte in b'{"system": ':
+            sock.sendall(bytes([byte]))
+            time.sleep(0.3)
+            sock.setblocking(False)
+            try:
+                answer += sock.recv(65536)
+                break
+            except BlockingIOError:
+                pass
+            finally:
+                sock.setblocking(True)
+        while data := sock.recv(65536):  # then the server closes the connection
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b'"code":"body_timeout"' in answer.replace(b" ", b"")
+    assert b"did not arrive within 1 s" in answer
+    assert time.monotonic() - started < 5
+
+
 def test_400000_messages_are_refused_on_their_count(gateway):
     _, http = gateway
     body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}] * 400_000}

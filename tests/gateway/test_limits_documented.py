@@ -68,6 +68,8 @@ def fixed_limits() -> dict[str, tuple[str, str]]:
         "Caller.aclose(timeout)": ("shadow calls still running at shutdown",
                                    f"{default(Caller.aclose, 'timeout'):g} s"),
         "trimtab.gateway.app.MAX_BODY": ("a request body", size(app.MAX_BODY)),
+        "trimtab.gateway.app.BODY_SECONDS": ("a request body's arrival",
+                                             f"{app.BODY_SECONDS:g} s"),
         "trimtab.gateway.app.MAX_DIRECT": ("passthrough model names remembered",
                                            f"{app.MAX_DIRECT:,}"),
         "trimtab.gateway.bodies.MAX_RECORDS": ("records in one",

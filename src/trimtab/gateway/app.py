@@ -41,6 +41,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 MAX_BODY = 32 << 20  # images as base64 are big; a runaway client is bigger
+BODY_SECONDS = 30.0  # to read a whole request body: 32 MiB at 1 MB/s, with room to spare
 MAX_DIRECT = 1024  # distinct passthrough model names remembered
 RECORDER_INTERVAL = 0.25  # seconds between the recorder's batches
 
@@ -70,21 +71,30 @@ class Request:
         return value.decode("latin-1").strip() if value is not None else None
 
     async def body(self) -> bytes:
+        """The whole body, within MAX_BODY bytes and BODY_SECONDS: a client trickling a
+        byte every few seconds would otherwise hold its connection, and what it sent,
+        for ever."""
         parts: list[bytes] = []
         size = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            part = message.get("body", b"")
-            size += len(part)
-            if size > MAX_BODY:
-                raise GatewayError(413, f"the request body is over {MAX_BODY >> 20} MiB",
-                                   code="body_too_large")
-            parts.append(part)
-            if not message.get("more_body", False):
-                self.raw = parts[0] if len(parts) == 1 else b"".join(parts)
-                return self.raw
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                while True:
+                    message = await self.receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientGone
+                    part = message.get("body", b"")
+                    size += len(part)
+                    if size > MAX_BODY:
+                        raise GatewayError(413, f"the request body is over {MAX_BODY >> 20} "
+                                           "MiB", code="body_too_large")
+                    parts.append(part)
+                    if not message.get("more_body", False):
+                        self.raw = parts[0] if len(parts) == 1 else b"".join(parts)
+                        return self.raw
+        except TimeoutError:
+            raise GatewayError(408, f"the request body did not arrive within {BODY_SECONDS:g} "
+                               f"s ({size:,} bytes came); send it at once",
+                               code="body_timeout", headers={"connection": "close"}) from None
 
 
 class Gateway:
