@@ -53,6 +53,20 @@ def test_a_used_schema_comes_back_empty_at_head_with_its_seed_rows(pool, project
     pool.give_back(again)
 
 
+def test_a_schema_is_reused_again_and_again_under_each_new_name(pool, project_dir):
+    """Function definitions name their schema: a fingerprint that hashed them with the
+    name in it took a renamed schema for a changed one, so each was reused once."""
+    schema = pool.take()
+    for _ in range(4):
+        with trimtab.connect(project_dir, database_url=pool.url(schema)) as ws:
+            release, _ = ws.release("complaint-router")
+            ws.promote("complaint-router", release.id, "dev")
+        pool.give_back(schema)
+        assert len(pool.free) == 1, "the schema was dropped instead of reused"
+        schema = pool.take()
+    pool.give_back(schema)
+
+
 @pytest.mark.parametrize("change", [
     "CREATE TABLE leftover (id int)",
     "ALTER TABLE calls ADD COLUMN leftover int",

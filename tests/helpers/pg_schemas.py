@@ -52,7 +52,8 @@ SELECT 'trg ' || t.tgname || ' ' || t.tgenabled::text || ' ' || pg_get_triggerde
  WHERE c.relnamespace = (SELECT oid FROM n) AND NOT t.tgisinternal
 UNION ALL
 SELECT 'fn ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') '
-       || md5(pg_get_functiondef(p.oid)) || ' ' || coalesce(p.proacl::text, '')
+       || md5(replace(pg_get_functiondef(p.oid), :schema, '<schema>')) || ' '
+       || coalesce(p.proacl::text, '')
   FROM pg_proc p WHERE p.pronamespace = (SELECT oid FROM n)
 UNION ALL
 SELECT 'pol ' || pol.polname || ' ' || pol.polrelid::regclass::text || ' '
@@ -60,7 +61,7 @@ SELECT 'pol ' || pol.polname || ' ' || pol.polrelid::regclass::text || ' '
   FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid
  WHERE c.relnamespace = (SELECT oid FROM n)
 UNION ALL
-SELECT 'rule ' || r.rulename || ' ' || md5(pg_get_ruledef(r.oid))
+SELECT 'rule ' || r.rulename || ' ' || md5(replace(pg_get_ruledef(r.oid), :schema, '<schema>'))
   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
  WHERE c.relnamespace = (SELECT oid FROM n)
 UNION ALL
