@@ -81,3 +81,23 @@ def test_portfolio_plan_must_be_a_file_in_a_folder(cli, places):
         cli, "assess", "--portfolio", "--plan", str(a_folder))
     assert f"{a_file} is a file, not a folder" in refused(
         cli, "assess", "--portfolio", "--plan", str(a_file / "plan.md"))
+
+
+def test_an_existing_file_in_a_folder_one_cannot_write_is_written_in_place(
+        places, monkeypatch, tmp_path):
+    """`--junit /dev/stdout`: the file exists and takes writes; its folder does not
+    (root passes every access check, so the folders are made read-only here)."""
+    import os
+
+    from trimtab.cli import output
+    from trimtab.errors import TrimtabError
+
+    a_file, a_folder = places
+    real = os.access
+    monkeypatch.setattr(output.os, "access", lambda path, mode: False if str(path) == str(
+        tmp_path) else real(path, mode))
+    output.check_out_file(a_file, "--junit")  # exists, writable: fine
+    with pytest.raises(TrimtabError, match="permission denied"):
+        output.check_out_file(tmp_path / "new.xml", "--junit")  # would have to be made
+    with pytest.raises(TrimtabError, match="permission denied"):  # written beside first
+        output.check_out_file(a_file, "--out", makes_folder=True)

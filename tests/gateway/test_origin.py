@@ -104,7 +104,9 @@ def test_an_open_gateway_stores_no_labels_once_users_exist(live):
 @pytest.mark.parametrize(("header", "name"), [
     ("localhost", "localhost"), ("LOCALHOST:4000", "localhost"), ("127.0.0.1:80", "127.0.0.1"),
     ("[::1]:4000", "[::1]"), ("[::1]", "[::1]"), ("localhost:4000@evil.example", None),
-    ("localhost:99999999", None), ("local host", None), ("", None), ("a/b", None)])
+    ("localhost:99999999", None), ("local host", None), ("", None), ("a/b", None),
+    ("[0:0:0:0:0:0:0:1]:80", "[::1]"), ("[2001:DB8::5]:4000", "[2001:db8::5]"),
+    ("[not-an-address]", None)])
 def test_host_names_are_read_strictly(header, name):
     assert host_name(header) == name
 
@@ -114,3 +116,7 @@ def test_only_loopback_names_and_the_served_address_are_local():
     assert all(host_allowed(hosts, h) for h in ("localhost:1", "127.0.0.1", "192.168.1.20:4000"))
     assert not any(host_allowed(hosts, h) for h in ("evil.example", None, "192.168.1.21"))
     assert local_hosts("::") is None and host_allowed(None, "anything.example")
+    # bound to an IPv6 address, it answers to that address as a Host header writes it
+    assert host_allowed(local_hosts("2001:db8::5"), "[2001:db8::5]:4000")
+    assert host_allowed(local_hosts("2001:0db8:0:0:0:0:0:5"), "[2001:db8::5]")
+    assert not host_allowed(local_hosts("2001:db8::5"), "[2001:db8::6]:4000")

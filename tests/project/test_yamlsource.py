@@ -74,3 +74,10 @@ def test_aliases_that_expand_modestly_still_load(tmp_path):
 def test_values_yaml_cannot_build_are_problems_with_positions(tmp_path, text, expected):
     [problem] = yamlsource.load(tmp_path / "trimtab.yaml", text).problems
     assert problem.startswith(expected)
+
+
+def test_a_merge_key_is_named_as_unsupported_not_as_text_to_quote(tmp_path):
+    located = yamlsource.load(tmp_path / "trimtab.yaml", "base: &b {a: 1}\nx:\n  <<: *b\n  c: 2\n")
+    [problem] = located.problems
+    assert problem.startswith("trimtab.yaml:3:3: x")
+    assert "merge keys (`<<`) are not read in this file. Fix: write the keys out." in problem

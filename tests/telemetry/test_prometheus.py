@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -241,6 +243,24 @@ def test_a_failing_listener_is_logged_and_the_routes_still_follow(live, project_
         other.promote(SYSTEM, newer.id, "dev")
     assert eventually(lambda: ws.active.get(SYSTEM, "dev").id == newer.id)
     assert "a listener for release changes failed" in caplog.text
+
+
+def test_a_listener_that_failed_is_called_again_and_logged_once(live, caplog):
+    """A store that goes away between two looks must not cost a change its listeners:
+    the change counts as seen only once every listener has had it."""
+    ws, _ = live
+    calls = []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ConnectionError("the store went away")
+
+    ws.active.on_change(flaky)
+    assert eventually(lambda: len(calls) >= 3)  # failed twice, then had it
+    time.sleep(0.5)  # had it: no change since, so not called again
+    assert len(calls) == 3
+    assert caplog.text.count("a listener for release changes failed") == 1
 
 
 def test_the_stable_deployments_given_are_not_read_again(live, monkeypatch):

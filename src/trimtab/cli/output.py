@@ -127,8 +127,14 @@ def check_out_file(path: Path | None, option: str, *, makes_folder: bool = False
     if not path.parent.is_dir():
         why = _blocking(path.parent) or f"its folder {path.parent} does not exist"
         raise TrimtabError(f"{option} {path}: {why}. {fix}")
-    if not os.access(path.parent, os.W_OK | os.X_OK) or (
-            path.exists() and not os.access(path, os.W_OK)):
+    # A file that exists is written in place (`--junit /dev/stdout` included): only it
+    # must be writable. One to be made, or one written beside first (an artefact's
+    # `.partial`, where the command makes the folder), needs a writable folder.
+    exists = path.exists()
+    writable = os.access(path, os.W_OK) if exists else True
+    if not exists or makes_folder:
+        writable = writable and os.access(path.parent, os.W_OK | os.X_OK)
+    if not writable:
         raise TrimtabError(f"{option} {path}: cannot write it (permission denied). {fix}")
 
 

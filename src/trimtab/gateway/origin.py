@@ -29,18 +29,30 @@ def local_hosts(host: str) -> frozenset[str] | None:
     """Host names served while open: loopback names, and the address served; None
     (any) when bound to every address on purpose."""
     try:
-        if ipaddress.ip_address(host).is_unspecified:
-            return None
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        pass
-    return LOOPBACK | {host.lower()}
+        return LOOPBACK | {host.lower()}
+    if address.is_unspecified:
+        return None
+    # A Host header carries an IPv6 address in brackets (host_name keeps them).
+    name = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    return LOOPBACK | {name}
 
 
 def host_name(header: str) -> str | None:
     """The name in a ``Host`` header (without its port); None when the header is not
-    a plain ``name[:port]``, so that ``localhost:80@evil.example`` is not localhost."""
+    a plain ``name[:port]``, so that ``localhost:80@evil.example`` is not localhost.
+    An IPv6 address comes back bracketed and in its short form (``[::1]``)."""
     found = _HOST.fullmatch(header.strip().lower())
-    return found.group(1) if found else None
+    if not found:
+        return None
+    name = found.group(1)
+    if name.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(name[1:-1]).compressed}]"
+        except ValueError:
+            return None
+    return name
 
 
 def host_allowed(hosts: frozenset[str] | None, header: str | None) -> bool:

@@ -224,11 +224,13 @@ class _Builder:
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
             located = self.located
-            located.problems.append(
-                f"{located.file.name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: "
-                f"{dotted(loc)}: {node.value!r} cannot be read ({reason}). Fix: quote it to "
-                "keep it as text."
-            )
+            where = f"{located.file.name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+            if node.tag == "tag:yaml.org,2002:merge":
+                located.problems.append(f"{where}: {dotted(loc)}: merge keys (`<<`) are not "
+                                        "read in this file. Fix: write the keys out.")
+            else:
+                located.problems.append(f"{where}: {dotted(loc)}: {node.value!r} cannot be "
+                                        f"read ({reason}). Fix: quote it to keep it as text.")
             return node.value
 
 

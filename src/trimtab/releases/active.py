@@ -76,7 +76,8 @@ class ActiveReleases:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._listeners: list[Callable[[], None]] = []
-        self._counter: int | None = None  # the change counter at the watcher's last look
+        self._counter: int | None = None  # the change counter the listeners last had
+        self._listener_failing = False
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` in the watcher thread whenever the store's state moved
@@ -86,7 +87,7 @@ class ActiveReleases:
 
         For what must follow the deployments without serving a call first (metric
         series that start at zero); a listener that fails is logged, the next
-        change calls it again."""
+        look calls it again."""
         with self._lock:
             self._listeners.append(listener)
         if self._pid != os.getpid():
@@ -162,16 +163,25 @@ class ActiveReleases:
         if not self._seen and not self._listeners:
             return
         now = feed.version()
-        moved, self._counter = self._counter is None or now > self._counter, now
         stale = [key for key, seen in list(self._seen.items()) if seen < now]
         if stale:
             self._refresh(stale)
-        if moved:
-            for listener in list(self._listeners):
-                try:
-                    listener()
-                except Exception:  # noqa: BLE001 - a listener must not stop the routes
-                    log.exception("trimtab: a listener for release changes failed")
+        if self._counter is not None and now <= self._counter:
+            return
+        # The counter is taken as seen only once every listener has had it: one that
+        # failed (the store went away between the looks) is called again at the next.
+        failed = False
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener must not stop the routes
+                failed = True
+                if not self._listener_failing:  # once per outage, not every look
+                    log.exception("trimtab: a listener for release changes failed; "
+                                  "calling it again at the next look")
+        self._listener_failing = failed
+        if not failed:
+            self._counter = now
 
     def _refresh(self, stale: list[tuple[str, str]]) -> None:
         previous = dict(self._routes)

@@ -325,10 +325,10 @@ def install_prometheus(ws: Workspace, *, limits: Limits | None = None,
         # rollback are the ones an increase() alert must not miss.
         owner = weakref.ref(ws)
 
-        def reseed() -> None:
+        def reseed() -> None:  # a store error raises: the watcher calls it again
             live = owner()
             if live is not None:
-                metrics.seed(_deployed(live))
+                metrics.seed(_read_deployed(live))
 
         ws.active.on_change(reseed)
         _installed[ws] = registry
@@ -341,17 +341,22 @@ def _deployed(ws: Workspace, stable: list[Deployment] | None = None
     deployment, for ``CallMetrics.seed``; nothing when the store cannot say (the
     series then start at their first call, as before)."""
     try:
-        found = [(d, "primary") for d in (ws.status() if stable is None else stable)]
-        found += [(d, d.action) for d in ws.candidates()]
-        models = {}
-        for deployment, _ in found:
-            if deployment.release_id not in models:
-                spec = ws.get_release(deployment.release_id, deployment.system).spec
-                models[deployment.release_id] = spec.get("model") or ""
+        return _read_deployed(ws, stable)
     except Exception as exc:  # noqa: BLE001 - metrics must never stop a start
         log.warning("trimtab: could not start the deployed systems' metric series at zero: %s",
                     exc)
         return []
+
+
+def _read_deployed(ws: Workspace, stable: list[Deployment] | None = None
+                   ) -> list[tuple[str, str, str, str, str]]:
+    found = [(d, "primary") for d in (ws.status() if stable is None else stable)]
+    found += [(d, d.action) for d in ws.candidates()]
+    models = {}
+    for deployment, _ in found:
+        if deployment.release_id not in models:
+            spec = ws.get_release(deployment.release_id, deployment.system).spec
+            models[deployment.release_id] = spec.get("model") or ""
     return [(d.system, d.env, d.release_id, models[d.release_id], route) for d, route in found]
 
 
