@@ -96,6 +96,7 @@ class Upstream(asyncio.Protocol):
     served = 0
     chats = 0
     first_at: float | None = None
+    last_answered_at: float | None = None
     in_flight = 0
     most_in_flight = 0
 
@@ -135,6 +136,7 @@ class Upstream(asyncio.Protocol):
             self.loop.call_later(self.delay, self._send_chat)
         elif line.startswith(b"GET ") and b"/stats" in line:
             stats = json.dumps({"chats": Upstream.chats, "first_at": Upstream.first_at,
+                                "last_answered_at": Upstream.last_answered_at,
                                 "most_in_flight": Upstream.most_in_flight}).encode()
             self.queue.append(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                               b"content-length: %d\r\n\r\n%s" % (len(stats), stats))
@@ -148,6 +150,7 @@ class Upstream(asyncio.Protocol):
 
     def _send_chat(self) -> None:
         Upstream.in_flight -= 1
+        Upstream.last_answered_at = time.time()
         self._send_next()
 
     def _send_next(self) -> None:
