@@ -5,6 +5,7 @@ high-risk system set below that is an error naming the field."""
 import json
 from datetime import UTC, datetime, timedelta
 
+import trimtab
 from tests.helpers import edit
 
 SYSTEM = "complaint-router"
@@ -75,3 +76,27 @@ def test_a_high_risk_system_below_180_days_is_an_error_naming_the_field(cli, pro
     with open(project_dir / "trimtab.yaml", "a") as handle:
         handle.write("  minimal: 0\n")
     assert "retention.minimal" in cli("validate", expect=2).output
+
+
+def test_a_high_risk_system_no_longer_declared_keeps_its_calls_180_days(ws, project_dir,
+                                                                         database_url):
+    """A decommissioned high-risk system (gone from trimtab.yaml), or a prune run
+    with only TRIMTAB_DATABASE_URL, must not fall to --older-than: the store
+    registered its risk, and its logs outlive its entry in the project file."""
+    make_high_risk(project_dir)
+    ws.sync()
+    gone = record(ws, SYSTEM, 200)
+    kept = record(ws, SYSTEM, 40, 1)
+    with trimtab.connect(database_url=database_url) as bare:  # no project file
+        assert bare.prune(timedelta(days=30), dry_run=True)[0].calls == 1
+        [router] = bare.prune(timedelta(days=30))
+    assert (router.calls, router.rule) == (1, "retention.high: 180 (default for its risk)")
+    assert stored(ws, SYSTEM) == set(kept) and not set(gone) & stored(ws, SYSTEM)
+
+    # The system leaves the project file (a successor takes its place).
+    edit(project_dir / "trimtab.yaml", f"  {SYSTEM}:\n", "  successor-router:\n")
+    with trimtab.connect(project_dir, database_url=database_url) as later:
+        assert SYSTEM not in later.project.spec.systems
+        [router, *_] = later.prune(timedelta(days=30), system=SYSTEM)
+    assert (router.calls, router.rule) == (0, "retention.high: 180 (default for its risk)")
+    assert stored(ws, SYSTEM) == set(kept)

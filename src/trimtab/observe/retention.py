@@ -5,7 +5,10 @@ system without one gets its risk level's default from ``retention:`` in
 trimtab.yaml (high-risk: 180 days unless set higher, the EU AI Act's floor for
 their logs, Arts. 19 and 26(6); minimal and limited: kept unless set); an
 explicit ``older_than`` only reaches the systems that have neither (a call log
-with no retention keeps everything). Calls under a legal hold (an incident's
+with no retention keeps everything). A system the store registered but the
+project file does not declare (decommissioned, or pruned with only
+TRIMTAB_DATABASE_URL) gets its registered risk's default: a high-risk
+system's logs outlive its entry in trimtab.yaml. Calls under a legal hold (an incident's
 freeze, store/holds.py) are never pruned, whatever the policy. Rollups are
 aggregates (counts, token and cost sums, latency sketches) with no prompt or
 answer text, so they stay:
@@ -24,6 +27,7 @@ from trimtab.project.governance import RetentionSpec
 from trimtab.project.models import SystemSpec
 from trimtab.store import Store
 from trimtab.store import calls as call_store
+from trimtab.store import systems as system_store
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def prune(
     now = datetime.now(UTC)
     with store.read() as conn:
         logged = call_store.systems(conn)
+        registered = {s.name: s.risk for s in system_store.list_all(conn)}
     names = sorted({*logged, *declared})
     if system is not None:
         if system not in names:
@@ -83,7 +88,8 @@ def prune(
         names = [system]
     results = []
     for name in names:
-        policy = _policy(declared.get(name), older_than, defaults or RetentionSpec())
+        policy = _policy(declared.get(name), older_than, defaults or RetentionSpec(),
+                         registered.get(name))
         if policy is None:
             results.append(Pruned(name, None, {}, 0, dry_run))
             continue
@@ -101,15 +107,16 @@ def prune(
 
 
 def _policy(spec: SystemSpec | None, older_than: timedelta | None,
-            defaults: RetentionSpec) -> dict[str, Any] | None:
-    """Why and how far back: the declared retention, else its risk's default,
-    else the explicit span."""
+            defaults: RetentionSpec, registered_risk: str | None) -> dict[str, Any] | None:
+    """Why and how far back: the declared retention, else its risk's default
+    (the declared risk, else the one the store registered), else the explicit span."""
     if spec is not None and spec.retention_days is not None:
         return {"retention_days": spec.retention_days,
                 "span": timedelta(days=spec.retention_days)}
-    if spec is not None and defaults.days(spec.risk) is not None:
-        days = defaults.days(spec.risk)
-        return {"retention_days": days, "default_for_risk": spec.risk,
+    risk = spec.risk if spec is not None else registered_risk
+    if risk in RetentionSpec.model_fields and defaults.days(risk) is not None:
+        days = defaults.days(risk)
+        return {"retention_days": days, "default_for_risk": risk,
                 "span": timedelta(days=days)}
     if older_than is not None:
         return {"older_than": _span_text(older_than), "span": older_than}
