@@ -121,3 +121,48 @@ def test_0023_keeps_the_calls_of_a_store_at_0022_with_nulls_for_the_answer_colum
     assert [c.response for c in kept] == ["answer 2", "answer 1", "answer 0"]
     assert {(c.response_id, c.finish_reasons, c.params) for c in kept} == {(None, None, None)}
     store.dispose()
+
+
+@pytest.mark.parametrize("command", [["status"], ["audit", "verify"], ["db", "upgrade"],
+                                     ["monitor"], ["gateway", "--port", "4999"],
+                                     ["serve", "--port", "4999"]])
+def test_every_entry_point_names_both_schemas_and_the_one_fix(cli, database_url, command):
+    """`gateway` and `serve` wrapped the refusal in 'cannot read the store ... Fix: run
+    `trimtab db upgrade`', advice that cannot work on a schema newer than the code."""
+    cli("db", "upgrade")
+    store = trimtab.Store(database_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    store.dispose()
+    result = cli(*command, expect=2)
+    assert "revision '9999_future', which trimtab" in result.output
+    assert f"(schema {HEAD_REVISION}) does not know" in result.output
+    assert "pip install -U trimtab" in result.output
+    assert "db upgrade" not in result.output and "cannot read the store" not in result.output
+
+
+def test_a_migration_that_fails_half_way_changes_nothing_and_says_which(database_url):
+    """0024 applies, then 0025 meets an index made by hand: the store stays at 0023
+    with 0024 undone too, and the error names 0025 and the fix, not a traceback."""
+    from trimtab.store.engine import upgrade
+
+    store = trimtab.Store(database_url, migrate=False)
+    upgrade(store, "0023")
+    with store.engine.begin() as conn:
+        conn.execute(text("CREATE INDEX ix_rollups_resolution_dimension_system_bucket "
+                          "ON rollups (resolution)"))
+    with pytest.raises(trimtab.TrimtabError) as refused:
+        trimtab.Store(database_url)
+    message = str(refused.value)
+    assert "from 0023 failed in migration 0025: " in message
+    assert "ix_rollups_resolution_dimension_system_bucket" in message
+    assert "the store is still at 0023" in message and "then run `trimtab db upgrade`" in message
+    assert current_revision(store) == "0023"
+    with store.engine.connect() as conn:  # 0024's columns were rolled back with it
+        assert "monthly_budget_micro_usd" not in {c["name"] for c in
+                                                  inspect(conn).get_columns("api_keys")}
+    with store.engine.begin() as conn:  # the hand-made index gone, the upgrade goes through
+        conn.execute(text("DROP INDEX ix_rollups_resolution_dimension_system_bucket"))
+    trimtab.Store(database_url).dispose()
+    assert current_revision(store) == HEAD_REVISION
+    store.dispose()

@@ -34,6 +34,8 @@ def _start(host: str, port: int, workers: int, monitor_interval: float | None,
     project = ws.project
     try:
         keys = ws.keys()
+    except TrimtabError:  # already says what is wrong and the fix (a newer schema, no server)
+        raise
     except Exception as exc:  # noqa: BLE001 - say which store, not a traceback
         raise TrimtabError(f"cannot read the store ({type(exc).__name__}: {exc}). Fix: run "
                            "`trimtab db upgrade` or check TRIMTAB_DATABASE_URL.") from None

@@ -313,16 +313,45 @@ def ensure_schema(store: Store) -> None:
 
 
 def upgrade(store: Store, target: str = "head") -> None:
+    """Run the migrations up to ``target`` in one transaction: on both backends DDL
+    is transactional, so a migration that fails leaves the store as it was, and
+    the error names that migration and says so instead of a traceback."""
     from alembic import command
 
-    _check_known(current_revision(store))
+    before = current_revision(store)
+    _check_known(before)
     config = _alembic_config()
-    with store.engine.connect() as conn:
-        with conn.begin():
-            if store.dialect == "postgresql":  # an index on a big table takes what it takes
-                conn.execute(text("SET LOCAL statement_timeout = 0"))
-            config.attributes["connection"] = conn
-            command.upgrade(config, target)
+    applied: list[str] = []
+    config.attributes["on_version_apply"] = \
+        lambda *, step, **_: applied.append(step.up_revision_id)
+    try:
+        with store.engine.connect() as conn:
+            with conn.begin():
+                if store.dialect == "postgresql":  # an index on a big table takes what it takes
+                    conn.execute(text("SET LOCAL statement_timeout = 0"))
+                config.attributes["connection"] = conn
+                command.upgrade(config, target)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "42501":  # ensure_schema names the role
+            raise
+        failed = _revision_after(applied[-1] if applied else before)
+        raise TrimtabError(
+            f"migrating the store at {store!r} from {before or 'empty'} failed in migration "
+            f"{failed}: {str(exc.orig).strip()}. Nothing was changed (the migrations run in "
+            f"one transaction): the store is still at {before or 'empty'}. Fix: if the schema "
+            "was edited by hand (an object the message names already exists, or is missing), "
+            "undo that edit or restore the store from a backup, then run `trimtab db upgrade`."
+        ) from None
+
+
+def _revision_after(revision: str | None) -> str:
+    """The migration that follows ``revision`` (None: the first one)."""
+    from alembic.script import ScriptDirectory
+
+    for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions():
+        if script.down_revision == revision:
+            return script.revision
+    return "?"
 
 
 def known_revisions() -> set[str]:
@@ -343,7 +372,8 @@ def _check_known(revision: str | None) -> None:
 
         raise SchemaTooNewError(
             f"the database schema is at revision {revision!r}, which trimtab {__version__} "
-            "does not know: a newer trimtab migrated it. Refusing to touch it. "
+            f"(schema {HEAD_REVISION}) does not know: a newer trimtab migrated it. Refusing "
+            "to touch it. "
             "Fix: upgrade trimtab (pip install -U trimtab) on this machine."
         )
 
