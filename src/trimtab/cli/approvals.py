@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -92,7 +93,8 @@ def approvals(
         "promotion requests",
         [Col("id"), Col("system"), Col("env"), Col("release"), Col("by", drop=2),
          Col("asked", drop=1), Col("approvals", wrap=True, drop=3), Col("state")],
-        [[r.id, r.system, r.env, r.release_id[:12], r.requested_by, when(r.requested_at),
+        [[r.id, r.system, r.env, r.release_id[:12], escape(r.requested_by), when(r.requested_at),
           f"{len(r.approvals)}/{r.required}"
-          + (f" ({', '.join(r.approvals)})" if r.approvals else ""), r.state] for r in found],
+          + escape(f" ({', '.join(r.approvals)})" if r.approvals else ""), r.state]
+         for r in found],
     )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -41,8 +42,9 @@ def log(
     if json_output:
         print_json([e.to_dict() for e in entries])
         return
-    rows = [[str(e.seq), f"{e.time:%m-%d %H:%M:%S}", e.actor, e.action, e.system or "",
-             summary(e.action, json.loads(e.payload), e.object_id)] for e in entries]
+    rows = [[str(e.seq), f"{e.time:%m-%d %H:%M:%S}", escape(e.actor), e.action,
+             escape(e.system or ""), escape(summary(e.action, json.loads(e.payload), e.object_id))]
+            for e in entries]
     print_listing(
         "audit trail",
         [Col("seq", right=True), Col("time (UTC)", drop=3), Col("actor", drop=2),

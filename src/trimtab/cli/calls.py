@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -52,12 +53,13 @@ def calls(
         return
     rows = []
     for c in found:
-        status = c.status if c.status == "ok" else f"[red]{c.error_kind or c.status}[/]"
+        status = c.status if c.status == "ok" else f"[red]{escape(c.error_kind or c.status)}[/]"
         if c.fallback_used:
             status += " (fallback)"
         tokens = "?" if c.input_tokens is None and c.output_tokens is None else \
             f"{c.input_tokens or 0}→{c.output_tokens or 0}"
-        rows.append([c.id[:16], f"{c.time:%m-%d %H:%M:%S}", c.system, c.env, c.model or "",
+        rows.append([c.id[:16], f"{c.time:%m-%d %H:%M:%S}", escape(c.system), escape(c.env),
+                     escape(c.model or ""),
                      status, f"{c.latency_ms:,.0f}", tokens, usd_micro(c.cost_micro_usd)])
     print_listing(
         "calls",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -149,8 +150,8 @@ def print_status(ws: Workspace, system: str | None = None) -> None:
     for d in current:
         c = candidates.get((d.system, d.env))
         beside = f"{c.action} {c.release_id[:12]} {c.percent}%" if c else ""
-        rows.append([d.system, d.env, d.release_id[:12], when(d.created_at), d.actor,
-                     d.action, d.reason, beside])
+        rows.append([d.system, d.env, d.release_id[:12], when(d.created_at), escape(d.actor),
+                     d.action, escape(d.reason), beside])
     columns = [Col("system"), Col("env"), Col("release"), Col("since", drop=3),
                Col("by", drop=2), Col("how", drop=4), Col("reason", drop=1, wrap=True)]
     if candidates:
@@ -182,8 +183,8 @@ def history(
     if json_output:
         print_json([{"number": number, **d.to_dict()} for number, d in numbered])
         return
-    rows = [[str(number), d.env, d.release_id[:12], d.action, when(d.created_at), d.actor,
-             d.reason] for number, d in numbered]
+    rows = [[str(number), d.env, d.release_id[:12], d.action, when(d.created_at), escape(d.actor),
+             escape(d.reason)] for number, d in numbered]
     print_listing(
         f"deployment history of {system}",
         [Col("#", right=True), Col("env"), Col("release"), Col("how"), Col("when", drop=3),

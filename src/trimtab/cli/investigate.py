@@ -115,7 +115,8 @@ _AUDIT_COLS = [Col("time"), Col("action"), Col("by", drop=2), Col("object", drop
 
 def _audit_row(e: dict) -> list[str]:
     cut = " [cut at 300 characters; trimtab audit log has it whole]" if e.get("payload_cut") else ""
-    return [e["time"][:19], e["action"], e["actor"], e["object"], escape(e["payload"] or "") + cut]
+    return [e["time"][:19], e["action"], escape(e["actor"]), e["object"],
+            escape((e["payload"] or "") + cut)]
 
 
 def _section(text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -63,7 +64,7 @@ def print_metrics(rows, groups: tuple[str, ...], *, title: str, tag: str | None 
     for r in rows:
         per_call = r.cost_per_call_usd
         rows_out.append([
-            *(r.group[g][:12] if g == "release" else r.group[g] for g in groups),
+            *(r.group[g][:12] if g == "release" else escape(r.group[g]) for g in groups),
             f"{r.calls:,}", percent(r.error_rate), _ms(r.p50_ms), _ms(r.p95_ms),
             _ms(r.p99_ms), f"{r.input_tokens:,}/{r.output_tokens:,}",
             usd(r.cost_usd) + ("+?" if r.cost_unknown_calls else ""),

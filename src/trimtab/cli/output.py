@@ -28,9 +28,34 @@ from trimtab.errors import TrimtabError
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
 
+#: What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1
+#: controls, and the bidirectional overrides (text that reads other than it is stored).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as one visible character (ESC as
+    ␛, DEL as ␡, C1 and bidi controls as �), never sent to the terminal.
+
+    A model's answer, a call's model name or a reason comes from outside; an escape
+    sequence in it would move the cursor, rewrite the screen, set the window title,
+    hide a link (OSC 8) or write the clipboard (OSC 52). One character for one keeps
+    the lengths, so a table's columns and a Text's styles stay where they were."""
+    return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
+
+
 class _Console(Console):
     """Rich's console, except that in a pipe or a CI log a line of text is never
-    broken at 80 columns: a grep for a release id or a seed finds it whole."""
+    broken at 80 columns: a grep for a release id or a seed finds it whole; and that
+    no control character of what it prints reaches the terminal (``visible``): every
+    string passes through ``render_str`` and every Text through ``render``, before
+    the layout measures them. Rich markup in text from outside is still the caller's
+    to escape (``rich.markup.escape``)."""
 
     def print(self, *objects: Any, soft_wrap: bool | None = None, **kwargs: Any) -> None:
         if soft_wrap is None and not self.is_terminal and all(
@@ -38,6 +63,15 @@ class _Console(Console):
         ):
             soft_wrap = True
         super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible(text), **kwargs)
+
+    def render(self, renderable: Any, options: Any = None) -> Any:
+        if isinstance(renderable, Text) and _CONTROL.search(renderable.plain):
+            renderable = renderable.copy()
+            renderable.plain = visible(renderable.plain)
+        return super().render(renderable, options)
 
 
 console = _Console()
@@ -252,7 +286,7 @@ _BORDER = 3  # a column's padding and its rule in Rich's default box
 
 
 def _plain(cell: str) -> str:
-    return Text.from_markup(cell).plain
+    return visible(Text.from_markup(cell).plain)
 
 
 def _width(cell: str) -> int:

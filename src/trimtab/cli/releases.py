@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from trimtab.cli.output import (
@@ -76,8 +77,8 @@ def releases(
     rows = []
     for r in found:
         git = (r.git_commit or "")[:8] + (" (dirty)" if r.git_dirty else "")
-        rows.append([r.short_id, when(r.created_at), r.author, git,
-                     ", ".join(active.get(r.id, [])), r.note])
+        rows.append([r.short_id, when(r.created_at), escape(r.author), git,
+                     ", ".join(active.get(r.id, [])), escape(r.note or "")])
     print_listing(
         f"releases of {system}",
         [Col("release"), Col("created", drop=3), Col("author", drop=2), Col("git", drop=4),

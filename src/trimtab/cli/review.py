@@ -212,5 +212,5 @@ def flags(
     print_listing(f"flagged calls of {system}",
                   [Col("call"), Col("source"), Col("by", drop=2), Col("flagged (UTC)", drop=1),
                    Col("reason", wrap=True)],
-                  [[f.call_id, f.source, f.actor, f.time.strftime("%Y-%m-%d %H:%M"),
-                    f.reason or ""] for f in found])
+                  [[f.call_id, escape(f.source), escape(f.actor),
+                    f.time.strftime("%Y-%m-%d %H:%M"), escape(f.reason or "")] for f in found])
