@@ -173,3 +173,32 @@ def test_the_checks_fail_for_an_undocumented_command(app_with_new_command):
     assert flagged(missing_sections, reference) == new
     assert render(app_with_new_command) != reference
     assert "## trimtab audit2 export" in render(app_with_new_command)
+
+
+#: The audit actions written from a formatted string, by what they expand to.
+FORMATTED_ACTIONS = {
+    "alert.{document['state']}": ["alert.firing", "alert.resolved"],
+    "approval.{decision}": ["approval.approve", "approval.reject"],
+    "approval.{state}": ["approval.approved", "approval.applied", "approval.rejected",
+                         "approval.expired"],
+    "deployment.{mode}": ["deployment.canary", "deployment.shadow"],
+}
+
+
+def test_every_audit_action_is_in_the_audit_page():
+    """An auditor reads docs/audit.md to know what the trail holds: an action the
+    code writes but the page leaves out (key.create, drift.check, label.add were)
+    is a change nobody knows to look for."""
+    literal, formatted = set(), set()
+    for source in (ROOT / "src" / "trimtab").rglob("*.py"):
+        for f, action in re.findall(r'\baction=(f?)"([^"]+)"', source.read_text()):
+            if f:
+                formatted.add(action)
+            elif re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", action):
+                literal.add(action)
+    assert formatted == set(FORMATTED_ACTIONS), "name what a new formatted action expands to"
+    page = (ROOT / "docs" / "audit.md").read_text()
+    table = page[page.index("## What is audited"):page.index("## What an entry holds")]
+    expected = literal | {a for expanded in FORMATTED_ACTIONS.values() for a in expanded}
+    assert len(expected) > 40
+    assert sorted(a for a in expected if f"`{a}`" not in table) == []
