@@ -21,7 +21,8 @@ from trimtab.runtime.config import LimitSpec, TimeoutSpec
 
 DOC = Path(__file__).parents[2] / "docs" / "gateway.md"
 MODULES = ("trimtab.gateway.app", "trimtab.gateway.bodies", "trimtab.gateway.chat",
-           "trimtab.gateway.keyring", "trimtab.runtime.http1", "trimtab.runtime.http1_request",
+           "trimtab.gateway.keyring", "trimtab.gateway.http_head", "trimtab.runtime.http1",
+           "trimtab.runtime.http1_request",
            "trimtab.runtime._http", "trimtab.recorder.recorder", "trimtab.recorder.spool",
            "trimtab.sdk.calling")
 LIMIT_NAME = re.compile(r"^(MAX_|MIN_)|_(BYTES|SECONDS|LIMIT|EXPIRY|TIMEOUT|AFTER)$|^HIGH_WATER$")
@@ -54,7 +55,7 @@ def shown(name: str, value: float) -> str:
 
 def fixed_limits() -> dict[str, tuple[str, str]]:
     """Each limit constant: the start of its row in the docs, and its default there."""
-    from trimtab.gateway import app, bodies, chat, keyring
+    from trimtab.gateway import app, bodies, chat, http_head, keyring
     from trimtab.recorder import recorder
     from trimtab.runtime import _http, http1
     from trimtab.sdk.calling import Caller
@@ -67,6 +68,10 @@ def fixed_limits() -> dict[str, tuple[str, str]]:
                              f"{default(app.Gateway, 'key_ttl'):g} s"),
         "Caller.aclose(timeout)": ("shadow calls still running at shutdown",
                                    f"{default(Caller.aclose, 'timeout'):g} s"),
+        "trimtab.gateway.http_head.MAX_HEAD": ("a request's line and headers",
+                                               size(http_head.MAX_HEAD)),
+        "trimtab.gateway.http_head.HEAD_SECONDS": ("a request head's arrival",
+                                                   f"{http_head.HEAD_SECONDS:g} s"),
         "trimtab.gateway.app.MAX_BODY": ("a request body", size(app.MAX_BODY)),
         "trimtab.gateway.app.BODY_SECONDS": ("a request body's arrival",
                                              f"{app.BODY_SECONDS:g} s"),

@@ -57,6 +57,9 @@ def test_serve_runs_workers_and_the_alert_monitor(project_dir, database_url):
             "model": f"trimtab/{SYSTEM}", "messages": [{"role": "user", "content": "leak"}]})
             for _ in range(20)]
         assert {a.status_code for a in answers} == {200}
+        # Each worker bounds a request's head (http_head.py): 431, not a buffered 70 KiB.
+        large = httpx.get(f"{url}/healthz", headers={"x-pad": "a" * (70 << 10)}, timeout=30)
+        assert large.status_code == 431
         assert receiver.wait_for(1), "the alert monitor never notified"
         assert receiver.delivered[0]["rule"] == "any-traffic"
     finally:

@@ -32,14 +32,15 @@ def running_gateway(ws: Workspace, *, key_ttl: float = 0.3,
 
 
 @contextlib.contextmanager
-def running_app(app, *, lifespan: str = "on") -> Iterator[str]:
-    """Serve any ASGI app under uvicorn on a free loopback port; yields its base URL."""
+def running_app(app, *, lifespan: str = "on", http: str | type = "auto") -> Iterator[str]:
+    """Serve any ASGI app under uvicorn on a free loopback port; yields its base URL.
+    ``http``: uvicorn's HTTP protocol (a name or a protocol class)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False,
-                            loop="asyncio")
+                            loop="asyncio", http=http)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -34,8 +34,9 @@ def fast_loop() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
-def fast_http() -> str:
-    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+def bounded_http() -> str:
+    """httptools, with the request head bounded in size and time (``http_head.py``)."""
+    return "trimtab.gateway.http_head:BoundedHead"
 
 
 def worker_app() -> Gateway:
@@ -50,7 +51,7 @@ def worker_app() -> Gateway:
 def _settings(grace: float) -> dict:
     # No X-Forwarded-* rewriting: the gateway never uses the client's address, and the
     # middleware is one more layer on every request.
-    return {"loop": fast_loop(), "http": fast_http(), "lifespan": "on", "access_log": False,
+    return {"loop": fast_loop(), "http": bounded_http(), "lifespan": "on", "access_log": False,
             "log_level": "warning", "timeout_keep_alive": 30, "backlog": 4096,
             "proxy_headers": False, "timeout_graceful_shutdown": grace}
 
