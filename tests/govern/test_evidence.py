@@ -210,3 +210,29 @@ def test_freezes_holds_drills_independent_reviews_and_labels_are_in_the_bundle(l
     assert {name: later.rows[name] for name in new} == {
         "freezes": 1, "legal_holds": 1, "drills": 0, "assurance_reviews": 1,
         "assurance_findings": 2, "labels": 0}
+
+
+def test_a_bundle_is_one_moment_while_calls_keep_arriving(live, tmp_path, project_dir,
+                                                          database_url):
+    """On PostgreSQL each statement of a READ COMMITTED transaction saw its own
+    moment: a call recorded during the export was in calls.json but not in the
+    manifest's count (nor the audited one). The export reads one snapshot."""
+    ws, _ = live
+    ws.record(SYSTEM, {"text": "seal"}, {"team": "packaging"}, 9.0)
+    assert ws.flush()
+    with trimtab.connect(project_dir, database_url=database_url) as other:
+        def progress(name: str, total: int):
+            if name in ("calls", "audit"):  # another process writes while these are read
+                other.record(SYSTEM, {"text": "late"}, {"team": "packaging"}, 9.0)
+                assert other.flush()
+                other.open_incident(SYSTEM, severity="low", summary=f"during {name}")
+            return lambda done: None
+
+        made = ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "b", progress=progress)
+    for name in ("calls", "audit", "incidents"):
+        rows = json.loads((made.path / "data" / f"{name}.json").read_text())
+        assert len(rows) == made.rows[name], name
+    assert made.rows["calls"] == 1 and made.rows["incidents"] == 0
+    entries = json.loads((made.path / "data" / "audit.json").read_text())
+    assert entries[-1]["seq"] <= made.audit_head[0]
+    assert len(ws.calls(system=SYSTEM, limit=10)) == 3  # they were written, after the moment

@@ -128,3 +128,24 @@ def test_a_killed_copy_leaves_the_target_empty_and_the_rerun_copies_everything(
     target.engine.dispose()
     assert copy_store(Store(database_url), Store(target_url)).rows["calls"] == 53
     assert dump(target_url) == dump(database_url)
+
+
+def test_a_copy_while_writers_go_on_is_one_moment_and_its_chain_verifies(
+        ws, project_dir, database_url, target_url):
+    """On PostgreSQL the source was read at READ COMMITTED, a moment per table: a
+    change made while the copy ran put audit_head past the audit rows already
+    copied, so the copy's chain did not verify. The copy reads one snapshot."""
+    fill(ws, 10)
+    source = Store(ws.store.url)
+    with trimtab.connect(project_dir, database_url=database_url) as other:
+        def progress(table: str, done: int, total: int) -> None:
+            if table == "audit_head" and done == 0:  # audit already copied
+                other.open_incident(SYSTEM, severity="low", summary="during the copy")
+
+        result = copy_store(source, Store(target_url), progress=progress)
+    with trimtab.connect(project_dir, database_url=target_url) as copied:
+        chain = copied.verify_audit()
+        assert chain.ok, chain.problem
+        assert chain.entries == result.rows["audit"] and not copied.incidents()
+    assert ws.incidents()  # written, after the copy's moment
+    source.dispose()

@@ -134,7 +134,7 @@ def export(store: Store, system: str, *, since: datetime, out: Path, actor: str,
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TrimtabError(f"{out} exists and is not an empty folder: a bundle is written "
                            "whole or not at all. Fix: give --out a new folder.")
-    with store.read() as conn:
+    with store.snapshot() as conn:  # counts, rows and head of one moment, writers or not
         counts = {name: evidence_store.count(conn, name, system, since)
                   for name, _ in evidence_store.TABLES}
         if not any(counts.values()):

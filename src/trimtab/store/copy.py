@@ -69,9 +69,9 @@ def copy_store(source: Store, target: Store, *, progress: Progress | None = None
             "into a new, empty database (releases, deployments and the audit trail are "
             "append-only, so a copy never overwrites or merges them)."
         )
-    totals = counts(source)
+    totals = counts(source)  # for the progress bar only: writers may move them
     result = CopyResult()
-    with source.read() as src, target.write() as dst:
+    with source.snapshot() as src, target.write() as dst:  # one moment of the source
         for table in tables():
             if table.name in SEEDED:
                 dst.execute(delete(table))

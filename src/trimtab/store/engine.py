@@ -98,6 +98,19 @@ class Store:
                 _SHARED_READS.reset(token)
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one moment throughout, for reads that must
+        agree with each other while writers go on (an evidence bundle's row counts,
+        its rows and the audit head). SQLite's read transaction is one already (WAL
+        keeps its snapshot from the first read); PostgreSQL's READ COMMITTED gives
+        each statement its own, so this one runs at REPEATABLE READ."""
+        with self._reachable(), self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
     def _reachable(self) -> Iterator[None]:
         """Connection failures leave the store as the project's StoreUnavailable,
         so callers above it (the gateway's 503, the CLI's message) never need to
