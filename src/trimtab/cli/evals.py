@@ -23,6 +23,7 @@ from trimtab.cli.output import (
     workspace,
     writing,
 )
+from trimtab.escaping import markdown_code, markdown_text
 from trimtab.quality.metrics import num as _num
 
 if TYPE_CHECKING:
@@ -105,9 +106,10 @@ def eval(  # noqa: A001 - the command is `trimtab eval`
         changes = ws.changed_since(changed_since, [system] if system else None)
         targets = [c.system for c in changes if c.changed]
         skipped = [c.system for c in changes if not c.changed]
-        note = (f"Changed since `{changed_since}`: "
-                + (", ".join(f"`{c.system}` ({c.why})" for c in changes if c.changed) or "none")
-                + "." + (f" Unchanged, not run: {', '.join(f'`{s}`' for s in skipped)}."
+        note = (f"Changed since {markdown_code(changed_since)}: "
+                + (", ".join(f"{markdown_code(c.system)} ({markdown_text(c.why)})"
+                             for c in changes if c.changed) or "none")
+                + "." + (f" Unchanged, not run: {', '.join(markdown_code(s) for s in skipped)}."
                          if skipped else "") + "\n")
         if not json_output:
             for change in changes:

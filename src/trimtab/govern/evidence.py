@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from trimtab.errors import TrimtabError
+from trimtab.escaping import csv_cell
 from trimtab.store import Store
 from trimtab.store import audit as audit_store
 from trimtab.store import evidence as evidence_store
@@ -109,7 +110,9 @@ def _write_table(conn, name: str, system: str, since: datetime, folder: Path,
             values = [v.isoformat() if isinstance(v, datetime) else v for v in row]
             record = _encode(dict(zip(header, values, strict=True)))
             as_json.write(("\n" if first else ",\n") + record)
-            writer.writerow(values)  # None is written as an empty field
+            # None is written as an empty field; a text a spreadsheet would run as a
+            # formula gets a quote before it (the JSON beside it keeps the value as is)
+            writer.writerow([csv_cell(v) for v in values])
             first = False
             pending += 1
             if pending == 1000:

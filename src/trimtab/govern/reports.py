@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trimtab.errors import TrimtabError
+from trimtab.escaping import markdown_text
 from trimtab.govern.freeze import hold_before
 from trimtab.govern.incidents import deadlines
 from trimtab.govern.timeline import active_at
@@ -134,14 +135,20 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
+#: A report is a legal draft: a note or a summary is shown whole, never cut.
+_WHOLE = 1_000_000
+
+
 def _text(value: Any) -> str:
+    """A field's value as Markdown. Summaries, notes, reasons and names were typed by
+    people or recorded from calls: they stay text (trimtab.escaping), on one line."""
     if isinstance(value, list):
         return "".join(f"\n  - {_text(v)}" for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return markdown_text(", ".join(f"{k}: {v}" for k, v in value.items()), _WHOLE)
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M} UTC"
-    return str(value).replace("\n", " ")
+    return markdown_text(value, _WHOLE)
 
 
 @dataclass(frozen=True)

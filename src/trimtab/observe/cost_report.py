@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trimtab.errors import TrimtabError
+from trimtab.escaping import csv_cell, markdown_code, markdown_text
 from trimtab.observe.budgets import BudgetLine
 from trimtab.observe.budgets import spend_all as budget_spend
 from trimtab.observe.metrics import MetricRow, compute
@@ -332,7 +333,7 @@ def write(report: CostReport, out_dir: Path) -> tuple[dict[str, Path], list[str]
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for line in report.lines:
-            writer.writerow(line.to_dict())
+            writer.writerow({k: csv_cell(v) for k, v in line.to_dict().items()})
     paths["markdown"].write_text(markdown(report, chart.name if "chart" in paths else None),
                                  encoding="utf-8")
     return paths, notes
@@ -358,7 +359,7 @@ def _title(section: str) -> str:
     key = tag_key(section)
     if section in _TITLES:
         return _TITLES[section]
-    return "Spend by team" if section == "team" else f"Spend by tag `{key}`"
+    return "Spend by team" if section == "team" else f"Spend by tag {markdown_code(key)}"
 
 
 def _change(line: Line) -> str:
@@ -395,7 +396,8 @@ def markdown(report: CostReport, chart: str | None) -> str:
                 "|---|---|---:|---:|---:|---:|"]
         for budget in report.budgets:
             over = " **over budget**" if budget.used >= 1 else ""
-            out.append(f"| {budget.name} | {budget.scope} | {usd(budget.monthly_usd)} | "
+            out.append(f"| {markdown_text(budget.name)} | {markdown_text(budget.scope)} | "
+                       f"{usd(budget.monthly_usd)} | "
                        f"{usd(budget.spent_usd)} | {budget.used:.1%}{over} | "
                        f"{usd(budget.left_usd)} |")
     top = report.top_spenders
@@ -403,17 +405,17 @@ def markdown(report: CostReport, chart: str | None) -> str:
         out += ["", "## Top spenders", ""]
         for rank, line in enumerate(top, start=1):
             share = line.cost_usd / total.cost_usd * 100 if total.cost_usd else Decimal(0)
-            out.append(f"{rank}. {line.name}: {usd(line.cost_usd)} ({share:.1f}% of spend, "
-                       f"{line.calls:,} calls)")
+            out.append(f"{rank}. {markdown_text(line.name)}: {usd(line.cost_usd)} "
+                       f"({share:.1f}% of spend, {line.calls:,} calls)")
     for section in report.sections:
         out += ["", f"## {_title(section)}", "",
-                f"| {tag_key(section) or section} | spend | previous month | change | calls "
-                "| successful | cost per successful task |",
+                f"| {markdown_text(tag_key(section) or section)} | spend | previous month | "
+                "change | calls | successful | cost per successful task |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         for line in report.section(section):
             unknown = f" (+{line.cost_unknown_calls} unpriced)" if line.cost_unknown_calls else ""
             out.append(
-                f"| {line.name} | {usd(line.cost_usd)}{unknown} | "
+                f"| {markdown_text(line.name)} | {usd(line.cost_usd)}{unknown} | "
                 f"{usd(line.previous_cost_usd)} | {_change(line)} | {line.calls:,} | "
                 f"{line.successful_calls:,} | {usd(line.cost_per_successful_call_usd)} |"
             )

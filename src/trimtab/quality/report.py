@@ -1,10 +1,16 @@
 """An eval report for CI: JUnit XML (one test case per eval case and per suite-level
-check) and Markdown (a pull-request comment)."""
+check) and Markdown (a pull-request comment).
+
+Both carry text from outside: a failure names what the model answered, an LLM
+judge's reason, a scorer's detail. It goes through trimtab.escaping, so it stays
+text: valid XML whatever characters it holds, and in the comment no row, HTML,
+image or mention of its own."""
 
 from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from trimtab.escaping import markdown_code, markdown_text, xml_tree_text
 from trimtab.quality.evaluation import EvalReport
 from trimtab.quality.metrics import num
 from trimtab.quality.runner import SuiteRun
@@ -20,6 +26,7 @@ def junit(reports: EvalReport | list[EvalReport]) -> str:
                         name=f"trimtab eval {', '.join(r.system for r in many) or '(none)'}")
     for report in many:
         _junit_report(suites, report)
+    xml_tree_text(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
 
@@ -66,7 +73,8 @@ def _checks(run: SuiteRun) -> list[tuple[str, bool, str]]:
 
 
 def markdown(reports: EvalReport | list[EvalReport], *, note: str = "") -> str:
-    """The PR comment: one section per report (``note`` first, e.g. what was skipped)."""
+    """The PR comment: one section per report (``note`` first, e.g. what was skipped:
+    Markdown, its names already escaped)."""
     many = reports if isinstance(reports, list) else [reports]
     parts = [note] if note else []
     parts += [_markdown_report(r) for r in many]
@@ -75,24 +83,27 @@ def markdown(reports: EvalReport | list[EvalReport], *, note: str = "") -> str:
 
 def _markdown_report(report: EvalReport) -> str:
     verdict = "passed" if report.passed else "failed"
-    lines = [f"### trimtab eval `{report.system}`: {verdict}", "",
+    lines = [f"### trimtab eval {markdown_code(report.system)}: {verdict}", "",
              f"Release `{report.release.short_id}`"
              + (f", compared with `{report.baseline.short_id}`" if report.baseline else "") + ".",
              ""]
     for run in report.runs:
         dataset = run.prepared.dataset
         passed = len(run.outcomes) - len(run.failing_cases)
-        lines += [f"#### {'✅' if run.passed else '❌'} {run.prepared.name}", "",
-                  f"{passed}/{len(run.outcomes)} cases passed · dataset `{dataset.path}` "
+        lines += [f"#### {'✅' if run.passed else '❌'} {markdown_text(run.prepared.name)}", "",
+                  f"{passed}/{len(run.outcomes)} cases passed · dataset "
+                  f"{markdown_code(dataset.path)} "
                   f"(sha256 `{dataset.short_sha}`)"
                   + (f" · run `{run.stored.short_id}`" if run.stored else ""), "",
                   "| scorer | metric | value | threshold | |", "|---|---|---|---|---|"]
         for s in run.scorers:
-            lines.append(f"| {s.name} | {s.summary.metric} | {num(s.summary.value)} | "
-                         f"{s.threshold:g} | {'pass' if s.passed else '**fail**'} |")
+            lines.append(f"| {markdown_text(s.name)} | {s.summary.metric} | "
+                         f"{num(s.summary.value)} | {s.threshold:g} | "
+                         f"{'pass' if s.passed else '**fail**'} |")
         for f in run.fairness:
-            groups = ", ".join(f"{g} {num(v)}" for g, v in f.groups.items())
-            lines.append(f"| fairness by {f.tag}: {f.scorer} | gap ({groups}) | {num(f.gap)} | "
+            groups = markdown_text(", ".join(f"{g} {num(v)}" for g, v in f.groups.items()))
+            named = markdown_text(f"{f.tag}: {f.scorer}")
+            lines.append(f"| fairness by {named} | gap ({groups}) | {num(f.gap)} | "
                          f"≤ {f.max_gap:g} | {'pass' if f.passed else '**fail**'} |")
         comparison = run.comparison
         if comparison is not None:
@@ -101,20 +112,22 @@ def _markdown_report(report: EvalReport) -> str:
                       f"regressed; {comparison.test} p = {comparison.p_value:.3g} "
                       f"({'significant' if comparison.significant else 'not significant'})."]
             if comparison.regressed:
-                lines.append("Regressed: " + ", ".join(f"`{c}`" for c in comparison.regressed))
+                lines.append("Regressed: " + ", ".join(markdown_code(c)
+                                                       for c in comparison.regressed))
             if comparison.improved:
-                lines.append("Improved: " + ", ".join(f"`{c}`" for c in comparison.improved))
+                lines.append("Improved: " + ", ".join(markdown_code(c)
+                                                      for c in comparison.improved))
         failing = run.failing_cases
         if failing:
             lines += ["", "<details><summary>Failing cases</summary>", "",
                       "| case | why |", "|---|---|"]
             for outcome in failing[:MARKDOWN_CASES]:
-                why = "; ".join(outcome.failures()).replace("|", "\\|")
-                lines.append(f"| `{outcome.case.id}` | {why} |")
+                why = markdown_text("; ".join(outcome.failures()))
+                lines.append(f"| {markdown_code(outcome.case.id, table=True)} | {why} |")
             if len(failing) > MARKDOWN_CASES:
                 lines.append(f"| … | {len(failing) - MARKDOWN_CASES} more |")
             lines += ["", "</details>"]
         if run.reasons:
-            lines += ["", "Gate: " + "; ".join(run.reasons)]
+            lines += ["", "Gate: " + markdown_text("; ".join(run.reasons), limit=2000)]
         lines.append("")
     return "\n".join(lines)
