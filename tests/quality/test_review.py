@@ -126,3 +126,31 @@ def test_a_viewer_cannot_review(live, cli, monkeypatch):
     assert "not allowed" in refused.output and "needs reviewer" in refused.output
     as_user(monkeypatch, ROLE_USERS["reviewer"])
     assert "pass: call" in cli("review", "next", "complaint-router", "--verdict", "pass").output
+
+
+def test_a_sampled_call_pruned_by_retention_is_passed_over(live, cli):
+    """Retention deleted sampled calls nobody had reviewed yet; `review next` then
+    named the first of them ('no call has an id starting with ...') for ever, so
+    no reviewer could go on with the rest of the sample."""
+    from datetime import UTC, datetime, timedelta
+
+    ws, _ = live
+    now = datetime.now(UTC)
+    this_week, _ = week_bounds(iso_week(now))  # last week's sample: no week edge to cross
+    old = [ws.record("complaint-router", {"text": f"old {i}"}, {"team": "other"}, 5.0,
+                     env="production", time=this_week - timedelta(days=7) + timedelta(minutes=i))
+           for i in range(1, 4)]
+    new = ws.record("complaint-router", {"text": "new"}, {"team": "other"}, 5.0,
+                    env="production", time=this_week - timedelta(minutes=1))
+    assert ws.flush()
+    sample, _ = ws.review_sample("complaint-router", week=iso_week(this_week - timedelta(1)),
+                                 size=10)
+    assert ws.review_next("complaint-router").left == 4
+    [pruned] = ws.prune(now - this_week + timedelta(days=3.5))  # the old ones only
+    assert pruned.calls == 3 and not {c.id for c in ws.calls(limit=10)} & set(old)
+
+    pending = ws.review_next("complaint-router")
+    assert (pending.call.id, pending.left, pending.sample.id) == (new, 1, sample.id)
+    shown = cli("review", "next", "complaint-router", "--verdict", "pass")
+    assert new[:12] in shown.output
+    assert ws.review_next("complaint-router") is None

@@ -135,7 +135,9 @@ class Pending:
 
 
 def next_call(store: Store, system: str, reviewer: str) -> Pending | None:
-    """The first call of the newest sample this reviewer has not reviewed yet."""
+    """The first call of the newest sample this reviewer has not reviewed yet.
+    A sampled call that retention pruned since the draw is passed over: it can
+    no longer be shown, and naming it stopped every reviewer at it."""
     with store.read() as conn:
         sample = review_store.latest_sample(conn, system=system)
         if sample is None:
@@ -144,6 +146,8 @@ def next_call(store: Store, system: str, reviewer: str) -> Pending | None:
         ids = review_store.items(conn, sample.id)
         done = review_store.reviewed_by(conn, reviewer, ids)
         todo = [c for c in ids if c not in done]
+        kept = call_store.existing(conn, todo)
+        todo = [c for c in todo if c in kept]
         if not todo:
             return None
         return Pending(sample, call_store.get(conn, todo[0]), len(todo),

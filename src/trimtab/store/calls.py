@@ -146,6 +146,16 @@ def _id_prefix(ref: str):
     return prefix
 
 
+def existing(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the call log still holds: retention prunes calls that other
+    tables (a review sample's items) still name."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(conn.execute(select(calls.c.id).where(calls.c.id.in_(chunk))).scalars())
+    return found
+
+
 def count(conn: Connection, system: str | None = None) -> int:
     statement = matching(select(func.count()).select_from(calls), calls, system=system)
     return conn.execute(statement).scalar_one()
