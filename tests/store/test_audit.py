@@ -96,6 +96,29 @@ def test_verify_cli_exit_codes(cli, database_url):
     assert data["ok"] is False and data["first_bad_seq"] == 2
 
 
+
+def test_a_deleted_head_row_is_a_verdict_and_stops_writes(history, cli, database_url):
+    """Deleting the audit_head row made verify (and every change) crash with
+    NoResultFound; on PostgreSQL writers lock that row, so appending without it
+    could also fork the chain. Verify names it; changes are refused until fixed."""
+    tamper(database_url, "DELETE FROM audit_head")
+    report = history.verify_audit()
+    assert (report.ok, report.entries, report.first_bad_seq) == (False, 6, 7)
+    assert "head row (audit_head) is missing" in report.problem
+    shown = cli("audit", "verify", expect=1)
+    assert "BROKEN at entry 7: the chain's head row (audit_head) is missing" in shown.stdout
+    newest = max(history.releases(SYSTEM), key=lambda r: r.created_at)
+    with pytest.raises(trimtab.TrimtabError, match="audit_head.*Fix: restore it from a backup"):
+        history.promote(SYSTEM, newest.id, "dev", "after the edit")
+    assert len(history.audit_log()) == 6 and len(history.history(SYSTEM, "dev")) == 3
+    refused = cli("incident", "open", SYSTEM, "--severity", "low", "-m", "x", expect=2)
+    assert "INSERT INTO audit_head" in refused.output and "Traceback" not in refused.output
+    raw(database_url, "INSERT INTO audit_head (id, seq, hash) SELECT 1, seq, hash FROM audit "
+        "ORDER BY seq DESC LIMIT 1")  # the fix the message gives
+    assert history.verify_audit().ok
+    history.promote(SYSTEM, newest.id, "dev", "after the fix")
+    assert history.verify_audit().entries == 7
+
 def test_audit_log_cli_filters(cli, project_dir):
     path = project_dir / "trimtab.yaml"
     text_ = path.read_text()

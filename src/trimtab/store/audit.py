@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from trimtab.errors import TrimtabError
 from trimtab.jsontext import canonical_json, sha256_hex
 from trimtab.store import changes
 from trimtab.store.filters import matching
@@ -69,10 +70,25 @@ class ChainReport:
     checkpoints: int | None = None
 
 
+#: What a store whose audit_head row was deleted says: every migration seeds the row,
+#: so only an edit outside trimtab removes it.
+HEAD_MISSING = ("the chain's head row (audit_head) is missing: it was deleted outside "
+                "trimtab, so the chain's end cannot be checked and no change can be appended "
+                "safely")
+HEAD_MISSING_FIX = (
+    "Fix: restore it from a backup of the store; or, once `trimtab audit verify` and your "
+    "newest checkpoint vouch for every entry, from the newest entry: INSERT INTO "
+    "audit_head (id, seq, hash) SELECT 1, seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+)
+
+
 def _head(conn: Connection):
-    return conn.execute(
+    row = conn.execute(
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-    ).one()
+    ).first()
+    if row is None:
+        raise TrimtabError(f"{HEAD_MISSING}. {HEAD_MISSING_FIX}")
+    return row
 
 
 def text_hash(value: str | None) -> str | None:
@@ -219,7 +235,10 @@ def verify(conn: Connection) -> ChainReport:
         prev_hash = entry.hash
         expected_seq += 1
         count += 1
-    head = _head(conn)
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    if head is None:
+        return ChainReport(False, count, prev_hash, count + 1, HEAD_MISSING)
     if head.seq != count or head.hash != prev_hash:
         return ChainReport(
             False, count, prev_hash, min(count, head.seq) + 1,
