@@ -122,6 +122,33 @@ def test_tags_are_bounded_in_the_header_as_in_the_body(gateway):
         {"team": "support", "channel": "email", "k" * 96: "v" * 200}]
 
 
+def test_header_and_body_tags_together_are_bounded_as_each_is(live, project_dir):
+    """A record's tags from X-Trimtab-Tags and from its body are merged: together they
+    hold at most gateway.limits.max_items, or sending both would double the bound. A
+    name in both counts once; the key's own tags are the operator's and come on top."""
+    from tests.helpers.gateway_server import running_gateway
+
+    ws, _ = live
+    with open(project_dir / "trimtab.yaml", "a") as f:
+        f.write("gateway:\n  limits: {max_items: 5}\n")
+    _, secret = ws.create_key("crm", env="production", tags={"team": "qa"})
+    header = {"X-Trimtab-Tags": "a=1,b=2,c=3", "Authorization": f"Bearer {secret}"}
+    record = {"system": SYSTEM, "latency_ms": 1, "tags": {"d": "4", "e": "5", "f": "6"}}
+    with running_gateway(ws) as url, httpx.Client(base_url=url, timeout=60) as http:
+        error = error_of(http.post("/api/v1/records", json=[record, record], headers=header))
+        overlap = http.post("/api/v1/records", json={**record, "tags": {"a": "x", "d": "4"}},
+                            headers=header)
+        five = http.post("/api/v1/records", json={**record, "tags": {"d": "4", "e": "5"}},
+                         headers=header)
+    assert (error["code"], error["param"]) == ("array_above_max_length", "[0].tags")
+    assert "6 tags with those of X-Trimtab-Tags; at most 5 (gateway.limits.max_items)" in (
+        error["message"])
+    assert overlap.status_code == five.status_code == 200, (overlap.text, five.text)
+    assert ws.flush() and [json.loads(c.tags) for c in ws.calls(limit=5)] == [
+        {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "team": "qa"},
+        {"a": "x", "b": "2", "c": "3", "d": "4", "team": "qa"}]
+
+
 def test_a_body_trickled_in_is_cut_off_at_the_deadline(gateway, monkeypatch):
     """A byte every 0.3 s would hold the connection for ever: 408 once the body has
     taken BODY_SECONDS (30 s; 1 s here), and the connection is closed."""

@@ -175,3 +175,99 @@ def test_csv_expected_columns_that_nest_into_each_other_conflict(tmp_path):
         "clash.csv:1: the columns `expected.team` and `expected.team.sub` conflict: "
         "`expected.team` cannot be a value and hold `sub` too. Fix: keep one of them, or "
         "rename it."]
+
+
+def test_csv_rows_are_numbered_by_the_line_they_start_on_for_both_readers():
+    """One generator reads CSV rows for eval datasets and for --predictions: each row
+    comes with the line it starts on (a quoted cell may span lines), and a row that is
+    not CSV ends the rows with an error at its own line."""
+    import csv
+    import io
+
+    from trimtab.quality import predictions
+
+    text = 'id,text\nc1,"two\nlines"\n\nc2,' + "x" * (datasets.MAX_LINE + 1) + "\nc3,z\n"
+    csv.field_size_limit(datasets.MAX_LINE)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    assert next(reader) == ["id", "text"]
+    rows = datasets.csv_rows(reader)
+    assert next(rows) == (2, ["c1", "two\nlines"])
+    assert next(rows) == (4, [])
+    with pytest.raises(datasets.CsvRowError) as info:
+        next(rows)
+    assert (info.value.line, str(info.value)) == (5, "field larger than field limit (1048576)")
+    assert predictions.csv_rows is datasets.csv_rows
+
+
+def test_a_broken_csv_row_in_a_dataset_is_named_at_its_line(tmp_path):
+    write(tmp_path / "c.csv", 'id,text\nc1,"two\nlines"\nc2,' + "x" * 1_100_000 + "\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "c.csv")
+    assert info.value.problems == [
+        "c.csv:4: not valid CSV: field larger than field limit (1048576)."]
+
+
+@pytest.mark.parametrize(("header", "problem"), [
+    ("id,text,expected,expected.team",
+     "c.csv:1: the columns `expected` and `expected.team` conflict: `expected` cannot be a "
+     "value and hold `team` too. Fix: keep one of them, or rename it."),
+    ("id,expected.team,text,expected",
+     "c.csv:1: the columns `expected` and `expected.team` conflict: `expected` cannot be a "
+     "value and hold `team` too. Fix: keep one of them, or rename it."),
+    ("id,expected.a.b,expected.a-x,text,expected.a",
+     "c.csv:1: the columns `expected.a` and `expected.a.b` conflict: `expected.a` cannot be a "
+     "value and hold `b` too. Fix: keep one of them, or rename it."),
+    ("id,text,tags.lang,text",
+     "c.csv:1: the columns 2 and 4 share the name `text`: only one of their cells would be "
+     "kept. Fix: give each column its own name, or remove the extra ones."),
+    ("id,expected.team,expected.team,expected.team,text",
+     "c.csv:1: the columns 2 and 3 (and 1 more) share the name `expected.team`: only one of "
+     "their cells would be kept. Fix: give each column its own name, or remove the extra "
+     "ones."),
+])
+def test_csv_columns_that_fill_the_same_place_conflict(tmp_path, header, problem):
+    """A bare `expected` beside `expected.<field>` columns, or one name used twice, would
+    silently keep one cell and drop the other."""
+    cells = ",".join(f"v{i}" for i in range(header.count(",") + 1))
+    write(tmp_path / "c.csv", f"{header}\n{cells}\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "c.csv")
+    assert info.value.problems == [problem]
+
+
+def test_nan_and_infinity_anywhere_in_a_case_are_refused_at_their_line(tmp_path):
+    """YAML writes NaN and Infinity as .nan and .inf: a case expecting NaN can never pass
+    (NaN equals nothing) and no scorer says why. JSON's literals are refused already, and
+    a number past a float's range (1e999), which reads as Infinity, is refused as well."""
+    write(tmp_path / "n.yaml", "\n".join([
+        "cases:",
+        "  - id: ok",
+        "    variables: {text: hi, score: 0.5}",
+        "    expected: '.nan'",
+        "  - id: nan",
+        "    variables: {text: hi}",
+        "    expected:",
+        "      score: .nan",
+        "  - id: inf",
+        "    variables: {text: hi, limit: -.inf}",
+        "    expected: {scores: [1, .inf]}",
+        "    tags: {weight: .Inf}",
+    ]) + "\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "n.yaml")
+    fix = ("Fix: write a number, or quote it to keep it as text; a case expecting .nan could "
+           "never pass.")
+    assert info.value.problems == [
+        f"n.yaml:8: cases[1].expected.score: input should be a finite number, got nan. {fix}",
+        f"n.yaml:10: cases[2].variables.limit: input should be a finite number, got -inf. "
+        f"{fix}",
+        f"n.yaml:11: cases[2].expected.scores[1]: input should be a finite number, got inf. "
+        f"{fix}",
+        f"n.yaml:12: cases[2].tags.weight: input should be a finite number, got inf. {fix}"]
+    write(tmp_path / "n.jsonl", '{"id": "big", "expected": {"score": -1e999}}\n'
+          '{"id": "fine", "expected": {"score": 1e308}}\n')
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "n.jsonl")
+    [problem] = info.value.problems
+    assert problem.startswith("n.jsonl:1: not valid JSON: -1e999 is past a 64-bit float's "
+                              "range, so it would read as Infinity")

@@ -27,6 +27,13 @@ def record_all(gw: Gateway, request: Request, key: ApiKey | None, body: Any) -> 
     records = check_records(body)
     who = requester_of(request, key, project)
     many = isinstance(body, list)
+    # X-Trimtab-Tags and a record's `tags` are each bounded by max_items; so are the names
+    # they add together, or sending both would double it. The key's own tags (in who.tags
+    # too, since they win) are the operator's and come on top.
+    max_items = project.spec.gateway.limits.max_items
+    header = who.tags or {}
+    fixed = key.tags if key is not None else {}
+    from_header = sum(1 for name in header if name not in fixed)
     for i, record in enumerate(records):
         where = f"[{i}]." if many else ""
         if record.system not in project.spec.systems:
@@ -44,6 +51,11 @@ def record_all(gw: Gateway, request: Request, key: ApiKey | None, body: Any) -> 
                               "unknown_environment")
         if record.env is not None:
             check_env_allowed(key, record.env, f"{where}env")
+        added = from_header + sum(1 for name in record.tags or {} if name not in header)
+        if added > max_items:
+            raise GatewayError(400, f"{where}tags: {added} tags with those of X-Trimtab-Tags; "
+                               f"at most {max_items} (gateway.limits.max_items)",
+                               param=f"{where}tags", code="array_above_max_length")
     ids = []
     for record in records:
         tags = {**(who.tags or {}), **(record.tags or {})}

@@ -16,8 +16,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,7 +169,8 @@ def _jsonl(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
                             f"{MAX_LINE:,}. Fix: shorten the case.")
             continue
         try:
-            out.append((number, json.loads(line, parse_constant=_no_constant)))
+            out.append((number, json.loads(line, parse_constant=_no_constant,
+                                           parse_float=_finite)))
         except RecursionError:
             problems.append(f"{rel}:{number}: lists and objects nested too deep. Fix: flatten "
                             "the case.")
@@ -179,6 +183,15 @@ def _jsonl(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
 def _no_constant(name: str) -> Any:
     """NaN and Infinity are not JSON: a score compared with NaN never fails."""
     raise ValueError(f"{name} is not a number JSON allows (write it as text or null)")
+
+
+def _finite(text: str) -> float:
+    """A number past a 64-bit float's range (``1e999``) reads as Infinity: refused too."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is past a 64-bit float's range, so it would read as "
+                         "Infinity (write it as text, or a smaller number)")
+    return value
 
 
 def _csv(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
@@ -197,47 +210,85 @@ def _csv(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
         problems.append(f"{rel}:1: the header has no `id` column. Fix: add one, with a unique "
                         "id per case.")
         return []
-    expected = [c for c in header if c.startswith("expected.")]
-    clashes = [(a, b) for a in expected for b in expected if b.startswith(a + ".")]
-    for outer, inner in clashes:
-        problems.append(f"{rel}:1: the columns `{outer}` and `{inner}` conflict: `{outer}` "
-                        f"cannot be a value and hold `{inner[len(outer) + 1:]}` too. Fix: "
-                        "keep one of them, or rename it.")
-    if clashes:
+    if _header_conflicts(header, rel, problems):
         return []
     out = []
-    start = reader.line_num + 1
+    try:
+        for line, row in csv_rows(reader):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.append(f"{rel}:{line}: {len(row)} cells, the header has "
+                                f"{len(header)}. Fix: quote cells that contain commas.")
+                continue
+            obj: dict[str, Any] = {"variables": {}, "tags": {}}
+            for column, cell in zip(header, row, strict=True):
+                if column == "id":
+                    obj["id"] = cell
+                elif column == "expected":
+                    if cell != "":
+                        obj["expected"] = cell
+                elif column.startswith("expected."):
+                    if cell != "":
+                        _put(obj.setdefault("expected", {}), column[len("expected."):], cell)
+                elif column.startswith("tags."):
+                    obj["tags"][column[len("tags."):]] = cell
+                else:
+                    obj["variables"][column] = cell
+            out.append((line, obj))
+    except CsvRowError as exc:
+        problems.append(f"{rel}:{exc.line}: not valid CSV: {exc}.")
+    return out
+
+
+def _header_conflicts(header: list[str], rel: str, problems: list[str]) -> bool:
+    """Columns that fill the same place, so that one cell would silently be lost: a name
+    used twice, or ``expected`` (or ``expected.a``) beside ``expected.a.b``. Never column
+    against column, nor prefix by prefix: no bound keeps a header narrow or a name short."""
+    found = len(problems)
+    places: dict[str, list[int]] = {}
+    for number, column in enumerate(header, start=1):
+        places.setdefault(column, []).append(number)
+    for column, numbers in places.items():
+        if len(numbers) > 1:
+            more = f" (and {len(numbers) - 2} more)" if len(numbers) > 2 else ""
+            problems.append(f"{rel}:1: the columns {numbers[0]} and {numbers[1]}{more} share "
+                            f"the name `{column}`: only one of their cells would be kept. Fix: "
+                            "give each column its own name, or remove the extra ones.")
+    # Sorted by their dotted parts, the columns under `expected.a` follow it at once.
+    paths = sorted(c.split(".") for c in places if c == "expected" or c.startswith("expected."))
+    for outer, inner in itertools.pairwise(paths):
+        if inner[:len(outer)] == outer:
+            short, long = ".".join(outer), ".".join(inner)
+            problems.append(f"{rel}:1: the columns `{short}` and `{long}` conflict: `{short}` "
+                            f"cannot be a value and hold `{long[len(short) + 1:]}` too. Fix: "
+                            "keep one of them, or rename it.")
+    return len(problems) > found
+
+
+class CsvRowError(csv.Error):
+    """A row that is not CSV, with the line it starts on: each reader names that line
+    with its own fix."""
+
+    def __init__(self, line: int, error: csv.Error):
+        super().__init__(*error.args)
+        self.line = line
+
+
+def csv_rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header, each with the line it starts on: a quoted cell may
+    span lines, so ``reader.line_num`` (where the row ended) would point past it. A row
+    that is not CSV ends the rows with CsvRowError, as nothing after it can be trusted."""
+    start = reader.line_num + 1  # reader: a csv.reader, past its header
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
-            problems.append(f"{rel}:{start}: not valid CSV: {exc}.")
-            break
+            raise CsvRowError(start, exc) from None
         line, start = start, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            problems.append(f"{rel}:{line}: {len(row)} cells, the header has {len(header)}. "
-                            "Fix: quote cells that contain commas.")
-            continue
-        obj: dict[str, Any] = {"variables": {}, "tags": {}}
-        for column, cell in zip(header, row, strict=True):
-            if column == "id":
-                obj["id"] = cell
-            elif column == "expected":
-                if cell != "":
-                    obj["expected"] = cell
-            elif column.startswith("expected."):
-                if cell != "":
-                    _put(obj.setdefault("expected", {}), column[len("expected."):], cell)
-            elif column.startswith("tags."):
-                obj["tags"][column[len("tags."):]] = cell
-            else:
-                obj["variables"][column] = cell
-        out.append((line, obj))
-    return out
+        yield line, row
 
 
 def _put(target: Any, path: str, value: Any) -> None:
@@ -262,8 +313,29 @@ def _yaml(path: Path, text: str, rel: str, problems: list[str]) -> list[tuple[in
         problems.append(f"{rel}:1: expected a list of cases (or `cases:` with one). Fix: start "
                         "each case with `- id: ...`.")
         return []
-    return [(located.values.get(prefix + (i,), (0, 0))[0] + 1, item)
-            for i, item in enumerate(data)]
+    out = []
+    for i, item in enumerate(data):
+        at = prefix + (i,)
+        out.append((located.values.get(at, (0, 0))[0] + 1, item))
+        for path, value in _non_finite(item):
+            line = located.values.get(at + path, (0, 0))[0] + 1
+            problems.append(f"{rel}:{line}: {yamlsource.dotted(at + path)}: input should be a "
+                            f"finite number, got {value}. Fix: write a number, or quote it to "
+                            "keep it as text; a case expecting .nan could never pass.")
+    return out
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], float]]:
+    """NaN and infinite numbers (YAML's ``.nan``, ``.inf``) anywhere in a case: NaN equals
+    nothing, so a case expecting it fails whatever the answer, and no scorer says why."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _non_finite(child, path + (key,))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _non_finite(child, path + (i,))
 
 
 # --- one case -------------------------------------------------------------------------

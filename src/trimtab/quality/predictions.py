@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from trimtab.errors import TrimtabError
 from trimtab.quality import suites as suite_prep
 from trimtab.quality.answers import Answer
+from trimtab.quality.datasets import CsvRowError, csv_rows
 from trimtab.quality.runner import CaseOutcome, SuiteRun, gate_reasons, save, summarise
 
 if TYPE_CHECKING:
@@ -118,24 +119,19 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
                            f"{', '.join(header) or 'none'}). Fix: name the "
                            "columns `id` and `prediction`.")
     rows, problems = [], []
-    start = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(f"{path}:{start}: not valid CSV ({exc}). Fix: quote cells that hold "
-                            "commas, quotes or line breaks; a cell holds at most 1 MiB.")
-            break
-        line, start = start, reader.line_num + 1
-        if not row:
-            continue
-        if len(row) != len(header):
-            problems.append(f"{path}:{line}: {len(row)} cells, the header has {len(header)}. "
-                            "Fix: one cell per column; quote cells that contain commas.")
-            continue
-        rows.append((line, dict(zip(header, row, strict=True))))
+    try:
+        for line, row in csv_rows(reader):
+            if not row:
+                continue
+            if len(row) != len(header):
+                problems.append(f"{path}:{line}: {len(row)} cells, the header has "
+                                f"{len(header)}. Fix: one cell per column; quote cells that "
+                                "contain commas.")
+                continue
+            rows.append((line, dict(zip(header, row, strict=True))))
+    except CsvRowError as exc:
+        problems.append(f"{path}:{exc.line}: not valid CSV ({exc}). Fix: quote cells that hold "
+                        "commas, quotes or line breaks; a cell holds at most 1 MiB.")
     _raise(path, problems)
     return rows
 
