@@ -111,6 +111,10 @@ def test_a_rewritten_manifest_is_caught_by_the_recorded_hash(bundle):
     assert "not a trimtab-evidence/1 manifest" in ws.verify_evidence(folder).findings[0].detail
     (folder / "manifest.json").write_text("{not json")
     assert ws.verify_evidence(folder).findings[0].problem == "changed"
+    (folder / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)  # was RecursionError
+    assert (ws.verify_evidence(folder).findings[0].problem,
+            ws.verify_evidence(folder).findings[0].detail) == \
+        ("changed", "JSON nested too deep to be a manifest")
     (folder / "manifest.json").unlink()
     assert ws.verify_evidence(folder).findings[0].problem == "missing"
 
@@ -251,3 +255,48 @@ def test_a_recorded_text_is_no_spreadsheet_formula_in_the_csv(live, tmp_path):
     assert row["latency_ms"] == "9.0"
     (call,) = json.loads((folder / "data" / "calls.json").read_text())
     assert call["user_id"] == formula
+
+
+def test_the_inventory_oversight_and_monitoring_records_are_in_the_bundle(live, tmp_path):
+    """A bundle left out the system's own inventory record (owner, risk, tier: only
+    in the audit when registered inside the window), the kill switch's uses, the
+    review sample's calls, scores, flags, alert events, drift results and the records
+    the log is missing; an auditor had the audit payloads at most."""
+    from trimtab.store import drops
+
+    ws, _ = live
+    ids = [ws.record(SYSTEM, {"text": f"seal {i}"}, {"team": "packaging"}, 9.0,
+                     env="production") for i in range(3)]
+    assert ws.flush()
+    ws.suspend(SYSTEM, "production", reason="answers go to the wrong team")
+    ws.resume(SYSTEM, "production", reason="prompt fixed")
+    ws.score(ids[0], "helpful", 1.0)
+    ws.flag(ids[1], "odd answer")
+    sample, _ = ws.review_sample(SYSTEM, size=3)
+    with ws.store.ingest() as conn:
+        drops.add(conn, "gateway-1", datetime.now(UTC), {(SYSTEM, "production"): 7,
+                                                         ("legacy-scorer", "production"): 2})
+
+    made = ws.export_evidence(SYSTEM, since=since(), out=tmp_path / "bundle")
+    new = ("systems", "suspensions", "scores", "call_flags", "review_samples", "review_items",
+           "recording_drops", "alert_events", "drift_results")
+    assert {name: made.rows[name] for name in new} == {
+        "systems": 1, "suspensions": 2, "scores": 1, "call_flags": 1, "review_samples": 1,
+        "review_items": 3, "recording_drops": 1, "alert_events": 0, "drift_results": 0}
+    manifest = json.loads((made.path / "manifest.json").read_text())
+    data = {name: json.loads((made.path / "data" / f"{name}.json").read_text())
+            for name in new}
+    assert all(f"data/{name}.csv" in manifest["files"] for name in new)
+    [system] = data["systems"]
+    assert (system["name"], system["risk"], system["owner"]) == \
+        (SYSTEM, "limited", "quality-team@example.com")
+    assert [s["action"] for s in data["suspensions"]] == ["suspend", "resume"]
+    assert [f["call_id"] for f in data["call_flags"]] == [ids[1]]
+    assert data["review_samples"][0]["id"] == sample.id
+    assert {i["call_id"] for i in data["review_items"]} <= set(ids)
+    assert [d["dropped"] for d in data["recording_drops"]] == [7]
+    assert ws.verify_evidence(made.path, expect=made.manifest_sha256).ok
+
+    # The inventory record comes however old; the rest only from the window on.
+    later = ws.export_evidence(SYSTEM, since=datetime.now(UTC), out=tmp_path / "later")
+    assert {n: c for n, c in later.rows.items() if c} == {"systems": 1, "releases": 1}

@@ -1,9 +1,11 @@
 """Evidence bundles: what a system did since a moment, in files an auditor can check.
 
-``export`` writes one folder: each table about the system (calls, releases,
-deployments, audit entries, approvals, incidents with their freezes and legal
-holds, drills, independent reviews and their findings, eval runs, reviews,
-labels) as JSON and CSV, the generated compliance documents, and ``manifest.json`` with every
+``export`` writes one folder: each table about the system (its inventory
+record, calls and the records the log is missing, releases, deployments,
+suspensions, audit entries, approvals, incidents with their freezes and legal
+holds, drills, independent reviews and their findings, eval runs, review
+samples, reviews, scores, flags, labels, alert events, drift checks) as JSON
+and CSV, the generated compliance documents, and ``manifest.json`` with every
 file's sha256 and size, the audit chain's head and verdict at export time.
 The manifest's own sha256 goes into the audit trail (``evidence.export``), so
 a bundle whose manifest was rewritten to match edited files no longer matches
@@ -222,6 +224,9 @@ def verify(folder: Path, *, expect: str | None = None) -> EvidenceVerdict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return EvidenceVerdict(False, manifest_sha256, 0, [Finding(MANIFEST, "changed",
                                                            f"not JSON any more: {exc}")])
+    except RecursionError:  # a hostile manifest of 16 MiB of brackets: no traceback
+        return EvidenceVerdict(False, manifest_sha256, 0, [Finding(
+            MANIFEST, "changed", "JSON nested too deep to be a manifest")])
     if not isinstance(manifest, dict):
         manifest = {}
     listed = manifest.get("files")

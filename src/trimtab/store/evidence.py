@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Table, func, or_, select
 
 from trimtab.store.schema.audit_chain import audit
-from trimtab.store.schema.call_log import calls
+from trimtab.store.schema.call_log import calls, recording_drops
 from trimtab.store.schema.governance import (
     approval_requests,
     approval_votes,
@@ -25,20 +25,42 @@ from trimtab.store.schema.governance import (
     incident_notes,
     incidents,
     legal_holds,
+    suspensions,
 )
-from trimtab.store.schema.quality import eval_runs, labels, reviews
+from trimtab.store.schema.monitoring import alert_events, drift_results
+from trimtab.store.schema.quality import (
+    call_flags,
+    eval_runs,
+    labels,
+    review_items,
+    review_samples,
+    reviews,
+    scores,
+)
 from trimtab.store.schema.release_history import deployments, releases, systems
 
 #: What a bundle holds, in this order: (name, table).
 TABLES: tuple[tuple[str, Table], ...] = (
-    ("calls", calls), ("releases", releases), ("deployments", deployments),
+    ("systems", systems),
+    ("calls", calls), ("recording_drops", recording_drops), ("releases", releases),
+    ("deployments", deployments), ("suspensions", suspensions),
     ("audit", audit), ("approval_requests", approval_requests),
     ("approval_votes", approval_votes), ("incidents", incidents),
     ("incident_notes", incident_notes), ("freezes", freezes), ("legal_holds", legal_holds),
     ("drills", drills), ("assurance_reviews", assurance_reviews),
-    ("assurance_findings", assurance_findings), ("eval_runs", eval_runs), ("reviews", reviews),
-    ("labels", labels),
+    ("assurance_findings", assurance_findings), ("eval_runs", eval_runs),
+    ("review_samples", review_samples), ("review_items", review_items), ("reviews", reviews),
+    ("scores", scores), ("call_flags", call_flags), ("labels", labels),
+    ("alert_events", alert_events), ("drift_results", drift_results),
 )
+
+#: Tables read as "the system's rows since T" by their time column.
+_BY_TIME: dict[str, tuple[Table, str]] = {
+    "recording_drops": (recording_drops, "time"),  # records the log is missing (Art. 12)
+    "suspensions": (suspensions, "time"),  # the kill switch used and lifted (Art. 14)
+    "scores": (scores, "time"), "call_flags": (call_flags, "time"),
+    "alert_events": (alert_events, "time"), "drift_results": (drift_results, "time"),
+}
 
 BATCH = 2000
 
@@ -56,6 +78,20 @@ def _in_window(started, ended, since: datetime):
 def query(conn: Connection, name: str, system: str, since: datetime) -> Select:
     """The rows of table ``name`` that belong in ``system``'s bundle from ``since``."""
     sid = _system_id(conn, system)
+    if name == "systems":  # the inventory record (owner, risk, tier), however old
+        return select(systems).where(systems.c.name == system)
+    if name in _BY_TIME:
+        table, column = _BY_TIME[name]
+        return select(table).where(table.c.system == system, table.c[column] >= since) \
+            .order_by(table.c[column], table.c.id)
+    samples = select(review_samples.c.id).where(review_samples.c.system == system,
+                                                review_samples.c.drawn_at >= since)
+    if name == "review_samples":  # which calls people were asked to review, and how drawn
+        return select(review_samples).where(review_samples.c.id.in_(samples)) \
+            .order_by(review_samples.c.drawn_at, review_samples.c.id)
+    if name == "review_items":
+        return select(review_items).where(review_items.c.sample_id.in_(samples)) \
+            .order_by(review_items.c.sample_id, review_items.c.position)
     if name == "calls":
         return select(calls).where(calls.c.system == system, calls.c.time >= since) \
             .order_by(calls.c.time, calls.c.id)
