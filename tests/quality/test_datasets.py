@@ -271,3 +271,23 @@ def test_nan_and_infinity_anywhere_in_a_case_are_refused_at_their_line(tmp_path)
     [problem] = info.value.problems
     assert problem.startswith("n.jsonl:1: not valid JSON: -1e999 is past a 64-bit float's "
                               "range, so it would read as Infinity")
+
+
+def test_an_expected_column_nested_past_the_bound_is_refused_and_named_briefly(tmp_path):
+    """Each dotted part is a level of the expected value: thousands of them made a value
+    that failed later with RecursionError; a 1 MiB column name is quoted shortened."""
+    deep = "expected" + ".a" * 5000
+    write(tmp_path / "d.csv", f"id,text,{deep}\nc1,hi,x\n")
+    with pytest.raises(DatasetError) as info:
+        datasets.load(tmp_path, "d.csv")
+    [problem] = info.value.problems
+    assert problem.startswith("d.csv:1: column 3, `expected.a.a.a")
+    assert "(10,008 characters)`, nests 5,000 levels; at most 32." in problem
+    assert len(problem) < 300
+    at_bound = "expected" + ".a" * 32
+    write(tmp_path / "ok.csv", f"id,text,{at_bound}\nc1,hi,x\n")
+    case = datasets.load(tmp_path, "ok.csv").cases[0]
+    value = case.expected
+    for _ in range(31):
+        value = value["a"]
+    assert value == {"a": "x"}

@@ -135,6 +135,14 @@ def test_an_llm_system_cannot_replace_its_calls_with_given_predictions(live, tmp
      r"preds.csv:5: not valid CSV \(field larger than field limit \(1048576\)\)"),
     ("preds.jsonl", '{"id": "c1", "prediction": "churn"}\n' + "[" * 50_000 + "\n",
      r"preds.jsonl:2: lists and objects nested too deep\. Fix: flatten the prediction\."),
+    # A prediction no scorer can judge (NaN equals nothing; 1e999 reads as Infinity).
+    ("preds.jsonl", '{"id": "c1", "prediction": 0.5}\n{"id": "c2", "prediction": NaN}\n',
+     r"preds.jsonl:2: NaN is not a number JSON allows"),
+    ("preds.jsonl", '{"id": "c1", "prediction": {"p": -1e999}}\n',
+     r"preds.jsonl:1: -1e999 is past a 64-bit float's range"),
+    # A column named twice: one of its cells would be dropped without a word.
+    ("preds.csv", "id,prediction,prediction\nc1,churn,stay\n",
+     r"preds.csv:1: the header names `prediction` more than once"),
 ])
 def test_hostile_prediction_files_are_errors_with_the_line_and_store_nothing(
         ws, project_dir, tmp_path, name, text, message):

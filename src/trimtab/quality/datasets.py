@@ -34,6 +34,8 @@ MAX_LINE = 1024 * 1024
 MAX_CASES = 50_000
 #: Problems listed before the rest are counted only.
 MAX_PROBLEMS = 50
+#: Levels an ``expected.a.b...`` CSV column may nest (a JSON body's default is 64).
+MAX_COLUMN_DEPTH = 32
 CASE_KEYS = ("id", "variables", "messages", "expected", "tags")
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 
@@ -169,8 +171,7 @@ def _jsonl(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
                             f"{MAX_LINE:,}. Fix: shorten the case.")
             continue
         try:
-            out.append((number, json.loads(line, parse_constant=_no_constant,
-                                           parse_float=_finite)))
+            out.append((number, finite_json(line)))
         except RecursionError:
             problems.append(f"{rel}:{number}: lists and objects nested too deep. Fix: flatten "
                             "the case.")
@@ -178,6 +179,12 @@ def _jsonl(text: str, rel: str, problems: list[str]) -> list[tuple[int, Any]]:
             problems.append(f"{rel}:{number}: not valid JSON: {exc}. Fix: one JSON object per "
                             'line, e.g. {"id": "c1", "variables": {...}, "expected": ...}.')
     return out
+
+
+def finite_json(text: str) -> Any:
+    """JSON without NaN, Infinity or numbers past a float's range (ValueError, naming it):
+    Python's json takes all three, and no expected value or prediction can be one."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
 
 
 def _no_constant(name: str) -> Any:
@@ -253,17 +260,31 @@ def _header_conflicts(header: list[str], rel: str, problems: list[str]) -> bool:
         if len(numbers) > 1:
             more = f" (and {len(numbers) - 2} more)" if len(numbers) > 2 else ""
             problems.append(f"{rel}:1: the columns {numbers[0]} and {numbers[1]}{more} share "
-                            f"the name `{column}`: only one of their cells would be kept. Fix: "
-                            "give each column its own name, or remove the extra ones.")
+                            f"the name `{_shown(column)}`: only one of their cells would be "
+                            "kept. Fix: give each column its own name, or remove the extra ones.")
+        if column.startswith("expected.") and column.count(".") > MAX_COLUMN_DEPTH:
+            # Each part is a level of the expected value, which nothing downstream (JSON,
+            # the scorers) could take thousands deep.
+            problems.append(f"{rel}:1: column {numbers[0]}, `{_shown(column)}`, nests "
+                            f"{column.count('.'):,} levels; at most {MAX_COLUMN_DEPTH}. Fix: "
+                            "write a deep expected value as JSON in a JSONL dataset.")
+    if len(problems) > found:
+        return True
     # Sorted by their dotted parts, the columns under `expected.a` follow it at once.
     paths = sorted(c.split(".") for c in places if c == "expected" or c.startswith("expected."))
     for outer, inner in itertools.pairwise(paths):
         if inner[:len(outer)] == outer:
             short, long = ".".join(outer), ".".join(inner)
-            problems.append(f"{rel}:1: the columns `{short}` and `{long}` conflict: `{short}` "
-                            f"cannot be a value and hold `{long[len(short) + 1:]}` too. Fix: "
-                            "keep one of them, or rename it.")
+            problems.append(f"{rel}:1: the columns `{_shown(short)}` and `{_shown(long)}` "
+                            f"conflict: `{_shown(short)}` cannot be a value and hold "
+                            f"`{_shown(long[len(short) + 1:])}` too. Fix: keep one of them, "
+                            "or rename it.")
     return len(problems) > found
+
+
+def _shown(name: str, most: int = 80) -> str:
+    """A column name as a message quotes it: a header cell may be up to MAX_LINE long."""
+    return name if len(name) <= most else f"{name[:most]}... ({len(name):,} characters)"
 
 
 class CsvRowError(csv.Error):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from trimtab.errors import TrimtabError
 from trimtab.quality import suites as suite_prep
 from trimtab.quality.answers import Answer
-from trimtab.quality.datasets import CsvRowError, csv_rows
+from trimtab.quality.datasets import CsvRowError, csv_rows, finite_json
 from trimtab.quality.runner import CaseOutcome, SuiteRun, gate_reasons, save, summarise
 
 if TYPE_CHECKING:
@@ -85,10 +85,13 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
             problems.append(f"{path}:{number}: line longer than {MAX_LINE} characters.")
             continue
         try:
-            row = json.loads(raw)
+            row = finite_json(raw)
         except json.JSONDecodeError as exc:
             problems.append(f"{path}:{number}: not JSON ({exc.msg}, column {exc.colno}). Fix: "
                             "one object a line, e.g. {\"id\": \"case-1\", \"prediction\": 1}.")
+            continue
+        except ValueError as exc:  # NaN, Infinity, 1e999: a prediction no scorer can judge
+            problems.append(f"{path}:{number}: {exc}.")
             continue
         except RecursionError:
             problems.append(f"{path}:{number}: lists and objects nested too deep. Fix: "
@@ -113,6 +116,11 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     except csv.Error as exc:
         raise TrimtabError(f"{path}:1: not valid CSV ({exc}). Fix: a header row `id,prediction` "
                            "and one row per case; a cell holds at most 1 MiB.") from None
+    twice = sorted({c for c in header if header.count(c) > 1} & {"id", "prediction"})
+    if twice:
+        raise TrimtabError(f"{path}:1: the header names {', '.join(f'`{c}`' for c in twice)} "
+                           "more than once, so one cell of each row would be ignored. Fix: "
+                           "keep one `id` and one `prediction` column.")
     missing = [c for c in ("id", "prediction") if c not in header]
     if missing:
         raise TrimtabError(f"{path}:1: the header has no column {', '.join(missing)} (it has: "
