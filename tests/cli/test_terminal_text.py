@@ -1,6 +1,7 @@
 """Text from outside (a recorded call's model, answer and error, a reason, a review's
 call) printed in a terminal: its escape sequences never reach the terminal, and Rich
-markup in it is shown as written, never applied (nor a crash, for a stray `[/]`)."""
+markup in it is shown as written, never applied (nor a crash, for a stray `[/]`), as
+are emoji codes (`:warning:` is not turned into a picture)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from trimtab.cli import output
 #: An answer that would clear the screen, retitle the window, hide a link and paint red.
 HOSTILE = ("\x1b[2J\x1b]0;owned\x07\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"
            "\x9b31m\u202eevil")
-MARKUP = "[link=https://evil.example]gpt[/link] [/]"
+MARKUP = "[link=https://evil.example]gpt[/link] [/] :warning:"  # and an emoji code
 
 
 def hostile_calls(project_dir) -> None:
@@ -43,7 +44,7 @@ def test_calls_show_markup_and_control_characters_as_text(cli, project_dir, monk
 
     text = shown(cli, monkeypatch, "calls", terminal=terminal)
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", text), repr(text)
-    assert "[link=https://evil.example]gpt[/link] [/]␛[5m" in text
+    assert "[link=https://evil.example]gpt[/link] [/] :warning:␛[5m" in text
     assert "[blink]x[/]␛[41m" in text
 
 
@@ -55,7 +56,7 @@ def test_a_review_shows_the_answer_with_its_escapes_visible(cli, project_dir, mo
                  terminal=True)
     assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
     assert "␛[2J␛]0;owned" in text and "�31m�evil" in text
-    assert "[link=https://evil.example]gpt[/link] [/]" in text
+    assert "[link=https://evil.example]gpt[/link] [/] :warning:" in text
 
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])

@@ -74,8 +74,10 @@ class _Console(Console):
         return super().render(renderable, options)
 
 
-console = _Console()
-err_console = _Console(stderr=True)
+# No emoji codes: `:warning:` in a model's answer is text, and trimtab's own output
+# writes none.
+console = _Console(emoji=False)
+err_console = _Console(stderr=True, emoji=False)
 
 _options: dict[str, Any] = {"project": None}
 
@@ -286,7 +288,7 @@ _BORDER = 3  # a column's padding and its rule in Rich's default box
 
 
 def _plain(cell: str) -> str:
-    return visible(Text.from_markup(cell).plain)
+    return visible(Text.from_markup(cell, emoji=False).plain)
 
 
 def _width(cell: str) -> int:
@@ -350,11 +352,11 @@ def _print_records(title: str, columns: list[Col], rows: list[list[str]]) -> Non
     console.print(Text(title, style="italic"))
     label = max(cell_len(c.name) for c in columns[1:]) if len(columns) > 1 else 0
     for row in rows:
-        console.print(Text.from_markup(row[0], style="bold"), soft_wrap=True)
+        console.print(Text.from_markup(row[0], style="bold", emoji=False), soft_wrap=True)
         for column, cell in zip(columns[1:], row[1:], strict=True):
             if _plain(cell):
-                console.print(Text(f"  {column.name.ljust(label)}  ") + Text.from_markup(cell),
-                              soft_wrap=True)
+                console.print(Text(f"  {column.name.ljust(label)}  ")
+                              + Text.from_markup(cell, emoji=False), soft_wrap=True)
 
 
 def _print_aligned(columns: list[Col], rows: list[list[str]]) -> None:
