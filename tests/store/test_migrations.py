@@ -166,3 +166,33 @@ def test_a_migration_that_fails_half_way_changes_nothing_and_says_which(database
     trimtab.Store(database_url).dispose()
     assert current_revision(store) == HEAD_REVISION
     store.dispose()
+
+
+def test_upgrades_run_at_once_queue_and_all_succeed(database_url):
+    """Two deploy jobs running `trimtab db upgrade` at once: without the migration
+    lock (only first use took it) the later ones failed on tables the first made."""
+    import threading
+
+    from trimtab.store.engine import upgrade
+
+    stores = [trimtab.Store(database_url, migrate=False) for _ in range(3)]
+    found, failed = [], []
+    start = threading.Barrier(len(stores))
+
+    def run(store):
+        start.wait()
+        try:
+            found.append(upgrade(store))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            failed.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not failed, failed
+    assert sorted(found, key=str) == [HEAD_REVISION, HEAD_REVISION, None]  # one migrated
+    assert current_revision(stores[0]) == HEAD_REVISION
+    for store in stores:
+        store.dispose()

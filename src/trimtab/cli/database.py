@@ -36,8 +36,7 @@ def upgrade_cmd() -> None:
     from trimtab.store.engine import current_revision, upgrade
 
     store = _open_unmigrated()
-    before = current_revision(store)
-    upgrade(store)
+    before = upgrade(store)  # what it found once it held the migration lock
     after = current_revision(store)
     console.print(f"{_where(store)}: {before or 'empty'} → {after}" if before != after
                   else f"{_where(store)}: already at {after}")

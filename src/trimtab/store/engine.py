@@ -314,7 +314,7 @@ def ensure_schema(store: Store) -> None:
             return
         _check_known(revision)
         try:
-            upgrade(store)
+            _upgrade(store)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
                 raise
@@ -325,7 +325,16 @@ def ensure_schema(store: Store) -> None:
                 "owner's TRIMTAB_DATABASE_URL, then `trimtab db roles` again.") from None
 
 
-def upgrade(store: Store, target: str = "head") -> None:
+def upgrade(store: Store, target: str = "head") -> str | None:
+    """Migrate to ``target`` under the migration lock, so `trimtab db upgrade` run
+    twice at once (two deploy jobs) or beside a process migrating on first use
+    queue up: the later ones find the work done instead of failing on tables the
+    first one made. Returns the revision it found."""
+    with _migration_lock(store):
+        return _upgrade(store, target)
+
+
+def _upgrade(store: Store, target: str = "head") -> str | None:
     """Run the migrations up to ``target`` in one transaction: on both backends DDL
     is transactional, so a migration that fails leaves the store as it was, and
     the error names that migration and says so instead of a traceback."""
@@ -348,13 +357,15 @@ def upgrade(store: Store, target: str = "head") -> None:
         if getattr(exc.orig, "sqlstate", None) == "42501":  # ensure_schema names the role
             raise
         failed = _revision_after(applied[-1] if applied else before)
+        why = str(exc.orig).strip().rstrip(".")
         raise TrimtabError(
             f"migrating the store at {store!r} from {before or 'empty'} failed in migration "
-            f"{failed}: {str(exc.orig).strip()}. Nothing was changed (the migrations run in "
+            f"{failed}: {why}. Nothing was changed (the migrations run in "
             f"one transaction): the store is still at {before or 'empty'}. Fix: if the schema "
             "was edited by hand (an object the message names already exists, or is missing), "
             "undo that edit or restore the store from a backup, then run `trimtab db upgrade`."
         ) from None
+    return before
 
 
 def _revision_after(revision: str | None) -> str:
