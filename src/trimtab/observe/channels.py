@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import shlex
+import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -168,31 +170,74 @@ def deliver_apprise(channel: ChannelSpec, url: str, document: dict[str, Any],
     return Outcome(False, f"{scheme}://: {problem[0].rstrip('.')} ({_tries(channel)})")
 
 
+#: The end of a command's output read back for its outcome; what comes before is skipped,
+#: so a command that prints gigabytes costs disk in a temporary file, never memory.
+OUTPUT_TAIL = 8192
+#: The longest last line an outcome quotes.
+LINE_LIMIT = 300
+
+
 def run_command(run: RunSpec, document: dict[str, Any], cwd: Path | None) -> Outcome:
     """Run the rule's command once with the event as JSON on stdin.
 
     Never retried: a command may start something expensive (a retraining run)
-    that must not start twice.
+    that must not start twice. Its output goes to unnamed temporary files, not
+    pipes, and only its own exit is awaited: a command that starts a job in the
+    background (``sh -c "retrain &"``) and exits 0 succeeds at once, instead of
+    holding the monitor until its timeout because the job kept the pipe open.
+    It leads a process group of its own, so a timeout kills the processes it
+    started with it.
     """
     argv = shlex.split(run.command) if isinstance(run.command, str) else list(run.command)
     env = {**os.environ, "TRIMTAB_ALERT_RULE": document["rule"],
            "TRIMTAB_ALERT_STATE": document["state"], "TRIMTAB_ALERT_SYSTEM": document["system"],
            "TRIMTAB_ALERT_SEVERITY": document["severity"]}
-    try:
-        done = subprocess.run(argv, input=json.dumps(document).encode(), capture_output=True,
-                              timeout=run.timeout, cwd=cwd, env=env)
-    except FileNotFoundError:
-        return Outcome(False, f"command not found: {argv[0]} (looked in {cwd} and PATH)")
-    except PermissionError:
-        return Outcome(False, f"command {argv[0]} is not executable. Fix: chmod +x it.")
-    except subprocess.TimeoutExpired:
-        return Outcome(False, f"{argv[0]} ran past its timeout of {run.timeout:g}s and was "
-                       "killed")
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-1:]
-        return Outcome(False, f"{argv[0]} exited {done.returncode}"
-                       + (f": {last[0]}" if last else ""))
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=stdout,
+                                       stderr=stderr, cwd=cwd, env=env, start_new_session=True)
+        except FileNotFoundError:
+            return Outcome(False, f"command not found: {argv[0]} (looked in {cwd} and PATH)")
+        except PermissionError:
+            return Outcome(False, f"command {argv[0]} is not executable. Fix: chmod +x it.")
+        except (OSError, ValueError) as exc:  # no #! line (ENOEXEC), a NUL in the environment
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return Outcome(False, f"command {argv[0]} could not start: {reason}")
+        try:
+            process.communicate(json.dumps(document).encode(), timeout=run.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return Outcome(False, f"{argv[0]} ran past its timeout of {run.timeout:g}s and was "
+                           "killed, with the processes it started")
+        last = _last_line(stderr) or _last_line(stdout)
+    said = f": {last}" if last else ""
+    if process.returncode < 0:
+        try:
+            name = signal.Signals(-process.returncode).name
+        except ValueError:
+            name = f"signal {-process.returncode}"
+        return Outcome(False, f"{argv[0]} was killed by {name}{said}")
+    if process.returncode != 0:
+        return Outcome(False, f"{argv[0]} exited {process.returncode}{said}")
     return Outcome(True, f"{argv[0]} exited 0")
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill the command and everything in its process group, then reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
+
+
+def _last_line(output) -> str:
+    """The last non-empty line of a command's output, read from its end only."""
+    size = output.seek(0, os.SEEK_END)
+    output.seek(max(size - OUTPUT_TAIL, 0))
+    lines = output.read().decode(errors="replace").strip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    return last if len(last) <= LINE_LIMIT else last[:LINE_LIMIT - 1] + "…"
 
 
 def test_document(project: str, channel: str) -> dict[str, Any]:

@@ -82,6 +82,21 @@ def deliver(store: Store, project: Project, *, now: datetime | None = None,
                 continue  # another monitor has it
             event = alert_store.get_event(conn, delivery.event_id)
         attempt = delivery.attempts + 1
+        if delivery.target == RUN_TARGET and delivery.status == "sending":
+            # Claimed long ago and never finished: its monitor died while the command ran
+            # (or the command is still running). A command is never run twice.
+            detail = (f"started at {delivery.updated_at:%Y-%m-%d %H:%M:%S} UTC, no outcome "
+                      "recorded since: its monitor stopped, or the command still runs; not "
+                      "run again (a command never runs twice)")
+            with store.ingest() as conn:
+                alert_store.finish(conn, event.id, delivery.target, status="gave_up",
+                                   detail=detail, now=clock())
+            log.warning("alert %s %s (%s) -> %s: %s", event.rule, event.state, event.system,
+                        delivery.target, detail)
+            sent.append(Sent(event_id=event.id, rule=event.rule, system=event.system,
+                             state=event.state, target=delivery.target, ok=False,
+                             detail=detail, attempt=attempt, gave_up=True))
+            continue
         try:
             outcome, final = _attempt(project, delivery.target, event, sleep)
         except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the rest
