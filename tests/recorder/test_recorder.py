@@ -14,7 +14,7 @@ import pytest
 
 import trimtab
 from tests.helpers import promote_through
-from tests.helpers.tcp_proxy import TcpProxy
+from tests.helpers.tcp_proxy import TcpProxy, proxied
 from trimtab.recorder.recorder import Recorder
 from trimtab.recorder.records import CallRecord
 
@@ -168,6 +168,22 @@ def test_a_30_second_postgres_outage_blocks_no_caller_and_loses_nothing(postgres
     assert slowest < 0.5, f"record() blocked for {slowest:.3f}s during the outage"
     recorder.close()
     proxy.close()
+
+
+def test_a_store_down_as_the_app_starts_fails_no_record(postgres_url, project_dir):
+    """The recorder opened the store (and checked its schema) as it started, so
+    with the database down at that moment every ws.record() raised StoreUnavailable:
+    the records now wait in the spool and go in once it answers."""
+    with proxied(postgres_url) as (proxy, url):
+        proxy.cut()
+        ws = trimtab.connect(project_dir, database_url=url)
+        ids = [ws.record("complaint-router", {"text": f"seal {i}"}, "packaging", 5.0)
+               for i in range(3)]
+        assert ws.recorder.stats()["spooled"] == 3
+        proxy.restore()
+        assert ws.flush(timeout=20)
+        assert {c.id for c in ws.calls()} == set(ids)
+        ws.close()
 
 
 def test_calls_and_call_cli(cli, project_dir):

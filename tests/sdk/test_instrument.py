@@ -84,18 +84,53 @@ def test_errors_are_recorded_and_still_raised(ws, upstream):
 
 
 def test_async_client(ws, upstream):
+    """openai wraps AsyncCompletions.create in a plain function returning the
+    coroutine: the call was recorded as answered (no tokens, no answer) before it
+    was sent, its failures as ok, and a stream could not be awaited at all."""
     client = trimtab.instrument(
         openai.AsyncOpenAI(base_url=upstream.base_url, api_key="sk-test", max_retries=0),
         SYSTEM, workspace=ws, tags={"team": "qa"})
+    hi = [{"role": "user", "content": "hi"}]
 
     async def main():
-        return await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        answer = await client.chat.completions.create(model="gpt-4o-mini", messages=hi)
+        upstream.plan(500)
+        with pytest.raises(openai.InternalServerError):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=hi)
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=hi, stream=True,
+            stream_options={"include_usage": True})
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        return answer, text
 
-    assert asyncio.run(main()).choices[0].message.content.startswith("Route")
+    answer, text = asyncio.run(main())
+    assert answer.choices[0].message.content.startswith("Route")
+    assert text.startswith("Route")
+    ws.flush()
+    calls = sorted(ws.calls(), key=lambda c: c.time)
+    assert [(c.status, c.error_kind, c.http_status, c.output_tokens) for c in calls] == [
+        ("ok", None, None, 7), ("error", "server", 500, None), ("ok", None, None, 7)]
+    assert json.loads(calls[0].tags) == {"team": "qa"}
+    assert "packaging" in calls[0].response and calls[2].ttft_ms is not None
+
+
+def test_an_async_call_cancelled_mid_flight_is_recorded_as_cancelled(ws, upstream):
+    """asyncio.wait_for running out (or a web client hanging up) cancels the call:
+    the app gets its TimeoutError, the call log says cancelled."""
+    client = trimtab.instrument(
+        openai.AsyncOpenAI(base_url=upstream.base_url, api_key="sk-test", max_retries=0),
+        SYSTEM, workspace=ws)
+    upstream.plan("hang")
+
+    async def main():
+        await asyncio.wait_for(client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]), 0.3)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(main())
     ws.flush()
     [call] = ws.calls()
-    assert json.loads(call.tags) == {"team": "qa"}
+    assert (call.status, call.error_kind) == ("error", "cancelled")
 
 
 def test_unknown_env_is_refused_at_once(ws, upstream):
@@ -125,3 +160,27 @@ def test_a_client_copied_with_options_is_recorded_too(ws, upstream):
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     ws.flush()
     assert len(ws.calls()) == 1
+
+
+def test_a_store_down_changes_nothing_the_app_sees(postgres_url, project_dir, upstream):
+    """The first call of a route reads its release from the store: with the store
+    down, an answered call raised StoreUnavailable instead of returning, and a
+    provider's error came back as StoreUnavailable. The client's own result and
+    exception reach the app; the calls wait in the spool."""
+    from tests.helpers.tcp_proxy import proxied
+
+    with proxied(postgres_url) as (proxy, url):
+        proxy.cut()
+        ws = trimtab.connect(project_dir, database_url=url)
+        client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
+        hi = [{"role": "user", "content": "hi"}]
+        answer = client.chat.completions.create(model="gpt-4o-mini", messages=hi)
+        assert answer.choices[0].message.content.startswith("Route")
+        upstream.plan(500)
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=hi)
+        assert ws.recorder.stats()["spooled"] == 2
+        proxy.restore()
+        assert ws.flush(timeout=20)
+        assert sorted(c.status for c in ws.calls()) == ["error", "ok"]
+        ws.close()

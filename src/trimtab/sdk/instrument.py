@@ -10,6 +10,9 @@ streams still stream.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +28,8 @@ from trimtab.sdk.call_context import fill_usage, sampling_params
 
 if TYPE_CHECKING:
     from trimtab.workspace import Workspace
+
+log = logging.getLogger("trimtab")
 
 #: How OpenAI SDK exceptions map onto trimtab's error kinds.
 _STATUS_KINDS = {400: "bad_request", 401: "auth", 403: "auth", 404: "bad_request",
@@ -61,11 +66,15 @@ def instrument(client: Any, system: str, *, env: str | None = None,
     server_url = None if provider else str(getattr(client, "base_url", "") or "") or None
     context = _Context(workspace, system, env, entry, tags, server_url)
 
-    if _is_async(original):
+    if _is_async(original, completions):
         async def create(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 result = await original(*args, **kwargs)
+            except asyncio.CancelledError:  # wait_for ran out, a web client hung up
+                context.failed(kwargs, _Cancelled("the caller cancelled the call before its "
+                                                  "answer"), started)
+                raise
             except Exception as exc:
                 context.failed(kwargs, exc, started)
                 raise
@@ -99,10 +108,13 @@ def instrument(client: Any, system: str, *, env: str | None = None,
     return client
 
 
-def _is_async(function: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(function)
+def _is_async(function: Any, completions: Any) -> bool:
+    """Whether ``create`` must be awaited. The openai package wraps it in a plain
+    function (its ``required_args`` check) that returns the coroutine, so the
+    wrapper alone looked synchronous: an ``AsyncOpenAI`` call was recorded as
+    answered before it was sent, and a stream could not be awaited."""
+    return (inspect.iscoroutinefunction(inspect.unwrap(function))
+            or type(completions).__name__.startswith("Async"))
 
 
 class _Context:
@@ -121,7 +133,10 @@ class _Context:
         self.redactor = Redactor.from_spec(privacy)
 
     def _record(self, kwargs: dict[str, Any], started: float, **fields: Any) -> CallRecord:
-        release = self.ws.active.get(self.system, self.env)
+        try:
+            release = self.ws.active.get(self.system, self.env)
+        except Exception:  # noqa: BLE001 - the store is down and this route is unknown:
+            release = None  # record without it, as ws.record() does
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         request = None
         params = sampling_params(kwargs)
@@ -144,7 +159,23 @@ class _Context:
             attempts=[attempt], params=params, server_url=self.server_url, **fields,
         )
 
-    def answered(self, kwargs: dict[str, Any], result: Any, started: float,
+    def answered(self, *args: Any, **kwargs: Any) -> None:
+        """Record an answer; a recording that fails is logged, never raised: the
+        client's return value reaches the app unchanged."""
+        self._keeping(self._answered, *args, **kwargs)
+
+    def failed(self, *args: Any) -> None:
+        """Record a failure; the client's own exception is what the app gets."""
+        self._keeping(self._failed, *args)
+
+    def _keeping(self, record: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            record(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - recording must not change the app's path
+            log.error("trimtab.instrument: a call of %s could not be recorded (%s: %s)",
+                      self.system, type(exc).__name__, exc)
+
+    def _answered(self, kwargs: dict[str, Any], result: Any, started: float,
                  text: str | None = None, usage: dict | None = None,
                  model: str | None = None, ttft_ms: float | None = None,
                  response_id: str | None = None, finish_reasons: list[str] | None = None) -> None:
@@ -168,7 +199,7 @@ class _Context:
         fill_usage(record, counted, cost)
         self.ws.emit(record)
 
-    def failed(self, kwargs: dict[str, Any], exc: Exception, started: float) -> None:
+    def _failed(self, kwargs: dict[str, Any], exc: BaseException, started: float) -> None:
         status = getattr(exc, "status_code", None)
         name = type(exc).__name__
         kind = _STATUS_KINDS.get(status, "server" if status else
@@ -265,6 +296,9 @@ class _AsyncStream(_Stream):
             return self._take(await self._iterator.__anext__())
         except StopAsyncIteration:
             self._finish()
+            raise
+        except asyncio.CancelledError:  # the task reading it was cancelled mid-stream
+            self._cancelled()
             raise
         except Exception as exc:
             self._finish(exc)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
-from trimtab.errors import TrimtabError
+from trimtab.errors import StoreUnavailable, TrimtabError
 from trimtab.project.loader import find_project_file, load_project, missing_project_file
 from trimtab.recorder.observers import Observers
 from trimtab.releases.artefacts import ArtefactStore
@@ -174,7 +174,19 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
                 raise TrimtabError(f"TRIMTAB_RECORDER_WRITER={writer!r} is not a writer. "
                                    "Fix: set it to `thread` or `process`.")
             options["writer"] = writer
-        return Recorder(self.store, self.spool_dir, **options)
+        return Recorder(self._recording_store(), self.spool_dir, **options)
+
+    def _recording_store(self) -> Store:
+        """The store the recorder writes to. One that cannot be reached as this process
+        starts is opened without migrating: records wait in the spool and go in once
+        it answers (``ws.record()`` and ``instrument()`` raised StoreUnavailable
+        instead). The first call that reads the store through ``ws.store`` then
+        migrates it, if it needs to."""
+        try:
+            return self.store
+        except StoreUnavailable as exc:
+            log.warning("trimtab: %s; recording to the spool until it answers", exc)
+            return Store(self.database_url, migrate=False)
 
     @cached_property
     def active(self) -> ActiveReleases:
@@ -284,6 +296,8 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
             self.quiet_caller.close()
         if self.started("recorder"):
             self.recorder.close()
+            if self.recorder.store is not self.__dict__.get("store"):
+                self.recorder.store.dispose()  # its own, opened while the store was down
         if self.started("active"):
             self.active.close()
         if self.started("store"):
