@@ -164,3 +164,15 @@ def test_sigkill_under_load_loses_no_answered_call(project_dir, database_url):
     assert totals.calls == len(stored)
     print(f"\n{len(answered)} answered before SIGKILL, {failed} cut off; "
           f"{before} in the store at the kill, {len(stored)} after replay, none lost")
+
+
+def test_the_first_start_on_a_new_store_prints_trimtabs_lines_not_the_migrations(
+        project_dir, tmp_path):
+    """`trimtab gateway` logs trimtab's own news at INFO; Alembic's INFO lines (a line a
+    migration, 35 on a new store) are other libraries' and stay out of the output."""
+    gateway, _ = start(project_dir, f"sqlite:///{tmp_path / 'new.db'}", "gateway")
+    os.killpg(gateway.pid, signal.SIGINT)
+    output = gateway.communicate(timeout=60)[0].decode()
+    assert gateway.returncode == 0, output
+    assert "trimtab gateway on http://127.0.0.1:" in output
+    assert "Running upgrade" not in output and "setup plugin" not in output, output

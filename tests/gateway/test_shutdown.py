@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import threading
 
@@ -138,3 +139,28 @@ def test_sigterm_with_the_store_refusing_keeps_the_records_spooled_and_says_so(
         stored = {c.id for c in ws.calls(limit=50)}
     assert {a.json()["id"].removeprefix("chatcmpl-") for a in answers} <= stored
     assert list(spool.glob("*")) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "group-stop"])
+def test_a_signal_to_the_whole_process_group_stops_quietly_and_stores_every_call(
+        project_dir, database_url, sig):
+    """Ctrl-C in a terminal reaches every process of the foreground group, and systemd
+    stops a service by signalling all of its processes: the recorder's writer process
+    too. It used to die first with a KeyboardInterrupt traceback, and the gateway then
+    started a new writer while it shut down ("exited (code -2); restarting")."""
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        release, _ = ws.release(SYSTEM)
+        promote_through(ws, SYSTEM, release.id, "production")
+    gateway, url = start(project_dir, database_url, "gateway")
+    answers = [httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
+        "model": f"trimtab/{SYSTEM}", "messages": [{"role": "user", "content": "hi"}]})
+        for _ in range(3)]
+    assert {a.status_code for a in answers} == {200}
+    os.killpg(gateway.pid, sig)  # the gateway, its writer process, all at once
+    output = gateway.communicate(timeout=60)[0].decode()
+    assert gateway.returncode == 0, output
+    assert "Traceback" not in output and "restarting" not in output, output
+    with trimtab.connect(project_dir, database_url=database_url) as ws:
+        stored = {c.id for c in ws.calls(limit=50)}
+    assert {a.json()["id"].removeprefix("chatcmpl-") for a in answers} <= stored
+    assert list((project_dir / ".trimtab" / "spool").glob("*")) == []

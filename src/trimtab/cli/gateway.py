@@ -29,7 +29,10 @@ def _start(host: str, port: int, workers: int, monitor_interval: float | None,
         raise TrimtabError(f"--workers {workers}: must be 1 or more.")
     if not 0 < port < 65536:
         raise TrimtabError(f"--port {port}: must be between 1 and 65535.")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # trimtab's own news (alerts fired, the recorder's state) at INFO; other libraries'
+    # only from WARNING: Alembic's INFO lines were 35 of a first start's output.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("trimtab").setLevel(logging.INFO)
     ws = workspace()
     project = ws.project
     try:

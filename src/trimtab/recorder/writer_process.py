@@ -13,12 +13,20 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
 
 
 def main() -> int:
+    # Ctrl-C in a terminal (SIGINT) and a service manager's stop (SIGTERM to the whole
+    # group, as systemd sends it) reach this process too. Its parent decides when it
+    # stops (``s`` on stdin, after its own clean-up) or dies (EOF): dying here first
+    # printed a traceback, made the parent start a new writer while it shut down, and
+    # left the last records to the next process instead of storing them now.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = json.loads(sys.stdin.buffer.readline())
     wake, stop = threading.Event(), threading.Event()
 
