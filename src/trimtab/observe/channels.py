@@ -13,8 +13,10 @@ import logging
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -101,24 +103,97 @@ def deliver_webhook(channel: ChannelSpec, url: str, document: dict[str, Any],
         headers[header] = value
     where = _host(url)
     problem = ""
-    with httpx.Client(timeout=channel.timeout, headers=headers) as client:
-        for attempt in range(channel.retries + 1):
-            retry_after = None
-            try:
-                response = client.post(url, json=document)
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            else:
-                if response.status_code < 300:
-                    return Outcome(True, f"{where} answered {response.status_code}")
-                problem = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code != 429:
-                    return Outcome(False, f"{where} refused the event: {problem} (not retried: "
-                                   "check the URL and credentials)")
-                retry_after = response.headers.get("retry-after")
-            if attempt < channel.retries:
-                sleep(_pause(channel, attempt, retry_after))
+    for attempt in range(channel.retries + 1):
+        retry_after = None
+        try:
+            status, retry_after = _post(url, document, headers, channel.timeout)
+        except (_TooLate, httpx.ReadTimeout):
+            problem = f"no answer within its timeout of {channel.timeout:g}s"
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        else:
+            if status < 300:
+                return Outcome(True, f"{where} answered {status}")
+            problem = f"HTTP {status}"
+            if status < 500 and status != 429:
+                return Outcome(False, f"{where} refused the event: {problem} (not retried: "
+                               "check the URL and credentials)")
+        if attempt < channel.retries:
+            sleep(_pause(channel, attempt, retry_after))
     return Outcome(False, f"{where}: {problem} ({_tries(channel)})")
+
+
+def _post(url: str, document: dict[str, Any], headers: dict[str, str],
+          timeout: float) -> tuple[int, str | None]:
+    """POST the event once; (status, Retry-After). The answer's body is never read (only
+    its status counts), so an endpoint answering 10 GB costs nothing, and the whole
+    attempt ends ``timeout`` seconds after it began: httpx's timeout bounds each silence,
+    so an endpoint sending a byte a second held the monitor for ever."""
+    import httpx
+
+    with _Deadline(timeout) as deadline, httpx.Client(timeout=timeout, headers=headers) as client:
+        try:
+            with client.stream("POST", url, json=document,
+                               extensions={"trace": deadline.trace}) as response:
+                return response.status_code, response.headers.get("retry-after")
+        except httpx.HTTPError:
+            if deadline.expired:
+                raise _TooLate from None
+            raise
+
+
+class _TooLate(Exception):
+    """The attempt's deadline passed before the answer's head arrived."""
+
+
+class _Deadline:
+    """Shuts the sockets of one attempt once ``seconds`` have passed since it began.
+
+    The sockets are learnt from httpcore's trace events (the TCP connection, then its TLS
+    layer, a proxy's included); shutting one down wakes the read that waits on it, which
+    then fails as a closed connection.
+    """
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        found = info.get("return_value")
+        sock = found.get_extra_info("socket") if found is not None else None
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:  # the plain socket's shutdown, also under TLS: it only ends the reads and writes
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _tries(channel: ChannelSpec) -> str:
