@@ -13,6 +13,7 @@ from trimtab.cli.output import (
     console,
     err_console,
     handles_errors,
+    log_to_stderr,
     parse_since,
     print_json,
     print_listing,
@@ -165,7 +166,7 @@ def monitor(
                            "5m.") from None
     ws = workspace()
     rules = len(ws.project.spec.alerts)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log_to_stderr()
     stop = threading.Event()
 
     def _stop(signum, _frame) -> None:

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
-from trimtab.cli.output import console, err_console, handles_errors, workspace
+from trimtab.cli.output import console, err_console, handles_errors, log_to_stderr, workspace
 from trimtab.errors import TrimtabError
 
 
@@ -29,10 +27,7 @@ def _start(host: str, port: int, workers: int, monitor_interval: float | None,
         raise TrimtabError(f"--workers {workers}: must be 1 or more.")
     if not 0 < port < 65536:
         raise TrimtabError(f"--port {port}: must be between 1 and 65535.")
-    # trimtab's own news (alerts fired, the recorder's state) at INFO; other libraries'
-    # only from WARNING: Alembic's INFO lines were 35 of a first start's output.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("trimtab").setLevel(logging.INFO)
+    log_to_stderr()
     ws = workspace()
     project = ws.project
     try:

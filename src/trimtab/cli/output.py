@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import sys
@@ -72,6 +73,15 @@ class _Console(Console):
             renderable = renderable.copy()
             renderable.plain = visible(renderable.plain)
         return super().render(renderable, options)
+
+
+def log_to_stderr() -> None:
+    """For the long-running commands (gateway, serve, monitor): trimtab's own news
+    (alerts fired, the recorder's state) from INFO, other libraries' from WARNING;
+    their INFO lines (Alembic's, one a migration; an HTTP client's, one a request)
+    buried it."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("trimtab").setLevel(logging.INFO)
 
 
 # No emoji codes: `:warning:` in a model's answer is text, and trimtab's own output
