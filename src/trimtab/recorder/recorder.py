@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -94,6 +95,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._progress = threading.Condition()
         self._stop = threading.Event()
+        #: Set in a forked child until it records: the spool and the writer are the parent's.
+        self._inherited = False
         self._segment = 0
         self._write_fd = -1
         self._write_size = 0
@@ -104,6 +107,48 @@ class Recorder:
         else:
             self._writer = _ThreadWriter(self)
         atexit.register(self.close)
+        _RECORDERS.add(self)
+
+    # --- a forked child -----------------------------------------------------------
+
+    def forked(self) -> None:
+        """In a child made by ``os.fork()`` (gunicorn or uWSGI preloading the app,
+        multiprocessing's fork): the segment, the owner lock and the writer are the
+        parent's, and no writer thread came along. The child let go of their file
+        descriptors at once (never the files: the parent still writes them, and an
+        inherited owner lock kept the parent's spool from ever being adopted after
+        the parent died), and starts a spool of its own when it first records.
+        Before, the child appended to the parent's segment, ``flush()`` returned
+        False at once, and the child's ``close()`` at exit deleted the parent's
+        segment and owner lock when they happened to be drained."""
+        self._lock = threading.Lock()
+        self._progress = threading.Condition()
+        self._report_lock = threading.Lock()
+        self._reporter = None
+        if self._stop.is_set():
+            return  # closed in the parent: stays closed here
+        self._inherited = True
+        self.spooled = self.dropped = 0  # the parent's, counted there
+        self.dropped_by, self._reported = {}, {}
+        for fd in (self._write_fd, self._owner_lock.fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._write_fd = -1
+        self._writer.forked()
+
+    def _own_spool(self) -> None:
+        """A forked child's first record: a new owner, segment and writer."""
+        with self._lock:
+            if not self._inherited:
+                return
+            self.owner = new_owner()
+            self._owner_lock = OwnerLock(self.spool_dir, self.owner)
+            self.failing, self._torn = None, False
+            self._segment, self._write_size = 0, 0
+            self._rotate()
+            self._writer = (_ProcessWriter(self) if isinstance(self._writer, _ProcessWriter)
+                            else _ThreadWriter(self))
+            self._inherited = False
 
     # --- hot path -----------------------------------------------------------
 
@@ -117,6 +162,8 @@ class Recorder:
         answering it unrecorded).
         """
         line = record.to_line()
+        if self._inherited:
+            self._own_spool()
         with self._lock:
             if self._write_fd < 0:
                 self._dropped(record, "the recorder is closed", required)
@@ -255,11 +302,15 @@ class Recorder:
 
     def pending(self) -> int:
         """Bytes spooled (by this process, or adopted from a dead one) not yet stored."""
+        if self._inherited:
+            return 0  # a forked child that has not recorded: the spool is its parent's
         adopted = self._writer.stats().get("adopted_pending", 0)
         return pending_bytes(self.spool_dir, self.owner) + int(adopted)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every spooled record is in the database; False on timeout."""
+        if self._inherited:
+            return True  # nothing recorded in this (forked) process
         deadline = time.monotonic() + timeout
         while not self._writer.ready() or self.pending() > 0:
             remaining = deadline - time.monotonic()
@@ -274,6 +325,10 @@ class Recorder:
     def close(self, timeout: float = 30.0) -> None:
         """Flush, stop the writer, and remove the spool if it is fully drained."""
         if self._stop.is_set():
+            return
+        if self._inherited:  # a forked child that never recorded: nothing here is its own
+            self._stop.set()
+            atexit.unregister(self.close)
             return
         with self._lock:  # nothing recorded from here on can reach a segment being removed
             write_fd, self._write_fd = self._write_fd, -1
@@ -299,7 +354,7 @@ class Recorder:
         atexit.unregister(self.close)
 
     def stats(self) -> dict[str, int]:
-        counts = self._writer.stats()
+        counts = {} if self._inherited else self._writer.stats()
         return {
             "spooled": self.spooled, "written": int(counts.get("written", 0)),
             "duplicates": int(counts.get("duplicates", 0)), "dropped": self.dropped,
@@ -341,6 +396,11 @@ class _ThreadWriter:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def forked(self) -> None:
+        """In a forked child: close the copies of the parent's segments (their drain
+        locks stay the parent's)."""
+        self.drainer.release()
 
     def ready(self) -> bool:
         return True
@@ -427,6 +487,16 @@ class _ProcessWriter:
                 self._start()
         self.recorder._progressed()
 
+    def forked(self) -> None:
+        """In a forked child: close its copies of the pipes to the parent's writer
+        process, sending nothing (a stop byte would end the parent's writer), so the
+        writer still sees EOF when the parent dies."""
+        for pipe in (self._child.stdin, self._child.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
+        if self._fallback is not None:
+            self._fallback.forked()
+
     def _send(self, data: bytes) -> None:
         with contextlib.suppress(OSError, ValueError):  # full pipe: it is awake anyway
             self._child.stdin.write(data)
@@ -466,6 +536,18 @@ class _ProcessWriter:
             child.wait()
         self._reader.join(timeout=5)
         return child.returncode == 0
+
+
+#: Every recorder, for the fork handler (weak: one nobody holds just goes).
+_RECORDERS: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for recorder in list(_RECORDERS):
+        recorder.forked()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _added(earlier: dict[str, float], current: dict[str, float]) -> dict[str, float]:

@@ -78,6 +78,13 @@ class ActiveReleases:
         self._listeners: list[Callable[[], None]] = []
         self._counter: int | None = None  # the change counter the listeners last had
         self._listener_failing = False
+        _CACHES.add(self)
+
+    def forked(self) -> None:
+        """In a forked child: a lock the parent's watcher held at the fork would
+        stay held for ever here (the first call hung); the next call starts a
+        watcher of the child's own (see ``_start``)."""
+        self._lock = threading.Lock()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` in the watcher thread whenever the store's state moved
@@ -222,6 +229,18 @@ class ActiveReleases:
             mode=split.action if split else None, percent=split.percent or 0 if split else 0,
             suspended=suspended,
         )
+
+
+#: Every cache, for the fork handler (weak: one nobody holds just goes).
+_CACHES: weakref.WeakSet[ActiveReleases] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for cache in list(_CACHES):
+        cache.forked()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _watch(ref: weakref.ref[ActiveReleases], feed: change_store.ChangeFeed,

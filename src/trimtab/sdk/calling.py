@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import weakref
@@ -79,6 +80,21 @@ class Caller:
         # Parsed specs and compiled privacy rules per release id (content-addressed,
         # so never stale): the hot path must not re-parse a release per call.
         self._specs: dict[str, tuple[dict[str, Any], Redactor]] = {}
+        _CALLERS.add(self)
+
+    def forked(self) -> None:
+        """In a forked child: the private loop's thread stayed in the parent, so a
+        ``run()`` waited for ever on a loop nobody runs; its HTTP connections are
+        the parent's sockets. The child starts a loop and clients of its own (the
+        old loop is kept, unclosed: it still looks running, and closing its
+        selector would be all it could do)."""
+        self._lock = threading.Lock()
+        if self._loop is not None:
+            _ORPHANED.append(self._loop)
+        self._loop, self._thread = None, None
+        self._routers = weakref.WeakKeyDictionary()
+        self._direct = weakref.WeakKeyDictionary()
+        self._shadows = set()
 
     # --- the private loop for synchronous callers ---------------------------
 
@@ -269,6 +285,20 @@ class Caller:
                         call.release.id[:12], exc)
         else:
             call.record_success(result)
+
+
+#: Every caller, for the fork handler (weak: a caller nobody holds just goes), and the
+#: private loops children inherited without their threads.
+_CALLERS: weakref.WeakSet[Caller] = weakref.WeakSet()
+_ORPHANED: list[asyncio.AbstractEventLoop] = []
+
+
+def _forked() -> None:
+    for caller in list(_CALLERS):
+        caller.forked()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class StreamedRun:

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import re
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -54,6 +55,7 @@ class Store:
         self.dialect = self.engine.dialect.name
         #: PostgreSQL: finds and cuts connections that stopped answering (store/stall.py).
         self.watchdog: Watchdog | None = getattr(self.engine, "trimtab_watchdog", None)
+        _STORES.add(self)
         if migrate:
             ensure_schema(self)
 
@@ -155,6 +157,28 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def forked(self) -> None:
+        """In a child made by ``os.fork()`` (gunicorn or uWSGI preloading the app,
+        multiprocessing's fork): the pooled connections are the parent's sockets and
+        SQLite handles, and using one from both processes mixes their replies (one
+        got the other's rows, or the server hung up on both). The child forgets them,
+        without closing (that would end the parent's sessions), and connects anew."""
+        self.engine.dispose(close=False)
+        if self.watchdog is not None:
+            self.watchdog.forked()
+
+
+#: Every open store, for the fork handler below (weak: a store nobody holds just goes).
+_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for store in list(_STORES):
+        store.forked()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _make_engine(url: str) -> Engine:

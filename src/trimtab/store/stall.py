@@ -73,6 +73,13 @@ class Watchdog:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
+    def forked(self) -> None:
+        """In a forked child: the parent's waits are on the parent's connections (cutting
+        one would shut the parent's socket), and its thread and lock stayed behind."""
+        self._waits = {}
+        self._lock = threading.Lock()
+        self._thread = None
+
     def connection_class(self) -> type[psycopg.Connection]:
         watchdog = self
 
