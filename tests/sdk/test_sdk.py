@@ -139,3 +139,22 @@ def test_streaming_yields_chunks_and_records_once_complete(live):
     assert run.result.text == text and run.record.status == "ok"
     ws.flush()
     assert ws.call(run.result.call_id).output_tokens == run.result.usage.output_tokens
+
+
+def test_a_closed_workspace_refuses_calls_and_records_with_the_fix(live):
+    """After close() (or a `with` block's end) a record was dropped with an error
+    log the app never saw, and run() paid for an answer whose record was dropped;
+    flush() then said True. Closing twice is fine; reads still work."""
+    ws, _ = live
+    router = ws.system("complaint-router")
+    router.run(COMPLAINT)
+    ws.close()
+    ws.close()
+    with pytest.raises(trimtab.TrimtabError, match=r"record\(\): this workspace is closed.*Fix"):
+        ws.record("complaint-router", {"text": "late"}, "x", 1.0)
+    with pytest.raises(trimtab.TrimtabError, match=r"complaint-router.run\(\): .*closed"):
+        router.run(COMPLAINT)
+    with pytest.raises(trimtab.TrimtabError, match="closed"):
+        asyncio.run(router.arun(COMPLAINT))
+    assert ws.recorder.stats()["dropped"] == 0
+    assert len(ws.calls()) == 1

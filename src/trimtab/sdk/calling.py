@@ -366,6 +366,7 @@ class SystemClient:
             messages: list[dict[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
             user: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
         """Render the release's prompts with ``variables``, call, record, return."""
+        self.ws.check_open(f"{self.name}.run()")
         return self.ws.caller.run_sync(self.arun(variables, messages=messages, params=params,
                                                  user=user, tags=tags))
 
@@ -373,6 +374,7 @@ class SystemClient:
                    messages: list[dict[str, Any]] | None = None,
                    params: Mapping[str, Any] | None = None, user: str | None = None,
                    tags: Mapping[str, str] | None = None) -> RunResult:
+        self.ws.check_open(f"{self.name}.arun()")
         return await self.ws.caller.complete(self.name, self.env, CallOptions(
             variables, messages, params, user, tags))
 
@@ -380,6 +382,7 @@ class SystemClient:
                 messages: list[dict[str, Any]] | None = None,
                 params: Mapping[str, Any] | None = None, user: str | None = None,
                 tags: Mapping[str, str] | None = None) -> StreamedRun:
+        self.ws.check_open(f"{self.name}.astream()")
         return self.ws.caller.stream(self.name, self.env, CallOptions(
             variables, messages, params, user, tags))
 

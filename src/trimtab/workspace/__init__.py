@@ -82,6 +82,7 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
         self.token: str | None = None
         # Assessments the dashboard shows on every load (assess(cached=True)).
         self._assessments: AssessmentCache | None = None
+        self._closed = False  # close() ran: calls and records are refused (check_open)
 
     # --- where things live --------------------------------------------------
 
@@ -291,7 +292,18 @@ class Workspace(ReleaseMethods, GovernMethods, AccessMethods, QualityMethods,
         done = self.recorder.flush(timeout) if self.started("recorder") else True
         return self.observers.flush(timeout) and done
 
+    def check_open(self, what: str) -> None:
+        """Refuse a call or record on a closed workspace, before anything is called:
+        its recorder is stopped, so the record was dropped (logged) and the app never
+        knew; a ``run()`` paid for an answer nobody could keep."""
+        if self._closed:
+            raise TrimtabError(
+                f"{what}: this workspace is closed (ws.close() ran, or its `with` block "
+                "ended), so the call could not be recorded. Fix: keep the workspace open "
+                "while the app calls and records, or call trimtab.connect() again.")
+
     def close(self) -> None:
+        self._closed = True
         if self.started("caller"):
             self.quiet_caller.close()
         if self.started("recorder"):

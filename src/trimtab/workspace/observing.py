@@ -43,6 +43,7 @@ class ObserveMethods:
         endpoint trimtab does not proxy). Returns the call id; never blocks on
         the database. RecordingUnavailable when the spool cannot take it and the
         system requires recording (``recording: required``)."""
+        self.check_open("record()")
         return self.emit(call_record(
             self.recent_project(), self._release_of, self._privacy, system, inputs, output,
             latency_ms, env=env, status=status, error=error, model=model, user=user, tags=tags,
