@@ -151,6 +151,12 @@ def test_a_sampled_call_pruned_by_retention_is_passed_over(live, cli):
 
     pending = ws.review_next("complaint-router")
     assert (pending.call.id, pending.left, pending.sample.id) == (new, 1, sample.id)
+    # The sample's progress counts what can still be reviewed: done means done.
+    progress = ws.review_progress("complaint-router", reviewer="ann")
+    assert (progress.sample.size, progress.gone, progress.reviewable, progress.left) == \
+        (4, 3, 1, 1)
     shown = cli("review", "next", "complaint-router", "--verdict", "pass")
     assert new[:12] in shown.output
     assert ws.review_next("complaint-router") is None
+    progress = ws.review_progress("complaint-router", reviewer="alice@example.com")  # the test user
+    assert (progress.reviewed, progress.reviewable, progress.left) == (1, 1, 0)

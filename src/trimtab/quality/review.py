@@ -292,12 +292,23 @@ class ReviewProgress:
     reviewed: int  # sampled calls with at least one review
     mine: int | None  # sampled calls ``reviewer`` reviewed (None: no reviewer asked about)
     weeks: list[tuple[str, int, int]]  # (ISO week, reviewed calls, passed calls), oldest first
+    #: Sampled calls retention pruned before anyone reviewed them: never reviewable.
+    gone: int = 0
+    #: Calls ``reviewer`` can still review (None: no reviewer asked about); 0: done.
+    left: int | None = None
+
+    @property
+    def reviewable(self) -> int:
+        """The sample's size less what retention took unreviewed: what "all reviewed"
+        means now (a pruned call counted in the size kept a sample from ever being done)."""
+        return (self.sample.size if self.sample else 0) - self.gone
 
     def to_dict(self) -> dict[str, object]:
         return {"system": self.system,
                 "sample": self.sample.to_dict() if self.sample else None,
                 "size": self.sample.size if self.sample else 0,
-                "reviewed": self.reviewed, "mine": self.mine,
+                "reviewed": self.reviewed, "mine": self.mine, "gone": self.gone,
+                "reviewable": self.reviewable, "left": self.left,
                 "weeks": [{"week": w, "calls": n, "passed": p,
                            "pass_rate": p / n if n else None} for w, n, p in self.weeks]}
 
@@ -313,9 +324,13 @@ def progress(store: Store, system: str, *, reviewer: str | None = None, weeks: i
         ids = set(review_store.items(conn, sample.id)) if sample else set()
         start = min(since, sample.drawn_at - timedelta(days=7)) if sample else since
         given = review_store.for_system(conn, system, since=start)
+        kept = call_store.existing(conn, sorted(ids))
     reviewed = {r.call_id for r in given if r.call_id in ids}
-    mine = None if reviewer is None else \
-        len({r.call_id for r in given if r.call_id in ids and r.reviewer == reviewer})
+    gone = len(ids - kept - reviewed)
+    mine_ids = None if reviewer is None else \
+        {r.call_id for r in given if r.call_id in ids and r.reviewer == reviewer}
+    mine = None if mine_ids is None else len(mine_ids)
+    left = None if mine_ids is None else len(kept - mine_ids)
     verdicts: dict[str, dict[str, list[str]]] = {}
     for r in given:
         if r.time >= since:
@@ -326,4 +341,4 @@ def progress(store: Store, system: str, *, reviewer: str | None = None, weeks: i
         calls = verdicts.get(week, {})
         trend.append((week, len(calls), sum(all(v == "pass" for v in vs)
                                             for vs in calls.values())))
-    return ReviewProgress(system, sample, len(reviewed), mine, trend)
+    return ReviewProgress(system, sample, len(reviewed), mine, trend, gone, left)

@@ -121,6 +121,10 @@ class ReviewProgressOut(Model):
     size: int
     reviewed: int = Field(description="Sampled calls with at least one review.")
     mine: int | None = Field(description="Sampled calls you reviewed.")
+    gone: int = Field(description="Sampled calls retention deleted before anyone reviewed "
+                      "them; they can no longer be reviewed.")
+    reviewable: int = Field(description="The sample's size less `gone`.")
+    left: int | None = Field(description="Sampled calls you can still review; 0: done.")
     weeks: list[WeekOut] = Field(description="The quality trend: reviewed calls that "
                                  "passed, per ISO week, oldest first.")
     reviews: int
