@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from trimtab.actor import current_actor
+from trimtab.errors import NotFound
 from trimtab.observe import budgets as budget_spend
 from trimtab.observe import label_metrics
 from trimtab.observe.metrics import MetricRow
@@ -336,11 +337,39 @@ def evaluate(
             key = (name, system, rule.env or ALL_ENVS)
             if quiet_builtin(name, project, reading, previous.get(key)):
                 continue
-            status = _apply(conn, project, name, rule, system, reading, previous.get(key),
-                            now, actor)
-            statuses.append(status)
-        alert_store.forget(conn, set(rules(project)))
+            statuses.append(_apply_alone(conn, project, name, rule, system, reading,
+                                         previous.get(key), now, actor))
+        watched = {(name, system, rule.env or ALL_ENVS) for name, rule, system, _ in readings}
+        gone = [key for key in previous if key not in watched]
+        for key in gone:
+            if previous[key].state == "firing":
+                _resolve_unwatched(conn, project, previous[key], now, actor)
+        alert_store.forget(conn, gone)
     return statuses
+
+
+#: The reason of the resolved event of an alert the project file stopped watching.
+UNWATCHED = "no longer watched (trimtab.yaml changed)"
+
+
+def _resolve_unwatched(conn, project: Project, state: AlertState, now: datetime,
+                       actor: str) -> None:
+    """A firing alert whose rule was removed, or no longer watches its system or
+    environment, resolves through the channels its firing went to (those still
+    declared): its state was dropped in silence, so a pager stayed open for ever and the
+    dashboard showed it firing."""
+    fired = alert_store.latest_event(conn, state.rule, state.system, state.env)
+    if fired is None or fired.state != "firing":
+        return
+    document = fired.document
+    where = state.system + (f" ({document['env']})" if document.get("env") else "")
+    document.update(
+        event_id=None, state="resolved", value=None, time=now.isoformat(), reason=UNWATCHED,
+        detail=f"alert state dropped at {now:%Y-%m-%d %H:%M} UTC",
+        summary=f"{where}: {state.rule} {UNWATCHED}; resolved")
+    targets = [d.target for d in alert_store.deliveries(conn, [fired.id])[fired.id]
+               if d.target in project.spec.channels]
+    alert_store.add_event(conn, document=document, targets=targets, actor=actor)
 
 
 def _read(store, name, rule, system, now, cache, budgets) -> Reading:
@@ -354,12 +383,31 @@ def _read(store, name, rule, system, now, cache, budgets) -> Reading:
                        failed=True)
 
 
+def _apply_alone(conn, project, name, rule, system, reading, previous, now,
+                 actor) -> AlertStatus:
+    """Apply one rule's reading in a savepoint of its own: a rule whose transition fails
+    (a store row it needs gone) is reported and keeps its state, and the other rules'
+    transitions are still written; the whole evaluation failed before, so one broken
+    rule silenced every alert."""
+    try:
+        with conn.begin_nested():
+            return _apply(conn, project, name, rule, system, reading, previous, now, actor)
+    except Exception as exc:  # noqa: BLE001 - one rule must not stop the others
+        log.exception("alert %s: cannot record its state for %s", name, system)
+        return _error(name, rule, system, now,
+                      f"cannot record the state: {type(exc).__name__}: {exc}")
+
+
+def _error(name, rule, system, now, detail) -> AlertStatus:
+    return AlertStatus(
+        rule=name, system=system, env=rule.env, metric=rule.metric, severity=rule.severity,
+        comparator=rule.comparator, threshold=rule.threshold, window=rule.window,
+        state="error", value=None, detail=detail, since=now)
+
+
 def _apply(conn, project, name, rule, system, reading, previous, now, actor) -> AlertStatus:
     if reading.failed:
-        return AlertStatus(
-            rule=name, system=system, env=rule.env, metric=rule.metric, severity=rule.severity,
-            comparator=rule.comparator, threshold=rule.threshold, window=rule.window,
-            state="error", value=None, detail=reading.detail, since=now)
+        return _error(name, rule, system, now, reading.detail)
     value = reading.value
     if value is not None and not math.isfinite(value):
         value = None
@@ -401,7 +449,11 @@ def _flag_low_scores(conn, name: str, rule: AlertRuleSpec, system: str, now: dat
                              env=rule.env, name=rule.score, limit=FLAGGED_PER_ALERT,
                              below=rule.threshold if rule.comparator in ("<", "<=") else None)
     for call_id in low:
-        flag_store.add(conn, call_store.get(conn, call_id), source="alert",
+        try:
+            call = call_store.get(conn, call_id)
+        except NotFound:
+            continue  # pruned since it was scored (scores outlive their calls)
+        flag_store.add(conn, call, source="alert",
                        reason=f"alert {name} (event {event_id}) fired", actor=f"alert:{name}")
 
 

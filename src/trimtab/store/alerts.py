@@ -101,12 +101,15 @@ def put_state(conn: Connection, state: AlertState, *, existed: bool) -> None:
             rule=state.rule, system=state.system, env=state.env, **values))
 
 
-def forget(conn: Connection, keep_rules: set[str]) -> int:
-    """Drop the state of rules no longer in the project file."""
-    query = delete(alert_state)
-    if keep_rules:
-        query = query.where(alert_state.c.rule.not_in(sorted(keep_rules)))
-    return conn.execute(query).rowcount
+def forget(conn: Connection, keys: list[tuple[str, str, str]]) -> int:
+    """Drop the state of these (rule, system, env): what the project file no longer
+    watches (a rule removed, a system or environment no longer declared or named)."""
+    dropped = 0
+    for rule, system, env in keys:
+        dropped += conn.execute(delete(alert_state).where(
+            alert_state.c.rule == rule, alert_state.c.system == system,
+            alert_state.c.env == env)).rowcount
+    return dropped
 
 
 # --- events ---------------------------------------------------------------------
@@ -164,6 +167,14 @@ def events(
     if limit is not None:
         query = query.limit(limit)
     return [AlertEvent(**r._mapping) for r in conn.execute(query)]
+
+
+def latest_event(conn: Connection, rule: str, system: str, env: str) -> AlertEvent | None:
+    """The newest event of one (rule, system, env)."""
+    row = conn.execute(select(alert_events).where(
+        alert_events.c.rule == rule, alert_events.c.system == system,
+        alert_events.c.env == env).order_by(alert_events.c.id.desc()).limit(1)).first()
+    return AlertEvent(**row._mapping) if row else None
 
 
 def get_event(conn: Connection, event_id: int) -> AlertEvent | None:
