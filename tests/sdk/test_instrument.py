@@ -184,3 +184,51 @@ def test_a_store_down_changes_nothing_the_app_sees(postgres_url, project_dir, up
         assert ws.flush(timeout=20)
         assert sorted(c.status for c in ws.calls()) == ["error", "ok"]
         ws.close()
+
+
+@pytest.fixture
+def json_upstream():
+    """A mock whose answer is JSON, as a model answers a structured-output request."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    mock = MockUpstream(reply='{"team": "packaging", "urgent": false}', model="gpt-4o-mini")
+    asyncio.run_coroutine_threadsafe(mock.__aenter__(), loop).result(5)
+    yield mock
+    asyncio.run_coroutine_threadsafe(mock.__aexit__(None, None, None), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_structured_outputs_with_parse_are_recorded_sync_and_async(ws, json_upstream):
+    """`chat.completions.parse(response_format=Model)` posts on its own, not through
+    `create`: its calls went unrecorded. Now each is recorded once, with the answer
+    and tokens, and the app gets openai's parsed object as before."""
+    import pydantic
+
+    class Route(pydantic.BaseModel):
+        team: str
+        urgent: bool
+
+    hi = [{"role": "user", "content": "The seal leaks."}]
+    client = trimtab.instrument(client_for(json_upstream), SYSTEM, workspace=ws)
+    parsed = client.chat.completions.parse(model="gpt-4o-mini", messages=hi,
+                                           response_format=Route)
+    assert parsed.choices[0].message.parsed == Route(team="packaging", urgent=False)
+    aclient = trimtab.instrument(
+        openai.AsyncOpenAI(base_url=json_upstream.base_url, api_key="sk-test", max_retries=0),
+        SYSTEM, workspace=ws)
+
+    async def main():
+        return await aclient.chat.completions.parse(model="gpt-4o-mini", messages=hi,
+                                                     response_format=Route)
+
+    assert asyncio.run(main()).choices[0].message.parsed.team == "packaging"
+    json_upstream.plan(500)
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.parse(model="gpt-4o-mini", messages=hi, response_format=Route)
+    assert ws.flush()
+    calls = sorted(ws.calls(), key=lambda c: c.time)
+    assert [(c.status, c.output_tokens) for c in calls] == [("ok", 7), ("ok", 7),
+                                                              ("error", None)]
+    assert "packaging" in calls[0].response and "packaging" in calls[1].response

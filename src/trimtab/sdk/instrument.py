@@ -39,7 +39,8 @@ _STATUS_KINDS = {400: "bad_request", 401: "auth", 403: "auth", 404: "bad_request
 def instrument(client: Any, system: str, *, env: str | None = None,
                workspace: Workspace, tags: dict[str, str] | None = None,
                provider: str | None = None) -> Any:
-    """Wrap ``client.chat.completions.create`` (``OpenAI`` or ``AsyncOpenAI``) in place.
+    """Wrap ``client.chat.completions.create`` and ``.parse`` (structured outputs), of
+    ``OpenAI`` or ``AsyncOpenAI``, in place.
 
     Returns the same client. ``user=`` passed to ``create`` attributes the
     call, as it does for OpenAI itself. Instrumenting twice is a no-op.
@@ -66,8 +67,24 @@ def instrument(client: Any, system: str, *, env: str | None = None,
     server_url = None if provider else str(getattr(client, "base_url", "") or "") or None
     context = _Context(workspace, system, env, entry, tags, server_url)
 
+    completions.create = _wrapped(original, completions, context, streams=True)
+    parse = getattr(completions, "parse", None)
+    if parse is not None:  # structured outputs: openai's parse posts itself, not via create
+        completions.parse = _wrapped(parse, completions, context, streams=False)
+    copy = getattr(client, "with_options", None)
+    if copy is not None:  # client.with_options(timeout=...) returns a new client: wrap it too
+        def with_options(*args: Any, **kwargs: Any) -> Any:
+            return instrument(copy(*args, **kwargs), system, env=env, workspace=workspace,
+                              tags=tags, provider=provider)
+
+        client.with_options = with_options
+    return client
+
+
+def _wrapped(original: Any, completions: Any, context: _Context, *, streams: bool) -> Any:
+    """``original`` (``create`` or ``parse``) recording each call, sync or async as it is."""
     if _is_async(original, completions):
-        async def create(*args: Any, **kwargs: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 result = await original(*args, **kwargs)
@@ -78,34 +95,26 @@ def instrument(client: Any, system: str, *, env: str | None = None,
             except Exception as exc:
                 context.failed(kwargs, exc, started)
                 raise
-            if kwargs.get("stream"):
+            if streams and kwargs.get("stream"):
                 return _AsyncStream(result, context, kwargs, started)
             context.answered(kwargs, result, started)
             return result
     else:
-        def create(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        def call(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             started = time.perf_counter()
             try:
                 result = original(*args, **kwargs)
             except Exception as exc:
                 context.failed(kwargs, exc, started)
                 raise
-            if kwargs.get("stream"):
+            if streams and kwargs.get("stream"):
                 return _Stream(result, context, kwargs, started)
             context.answered(kwargs, result, started)
             return result
 
-    create.__trimtab__ = True  # type: ignore[attr-defined]
-    create.__wrapped__ = original  # type: ignore[attr-defined]
-    completions.create = create
-    copy = getattr(client, "with_options", None)
-    if copy is not None:  # client.with_options(timeout=...) returns a new client: wrap it too
-        def with_options(*args: Any, **kwargs: Any) -> Any:
-            return instrument(copy(*args, **kwargs), system, env=env, workspace=workspace,
-                              tags=tags, provider=provider)
-
-        client.with_options = with_options
-    return client
+    call.__trimtab__ = True  # type: ignore[attr-defined]
+    call.__wrapped__ = original  # type: ignore[attr-defined]
+    return call
 
 
 def _is_async(function: Any, completions: Any) -> bool:
