@@ -20,6 +20,7 @@ into exactly the same columns.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -267,13 +268,26 @@ def _as_values(values: Any) -> list[Any]:
     return values
 
 
+#: What an int64 array holds: a JSON integer past it (10**30 in a request) is read as a
+#: float, and one past a float's range as infinite (a missing value, as inf is anywhere).
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _typed(values: list[Any]) -> Any:
     """One type per column: numbers as a float/int array, bools as bools, else strings."""
     present = [v for v in values if v is not None]
     if present and all(_is_number(v) for v in present):
-        if len(present) == len(values) and all(isinstance(v, int) for v in present):
+        if len(present) == len(values) and all(isinstance(v, int) and _INT64[0] <= v <= _INT64[1]
+                                               for v in present):
             return np.asarray(values, dtype=np.int64)
-        return np.asarray([np.nan if v is None else float(v) for v in values])
+        return np.asarray([np.nan if v is None else _as_float(v) for v in values])
     if present and all(isinstance(v, bool) for v in present):
         return values
     return _strings(values)
