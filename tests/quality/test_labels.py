@@ -345,3 +345,18 @@ def test_the_labels_page_example_runs_as_written(classic, cli, tmp_path, monkeyp
     assert "stored 2 labels for churn-model: 2 new, 0 relabelled (latest wins); 1 of them " \
         "matched the prediction" in out
     assert out.strip() in page  # the output the page shows
+
+
+def test_labels_shows_a_predicted_class_as_written(classic, cli, monkeypatch):
+    """A class is a call's output (the model's answer): Rich markup in it is text, and a
+    stray `[/]` no longer crashes `trimtab labels` with a MarkupError."""
+    from tests.cli.test_terminal_text import shown
+
+    ids = predict(classic, ["[/]", "[red]x\x1b[2J"])
+    classic.label(ids[0], "[/]")
+    classic.label(ids[1], "[bold]no")
+    for terminal in (True, False):
+        text = shown(cli, monkeypatch, "labels", "churn-model", terminal=terminal)
+        assert "\x1b" not in text
+        for shown_class in ("[/]", "[red]x␛[2J", "[bold]no"):
+            assert shown_class in text, (terminal, text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from trimtab.cli.output import (
     Col,
@@ -134,7 +135,7 @@ def labels(
                       [Col("class"), Col("support", right=True), Col("predicted", right=True),
                        Col("precision", right=True), Col("recall", right=True),
                        Col("F1", right=True)],
-                      [[c.label, f"{c.support:,}", f"{c.predicted:,}", _num(c.precision),
+                      [[escape(c.label), f"{c.support:,}", f"{c.predicted:,}", _num(c.precision),
                         _num(c.recall), _num(c.f1)] for c in every.classes])
     if every.note:
         console.print(every.note, markup=False, highlight=False)
