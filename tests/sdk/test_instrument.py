@@ -232,3 +232,28 @@ def test_structured_outputs_with_parse_are_recorded_sync_and_async(ws, json_upst
     assert [(c.status, c.output_tokens) for c in calls] == [("ok", 7), ("ok", 7),
                                                               ("error", None)]
     assert "packaging" in calls[0].response and "packaging" in calls[1].response
+
+
+def test_raw_response_calls_are_recorded_and_passed_on_raw(ws, upstream):
+    """`with_raw_response.create` reaches the wrapped `create` but answers openai's raw
+    response: it was recorded as ok with no answer or tokens. The app still gets the
+    raw response (its headers, its own `.parse()`); the record has the completion."""
+    hi = [{"role": "user", "content": "hi"}]
+    client = trimtab.instrument(client_for(upstream), SYSTEM, workspace=ws)
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=hi)
+    assert raw.http_response.status_code == 200
+    assert raw.parse().choices[0].message.content.startswith("Route to packaging")
+    aclient = trimtab.instrument(
+        openai.AsyncOpenAI(base_url=upstream.base_url, api_key="sk-test", max_retries=0),
+        SYSTEM, workspace=ws)
+
+    async def main():
+        answer = await aclient.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=hi)
+        return answer.parse()
+
+    assert asyncio.run(main()).choices[0].message.content.startswith("Route to packaging")
+    assert ws.flush()
+    calls = ws.calls()
+    assert [(c.status, c.output_tokens) for c in calls] == [("ok", 7), ("ok", 7)]
+    assert all("packaging" in c.response for c in calls)

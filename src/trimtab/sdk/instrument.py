@@ -95,6 +95,10 @@ def _wrapped(original: Any, completions: Any, context: _Context, *, streams: boo
             except Exception as exc:
                 context.failed(kwargs, exc, started)
                 raise
+            if _is_raw(result):
+                if not kwargs.get("stream"):
+                    context.answered(kwargs, await _parsed_async(result), started)
+                return result
             if streams and kwargs.get("stream"):
                 return _AsyncStream(result, context, kwargs, started)
             context.answered(kwargs, result, started)
@@ -107,6 +111,10 @@ def _wrapped(original: Any, completions: Any, context: _Context, *, streams: boo
             except Exception as exc:
                 context.failed(kwargs, exc, started)
                 raise
+            if _is_raw(result):
+                if not kwargs.get("stream"):
+                    context.answered(kwargs, _parsed(result), started)
+                return result
             if streams and kwargs.get("stream"):
                 return _Stream(result, context, kwargs, started)
             context.answered(kwargs, result, started)
@@ -115,6 +123,30 @@ def _wrapped(original: Any, completions: Any, context: _Context, *, streams: boo
     call.__trimtab__ = True  # type: ignore[attr-defined]
     call.__wrapped__ = original  # type: ignore[attr-defined]
     return call
+
+
+def _is_raw(result: Any) -> bool:
+    """``with_raw_response.create`` reaches the wrapped ``create`` and answers openai's
+    raw response (headers, then ``.parse()``), not the completion: the app must get it
+    as it is. A raw stream is passed on unrecorded: wrapping it would change its type."""
+    return hasattr(result, "http_response") and callable(getattr(result, "parse", None))
+
+
+def _parsed(raw: Any) -> Any:
+    """The completion inside a raw response (openai caches it: the app's own
+    ``.parse()`` gets the same object); the raw response if it cannot be parsed."""
+    try:
+        return raw.parse()
+    except Exception:  # noqa: BLE001 - the app's parse will say what is wrong
+        return raw
+
+
+async def _parsed_async(raw: Any) -> Any:
+    try:
+        parsed = raw.parse()
+        return await parsed if inspect.isawaitable(parsed) else parsed
+    except Exception:  # noqa: BLE001 - the app's parse will say what is wrong
+        return raw
 
 
 def _is_async(function: Any, completions: Any) -> bool:
