@@ -109,6 +109,22 @@ def test_many_small_headers_arriving_with_a_body_in_one_piece_are_counted(url):
         assert read_all(sock).startswith(b"HTTP/1.1 431")
 
 
+def test_whitespace_the_parser_drops_counts_when_the_head_arrives_in_one_read(url):
+    """httptools drops the spaces around a header's value; a head padded with them and
+    sent in one piece with its body was measured by its parts alone (20 KB passed a
+    4 KiB limit)."""
+    padded = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad:" + b" " * 10_000 + b"ab"
+              + b" " * 10_000 + b"\r\nContent-Length: 2\r\n\r\nhi")
+    with connect(url) as sock:
+        sock.sendall(padded)
+        assert read_all(sock).startswith(b"HTTP/1.1 431")
+    with connect(url) as sock:  # a body with a blank line of its own is the body's
+        body = b"x" * 1000 + b"\r\n\r\n" + b"y" * 8000
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        assert read_answer(sock).startswith(b"HTTP/1.1 200")
+
+
 def test_each_request_on_a_kept_alive_connection_has_the_whole_limit(url):
     with connect(url) as sock:
         for _ in range(3):  # 3 x 3.8 KB on one connection, each under 4 KiB
