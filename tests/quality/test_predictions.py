@@ -120,6 +120,15 @@ def test_bad_predictions_name_the_line_and_store_nothing(ws, project_dir, tmp_pa
     assert ws.eval_runs(CHURN) == []
 
 
+def test_a_non_finite_prediction_given_from_python_is_refused(ws, project_dir):
+    classic_with_suite(project_dir)
+    release, _ = ws.release(CHURN)
+    with pytest.raises(TrimtabError, match=r"case 'c2'\['p'\] is nan, which no scorer"):
+        ws.eval(CHURN, release=release.id,
+                predictions={"c1": "churn", "c2": {"p": float("nan")}})
+    assert ws.eval_runs(CHURN) == []
+
+
 def test_an_llm_system_cannot_replace_its_calls_with_given_predictions(live, tmp_path):
     ws, release = live
     with pytest.raises(TrimtabError, match="predictions are for classic models"):

@@ -338,7 +338,7 @@ def _yaml(path: Path, text: str, rel: str, problems: list[str]) -> list[tuple[in
     for i, item in enumerate(data):
         at = prefix + (i,)
         out.append((located.values.get(at, (0, 0))[0] + 1, item))
-        for path, value in _non_finite(item):
+        for path, value in non_finite(item):
             line = located.values.get(at + path, (0, 0))[0] + 1
             problems.append(f"{rel}:{line}: {yamlsource.dotted(at + path)}: input should be a "
                             f"finite number, got {value}. Fix: write a number, or quote it to "
@@ -346,17 +346,17 @@ def _yaml(path: Path, text: str, rel: str, problems: list[str]) -> list[tuple[in
     return out
 
 
-def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], float]]:
+def non_finite(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], float]]:
     """NaN and infinite numbers (YAML's ``.nan``, ``.inf``) anywhere in a case: NaN equals
     nothing, so a case expecting it fails whatever the answer, and no scorer says why."""
     if isinstance(value, float) and not math.isfinite(value):
         yield path, value
     elif isinstance(value, dict):
         for key, child in value.items():
-            yield from _non_finite(child, path + (key,))
+            yield from non_finite(child, path + (key,))
     elif isinstance(value, list):
         for i, child in enumerate(value):
-            yield from _non_finite(child, path + (i,))
+            yield from non_finite(child, path + (i,))
 
 
 # --- one case -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from trimtab.errors import TrimtabError
 from trimtab.quality import suites as suite_prep
 from trimtab.quality.answers import Answer
-from trimtab.quality.datasets import CsvRowError, csv_rows, finite_json
+from trimtab.quality.datasets import CsvRowError, csv_rows, finite_json, non_finite
 from trimtab.quality.runner import CaseOutcome, SuiteRun, gate_reasons, save, summarise
 
 if TYPE_CHECKING:
@@ -170,6 +170,13 @@ def score(ws: Workspace, system: str, release: Release, predictions: Path | Mapp
         source = {"path": str(predictions), "sha256": digest}
     else:
         given = {str(k): v for k, v in predictions.items()}
+        bad = [(case, path, value) for case, prediction in given.items()
+               for path, value in non_finite(prediction)]
+        if bad:
+            case, path, value = bad[0]
+            where = "".join(f"[{p!r}]" for p in path)
+            raise TrimtabError(f"the prediction for case {case!r}{where} is {value}, which no "
+                               "scorer can judge. Fix: give a finite number, or None.")
         digest = hashlib.sha256(json.dumps(given, sort_keys=True, default=str)
                                 .encode()).hexdigest()
         source = {"path": None, "sha256": digest}
