@@ -2,13 +2,12 @@
 
 import asyncio
 import json
-import threading
 
 import openai
 import pytest
 
 import trimtab
-from tests.helpers.mock_upstream import MockUpstream
+from tests.helpers.gateway_server import running_upstream
 
 SYSTEM = "complaint-router"
 
@@ -16,15 +15,9 @@ SYSTEM = "complaint-router"
 @pytest.fixture
 def upstream():
     """The mock upstream on its own event loop thread, so a synchronous client can call it."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    mock = MockUpstream(reply="Route to packaging. Contact: jo@example.com", model="gpt-4o-mini")
-    asyncio.run_coroutine_threadsafe(mock.__aenter__(), loop).result(5)
-    yield mock
-    asyncio.run_coroutine_threadsafe(mock.__aexit__(None, None, None), loop).result(5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    with running_upstream(reply="Route to packaging. Contact: jo@example.com",
+                          model="gpt-4o-mini") as mock:
+        yield mock
 
 
 def client_for(mock):
@@ -189,15 +182,9 @@ def test_a_store_down_changes_nothing_the_app_sees(postgres_url, project_dir, up
 @pytest.fixture
 def json_upstream():
     """A mock whose answer is JSON, as a model answers a structured-output request."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    mock = MockUpstream(reply='{"team": "packaging", "urgent": false}', model="gpt-4o-mini")
-    asyncio.run_coroutine_threadsafe(mock.__aenter__(), loop).result(5)
-    yield mock
-    asyncio.run_coroutine_threadsafe(mock.__aexit__(None, None, None), loop).result(5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    with running_upstream(reply='{"team": "packaging", "urgent": false}',
+                          model="gpt-4o-mini") as mock:
+        yield mock
 
 
 def test_structured_outputs_with_parse_are_recorded_sync_and_async(ws, json_upstream):
