@@ -123,7 +123,9 @@ def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage
     assert "O6" not in [v.check.id for v in a.next_steps]
 
 
-def test_a_classic_model_skips_llm_only_checks_as_not_applicable(ws, project_dir):
+def add_classic(ws, project_dir) -> None:
+    """A classic churn model beside the example, one release promoted through every
+    environment."""
     text = (project_dir / "trimtab.yaml").read_text()
     text = text.replace("systems:\n", textwrap.dedent("""\
         systems:
@@ -142,6 +144,10 @@ def test_a_classic_model_skips_llm_only_checks_as_not_applicable(ws, project_dir
     release, _ = ws.release("churn-model")
     for env in ws.project.spec.environments:
         ws.promote("churn-model", release.id, env)
+
+
+def test_a_classic_model_skips_llm_only_checks_as_not_applicable(ws, project_dir):
+    add_classic(ws, project_dir)
     a = ws.assess("churn-model")
 
     states = {v.check.id: v.state for v in a.verdicts}

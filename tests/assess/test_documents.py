@@ -43,8 +43,9 @@ DECLARED = ("intended_purpose", "users", "data_sources", "human_oversight",
 def documents_checked(ws, out, system: str = SYSTEM):
     """Every document, checked line by line against the assessment taken at the
     same moment: a passing check's evidence is shown and not marked missing, a
-    failing one is marked missing with its evidence; a coverage row says
-    `evidence` only when all its checks pass; an undeclared fact is marked
+    failing one is marked missing with its evidence, one that does not apply to the
+    system's track is neither; a coverage row says `evidence` only when all its
+    checks pass, and lists none that does not apply; an undeclared fact is marked
     missing and a declared one is shown; every release, change and alert rule
     of the store appears. Returns {kind: text}."""
     moment = datetime.now(UTC)
@@ -60,10 +61,11 @@ def documents_checked(ws, out, system: str = SYSTEM):
             for check_id in re.findall(r"\(check ([MAOG]\d): ", line):
                 v = verdicts[check_id]
                 assert v.evidence in line, (g.kind, line)
-                assert (MISSING in line) != v.passes, (g.kind, line)
+                assert (MISSING in line) == (v.counts and not v.passes), (g.kind, line)
                 shown += 1
             row = re.match(r"\| (\S+) \| [^|]+ \| ([MAOG]\d(?:, [MAOG]\d)*) \| (.+) \|$", line)
             if row and g.kind in ("nist-ai-rmf", "iso-42001"):
+                assert all(verdicts[c].counts for c in row.group(2).split(", ")), line
                 passes = all(verdicts[c].passes for c in row.group(2).split(", "))
                 assert (row.group(3) == "evidence") == passes, (g.kind, line)
                 assert (MISSING in row.group(3)) != passes, (g.kind, line)
@@ -108,6 +110,23 @@ def test_the_init_example_gets_every_document_with_the_gaps_marked(ws, project_d
     assert "**Missing:** role." in calendar  # unknown role: both roles' duties are listed
     assert "Art. 26(6)" not in calendar  # a deployer's high-risk duty; this system is limited
     assert "Art. 50(1)-(2)" in calendar and "Art. 50(3)-(4)" in calendar
+
+
+def test_a_classic_model_is_not_told_to_fill_gaps_in_practices_that_are_not_its_own(
+        ws, project_dir, tmp_path):
+    """Human review of a sample and cost attribution (O3, O5) do not apply to a
+    classic model: its documents say so, never `Missing:` nor `checks O3 fail`."""
+    from tests.assess.test_assessment import add_classic
+
+    add_classic(ws, project_dir)
+    written, text = documents_checked(ws, tmp_path / "pack", system="churn-model")
+
+    assert "- Human review of outputs: not applicable: does not apply to classic systems " \
+        "(check O3: n/a)" in text["technical-documentation"]
+    measure = next(line for line in text["nist-ai-rmf"].splitlines() if "| MEASURE |" in line)
+    assert "| O1, O2, O6, O7 | **Missing:** checks O1, O2, O6, O7 fail." in measure
+    assert not any("n/a" in line and MISSING in line for t in text.values()
+                   for line in t.splitlines())
 
 
 def test_declared_facts_fill_the_gaps(ws, project_dir, tmp_path):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from trimtab.assess.checks import STAGES
+from trimtab.assess.checks import NOT_APPLICABLE, STAGES
 
 if TYPE_CHECKING:
     from trimtab.assess.documents import DocEvidence
@@ -95,6 +95,8 @@ def _verdict(ev: DocEvidence, check_id: str):
 
 def _evidence_line(ev: DocEvidence, check_id: str) -> str:
     v = _verdict(ev, check_id)
+    if v.state == NOT_APPLICABLE:  # neither evidence nor a gap: the practice is not this track's
+        return f"not applicable: {v.evidence} (check {check_id}: n/a)"
     if v.passes:
         return f"{v.evidence} (check {check_id}: {v.state})"
     return missing(f"{v.check.title} (check {check_id}: {v.state}; {v.evidence})", v.fix)
@@ -304,7 +306,12 @@ def _coverage_table(ev: DocEvidence, rows, head: str) -> list[str]:
                        + missing("trimtab holds no evidence for this", "document it yourself")
                        + " |")
             continue
-        verdicts = [_verdict(ev, c) for c in checks]
+        # A check that does not apply to the system's track is neither evidence nor a gap.
+        verdicts = [v for v in (_verdict(ev, c) for c in checks) if v.counts]
+        checks = tuple(v.check.id for v in verdicts)
+        if not verdicts:
+            out.append(f"| {key} | {asks} | - | not applicable to {ev.spec.kind} systems |")
+            continue
         passing = [v.check.id for v in verdicts if v.passes]
         status = ("evidence" if len(passing) == len(verdicts) else
                   missing(f"checks {', '.join(v.check.id for v in verdicts if not v.passes)} "
