@@ -277,6 +277,15 @@ def test_eval_runs_before_production_pass_o1_and_a_production_gate_makes_it_auto
     assert "2 promotion(s) checked, 0 override(s) audited" in by_id["G1"].evidence
 
 
+def work_sample(ws, system: str = SYSTEM) -> int:
+    """Review every call of the system's newest sample, as `trimtab review next` does."""
+    done = 0
+    while (pending := ws.review_next(system)) is not None:
+        ws.review(pending.call.id, "pass", score=5)
+        done += 1
+    return done
+
+
 OBSERVED = """
     channels:
       team: {kind: webhook, url: "http://127.0.0.1:9/hook"}
@@ -325,8 +334,7 @@ def test_a_system_with_every_stage_three_practice_is_observed_and_at_target(
     traffic(15)
     ws.drift(SYSTEM, current=timedelta(hours=1))
     sample, _ = ws.review_sample(SYSTEM)
-    for call_id in [c.id for c in ws.calls(system=SYSTEM, limit=5)]:
-        ws.review(call_id, "pass", score=5)
+    work_sample(ws)
     ws.check_alerts()
 
     a = ws.assess(SYSTEM)
@@ -335,7 +343,7 @@ def test_a_system_with_every_stage_three_practice_is_observed_and_at_target(
     assert states["G5"][1] == f"no runbook at runbooks/{SYSTEM}.md"
     assert (a.stage, a.target, a.next_steps) == (3, 3, [])
     assert a.notes == ["At its target stage 3 (Observed): keep the evidence fresh."]
-    assert states["O3"][0] == "manual" and "5 review(s) in 30 days" in states["O3"][1]
+    assert states["O3"][0] == "manual" and "5 review(s) of sampled calls in 30 days" in states["O3"][1]
     assert states["O7"][0] == "automated"
 
 
@@ -417,3 +425,24 @@ def test_check_fails_ci_below_target_only_when_asked(cli, ws, project_dir):
     assert "1 firing" in cli("check", expect=1).output
     out = cli("check", "--target", expect=1).output
     assert "1 firing" in out and "every system is at or above its target" in out
+
+
+def test_o3_counts_only_reviews_of_sampled_calls(ws, project_dir):
+    """Reviews of calls a reviewer picked at will do not work the weekly sample."""
+    edit(project_dir / "trimtab.yaml", "    release:\n", "    review: {per_week: 3}\n    release:\n")
+    at_stage_two(ws, project_dir, calls=12)
+    sample, _ = ws.review_sample(SYSTEM)
+    from trimtab.store import reviews as review_store
+
+    with ws.store.read() as conn:
+        sampled = set(review_store.items(conn, sample.id))
+    for call in [c for c in ws.calls(system=SYSTEM, limit=12) if c.id not in sampled][:3]:
+        ws.review(call.id, "pass", score=5)
+    o3 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["O3"]
+    assert o3.state == "missing"
+    assert o3.evidence.endswith("0 review(s) of sampled calls in 30 days, fewer than 3")
+
+    assert work_sample(ws) == 3
+    o3 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["O3"]
+    assert o3.state == "manual" and o3.passes
+    assert o3.evidence.endswith("3 review(s) of sampled calls in 30 days")

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import trimtab
-from tests.assess.test_assessment import COMPLAINT, OBSERVED, add_yaml, failing
+from tests.assess.test_assessment import COMPLAINT, OBSERVED, add_yaml, failing, work_sample
 from tests.helpers import edit
 from tests.helpers.governance import as_user, with_users
 
@@ -75,8 +75,7 @@ def governed(cli, project_dir, monkeypatch):
     ws.drift(SYSTEM, current=timedelta(hours=1))
     as_user(monkeypatch, "reviewer@example.com")
     ws.review_sample(SYSTEM)
-    for call_id in [c.id for c in ws.calls(system=SYSTEM, limit=5)]:
-        ws.review(call_id, "pass", score=5)
+    work_sample(ws)
     as_user(monkeypatch, "operator@example.com")
     ws.check_alerts()
     ws.write_runbook(SYSTEM)

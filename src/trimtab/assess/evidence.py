@@ -103,7 +103,7 @@ class Facts:
     review_sample: review_store.Sample | None
     runbook: str | None  # the runbook's path when it exists
     drills: list[drill_store.Drill]  # newest first
-    reviews_30d: int
+    reviews_30d: int  # reviews of sampled calls
     independent_reviews: list[assurance_store.IndependentReview]  # newest first
     now: datetime
 
@@ -141,7 +141,10 @@ def gather(store: Store, project: Project, name: str, now: datetime, *,
         overrides = len(audit_store.entries(conn, system=name, action="gate.override"))
         sample = review_store.latest_sample(conn, system=name)
         drills = drill_store.for_system(conn, name)
-        reviewed = len(review_store.for_system(conn, name, since=now - REVIEW_WINDOW))
+        # Only reviews of sampled calls work the sample: a reviewer picking calls at
+        # will says nothing about how the weekly sample fares.
+        reviewed = sum(1 for r in review_store.for_system(conn, name, since=now - REVIEW_WINDOW)
+                       if r.sample_id is not None and r.time <= now)
         independent = assurance_store.for_system(conn, name)
     verified, checkpoints = (chain if own_chain is None
                              else chain_with_checkpoints(store, project, own_chain))
@@ -382,7 +385,7 @@ def _o3(f: Facts) -> tuple[str, str]:
         return MISSING, f"the newest sample ({sample.week}) was drawn {_day(sample.drawn_at)}"
     needed = min(REVIEWS_NEEDED, sample.size)
     evidence = (f"sample {sample.week} ({sample.size} of {sample.population} calls, seed "
-                f"{sample.seed}); {f.reviews_30d} review(s) in 30 days")
+                f"{sample.seed}); {f.reviews_30d} review(s) of sampled calls in 30 days")
     if f.reviews_30d < needed:
         return MISSING, f"{evidence}, fewer than {needed}"
     return MANUAL, evidence
