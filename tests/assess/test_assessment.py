@@ -446,3 +446,30 @@ def test_o3_counts_only_reviews_of_sampled_calls(ws, project_dir):
     o3 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["O3"]
     assert o3.state == "manual" and o3.passes
     assert o3.evidence.endswith("3 review(s) of sampled calls in 30 days")
+
+
+def test_o7_needs_a_recent_drift_check_not_only_an_evaluated_drift_rule(ws, project_dir):
+    """The monitor evaluates a drift rule over stored drift checks; it runs none. A
+    rule evaluated while no check ever ran proves no schedule."""
+    at_stage_two(ws, project_dir, calls=6)
+    add_yaml(project_dir, OBSERVED)
+    ws.drift_baseline(SYSTEM, window=timedelta(hours=1))
+    ws.check_alerts()
+    o7 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["O7"]
+    assert o7.state == "missing"
+    assert o7.evidence.startswith("1 baseline(s), never checked; rule(s) inputs evaluated")
+    assert "`trimtab drift complaint-router` on a schedule" in o7.fix
+
+    time.sleep(0.01)
+    router = ws.system(SYSTEM, env="production")
+    for text in ("The box arrived crushed.", "The hinge squeaks.") * 3:
+        router.run({**COMPLAINT, "text": text}, user="agent-7")
+    assert ws.flush()
+    ws.drift(SYSTEM, current=timedelta(hours=1))
+    ws.check_alerts()
+    o7 = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["O7"]
+    assert o7.state == "automated"
+    later = {v.check.id: v for v in ws.assess(SYSTEM, save=False,
+                                              now=datetime.now(UTC) + timedelta(days=8)
+                                              ).verdicts}["O7"]
+    assert later.state != "automated"  # the check a week ago is not a schedule

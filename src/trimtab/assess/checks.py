@@ -85,8 +85,9 @@ CHECKS: tuple[Check, ...] = (
           "latency_p95, window: 15m, comparator: '>', threshold: 2000, channels: [team]}}}} "
           "(and the same for latency_p99 and error_rate)"),
     Check("O7", 3, "a drift baseline exists and drift is checked on schedule with an alert",
-          BOTH, True, 3, "trimtab drift baseline {system} --env {production} and an alert rule "
-          "with `metric: drift` for {system}; `trimtab monitor` then checks it on schedule"),
+          BOTH, True, 3, "trimtab drift baseline {system} --env {production}, run `trimtab drift "
+          "{system}` on a schedule (cron or CI, at least weekly) and add an alert rule with "
+          "`metric: drift` for {system}, which `trimtab monitor` evaluates"),
     Check("O8", 3, "a rollback (real or drill) ran in the last 90 days", BOTH, False, 2,
           "rehearse it: `trimtab rollback {system} --env {before_production}` then promote "
           "again; record how long the restore took"),

@@ -50,6 +50,8 @@ DOCUMENTS_WINDOW = timedelta(days=365)
 DRILL_WINDOW = timedelta(days=365)
 INDEPENDENT_REVIEW_WINDOW = timedelta(days=365)
 SAMPLE_WINDOW = timedelta(days=7)
+#: A drift check on schedule runs at least weekly.
+DRIFT_CHECK_WINDOW = timedelta(days=7)
 REVIEW_WINDOW = timedelta(days=30)
 #: Reviews a month must hold for the sample to count as worked (or the whole sample).
 REVIEWS_NEEDED = 10
@@ -421,7 +423,9 @@ def _o7(f: Facts) -> tuple[str, str]:
     checked = f.newest_drift_check
     state, evidence = _rule_check(f, ("drift",), "drift")
     when = f"last check {_day(checked)}" if checked else "never checked"
-    if state == AUTOMATED:
+    # A drift rule reads stored drift checks: evaluated over none, or over one
+    # a stopped job left behind, it proves no schedule.
+    if state == AUTOMATED and checked is not None and f.now - checked <= DRIFT_CHECK_WINDOW:
         return AUTOMATED, f"{f.drift_baselines} baseline(s), {when}; {evidence}"
     if checked is not None and f.now - checked <= timedelta(days=30):
         return MANUAL, f"{f.drift_baselines} baseline(s), {when}, by hand ({evidence})"
