@@ -343,7 +343,8 @@ def test_a_system_with_every_stage_three_practice_is_observed_and_at_target(
     assert states["G5"][1] == f"no runbook at runbooks/{SYSTEM}.md"
     assert (a.stage, a.target, a.next_steps) == (3, 3, [])
     assert a.notes == ["At its target stage 3 (Observed): keep the evidence fresh."]
-    assert states["O3"][0] == "manual" and "5 review(s) of sampled calls in 30 days" in states["O3"][1]
+    assert states["O3"][0] == "manual"
+    assert "5 review(s) of sampled calls in 30 days" in states["O3"][1]
     assert states["O7"][0] == "automated"
 
 
@@ -429,7 +430,8 @@ def test_check_fails_ci_below_target_only_when_asked(cli, ws, project_dir):
 
 def test_o3_counts_only_reviews_of_sampled_calls(ws, project_dir):
     """Reviews of calls a reviewer picked at will do not work the weekly sample."""
-    edit(project_dir / "trimtab.yaml", "    release:\n", "    review: {per_week: 3}\n    release:\n")
+    edit(project_dir / "trimtab.yaml", "    release:\n",
+         "    review: {per_week: 3}\n    release:\n")
     at_stage_two(ws, project_dir, calls=12)
     sample, _ = ws.review_sample(SYSTEM)
     from trimtab.store import reviews as review_store
@@ -473,3 +475,32 @@ def test_o7_needs_a_recent_drift_check_not_only_an_evaluated_drift_rule(ws, proj
                                               now=datetime.now(UTC) + timedelta(days=8)
                                               ).verdicts}["O7"]
     assert later.state != "automated"  # the check a week ago is not a schedule
+
+
+def test_an_assessment_at_a_past_moment_leaves_out_what_happened_after_it(ws, project_dir):
+    """`now` is a cut-off: releases, promotions, calls, eval runs, samples, reviews,
+    drift checks and rule evaluations after it are not evidence at that moment."""
+    edit(project_dir / "trimtab.yaml", "    release:\n",
+         "    review: {per_week: 3}\n    release:\n")
+    add_yaml(project_dir, OBSERVED)
+    ws.sync()
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    ws.eval(SYSTEM)
+    at_stage_two(ws, project_dir, calls=6)
+    ws.review_sample(SYSTEM)
+    work_sample(ws)
+    ws.drift_baseline(SYSTEM, window=timedelta(hours=1))
+    ws.check_alerts()
+
+    then = ws.assess(SYSTEM, now=before, save=False)
+    assert then.stage == 0
+    by_id = {v.check.id: v for v in then.verdicts}
+    assert by_id["M2"].evidence == "no release has been promoted to production"
+    assert by_id["A4"].evidence == "no calls recorded in production in the last 7 days"
+    assert by_id["O2"].evidence == "no eval run yet"
+    assert by_id["O3"].evidence == "no review sample drawn yet"
+    assert by_id["O4"].evidence.startswith("rule(s) quality not evaluated in 24 h")
+    assert by_id["O7"].evidence == "no drift baseline"
+    now = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}
+    assert all(now[c].evidence != by_id[c].evidence for c in ("M2", "A4", "O2", "O3", "O4"))

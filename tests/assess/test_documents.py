@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import textwrap
+import time
 from datetime import UTC, datetime
 
 from tests.helpers import edit
@@ -204,3 +205,24 @@ def test_pdf_is_written_with_weasyprint_or_names_the_extra(ws, cli, tmp_path):
     else:
         cli("docs", SYSTEM, "-f", "pdf", "-k", "model-card", "--out", str(tmp_path))
         assert (tmp_path / f"{SYSTEM}.model-card.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_documents_as_of_a_past_moment_state_only_what_the_store_held_then(ws, tmp_path):
+    """--as-of is an evidence cut-off: a later promotion, call or rollback path is not
+    claimed, and the stage is the one of that moment."""
+    ws.sync()
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    live_in_order(ws)
+    edit(ws.project.root / "prompts" / f"{SYSTEM}.user.md", "Complaint", "Report")
+    live_in_order(ws)
+    ws.system(SYSTEM, env="production").run({"customer": "A", "product": "B", "text": "C"})
+    assert ws.flush()
+
+    [tech] = ws.documents(SYSTEM, kinds=["technical-documentation"], out=tmp_path,
+                          as_of=before)
+    text = tech.path.read_text()
+    assert "- Maturity: stage 0 (None yet)" in text
+    assert "- Operation: **Missing:** no calls recorded in production" in text
+    assert "- Rollback: **Missing:** a rollback path exists" in text
+    assert "**Missing:** nothing in production" in text

@@ -108,7 +108,8 @@ def gather(store: Store, project: Project, system: str, as_of: datetime) -> DocE
                         if r.created_at <= as_of]
             history = sorted((d for d in deployment_store.history(conn, stored.id)
                               if d.created_at <= as_of), key=lambda d: d.id)
-        usage = call_store.coverage(conn, system, project.production, as_of - timedelta(days=30))
+        usage = call_store.coverage(conn, system, project.production, as_of - timedelta(days=30),
+                                    until=as_of)
         baselines = drift_store.baselines(conn, system)
         drift = [r for r in drift_store.results(conn, system, limit=50) if r.time <= as_of]
         run, groups = _production_eval(conn, system, history, project.production, as_of)

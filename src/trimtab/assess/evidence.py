@@ -125,23 +125,30 @@ def gather(store: Store, project: Project, name: str, now: datetime, *,
     spec = project.spec.systems.get(name)
     environments = list(project.spec.environments)
     production = environments[-1]
+    # Evidence as of ``now``: what happened after it is left out, so an assessment or
+    # a document taken at a past moment says what the store showed then.
     with store.read() as conn:
         system = system_store.find(conn, name)
         history: list[Deployment] = []
         releases: dict[str, Release] = {}
         if system is not None:
-            history = sorted(deployment_store.history(conn, system.id), key=lambda d: d.id)
-            releases = {r.id: r for r in release_store.for_system(conn, system.id)}
-        coverage = call_store.coverage(conn, name, production, now - LOG_WINDOW)
-        baselines = drift_store.baselines(conn, name)
-        newest = drift_store.results(conn, name, limit=1)
+            history = sorted((d for d in deployment_store.history(conn, system.id)
+                              if d.created_at <= now), key=lambda d: d.id)
+            releases = {r.id: r for r in release_store.for_system(conn, system.id)
+                        if r.created_at <= now}
+        coverage = call_store.coverage(conn, name, production, now - LOG_WINDOW, until=now)
+        baselines = [b for b in drift_store.baselines(conn, name) if b.created_at <= now]
+        newest = [r for r in drift_store.results(conn, name, limit=50) if r.time <= now][:1]
         states = alert_store.states(conn)
         own_chain = audit_store.verify(conn) if chain is None else None
         documents = document_store.for_system(conn, name)
-        approvals = approval_store.list_all(conn, system=name)
-        eval_runs = eval_store.runs(conn, system=name, limit=500)
-        overrides = len(audit_store.entries(conn, system=name, action="gate.override"))
-        sample = review_store.latest_sample(conn, system=name)
+        approvals = [a for a in approval_store.list_all(conn, system=name)
+                     if a.requested_at <= now]
+        eval_runs = [r for r in eval_store.runs(conn, system=name, limit=500)
+                     if r.finished_at <= now]
+        overrides = sum(1 for e in audit_store.entries(conn, system=name, action="gate.override")
+                        if e.time <= now)
+        sample = review_store.latest_sample(conn, system=name, until=now)
         drills = drill_store.for_system(conn, name)
         # Only reviews of sampled calls work the sample: a reviewer picking calls at
         # will says nothing about how the weekly sample fares.
@@ -155,7 +162,7 @@ def gather(store: Store, project: Project, name: str, now: datetime, *,
         if rule.system not in (None, name):
             continue
         evaluated = [s.evaluated_at for (r, sys_name, _), s in states.items()
-                     if r == rule_name and sys_name == name]
+                     if r == rule_name and sys_name == name and s.evaluated_at <= now]
         rules[rule_name] = {"metric": rule.metric, "env": rule.env, "score": rule.score,
                             "channels": list(rule.channels),
                             "evaluated_at": max(evaluated, default=None)}

@@ -216,7 +216,8 @@ class Coverage:
 COVERAGE_SAMPLE = 5_000
 
 
-def coverage(conn: Connection, system: str, env: str, since: datetime) -> Coverage:
+def coverage(conn: Connection, system: str, env: str, since: datetime,
+             until: datetime | None = None) -> Coverage:
     """The newest ``COVERAGE_SAMPLE`` calls of the window through the (system, time)
     index, counted in one aggregate; the status and latency columns are never
     null, so only the nullable fields are counted.
@@ -226,8 +227,10 @@ def coverage(conn: Connection, system: str, env: str, since: datetime) -> Covera
     grows with the traffic (bench/dashboard_pages.py). When the window holds
     more calls than the sample, its call count and spend come from the rollups
     (exact) and the complete and attributed counts are the sample's shares of
-    that count.
+    that count. ``until`` (default: now) ends the window, for evidence as of a past
+    moment.
     """
+    end = until if until is not None else datetime.now(UTC) + timedelta(minutes=1)
     complete = (calls.c.release_id.is_not(None) & calls.c.model.is_not(None)
                 & calls.c.input_tokens.is_not(None) & calls.c.output_tokens.is_not(None)
                 & calls.c.cost_micro_usd.is_not(None))
@@ -235,7 +238,8 @@ def coverage(conn: Connection, system: str, env: str, since: datetime) -> Covera
                   & (calls.c.user_id.is_not(None) | calls.c.tags.is_not(None)))
     newest = (select(complete.label("complete"), attributed.label("attributed"),
                      calls.c.cost_micro_usd)
-              .where(calls.c.system == system, calls.c.env == env, calls.c.time >= since)
+              .where(calls.c.system == system, calls.c.env == env, calls.c.time >= since,
+                     calls.c.time < end)
               .order_by(calls.c.time.desc()).limit(COVERAGE_SAMPLE).subquery())
     statement = select(
         func.count(),
@@ -245,8 +249,7 @@ def coverage(conn: Connection, system: str, env: str, since: datetime) -> Covera
     )
     total, full, charged, spend = conn.execute(statement).one()
     if total >= COVERAGE_SAMPLE:
-        window = summarize(conn, since, datetime.now(UTC) + timedelta(minutes=1),
-                           system=system, env=env)
+        window = summarize(conn, since, end, system=system, env=env)
         if window and window[0][1].calls > total:
             sums = window[0][1]
             full = round(full / total * sums.calls)

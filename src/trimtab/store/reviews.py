@@ -87,8 +87,13 @@ def find_sample(conn: Connection, *, system: str, env: str, week: str) -> Sample
     return Sample(**row._mapping) if row else None
 
 
-def latest_sample(conn: Connection, *, system: str) -> Sample | None:
-    row = conn.execute(select(review_samples).where(review_samples.c.system == system)
+def latest_sample(conn: Connection, *, system: str,
+                  until: datetime | None = None) -> Sample | None:
+    """The newest sample (``until``: the newest drawn by then)."""
+    query = select(review_samples).where(review_samples.c.system == system)
+    if until is not None:
+        query = query.where(review_samples.c.drawn_at <= until)
+    row = conn.execute(query
                        .order_by(review_samples.c.week.desc(), review_samples.c.id.desc())
                        .limit(1)).first()
     return Sample(**row._mapping) if row else None
