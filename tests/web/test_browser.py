@@ -317,3 +317,22 @@ def test_a_frozen_system_shows_its_banner_and_the_incident_its_hold(served, watc
     assert page.locator("button", has_text="Release hold").count() == 0
     assert not any(h.active for h, _ in ws.holds(include_released=True))
     assert watched.problems == [], watched.problems
+
+
+def test_pages_fit_a_phone_without_scrolling_sideways(served, watched):
+    """At 390 px the page never scrolls sideways (every page was 630-1170 px wide: the
+    header's links did not wrap, the charts and columns kept 480-520 px minimums, tables
+    pushed the page): the header wraps, a wide table scrolls in its own box."""
+    url, ws, _ = served
+    watched.page.set_viewport_size({"width": 390, "height": 800})
+    call = ws.calls(limit=1)[0]
+    for path in ("/", f"/systems/{SYSTEM}", "/calls", f"/calls/{call.id}", "/audit",
+                 "/reviews", "/incidents"):
+        page = watched.open(url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+        audit = page.locator("header nav a", has_text="Audit").bounding_box()
+        assert audit and audit["x"] + audit["width"] <= 390, (path, audit)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "incidents-phone.png"), full_page=True)
+    assert watched.problems == [], watched.problems
