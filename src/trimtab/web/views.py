@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from trimtab.store.deployments import STABLE
 from trimtab.web.security import CSRF_COOKIE, csrf_token, set_cookie
 from trimtab.web.work_views import cost_panels, due, quality_panels
 
@@ -144,13 +145,18 @@ def system_page(ws: Workspace, name: str, window: str, *, tag: str | None = None
     series = ws.metric_series(window=span, system=name)
     by_env = {row.group["env"]: row for row in ws.metrics(window=timedelta(hours=24),
                                                           system=name, by=("env",))}
+    history = ws.history(name)  # oldest first
+    deployed = {d.env: d for d in history if d.action in STABLE}  # the newest wins
     return {
         "system": system, "environments": envs, "window": window, "windows": WINDOWS,
         "freezes": ws.freezes(system=name),
         "active": ws.active_releases(name, envs),
         "candidates": [d for d in ws.candidates() if d.system == name],
         "releases": ws.releases(name)[:20],
-        "history": ws.history(name)[:20],
+        # When each environment got its active release (not when the release was made),
+        # and the 20 newest deployments, newest first as the releases are.
+        "deployed": deployed,
+        "history": history[::-1][:20],
         "by_env": by_env,
         "chart": chart_data(series),
         "alerts": [s for s in ws.alert_states() if s.system == name],

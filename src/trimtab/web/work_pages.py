@@ -5,7 +5,8 @@ caller (``acting_as``), so the same rules hold whatever the front end: the
 reviewer role to review (one review per reviewer and call, the reviewer
 recorded), the approver role to approve or reject (not one's own request,
 each approver once, only the release requested), the operator role for an
-incident note. A refusal is the domain's message on an error page.
+incident note. A refusal is the domain's message on an error page, except the review
+form's own mistakes, said on the form with what was typed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from trimtab.actor import acting_as, current_actor
+from trimtab.errors import NotFound, StoreUnavailable, TrimtabError
+from trimtab.govern.roles import PermissionDenied
+from trimtab.quality.review import MAX_LABEL, MAX_LABELS
 from trimtab.web.api import WS, RefPath, SystemName
 from trimtab.web.pages import Csrf, Reason, Who
 from trimtab.web.schemas import NO_NUL, REF_PATTERN
@@ -65,10 +69,40 @@ def review_submit(request: Request, system: SystemName, ws: WS, who: Who, csrf: 
         who.may_change(target.system)
         raise HTTPException(400, f"call: {target.id} is a call of {target.system}, not "
                             f"{system}. Fix: review it at /reviews/{target.system}.")
+    problem = _labels_problem(_labels(labels))
+    if problem is None:
+        try:
+            with acting_as(who.actor):
+                done = ws.review(target.id, verdict, score=score, labels=_labels(labels),
+                                 comment=comment.strip() or None)
+        except (PermissionDenied, NotFound, StoreUnavailable):
+            raise  # audited refusals and outages keep their own pages
+        except TrimtabError as exc:  # e.g. reviewed already (a second tab)
+            problem = str(exc)
+        else:
+            return RedirectResponse(f"/reviews/{system}?saved={done.call_id}", 303)
+    # Said on the form, with what was typed (an error page lost the labels: the field is
+    # autocomplete=off, so the browser's back button does not restore it).
     with acting_as(who.actor):
-        done = ws.review(target.id, verdict, score=score, labels=_labels(labels),
-                         comment=comment.strip() or None)
-    return RedirectResponse(f"/reviews/{system}?saved={done.call_id}", 303)
+        context = review_page(ws, system, who.actor or _me(ws))
+    same = context["pending"] is not None and context["pending"].call.id == target.id
+    typed = {"verdict": verdict, "score": score, "labels": labels, "comment": comment}
+    return render(request, "review.html", {**context, "saved": None, "problem": problem,
+                                           "typed": typed if same else {}}, status=400)
+
+
+def _labels_problem(labels: list[str]) -> str | None:
+    """The form's words for labels a review may not hold (``ws.review`` names the CLI's
+    --label)."""
+    if len(labels) > MAX_LABELS:
+        return (f"Labels: {len(labels)} labels, more than {MAX_LABELS}. Fix: keep the ones "
+                "to count reviews by.")
+    for label in labels:
+        if len(label) > MAX_LABEL:
+            shown = f"{label[:40]!r}{'…' if len(label) > 40 else ''}"
+            return (f"Labels: {shown} has {len(label):,} characters, more than {MAX_LABEL}. "
+                    "Fix: a short tag; say more in the comment.")
+    return None
 
 
 @router.post("/reviews/{system}/sample")

@@ -73,9 +73,10 @@ def conversation(call: Call) -> list[tuple[str, str]] | None:
 def review_systems(ws: Workspace, reviewer: str | None) -> list[dict[str, Any]]:
     """Every declared system with its newest sample's progress (by anyone, by me)."""
     rows = []
+    registered = {s.name for s in ws.systems()}  # a declared system has a page once released
     for name in declared(ws):
         progress = ws.review_progress(name, reviewer=reviewer, weeks=1)
-        rows.append({"system": name, "progress": progress})
+        rows.append({"system": name, "progress": progress, "registered": name in registered})
     return rows
 
 
