@@ -82,3 +82,22 @@ def test_a_refused_review_is_said_on_the_form_with_what_was_typed(served):
     assert f'value="tone, {label}"' in sent.text
     assert ">sent to &lt;billing&gt;</textarea>" in sent.text
     assert ws.review_next(SYSTEM).call.id == call  # nothing was saved
+
+
+def test_the_portfolio_says_when_a_cost_is_unknown_instead_of_zero(ws):
+    """A classic model's predictions (or a model with no price) have no cost: the
+    portfolio showed $0.0000 for them, as if they were free."""
+    ws.release(SYSTEM)
+    ws.record(SYSTEM, {"tenure": 3}, "churn", 2.0, model="in-house-xgb")
+    assert ws.flush()
+    with running_app(build(ws)) as url:
+        page = httpx.get(url, timeout=30).text
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if SYSTEM in r)
+    assert row.count('title="1 call(s) without a known price">?</span>') == 2  # 24 h, month
+    assert "$0.0000" not in row
+    ws.record(SYSTEM, {"text": "hi"}, "ok", 5.0, model="gpt-4o-mini", cost_micro_usd=200)
+    assert ws.flush()
+    with running_app(build(ws)) as url:
+        page = httpx.get(url, timeout=30).text
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if SYSTEM in r)
+    assert row.count("$0.0002") == 2 and row.count(" +?</span>") == 2  # priced, and the rest
