@@ -160,3 +160,18 @@ def test_a_sampled_call_pruned_by_retention_is_passed_over(live, cli):
     assert ws.review_next("complaint-router") is None
     progress = ws.review_progress("complaint-router", reviewer="alice@example.com")  # the test user
     assert (progress.reviewed, progress.reviewable, progress.left) == (1, 1, 0)
+
+
+def test_a_week_without_calls_stores_no_sample_so_a_later_draw_finds_them(live, cli):
+    """An empty sample was stored and stood for the whole week ('0 of 0'): the calls
+    recorded after it could not be sampled until the next week."""
+    ws, _ = live
+    refused = cli("review", "sample", "complaint-router", expect=2)
+    assert "no call of 'complaint-router' in production in week" in refused.output
+    assert "nothing was stored" in refused.output
+    assert ws.review_progress("complaint-router").sample is None
+    called = ws.record("complaint-router", {"text": "hi"}, {"team": "other"}, 5.0,
+                       env="production")
+    assert ws.flush()
+    sample, new = ws.review_sample("complaint-router")
+    assert new and sample.size == 1 and ws.review_next("complaint-router").call.id == called

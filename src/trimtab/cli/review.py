@@ -27,6 +27,9 @@ def sample(
     """Draw this week's review sample: calls of the production environment,
     stratified by release and model, with a recorded seed; drawn once a week.
 
+    A week with no call (and none flagged) stores no sample: draw it once calls
+    are recorded.
+
     Example:
 
         trimtab review sample complaint-router --size 20

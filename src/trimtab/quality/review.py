@@ -119,6 +119,13 @@ def draw(store: Store, project: Project, system: str, *, actor: str, week: str |
     if joined:  # flagged calls always join, beside the random draw
         items += joined
         strata.append({"flagged": True, "calls": len(flagged), "drawn": len(joined)})
+    if not items:
+        # A sample is drawn once a week and kept: an empty one would stand for the whole
+        # week, and the calls that come later could not be sampled until the next.
+        raise TrimtabError(
+            f"no call of {system!r} in {env} in week {week} to sample, and none flagged: "
+            "nothing was stored. Fix: draw the sample once calls are recorded, or name a "
+            "week that had calls (--week).")
     with store.write() as conn:
         sample = review_store.save_sample(conn, system=system, env=env, week=week, seed=seed,
                                           population_size=len(found), strata=strata,
