@@ -504,3 +504,74 @@ def test_an_assessment_at_a_past_moment_leaves_out_what_happened_after_it(ws, pr
     assert by_id["O7"].evidence == "no drift baseline"
     now = {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}
     assert all(now[c].evidence != by_id[c].evidence for c in ("M2", "A4", "O2", "O3", "O4"))
+
+
+SMOKE_SUITE = """      smoke:
+        dataset: evals/complaint-router.jsonl
+        scorers:
+          - {type: json}
+"""
+
+
+
+def gated_with_smoke(ws, project_dir):
+    """Production gated by the routing suite, beside an ungating smoke suite; the first
+    release evaluated and promoted: G1 passes. Returns a function that promotes one
+    new release to production with the gate taken out of trimtab.yaml for that step."""
+    yaml = project_dir / "trimtab.yaml"
+    edit(yaml, "        # gate: {environments: [production]}   # promote to production only "
+         "after a pass", "        gate: {environments: [production]}\n" + SMOKE_SUITE.rstrip())
+    first, _ = ws.release(SYSTEM)
+    ws.eval(SYSTEM)  # routing and smoke pass
+    promote_in_order(ws, first.id)
+    assert {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G1"].passes
+
+    def ungated(change: str, before, gate: str = "[production]") -> None:
+        edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", change)
+        release, _ = ws.release(SYSTEM)
+        text = yaml.read_text()
+        yaml.write_text(text.replace("gate: {environments: [production]}",
+                                     f"gate: {{environments: {gate}}}"))
+        before(release)
+        yaml.write_text(text.replace("gate: {environments: [production]}",
+                                     "gate: {environments: [dev]}"))
+        ws.promote(SYSTEM, release.id, "production")
+        yaml.write_text(text)
+    return ungated
+
+
+def g1_of(ws):
+    return {v.check.id: v for v in ws.assess(SYSTEM, save=False).verdicts}["G1"]
+
+
+def test_g1_asks_each_promotion_for_a_pass_of_the_gating_suite(ws, project_dir):
+    """Any passing run on the release counted: a smoke suite's pass stood for a
+    release the gating suite never saw."""
+    ungated = gated_with_smoke(ws, project_dir)
+    ungated("Complaint (v2)", lambda r: (ws.eval(SYSTEM, release=r.id, suite="smoke"),
+                                         ws.promote(SYSTEM, r.id, "dev"),
+                                         ws.promote(SYSTEM, r.id, "staging")))
+    g1 = g1_of(ws)
+    assert not g1.passes
+    assert g1.evidence.startswith("1 of 2 promotion(s) reached production without a passing "
+                                  "run of routing; 0 override(s) audited")
+
+
+def test_g1_excuses_only_an_override_into_production_for_that_release(ws, project_dir):
+    """Any audited override counted: one forced into staging excused a production
+    promotion that nothing had gated."""
+    ungated = gated_with_smoke(ws, project_dir)
+    ungated("Complaint (v2)", lambda r: (
+        ws.promote(SYSTEM, r.id, "dev"),
+        ws.promote(SYSTEM, r.id, "staging", "hotfix, evals tomorrow", force=True)),
+        gate="[staging, production]")
+    assert ws.audit_log(action="gate.override")[-1].system == SYSTEM  # the staging override
+    g1 = g1_of(ws)
+    assert not g1.passes and g1.evidence.startswith("1 of 2 promotion(s) reached production")
+    # Forced into production itself, the release is excused: the override is the record.
+    edit(project_dir / "prompts" / "complaint-router.user.md", "Complaint", "Complaint (v3)")
+    third, _ = ws.release(SYSTEM)
+    ws.promote(SYSTEM, third.id, "dev")
+    ws.promote(SYSTEM, third.id, "staging")
+    ws.promote(SYSTEM, third.id, "production", "hotfix, evals tomorrow", force=True)
+    assert g1_of(ws).evidence.endswith("1 override(s) audited")

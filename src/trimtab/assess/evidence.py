@@ -101,7 +101,8 @@ class Facts:
     policy_approvals: int  # approvals the production policy asks of this system; 0: none
     eval_runs: list[eval_store.EvalRun]  # newest first
     gate_suites: list[str]  # suites production's gate requires
-    gate_overrides: int
+    #: Releases an admin forced past a failing gate into production (``gate.override``).
+    gate_overrides: set[str]
     review_sample: review_store.Sample | None
     runbook: str | None  # the runbook's path when it exists
     drills: list[drill_store.Drill]  # newest first
@@ -146,8 +147,9 @@ def gather(store: Store, project: Project, name: str, now: datetime, *,
                      if a.requested_at <= now]
         eval_runs = [r for r in eval_store.runs(conn, system=name, limit=500)
                      if r.finished_at <= now]
-        overrides = sum(1 for e in audit_store.entries(conn, system=name, action="gate.override")
-                        if e.time <= now)
+        overrides = {e.object_id for e in audit_store.entries(
+            conn, system=name, action="gate.override")
+            if e.time <= now and json.loads(e.payload).get("env") == production}
         sample = review_store.latest_sample(conn, system=name, until=now)
         drills = drill_store.for_system(conn, name)
         # Only reviews of sampled calls work the sample: a reviewer picking calls at
@@ -374,12 +376,18 @@ def _g1(f: Facts) -> tuple[str, str]:
     since = min(gated_runs, default=None)  # promotions before the suite existed are history
     promotions = [d for d in _production_history(f) if d.action != "rollback"
                   and (since is None or d.created_at >= since)]
-    ungated = [d for d in promotions
-               if not any(r.passed for r in _evaluated_before(f, d))]
-    overrides = f"{f.gate_overrides} override(s) audited"
-    if len(ungated) > f.gate_overrides:
-        return MISSING, (f"{len(ungated)} of {len(promotions)} promotion(s) reached "
-                         f"{f.production} without a passing run; {overrides}")
+    # Each suite the gate names must have passed on the promoted release (another
+    # suite's pass proves nothing of it); an admin's audited override into this very
+    # environment, for that release, excuses one (one into staging does not).
+    ungated = [d for d in promotions if any(
+        not any(r.passed and r.suite == suite for r in _evaluated_before(f, d))
+        for suite in f.gate_suites)]
+    excused = [d for d in ungated if d.release_id in f.gate_overrides]
+    overrides = f"{len(excused)} override(s) audited"
+    if len(ungated) > len(excused):
+        return MISSING, (f"{len(ungated) - len(excused)} of {len(promotions)} promotion(s) "
+                         f"reached {f.production} without a passing run of "
+                         f"{', '.join(f.gate_suites)}; {overrides}")
     return AUTOMATED, (f"{f.production} requires {', '.join(f.gate_suites)}; "
                        f"{len(promotions)} promotion(s) checked, {overrides}")
 
