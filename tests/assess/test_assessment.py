@@ -114,6 +114,10 @@ def test_observed_evidence_turns_checks_green_but_missing_sources_hold_the_stage
                    threshold: 0.05, channels: [team]}
     """)
     ws.rollback(SYSTEM, "staging")
+    edit(project_dir / "trimtab.yaml", "metric: error_rate,", "metric: error_rate, env: staging,")
+    o6 = {v.check.id: v for v in ws.assess(SYSTEM).verdicts}["O6"]
+    assert o6.evidence == "no rule with a channel watching production for: error_rate"
+    edit(project_dir / "trimtab.yaml", "env: staging,", "env: production,")
     a = ws.assess(SYSTEM)
 
     by_id = {v.check.id: v for v in a.verdicts}

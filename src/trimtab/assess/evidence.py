@@ -424,11 +424,14 @@ def _o5(f: Facts) -> tuple[str, str]:
 
 
 def _o6(f: Facts) -> tuple[str, str]:
+    # A rule watching only dev or staging says nothing of what users meet.
     found = {metric: [n for n, r in f.alert_rules.items() if r["metric"] == metric
-                      and r["channels"]] for metric in _OPS_METRICS}
+                      and r["channels"] and r["env"] in (None, f.production)]
+             for metric in _OPS_METRICS}
     missing = [metric for metric, names in found.items() if not names]
     if missing:
-        return MISSING, f"no rule with a channel for: {', '.join(missing)}"
+        return MISSING, (f"no rule with a channel watching {f.production} for: "
+                         f"{', '.join(missing)}")
     return MANUAL, "; ".join(f"{metric}: {', '.join(names)}" for metric, names in found.items())
 
 
