@@ -240,7 +240,10 @@ def test_raw_response_calls_are_recorded_and_passed_on_raw(ws, upstream):
         return answer.parse()
 
     assert asyncio.run(main()).choices[0].message.content.startswith("Route to packaging")
+    with client.chat.completions.with_streaming_response.create(
+            model="gpt-4o-mini", messages=hi) as streamed:  # the app reads its lines
+        assert "packaging" in "".join(streamed.iter_lines())
     assert ws.flush()
     calls = ws.calls()
-    assert [(c.status, c.output_tokens) for c in calls] == [("ok", 7), ("ok", 7)]
+    assert [(c.status, c.output_tokens) for c in calls] == [("ok", 7)] * 3
     assert all("packaging" in c.response for c in calls)

@@ -126,9 +126,10 @@ def _wrapped(original: Any, completions: Any, context: _Context, *, streams: boo
 
 
 def _is_raw(result: Any) -> bool:
-    """``with_raw_response.create`` reaches the wrapped ``create`` and answers openai's
-    raw response (headers, then ``.parse()``), not the completion: the app must get it
-    as it is. A raw stream is passed on unrecorded: wrapping it would change its type."""
+    """``with_raw_response.create`` and ``with_streaming_response.create`` reach the
+    wrapped ``create`` and answer openai's response object (headers, then ``.parse()``),
+    not the completion: the app must get it as it is. A streamed one (``stream=True``)
+    is passed on unrecorded: wrapping it would change its type."""
     return hasattr(result, "http_response") and callable(getattr(result, "parse", None))
 
 
