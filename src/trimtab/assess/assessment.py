@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trimtab.assess.checks import NO_SOURCE, SKIPS, STAGES
-from trimtab.assess.evidence import Verdict, evaluate, gather
+from trimtab.assess.evidence import gather
+from trimtab.assess.verdicts import Verdict, evaluate
 from trimtab.errors import TrimtabError
 from trimtab.project.models import Project, ScaleSpec
 from trimtab.store import Store
